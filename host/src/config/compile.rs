@@ -1,0 +1,387 @@
+//! Raw → compiled: resolve names, parse patterns, interpolate `${VAR}`, check bounds.
+//!
+//! Collects every problem instead of stopping at the first, each with file, line, column and
+//! key. It never touches plugins' bytes (the plugin runtime compiles those) and never reads
+//! the environment except through the injected lookup.
+
+use super::error::{ConfigError, SourceMap};
+use super::interpolate::{Lookup, interpolate};
+use super::model::{Config, Destination, PluginSpec, RetryPolicy, Route, Server, Source, Storage, defaults};
+use super::raw::{RawConfig, RawDestination, RawPlugin, RawRoute, RawSource};
+use super::units::{ByteSize, check_name};
+use crate::scope::Pattern;
+use crate::sources::provider::{Algorithm, Encoding, GenericSpec, Location, ProviderKind, ProviderSettings};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+use toml::Spanned;
+
+/// Compiles a parsed file. `path` is the file (for messages and relative plugin paths).
+pub fn compile(raw: RawConfig, path: &Path, text: &str, env: Lookup<'_>) -> Result<Config, Vec<ConfigError>> {
+    let mut cx = Cx { path, map: SourceMap::new(text), env, errors: Vec::new(), warnings: Vec::new() };
+    let server = cx.server(&raw);
+    let storage = Storage { url: cx.opt_string(raw.storage.url.as_ref(), "storage.url", defaults::STORAGE_URL) };
+    let sources = cx.named(&raw.sources, "sources", Cx::source);
+    let plugins = cx.named(&raw.plugins, "plugins", Cx::plugin);
+    let destinations = cx.named(&raw.destinations, "destinations", Cx::destination);
+    let routes =
+        raw.routes.iter().enumerate().filter_map(|(i, r)| cx.route(i, r, &sources, &plugins, &destinations)).collect();
+    if cx.errors.is_empty() {
+        Ok(Config {
+            path: path.to_path_buf(),
+            server,
+            storage,
+            sources,
+            plugins,
+            destinations,
+            routes,
+            warnings: cx.warnings,
+        })
+    } else {
+        cx.errors.sort_by_key(|e| e.location.as_ref().map(|l| (l.line, l.column)));
+        Err(cx.errors)
+    }
+}
+
+struct Cx<'a> {
+    path: &'a Path,
+    map: SourceMap<'a>,
+    env: Lookup<'a>,
+    errors: Vec<ConfigError>,
+    warnings: Vec<String>,
+}
+
+impl Cx<'_> {
+    fn error<T>(&mut self, spanned: &Spanned<T>, key: &str, message: impl Into<String>) {
+        let location = self.map.locate(spanned.span(), key);
+        self.errors.push(ConfigError::new(self.path, Some(location), message));
+    }
+
+    /// A string value with `${VAR}` resolved; on error, records it and returns "".
+    fn string(&mut self, value: &Spanned<String>, key: &str) -> String {
+        match interpolate(value.get_ref(), self.env) {
+            Ok(s) => s,
+            Err(e) => {
+                self.error(value, key, e.to_string());
+                String::new()
+            }
+        }
+    }
+
+    fn opt_string(&mut self, value: Option<&Spanned<String>>, key: &str, default: &str) -> String {
+        value.map_or_else(|| default.to_string(), |v| self.string(v, key))
+    }
+
+    fn positive<T: Copy + Into<u64>>(&mut self, value: Option<&Spanned<T>>, key: &str, default: u64, max: u64) -> u64 {
+        let Some(v) = value else { return default };
+        let n: u64 = (*v.get_ref()).into();
+        if n == 0 || n > max {
+            self.error(v, key, format!("must be between 1 and {max}, not {n}"));
+            return default;
+        }
+        n
+    }
+
+    fn size(&mut self, value: Option<&Spanned<String>>, key: &str, default: u64) -> u64 {
+        let Some(v) = value else { return default };
+        match v.get_ref().parse::<ByteSize>() {
+            Ok(ByteSize(0)) => {
+                self.error(v, key, "must be more than 0 bytes");
+                default
+            }
+            Ok(ByteSize(n)) => n,
+            Err(e) => {
+                self.error(v, key, e.to_string());
+                default
+            }
+        }
+    }
+
+    /// Compiles each `[table.name]`, checking the name itself first.
+    fn named<R, T>(
+        &mut self,
+        raw: &BTreeMap<Spanned<String>, R>,
+        table: &str,
+        f: fn(&mut Self, &str, &R) -> T,
+    ) -> BTreeMap<String, T> {
+        let mut out = BTreeMap::new();
+        for (name, value) in raw {
+            if let Err(message) = check_name(name.get_ref()) {
+                self.error(name, &format!("{table}.{}", name.get_ref()), message);
+            }
+            out.insert(name.get_ref().clone(), f(self, &format!("{table}.{}", name.get_ref()), value));
+        }
+        out
+    }
+
+    fn server(&mut self, raw: &RawConfig) -> Server {
+        let s = &raw.server;
+        let listen = self.opt_string(s.listen.as_ref(), "server.listen", defaults::LISTEN);
+        let admin = self.opt_string(s.admin.as_ref(), "server.admin", defaults::ADMIN);
+        for (value, key) in [(&listen, "server.listen"), (&admin, "server.admin")] {
+            if !value.is_empty() && value.parse::<std::net::SocketAddr>().is_err() {
+                let spanned = if key == "server.listen" { s.listen.as_ref() } else { s.admin.as_ref() };
+                if let Some(spanned) = spanned {
+                    self.error(spanned, key, format!("`{value}` is not an address like 127.0.0.1:8080"));
+                }
+            }
+        }
+        let admin_token =
+            s.admin_token.as_ref().map(|t| self.string(t, "server.admin_token")).filter(|t| !t.is_empty());
+        let max_body = self.size(s.max_body.as_ref(), "server.max_body", defaults::MAX_BODY as u64);
+        let queue = self.positive(s.queue.as_ref(), "server.queue", defaults::QUEUE as u64, 10_000_000);
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
+        let workers = self.positive(s.workers.as_ref(), "server.workers", cores * 16, 4096);
+        Server {
+            listen,
+            admin: (!admin.is_empty()).then_some(admin),
+            admin_token,
+            max_body: usize::try_from(max_body).unwrap_or(usize::MAX),
+            queue: usize::try_from(queue).unwrap_or(usize::MAX),
+            workers: usize::try_from(workers).unwrap_or(usize::MAX),
+        }
+    }
+
+    fn source(&mut self, key: &str, raw: &RawSource) -> Source {
+        let name = key.trim_start_matches("sources.").to_string();
+        let provider = match raw.provider.get_ref().parse::<ProviderKind>() {
+            Ok(p) => p,
+            Err(_) => {
+                self.error(&raw.provider, &format!("{key}.provider"), format!(
+                    "unknown provider `{}`: use bigcommerce, bigcartel, shopify, stripe, github, standard-webhooks or generic",
+                    raw.provider.get_ref()
+                ));
+                ProviderKind::Generic
+            }
+        };
+        let secrets: Vec<String> =
+            raw.secrets.iter().map(|s| self.string(s, &format!("{key}.secrets"))).filter(|s| !s.is_empty()).collect();
+        if secrets.is_empty() {
+            self.warnings
+                .push(format!("source `{name}` has no secrets: unsigned webhooks are accepted on /hooks/{name}"));
+        }
+        let required_headers = raw
+            .required_headers
+            .iter()
+            .map(|(h, v)| (h.to_ascii_lowercase(), self.string(v, &format!("{key}.required_headers.{h}"))))
+            .collect();
+        let generic = self.generic(key, provider, raw);
+        let tolerance_secs = match &raw.tolerance_secs {
+            Some(t) if *t.get_ref() <= 0 => {
+                self.error(t, &format!("{key}.tolerance_secs"), "must be a positive number of seconds");
+                defaults::TOLERANCE_SECS
+            }
+            Some(t) => *t.get_ref(),
+            None => defaults::TOLERANCE_SECS,
+        };
+        let settings = ProviderSettings { secrets, tolerance_secs, required_headers, generic };
+        if let Err(e) = crate::sources::providers::validate(provider, &settings) {
+            self.error(&raw.provider, &format!("{key}.provider"), e.to_string());
+        }
+        Source { name, provider, settings }
+    }
+
+    /// The `generic` provider's settings; for other providers these keys are errors.
+    fn generic(&mut self, key: &str, provider: ProviderKind, raw: &RawSource) -> Option<GenericSpec> {
+        let fields = [
+            ("signature_header", &raw.signature_header),
+            ("algorithm", &raw.algorithm),
+            ("encoding", &raw.encoding),
+            ("prefix", &raw.prefix),
+            ("scope_header", &raw.scope_header),
+            ("scope_field", &raw.scope_field),
+            ("id_header", &raw.id_header),
+            ("id_field", &raw.id_field),
+        ];
+        if provider != ProviderKind::Generic {
+            for (field, value) in fields {
+                if let Some(v) = value {
+                    self.error(v, &format!("{key}.{field}"), format!("only the generic provider takes `{field}`"));
+                }
+            }
+            return None;
+        }
+        let algorithm = match raw.algorithm.as_ref().map(|a| (a, a.get_ref().as_str())) {
+            None | Some((_, "sha256")) => Algorithm::Sha256,
+            Some((_, "sha1")) => Algorithm::Sha1,
+            Some((_, "sha512")) => Algorithm::Sha512,
+            Some((a, other)) => {
+                self.error(
+                    a,
+                    &format!("{key}.algorithm"),
+                    format!("unknown algorithm `{other}`: use sha256, sha1 or sha512"),
+                );
+                Algorithm::Sha256
+            }
+        };
+        let encoding = match raw.encoding.as_ref().map(|e| (e, e.get_ref().as_str())) {
+            None | Some((_, "hex")) => Encoding::Hex,
+            Some((_, "base64")) => Encoding::Base64,
+            Some((e, other)) => {
+                self.error(e, &format!("{key}.encoding"), format!("unknown encoding `{other}`: use hex or base64"));
+                Encoding::Hex
+            }
+        };
+        let scope = match (&raw.scope_header, &raw.scope_field) {
+            (Some(h), None) => Location::Header(h.get_ref().to_ascii_lowercase()),
+            (None, Some(f)) => Location::JsonPointer(pointer(f.get_ref())),
+            (None, None) => Location::JsonPointer("/type".into()),
+            (Some(h), Some(_)) => {
+                self.error(h, &format!("{key}.scope_header"), "give scope_header or scope_field, not both");
+                Location::Header(h.get_ref().to_ascii_lowercase())
+            }
+        };
+        let id = match (&raw.id_header, &raw.id_field) {
+            (Some(h), _) => Some(Location::Header(h.get_ref().to_ascii_lowercase())),
+            (None, Some(f)) => Some(Location::JsonPointer(pointer(f.get_ref()))),
+            (None, None) => None,
+        };
+        Some(GenericSpec {
+            signature_header: raw.signature_header.as_ref().map(|h| h.get_ref().to_ascii_lowercase()),
+            algorithm,
+            encoding,
+            prefix: raw.prefix.as_ref().map(|p| p.get_ref().clone()).unwrap_or_default(),
+            scope,
+            id,
+        })
+    }
+
+    fn plugin(&mut self, key: &str, raw: &RawPlugin) -> PluginSpec {
+        let name = key.trim_start_matches("plugins.").to_string();
+        let rel = self.string(&raw.path, &format!("{key}.path"));
+        let base = self.path.parent().unwrap_or(Path::new("."));
+        let path = if rel.is_empty() { base.to_path_buf() } else { base.join(&rel) };
+        let timeout_ms =
+            self.positive(raw.timeout_ms.as_ref(), &format!("{key}.timeout_ms"), defaults::PLUGIN_TIMEOUT_MS, 60_000);
+        let memory_mb = self.positive(
+            raw.memory_mb.as_ref(),
+            &format!("{key}.memory_mb"),
+            defaults::PLUGIN_MEMORY_MB,
+            defaults::PLUGIN_MEMORY_MB_MAX,
+        );
+        let max_output = self.size(raw.max_output.as_ref(), &format!("{key}.max_output"), defaults::PLUGIN_MAX_OUTPUT);
+        let allowed_hosts = raw.allowed_hosts.iter().map(|h| self.string(h, &format!("{key}.allowed_hosts"))).collect();
+        let config = raw
+            .config
+            .iter()
+            .map(|(k, v)| {
+                let text = match v.get_ref() {
+                    toml::Value::String(s) => {
+                        self.string(&Spanned::new(v.span(), s.clone()), &format!("{key}.config.{k}"))
+                    }
+                    other => serde_json::to_string(other).unwrap_or_default(),
+                };
+                (k.clone(), text)
+            })
+            .collect();
+        PluginSpec {
+            name,
+            path,
+            timeout: Duration::from_millis(timeout_ms),
+            memory_bytes: memory_mb << 20,
+            max_output,
+            allowed_hosts,
+            config,
+        }
+    }
+
+    fn destination(&mut self, key: &str, raw: &RawDestination) -> Destination {
+        let name = key.trim_start_matches("destinations.").to_string();
+        let url = self.string(&raw.url, &format!("{key}.url"));
+        if !(url.starts_with("http://") || url.starts_with("https://") || url.is_empty()) {
+            self.error(&raw.url, &format!("{key}.url"), format!("`{url}` is not an http:// or https:// URL"));
+        }
+        let timeout_ms = self.positive(
+            raw.timeout_ms.as_ref(),
+            &format!("{key}.timeout_ms"),
+            defaults::DESTINATION_TIMEOUT_MS,
+            600_000,
+        );
+        let mut retry = RetryPolicy::default();
+        if let Some(r) = &raw.retry {
+            let v = r.get_ref();
+            retry.max_attempts = v.max_attempts.unwrap_or(retry.max_attempts);
+            retry.first = v.first_ms.map_or(retry.first, Duration::from_millis);
+            retry.max = v.max_ms.map_or(retry.max, Duration::from_millis);
+            if retry.max_attempts == 0 || retry.first.is_zero() || retry.max < retry.first {
+                self.error(r, &format!("{key}.retry"), "needs max_attempts ≥ 1 and 0 < first_ms ≤ max_ms");
+            }
+        }
+        let signing_secret = raw
+            .signing_secret
+            .as_ref()
+            .map(|s| self.string(s, &format!("{key}.signing_secret")))
+            .filter(|s| !s.is_empty());
+        if let (Some(secret), Some(spanned)) = (&signing_secret, &raw.signing_secret)
+            && let Err(message) = crate::delivery::signing::key(secret)
+        {
+            self.error(spanned, &format!("{key}.signing_secret"), message);
+        }
+        let headers =
+            raw.headers.iter().map(|(h, v)| (h.clone(), self.string(v, &format!("{key}.headers.{h}")))).collect();
+        Destination { name, url, timeout: Duration::from_millis(timeout_ms), retry, signing_secret, headers }
+    }
+
+    fn route(
+        &mut self,
+        index: usize,
+        raw: &RawRoute,
+        sources: &BTreeMap<String, Source>,
+        plugins: &BTreeMap<String, PluginSpec>,
+        destinations: &BTreeMap<String, Destination>,
+    ) -> Option<Route> {
+        let key = format!("routes[{index}]");
+        let errors_before = self.errors.len();
+        let mut patterns = Vec::new();
+        let items = raw.patterns.get_ref().items();
+        if items.is_empty() {
+            self.error(&raw.patterns, &format!("{key}.match"), "needs at least one pattern");
+        }
+        for p in items {
+            match Pattern::parse(p) {
+                Ok(parsed) => patterns.push(parsed),
+                Err(e) => self.error(&raw.patterns, &format!("{key}.match"), e.to_string()),
+            }
+        }
+        let check = |cx: &mut Self, value: &Spanned<String>, field: &str, noun: &str, known: Vec<&String>| {
+            if !known.contains(&value.get_ref()) {
+                let list = known.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ");
+                let defined =
+                    if list.is_empty() { format!(" (no {noun}s are defined)") } else { format!(" (defined: {list})") };
+                cx.error(value, &format!("{key}.{field}"), format!("unknown {noun} `{}`{defined}", value.get_ref()));
+            }
+        };
+        if let Some(s) = &raw.source {
+            check(self, s, "source", "source", sources.keys().collect());
+        }
+        if let Some(p) = &raw.plugin {
+            check(self, p, "plugin", "plugin", plugins.keys().collect());
+        }
+        for d in &raw.to {
+            check(self, d, "to", "destination", destinations.keys().collect());
+        }
+        if raw.to.is_empty() && raw.plugin.is_none() {
+            self.error(
+                &raw.patterns,
+                &format!("{key}.to"),
+                "a route without a plugin needs at least one destination in `to`",
+            );
+        }
+        if self.errors.len() > errors_before {
+            return None;
+        }
+        let name = raw.name.as_ref().map_or_else(|| format!("route {index}"), |n| n.get_ref().clone());
+        Some(Route {
+            name,
+            patterns,
+            source: raw.source.as_ref().map(|s| s.get_ref().clone()),
+            plugin: raw.plugin.as_ref().map(|p| p.get_ref().clone()),
+            to: raw.to.iter().map(|d| d.get_ref().clone()).collect(),
+        })
+    }
+}
+
+/// `data.id` or `/data/id` → the JSON pointer `/data/id`.
+fn pointer(field: &str) -> String {
+    if field.starts_with('/') { field.to_string() } else { format!("/{}", field.replace('.', "/")) }
+}

@@ -1,0 +1,110 @@
+//! The compiled, immutable configuration the rest of the host reads.
+//!
+//! Everything here is already valid: names resolve, patterns parse, secrets are interpolated,
+//! sizes are bytes. No spans, no raw strings to re-check, no I/O.
+
+use crate::scope::Pattern;
+use crate::sources::provider::{ProviderKind, ProviderSettings};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file this was loaded from; plugin paths are relative to its directory.
+    pub path: PathBuf,
+    pub server: Server,
+    pub storage: Storage,
+    pub sources: BTreeMap<String, Source>,
+    pub plugins: BTreeMap<String, PluginSpec>,
+    pub destinations: BTreeMap<String, Destination>,
+    /// In table order: the order events fan out in.
+    pub routes: Vec<Route>,
+    /// Things that work but deserve a look (unsigned sources); printed by `check` and `serve`.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Server {
+    pub listen: String,
+    pub admin: Option<String>,
+    pub admin_token: Option<String>,
+    pub max_body: usize,
+    pub queue: usize,
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Storage {
+    pub url: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub name: String,
+    pub provider: ProviderKind,
+    pub settings: ProviderSettings,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PluginSpec {
+    pub name: String,
+    /// Absolute, or relative to the config file's directory already resolved.
+    pub path: PathBuf,
+    pub timeout: Duration,
+    pub memory_bytes: u64,
+    pub max_output: u64,
+    pub allowed_hosts: Vec<String>,
+    /// The `config` table: strings as they are, other values as JSON text.
+    pub config: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Destination {
+    pub name: String,
+    pub url: String,
+    pub timeout: Duration,
+    pub retry: RetryPolicy,
+    pub signing_secret: Option<String>,
+    pub headers: Vec<(String, String)>,
+}
+
+/// When to try a failed delivery again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub first: Duration,
+    pub max: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// About Svix's schedule: 5 s doubling up to 10 h, 12 attempts (~3 days in all).
+    fn default() -> Self {
+        Self { max_attempts: 12, first: Duration::from_secs(5), max: Duration::from_secs(10 * 3600) }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub name: String,
+    pub patterns: Vec<Pattern>,
+    pub source: Option<String>,
+    pub plugin: Option<String>,
+    pub to: Vec<String>,
+}
+
+/// Defaults, in one place so the README and `check` agree with the code.
+pub mod defaults {
+    pub const LISTEN: &str = "0.0.0.0:8080";
+    pub const ADMIN: &str = "127.0.0.1:9090";
+    pub const MAX_BODY: usize = 1 << 20;
+    pub const QUEUE: usize = 10_000;
+    pub const PLUGIN_TIMEOUT_MS: u64 = 50;
+    pub const PLUGIN_MEMORY_MB: u64 = 32;
+    /// The most memory one plugin instance may be given; the pooling allocator reserves for it.
+    pub const PLUGIN_MEMORY_MB_MAX: u64 = 1024;
+    pub const PLUGIN_MAX_OUTPUT: u64 = 1 << 20;
+    pub const DESTINATION_TIMEOUT_MS: u64 = 5_000;
+    pub const TOLERANCE_SECS: i64 = 300;
+    pub const STORAGE_URL: &str = "sqlite://switchyard.db";
+}

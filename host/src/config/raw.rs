@@ -1,0 +1,128 @@
+//! The serde mirror of routes.toml: exactly the file's shape, nothing resolved.
+//!
+//! Every struct denies unknown fields, so a typo is an error with a location rather than a
+//! silently ignored setting. Values that are checked later (references, patterns, strings that
+//! take `${VAR}`) are `Spanned`, so those checks can point at the right line and column. No
+//! logic lives here and no `#[serde(flatten)]` (it disables `deny_unknown_fields`).
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use toml::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub server: RawServer,
+    #[serde(default)]
+    pub storage: RawStorage,
+    #[serde(default)]
+    pub sources: BTreeMap<Spanned<String>, RawSource>,
+    #[serde(default)]
+    pub plugins: BTreeMap<Spanned<String>, RawPlugin>,
+    #[serde(default)]
+    pub destinations: BTreeMap<Spanned<String>, RawDestination>,
+    #[serde(default)]
+    pub routes: Vec<RawRoute>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub listen: Option<Spanned<String>>,
+    pub admin: Option<Spanned<String>>,
+    pub admin_token: Option<Spanned<String>>,
+    pub max_body: Option<Spanned<String>>,
+    /// Events waiting for a worker before ingest answers 503.
+    pub queue: Option<Spanned<u64>>,
+    /// Concurrent event handlers (plugin calls).
+    pub workers: Option<Spanned<u64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStorage {
+    pub url: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSource {
+    pub provider: Spanned<String>,
+    #[serde(default)]
+    pub secrets: Vec<Spanned<String>>,
+    pub tolerance_secs: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub required_headers: BTreeMap<String, Spanned<String>>,
+    // `generic` provider only:
+    pub signature_header: Option<Spanned<String>>,
+    pub algorithm: Option<Spanned<String>>,
+    pub encoding: Option<Spanned<String>>,
+    pub prefix: Option<Spanned<String>>,
+    pub scope_header: Option<Spanned<String>>,
+    pub scope_field: Option<Spanned<String>>,
+    pub id_header: Option<Spanned<String>>,
+    pub id_field: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPlugin {
+    pub path: Spanned<String>,
+    pub timeout_ms: Option<Spanned<u64>>,
+    pub memory_mb: Option<Spanned<u64>>,
+    pub max_output: Option<Spanned<String>>,
+    #[serde(default)]
+    pub allowed_hosts: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub config: BTreeMap<String, Spanned<toml::Value>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDestination {
+    pub url: Spanned<String>,
+    pub timeout_ms: Option<Spanned<u64>>,
+    pub retry: Option<Spanned<RawRetry>>,
+    pub signing_secret: Option<Spanned<String>>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetry {
+    pub max_attempts: Option<u32>,
+    pub first_ms: Option<u64>,
+    pub max_ms: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoute {
+    pub name: Option<Spanned<String>>,
+    #[serde(rename = "match")]
+    pub patterns: Spanned<OneOrMany>,
+    pub source: Option<Spanned<String>>,
+    pub plugin: Option<Spanned<String>>,
+    #[serde(default)]
+    pub to: Vec<Spanned<String>>,
+}
+
+/// `match = "a/*"` or `match = ["a/*", "b/**"]`. (Untagged enums cannot hold `Spanned`
+/// values, so errors point at the whole `match` value.)
+#[derive(Debug, Deserialize)]
+#[serde(untagged, expecting = "a pattern string or a list of pattern strings")]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn items(&self) -> Vec<&String> {
+        match self {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v.iter().collect(),
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! The `switchyard` binary: parse the command line, set up logging, run, map the result to an
+//! exit status. Errors print with their whole chain (`{:#}`).
+
+use clap::Parser;
+use std::process::ExitCode;
+use switchyard::cli::{self, Cli};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    switchyard::telemetry::init(cli.log_format);
+    match cli::run(cli).await {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

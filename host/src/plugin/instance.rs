@@ -1,0 +1,167 @@
+//! A compiled plugin and one call of it: fresh `Store`, memory cap, deadline, output cap.
+//!
+//! Compilation and the link check (`instantiate_pre`) happen once, when a snapshot is built;
+//! a plugin importing something the host does not offer fails there, never per event. Each
+//! call instantiates from the `InstancePre` into a new store, runs `handle` under an epoch
+//! deadline (plus a wall-clock guard for host time), and classifies any failure. Nothing
+//! here decides what to do with the actions: that is `dispatch`'s job.
+
+use super::bindings::{Handler, HandlerPre, switchyard::plugin::types};
+use super::engine::{EPOCH_TICK, PluginEngine};
+use super::host::{HostState, PluginMeta};
+use super::{LoadError, PluginError};
+use crate::config::model::PluginSpec;
+use std::sync::Arc;
+use std::time::Duration;
+use wasmtime::component::Component;
+use wasmtime::{Store, Trap};
+use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+
+/// How much of a plugin's stderr (a panic message, usually) is kept for the error report.
+const STDERR_CAPTURE: usize = 2048;
+
+/// Data one guest→host crossing may move at least: wasmtime counts it as "hostcall fuel",
+/// both for import arguments (log lines) and for `handle`'s return value, so it is raised to
+/// the plugin's `max_output` and its exhaustion reported as an output overflow.
+const HOSTCALL_FUEL_MIN: usize = 256 << 10;
+
+/// What wasmtime says when hostcall fuel runs out (it has no distinct error type for it).
+const HOSTCALL_FUEL_EXHAUSTED: &str = "fuel allocated for hostcalls has been exhausted";
+
+/// A plugin ready to run: compiled, linked and pre-instantiated.
+pub struct CompiledPlugin {
+    engine: Arc<PluginEngine>,
+    pre: HandlerPre<HostState>,
+    /// Kept so a reload that changes only the plugin's settings relinks without recompiling.
+    component: Component,
+    meta: Arc<PluginMeta>,
+    spec: PluginSpec,
+    /// SHA-256 of the `.wasm` bytes: unchanged bytes are not recompiled on reload.
+    digest: [u8; 32],
+}
+
+impl std::fmt::Debug for CompiledPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledPlugin").field("name", &self.meta.name).finish_non_exhaustive()
+    }
+}
+
+impl CompiledPlugin {
+    /// Compiles `bytes` for `spec`, checking that its imports are all offered by the host.
+    pub fn new(engine: &Arc<PluginEngine>, spec: &PluginSpec, bytes: &[u8]) -> Result<Self, LoadError> {
+        let fail = |message: String| LoadError { plugin: spec.name.clone(), path: spec.path.clone(), message };
+        let component =
+            Component::new(&engine.engine, bytes).map_err(|e| fail(format!("not a valid component: {e:#}")))?;
+        Self::from_component(engine, spec, component, super::digest(bytes))
+    }
+
+    /// Links an already compiled component (from the cache or from `new`).
+    pub(super) fn from_component(
+        engine: &Arc<PluginEngine>,
+        spec: &PluginSpec,
+        component: Component,
+        digest: [u8; 32],
+    ) -> Result<Self, LoadError> {
+        let fail = |message: String| LoadError { plugin: spec.name.clone(), path: spec.path.clone(), message };
+        if spec.memory_bytes > PluginEngine::max_memory_bytes() {
+            return Err(fail(format!(
+                "memory_mb is over the host's maximum of {} MiB",
+                PluginEngine::max_memory_bytes() >> 20
+            )));
+        }
+        let pre = engine
+            .linker
+            .instantiate_pre(&component)
+            .and_then(HandlerPre::new)
+            .map_err(|e| fail(format!("does not fit the host's `handler` world: {e:#}")))?;
+        let meta = Arc::new(PluginMeta { name: spec.name.clone(), config: spec.config.clone() });
+        Ok(Self { engine: engine.clone(), pre, component, meta, spec: spec.clone(), digest })
+    }
+
+    /// The same code with new settings (config, limits): relinked, not recompiled.
+    pub fn with_spec(&self, spec: &PluginSpec) -> Result<Self, LoadError> {
+        Self::from_component(&self.engine, spec, self.component.clone(), self.digest)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.meta.name
+    }
+
+    pub fn spec(&self) -> &PluginSpec {
+        &self.spec
+    }
+
+    pub fn digest(&self) -> [u8; 32] {
+        self.digest
+    }
+
+    /// Runs `handle(event)` in a fresh instance and returns its actions.
+    pub async fn call(&self, event: &types::Event) -> Result<Vec<types::Action>, PluginError> {
+        let _permit = self.engine.slots.acquire().await.map_err(|_| PluginError::Trap {
+            message: "the plugin engine is shutting down".into(),
+            stderr: String::new(),
+        })?;
+        let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
+        let wasi = WasiCtxBuilder::new().stderr(stderr.clone()).build();
+        let state = HostState::new(wasi, self.meta.clone(), self.spec.memory_bytes, event.id.clone());
+        let mut store = Store::new(&self.engine.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        let max_output = usize::try_from(self.spec.max_output).unwrap_or(usize::MAX);
+        store.set_hostcall_fuel(max_output.saturating_mul(2).max(HOSTCALL_FUEL_MIN));
+        let ticks = self.spec.timeout.as_millis().div_ceil(EPOCH_TICK.as_millis()) as u64 + 1;
+        store.set_epoch_deadline(ticks);
+        store.epoch_deadline_trap();
+
+        // Epochs stop guest code, not host calls; the wall-clock guard covers those.
+        let guard = self.spec.timeout + Duration::from_millis(100);
+        let run = async {
+            let instance: Handler = self.pre.instantiate_async(&mut store).await?;
+            instance.call_handle(&mut store, event).await
+        };
+        let outcome = tokio::time::timeout(guard, run).await;
+        let result = match outcome {
+            Err(_) => return Err(PluginError::Timeout { after: self.spec.timeout }),
+            Ok(Err(trap)) => return Err(self.classify(trap, &store, &stderr)),
+            Ok(Ok(result)) => result,
+        };
+        let actions = result.map_err(|e| match e {
+            types::Error::RetryLater(message) => PluginError::RetryLater(message),
+            types::Error::Fail(message) => PluginError::Failed(message),
+        })?;
+        let size: u64 = actions.iter().map(action_size).sum();
+        if size > self.spec.max_output {
+            return Err(PluginError::OutputTooLarge { size: Some(size), limit: self.spec.max_output });
+        }
+        Ok(actions)
+    }
+
+    fn classify(&self, error: wasmtime::Error, store: &Store<HostState>, stderr: &MemoryOutputPipe) -> PluginError {
+        if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+            return PluginError::Timeout { after: self.spec.timeout };
+        }
+        if store.data().limiter.refused {
+            return PluginError::MemoryExceeded { limit: self.spec.memory_bytes };
+        }
+        if format!("{error:#}").contains(HOSTCALL_FUEL_EXHAUSTED) {
+            return PluginError::OutputTooLarge { size: None, limit: self.spec.max_output };
+        }
+        let stderr = String::from_utf8_lossy(&stderr.contents()).trim().to_string();
+        // The full chain carries a wasm backtrace; the trap code alone reads better in a log line.
+        let message = error.downcast_ref::<Trap>().map_or_else(|| error.to_string(), |t| t.to_string());
+        PluginError::Trap { message, stderr }
+    }
+}
+
+/// Bytes an action carries out of the plugin.
+fn action_size(action: &types::Action) -> u64 {
+    let headers = |h: &[(String, String)]| h.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
+    let n = match action {
+        types::Action::Forward(f) => {
+            f.body.as_ref().map_or(0, Vec::len) + headers(&f.headers) + f.destination.as_ref().map_or(0, String::len)
+        }
+        types::Action::Emit(e) => e.scope.len() + e.body.len(),
+        types::Action::Drop(reason) => reason.len(),
+    };
+    n as u64
+}

@@ -1,0 +1,76 @@
+//! The plugin runtime: the only module that uses wasmtime.
+//!
+//! - `engine.rs`: the one `Engine` (pooling allocator, epoch interruption), its ticker, the `Linker`.
+//! - `host.rs`: the imports a plugin gets (log, config) and the per-store state and memory cap.
+//! - `instance.rs`: compile + link once; per event, a fresh instance with deadline and caps.
+//! - `cache.rs`: compiled components on disk, keyed by content hash and engine compatibility.
+//! - `bindings.rs`: `bindgen!` output for `wit/handler.wit`.
+//!
+//! Everything that can go wrong in a call comes back as a [`PluginError`] for that event alone;
+//! nothing a plugin does can take the process down.
+
+mod bindings;
+mod cache;
+mod engine;
+mod host;
+mod instance;
+
+pub use bindings::switchyard::plugin::types::{Action, Emit, Event, Forward};
+pub use cache::{CacheOutcome, ComponentCache};
+pub use engine::PluginEngine;
+pub use instance::CompiledPlugin;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Why one call of a plugin produced no actions.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum PluginError {
+    /// The guest ran past `timeout_ms` (an endless loop, or just too slow).
+    #[error("timed out after {after:?}")]
+    Timeout { after: Duration },
+    /// The guest tried to grow its memory past `memory_mb`.
+    #[error("exceeded its memory cap of {} MiB", limit >> 20)]
+    MemoryExceeded { limit: u64 },
+    /// The guest trapped: a panic, `unreachable`, a bad memory access…
+    #[error("trapped: {message}{}", if stderr.is_empty() { String::new() } else { format!(" (stderr: {stderr})") })]
+    Trap { message: String, stderr: String },
+    /// The actions returned were larger than `max_output`.
+    #[error("returned {} of actions, over its cap of {limit} bytes", size.map_or("too many bytes".into(), |s| format!("{s} bytes")))]
+    OutputTooLarge { size: Option<u64>, limit: u64 },
+    /// The plugin asked to be called again later.
+    #[error("asked to retry later: {0}")]
+    RetryLater(String),
+    /// The plugin said the event can never be handled.
+    #[error("failed the event: {0}")]
+    Failed(String),
+}
+
+impl PluginError {
+    /// A short label for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PluginError::Timeout { .. } => "timeout",
+            PluginError::MemoryExceeded { .. } => "memory",
+            PluginError::Trap { .. } => "trap",
+            PluginError::OutputTooLarge { .. } => "output",
+            PluginError::RetryLater(_) => "retry_later",
+            PluginError::Failed(_) => "failed",
+        }
+    }
+}
+
+/// A plugin that could not be loaded: unreadable, not a component, or not fitting the world.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error("plugin `{plugin}` ({}): {message}", path.display())]
+pub struct LoadError {
+    pub plugin: String,
+    pub path: PathBuf,
+    pub message: String,
+}
+
+/// SHA-256 of a component's bytes.
+pub fn digest(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).into()
+}

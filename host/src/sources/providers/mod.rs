@@ -1,0 +1,224 @@
+//! The table from `ProviderKind` to implementation, settings validation, and small
+//! header/body extraction helpers shared by the platforms.
+//!
+//! Platform rules belong in the per-platform files, never here. Must never let unusable
+//! settings turn into a provider that accepts requests: they become `Misconfigured`, which
+//! refuses everything.
+
+mod bigcartel;
+mod bigcommerce;
+mod generic;
+mod github;
+mod guards;
+mod shopify;
+mod standard_webhooks;
+mod stripe;
+
+use serde_json::Value;
+
+use crate::sources::provider::{Inbound, Provider, ProviderKind, ProviderSettings, Rejection};
+use guards::{Misconfigured, RequiredHeaders};
+
+/// Settings that cannot produce a working provider; messages never include secret values.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsError {
+    #[error("tolerance_secs must not be negative, got {secs}")]
+    NegativeTolerance { secs: i64 },
+    #[error("secret #{index} is empty")]
+    EmptySecret { index: usize },
+    #[error("secret #{index} is not base64 (after an optional `whsec_` prefix) or decodes to nothing")]
+    UndecodableSecret { index: usize },
+    #[error("`{name}` is not a valid header name")]
+    InvalidHeaderName { name: String },
+    #[error("the value configured for header `{name}` is not a valid header value")]
+    InvalidHeaderValue { name: String },
+    #[error("the generic provider needs a `generic` section")]
+    MissingGenericSpec,
+    #[error("secrets are set but the generic provider has no `signature_header`")]
+    NoSignatureHeader,
+    #[error("`{pointer}` is not a JSON pointer (it must start with `/`)")]
+    InvalidJsonPointer { pointer: String },
+}
+
+/// Check settings the way `build` will use them, so the config stage can report problems
+/// at load time instead of refusing every request later.
+pub fn validate(kind: ProviderKind, settings: &ProviderSettings) -> Result<(), SettingsError> {
+    check_common(settings)?;
+    build_inner(kind, settings).map(drop)
+}
+
+pub(crate) fn build(kind: ProviderKind, settings: ProviderSettings) -> Box<dyn Provider> {
+    let inner = match check_common(&settings).and_then(|()| build_inner(kind, &settings)) {
+        Ok(inner) => inner,
+        Err(err) => {
+            return Box::new(Misconfigured { kind, problem: err.to_string() });
+        }
+    };
+    if settings.required_headers.is_empty() {
+        return inner;
+    }
+    Box::new(RequiredHeaders { headers: settings.required_headers, inner })
+}
+
+fn build_inner(kind: ProviderKind, s: &ProviderSettings) -> Result<Box<dyn Provider>, SettingsError> {
+    Ok(match kind {
+        ProviderKind::BigCommerce => Box::new(bigcommerce::BigCommerce::new(s)),
+        ProviderKind::BigCartel => Box::new(bigcartel::BigCartel::new(s)),
+        ProviderKind::Shopify => Box::new(shopify::Shopify::new(s)),
+        ProviderKind::Stripe => Box::new(stripe::Stripe::new(s)),
+        ProviderKind::Github => Box::new(github::Github::new(s)),
+        ProviderKind::StandardWebhooks => Box::new(standard_webhooks::StandardWebhooks::new(s)?),
+        ProviderKind::Generic => Box::new(generic::Generic::new(s)?),
+    })
+}
+
+fn check_common(settings: &ProviderSettings) -> Result<(), SettingsError> {
+    if settings.tolerance_secs < 0 {
+        return Err(SettingsError::NegativeTolerance { secs: settings.tolerance_secs });
+    }
+    if let Some(index) = settings.secrets.iter().position(String::is_empty) {
+        return Err(SettingsError::EmptySecret { index });
+    }
+    for (name, value) in &settings.required_headers {
+        check_header_name(name)?;
+        if http::HeaderValue::from_str(value).is_err() {
+            return Err(SettingsError::InvalidHeaderValue { name: name.clone() });
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn check_header_name(name: &str) -> Result<(), SettingsError> {
+    match http::HeaderName::from_bytes(name.as_bytes()) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(SettingsError::InvalidHeaderName { name: name.to_owned() }),
+    }
+}
+
+/// A header as text; present but not visible ASCII is malformed.
+pub(crate) fn header<'r>(req: &Inbound<'r>, name: &str) -> Result<Option<&'r str>, Rejection> {
+    match req.headers.get(name) {
+        None => Ok(None),
+        Some(value) => value.to_str().map(Some).map_err(|_| Rejection::MalformedHeader { name: name.to_owned() }),
+    }
+}
+
+/// The body as JSON; only called after authentication, so unauthenticated bodies are not parsed.
+pub(crate) fn json_body(body: &[u8]) -> Result<Value, Rejection> {
+    serde_json::from_slice(body).map_err(|e| Rejection::MalformedBody(e.to_string()))
+}
+
+/// A non-empty string, or a number rendered as text, at an RFC 6901 pointer.
+pub(crate) fn text_at(json: &Value, pointer: &str) -> Option<String> {
+    match json.pointer(pointer)? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// A non-empty string at an RFC 6901 pointer (scopes are strings; a number there is malformed).
+pub(crate) fn string_at(json: &Value, pointer: &str) -> Option<String> {
+    match json.pointer(pointer)? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// A scope must be present and non-empty.
+pub(crate) fn require_scope(scope: Option<String>, where_: &str) -> Result<String, Rejection> {
+    match scope {
+        Some(s) if !s.is_empty() => Ok(s),
+        _ => Err(Rejection::MissingScope { where_: where_.to_owned() }),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod test_support;
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::test_support::{headers, settings, verify};
+    use super::*;
+    use crate::sources::provider::build;
+
+    #[test]
+    fn unusable_settings_build_a_provider_that_refuses_everything() {
+        let mut s = settings(&["secret", ""]);
+        assert_eq!(validate(ProviderKind::Stripe, &s), Err(SettingsError::EmptySecret { index: 1 }));
+        s.secrets = vec!["whsec_!!!".into()];
+        let p = build(ProviderKind::StandardWebhooks, s);
+        let err = verify(&*p, &[], b"{}", 0).expect_err("misconfigured");
+        assert_eq!((err.status(), err.reason()), (500, "misconfigured"));
+        assert!(validate(ProviderKind::Generic, &settings(&[])).is_err());
+    }
+
+    #[test]
+    fn debug_output_of_built_providers_never_shows_secrets() {
+        for kind in ProviderKind::ALL {
+            let mut s = test_support::signing_settings(kind, "secret-value");
+            s.required_headers = vec![("X-Auth".into(), "hunter2".into())];
+            let secret = s.secrets[0].clone();
+            let shown = format!("{:?}", build(kind, s));
+            assert!(!shown.contains(&secret) && !shown.contains("hunter2"), "{shown}");
+        }
+    }
+
+    fn header_name() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(test_support::KNOWN_HEADERS)
+    }
+
+    fn body() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            prop::collection::vec(any::<u8>(), 0..200),
+            ("\\PC{0,40}", any::<i64>()).prop_map(|(s, n)| {
+                serde_json::json!({"type": s, "scope": s, "id": n, "action": s, "hash": n, "ev": {"k": s}})
+                    .to_string()
+                    .into_bytes()
+            }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn verify_never_panics_on_arbitrary_headers_and_bodies(
+            pairs in prop::collection::vec((header_name(), prop::collection::vec(any::<u8>(), 0..120)), 0..8),
+            body in body(),
+            now in any::<i64>(),
+            signed in any::<bool>(),
+        ) {
+            let mut map = http::HeaderMap::new();
+            for (name, value) in pairs {
+                if let Ok(value) = http::HeaderValue::from_bytes(&value) {
+                    map.append(name, value);
+                }
+            }
+            for kind in ProviderKind::ALL {
+                let mut s = test_support::signing_settings(kind, "secret-value");
+                if !signed {
+                    s.secrets.clear();
+                }
+                let _ = build(kind, s).verify(&Inbound { headers: &map, body: &body, now_unix: now });
+            }
+        }
+
+        #[test]
+        fn every_provider_verifies_what_it_signs(
+            secret in "[ -~]{1,40}",
+            id in "[A-Za-z0-9_.-]{1,40}",
+            now in 0i64..100_000_000_000,
+        ) {
+            let body = test_support::ROUND_TRIP_BODY.as_bytes();
+            for kind in ProviderKind::ALL {
+                let p = build(kind, test_support::signing_settings(kind, &secret));
+                let mut sent = p.sign(body, now, &id);
+                sent.extend(test_support::scope_headers());
+                let map = headers(&sent.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect::<Vec<_>>());
+                let got = p.verify(&Inbound { headers: &map, body, now_unix: now });
+                prop_assert!(got.is_ok(), "{kind}: {got:?}");
+            }
+        }
+    }
+}

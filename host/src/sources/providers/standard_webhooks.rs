@@ -1,0 +1,213 @@
+//! Standard Webhooks (and Svix): `webhook-id`/`-timestamp`/`-signature` (or `svix-*`), signature
+//! `v1,<base64 HMAC-SHA256(key, "{id}.{ts}.{body}")>` in a space-separated list, ±tolerance.
+//! Also the signed-header check BigCommerce reuses with a different key convention.
+//!
+//! Key: `whsec_<base64>` decoded; a secret without the prefix is base64-decoded too, as the
+//! libraries do. Must never treat a non-`v1` entry as a signature, and never parse an
+//! unauthenticated body when a secret is configured.
+
+use crate::sources::provider::{Algorithm, Encoding, Inbound, Provider, ProviderSettings, Rejection, Verified};
+use crate::sources::providers::{SettingsError, header, json_body, require_scope, string_at};
+use crate::sources::signature::{self, Keys};
+
+const SECRET_PREFIX: &str = "whsec_";
+const ID: &str = "webhook-id";
+const TIMESTAMP: &str = "webhook-timestamp";
+const SIGNATURE: &str = "webhook-signature";
+
+#[derive(Debug)]
+pub(crate) struct StandardWebhooks {
+    keys: Keys,
+    tolerance_secs: i64,
+}
+
+impl StandardWebhooks {
+    pub(crate) fn new(settings: &ProviderSettings) -> Result<Self, SettingsError> {
+        let mut keys = Vec::with_capacity(settings.secrets.len());
+        for (index, secret) in settings.secrets.iter().enumerate() {
+            let encoded = secret.strip_prefix(SECRET_PREFIX).unwrap_or(secret);
+            match signature::decode(Encoding::Base64, encoded) {
+                Some(key) if !key.is_empty() => keys.push(key),
+                _ => return Err(SettingsError::UndecodableSecret { index }),
+            }
+        }
+        Ok(Self { keys: Keys::new(keys), tolerance_secs: settings.tolerance_secs })
+    }
+}
+
+impl Provider for StandardWebhooks {
+    fn verify(&self, req: &Inbound<'_>) -> Result<Verified, Rejection> {
+        let event_id = if self.keys.is_empty() {
+            std_header(req, "id")?.map(str::to_owned)
+        } else {
+            Some(verify_signed(&self.keys, req, self.tolerance_secs)?)
+        };
+        let json = json_body(req.body)?;
+        let scope = require_scope(string_at(&json, "/type"), "body field `type`")?;
+        Ok(Verified { scope, event_id })
+    }
+
+    fn sign(&self, body: &[u8], now_unix: i64, id: &str) -> Vec<(String, String)> {
+        self.keys.first().map(|key| sign_headers(key, body, now_unix, id)).unwrap_or_default()
+    }
+}
+
+/// A Standard Webhooks header by suffix (`id`, `timestamp`, `signature`), preferring the
+/// `svix-` spelling when both are sent, as the Svix library does.
+pub(crate) fn std_header<'r>(req: &Inbound<'r>, suffix: &str) -> Result<Option<&'r str>, Rejection> {
+    match header(req, &format!("svix-{suffix}"))? {
+        Some(value) => Ok(Some(value)),
+        None => header(req, &format!("webhook-{suffix}")),
+    }
+}
+
+/// Authenticate the three headers and return the message id.
+pub(crate) fn verify_signed(keys: &Keys, req: &Inbound<'_>, tolerance: i64) -> Result<String, Rejection> {
+    let missing = |name: &str| Rejection::MissingHeader { name: name.to_owned() };
+    let list =
+        std_header(req, "signature")?.ok_or_else(|| Rejection::MissingSignature { header: SIGNATURE.to_owned() })?;
+    let id = std_header(req, "id")?.ok_or_else(|| missing(ID))?;
+    let ts_text = std_header(req, "timestamp")?.ok_or_else(|| missing(TIMESTAMP))?;
+    let signed_at = signature::parse_unix_seconds(ts_text)
+        .ok_or_else(|| Rejection::MalformedHeader { name: TIMESTAMP.to_owned() })?;
+    let candidates = v1_signatures(list)?;
+    // The libraries sign the timestamp as they re-render it, so sign the parsed integer.
+    let ts = signed_at.to_string();
+    let parts: [&[u8]; 5] = [id.as_bytes(), b".", ts.as_bytes(), b".", req.body];
+    if !keys.match_any(Algorithm::Sha256, &parts, &candidates) {
+        return Err(Rejection::BadSignature);
+    }
+    signature::check_window(signed_at, req.now_unix, tolerance)?;
+    Ok(id.to_owned())
+}
+
+/// Decoded `v1` signatures; other versions and entries without a comma are skipped (the Python
+/// library raises `ValueError` on the latter). No `v1` entry at all is `UnsupportedScheme`.
+fn v1_signatures(list: &str) -> Result<Vec<Vec<u8>>, Rejection> {
+    let mut saw_v1 = false;
+    let mut out = Vec::new();
+    for (version, sig) in list.split(' ').filter_map(|entry| entry.split_once(',')) {
+        if version == "v1" {
+            saw_v1 = true;
+            out.extend(signature::decode(Encoding::Base64, sig));
+        }
+    }
+    if !saw_v1 {
+        return Err(Rejection::UnsupportedScheme { header: SIGNATURE.to_owned() });
+    }
+    Ok(out)
+}
+
+/// The three headers a Standard Webhooks sender adds.
+pub(crate) fn sign_headers(key: &[u8], body: &[u8], now_unix: i64, id: &str) -> Vec<(String, String)> {
+    let ts = now_unix.to_string();
+    let parts: [&[u8]; 5] = [id.as_bytes(), b".", ts.as_bytes(), b".", body];
+    let mac = signature::mac(Algorithm::Sha256, key, &parts);
+    vec![
+        (ID.to_owned(), id.to_owned()),
+        (TIMESTAMP.to_owned(), ts),
+        (SIGNATURE.to_owned(), format!("v1,{}", signature::encode(Encoding::Base64, &mac))),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::sources::provider::{ProviderKind, Rejection, build};
+    use crate::sources::providers::test_support::{settings, tamper, verified, verify};
+
+    // Vectors from the official libraries (pip install standardwebhooks svix):
+    //   from standardwebhooks.webhooks import Webhook; import svix.webhooks, base64
+    //   when = datetime.fromtimestamp(1700000000, tz=timezone.utc)
+    //   Webhook(SECRET).sign(ID, when, BODY)                      -> SIG
+    //   svix.webhooks.Webhook(SECRET).sign(ID, when, BODY)        -> SIG (same)
+    //   Webhook(SECRET[len("whsec_"):]).sign(ID, when, BODY)      -> SIG (prefix optional)
+    //   SECRET_2 = "whsec_" + base64.b64encode(b"second-rotation-key-32-bytes-long").decode()
+    //   Webhook(SECRET_2).sign(ID, when, BODY)                    -> SIG_2
+    // Both were also checked with the libraries' own `verify` at a frozen `now`.
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    const SECRET_2: &str = "whsec_c2Vjb25kLXJvdGF0aW9uLWtleS0zMi1ieXRlcy1sb25n";
+    const BODY: &str = r#"{"type":"user.created","data":{"id":"u_1"}}"#;
+    const ID: &str = "msg_2Kn6rWmY1cL5hJ8pQ3vX0aZ9eT4";
+    const TS: &str = "1700000000";
+    const NOW: i64 = 1_700_000_000;
+    const SIG: &str = "v1,5tXz13gc7G2puMbfP2jdVhNCzw9PWfAU1pbwUe1Q45s=";
+    const SIG_2: &str = "v1,ExuM0smbvutgLVzqJZaarvjMyqP7fIOho6tsHovaqrs=";
+
+    fn check(secrets: &[&str], sig: &str, body: &[u8], now: i64) -> Result<super::Verified, Rejection> {
+        let p = build(ProviderKind::StandardWebhooks, settings(secrets));
+        let h = [("webhook-id", ID), ("webhook-timestamp", TS), ("webhook-signature", sig)];
+        verify(&*p, &h, body, now)
+    }
+
+    #[test]
+    fn a_request_signed_by_the_standardwebhooks_library_is_accepted() {
+        assert_eq!(check(&[SECRET], SIG, BODY.as_bytes(), NOW + 299), verified("user.created", Some(ID)));
+    }
+
+    #[test]
+    fn svix_header_names_and_an_unprefixed_secret_are_accepted() {
+        let p = build(ProviderKind::StandardWebhooks, settings(&[&SECRET["whsec_".len()..]]));
+        let h = [("svix-id", ID), ("svix-timestamp", TS), ("svix-signature", SIG)];
+        assert_eq!(verify(&*p, &h, BODY.as_bytes(), NOW), verified("user.created", Some(ID)));
+    }
+
+    #[test]
+    fn any_matching_v1_entry_in_the_list_wins_and_other_versions_are_ignored() {
+        let list = format!("v2,{} garbage v1,AAAA {SIG}", &SIG[3..]);
+        assert!(check(&[SECRET], &list, BODY.as_bytes(), NOW).is_ok());
+    }
+
+    #[test]
+    fn a_request_signed_with_the_second_secret_of_the_rotation_is_accepted() {
+        assert!(check(&[SECRET, SECRET_2], SIG_2, BODY.as_bytes(), NOW).is_ok());
+    }
+
+    #[test]
+    fn one_changed_body_byte_or_a_wrong_secret_is_a_bad_signature() {
+        let tampered = tamper(BODY.as_bytes());
+        assert_eq!(check(&[SECRET], SIG, &tampered, NOW), Err(Rejection::BadSignature));
+        assert_eq!(check(&[SECRET_2], SIG, BODY.as_bytes(), NOW), Err(Rejection::BadSignature));
+    }
+
+    #[test]
+    fn only_non_v1_signatures_are_an_unsupported_scheme() {
+        let got = check(&[SECRET], &SIG.replace("v1,", "v2,"), BODY.as_bytes(), NOW);
+        assert_eq!(got, Err(Rejection::UnsupportedScheme { header: "webhook-signature".into() }));
+    }
+
+    #[test]
+    fn timestamps_beyond_the_tolerance_in_either_direction_are_stale() {
+        let stale = check(&[SECRET], SIG, BODY.as_bytes(), NOW + 301);
+        assert_eq!(stale, Err(Rejection::StaleTimestamp { age_secs: 301 }));
+        let future = check(&[SECRET], SIG, BODY.as_bytes(), NOW - 301);
+        assert_eq!(future, Err(Rejection::StaleTimestamp { age_secs: -301 }));
+    }
+
+    #[test]
+    fn missing_signature_id_or_timestamp_headers_are_refused() {
+        let p = build(ProviderKind::StandardWebhooks, settings(&[SECRET]));
+        let body = BODY.as_bytes();
+        let no_sig = verify(&*p, &[("webhook-id", ID), ("webhook-timestamp", TS)], body, NOW);
+        assert_eq!(no_sig, Err(Rejection::MissingSignature { header: "webhook-signature".into() }));
+        let no_id = verify(&*p, &[("webhook-timestamp", TS), ("webhook-signature", SIG)], body, NOW);
+        assert_eq!(no_id, Err(Rejection::MissingHeader { name: "webhook-id".into() }));
+        let h = [("webhook-id", ID), ("webhook-timestamp", "1.7e9"), ("webhook-signature", SIG)];
+        let bad_ts = verify(&*p, &h, body, NOW);
+        assert_eq!(bad_ts, Err(Rejection::MalformedHeader { name: "webhook-timestamp".into() }));
+    }
+
+    #[test]
+    fn without_secrets_unsigned_requests_are_named_but_not_checked() {
+        let p = build(ProviderKind::StandardWebhooks, settings(&[]));
+        assert_eq!(verify(&*p, &[("webhook-id", ID)], BODY.as_bytes(), 0), verified("user.created", Some(ID)));
+        assert!(matches!(verify(&*p, &[], br#"{"type":7}"#, 0), Err(Rejection::MissingScope { .. })));
+        assert!(matches!(verify(&*p, &[], b"{}", 0), Err(Rejection::MissingScope { .. })));
+    }
+
+    #[test]
+    fn sign_reproduces_the_library_headers() {
+        let p = build(ProviderKind::StandardWebhooks, settings(&[SECRET, SECRET_2]));
+        let got = p.sign(BODY.as_bytes(), NOW, ID);
+        assert_eq!(got[2], ("webhook-signature".to_owned(), SIG.to_owned()));
+    }
+}

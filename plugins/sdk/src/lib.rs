@@ -1,0 +1,129 @@
+//! The guest side of `wit/handler.wit`: everything a Switchyard plugin author needs.
+//!
+//! A plugin is a type implementing [`Plugin`] plus one line, [`export_plugin!`]:
+//!
+//! ```ignore
+//! use switchyard_plugin_sdk::prelude::*;
+//!
+//! struct Hello;
+//! impl Plugin for Hello {
+//!     fn handle(event: Event) -> Result<Vec<Action>, Error> {
+//!         log::info(&format!("got {}", event.scope));
+//!         Ok(vec![forward_json(&serde_json::json!({ "scope": event.scope }))])
+//!     }
+//! }
+//! export_plugin!(Hello);
+//! ```
+//!
+//! Build it with `cargo build --release --target wasm32-wasip2`; the `.wasm` is a component the
+//! host loads directly. This crate owns the bindings and small conveniences over them; it must
+//! never grow host-side assumptions (file paths, environment): plugins get only what the WIT
+//! world imports.
+
+#[doc(hidden)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "handler",
+        pub_export_macro: true,
+        export_macro_name: "__export_handler",
+        default_bindings_module: "switchyard_plugin_sdk::bindings",
+    });
+}
+
+pub use bindings::Guest as Plugin;
+pub use bindings::switchyard::plugin::types::{Action, Emit, Error, Event, Forward};
+pub use serde_json;
+
+/// Everything a plugin usually needs, in one `use`.
+pub mod prelude {
+    pub use crate::{
+        Action, Emit, Error, Event, EventExt, Forward, Plugin, config, drop_event, export_plugin, forward_json, log,
+    };
+}
+
+/// Export `$ty` (which implements [`Plugin`]) as this component's `handle`.
+#[macro_export]
+macro_rules! export_plugin {
+    ($ty:ident) => {
+        $crate::bindings::__export_handler!($ty);
+    };
+}
+
+/// Conveniences for reading an [`Event`].
+pub trait EventExt {
+    /// The body parsed as JSON, or a permanent error saying why it is not.
+    fn json(&self) -> Result<serde_json::Value, Error>;
+    /// A value captured by a `{name}` segment of the route's pattern.
+    fn param(&self, name: &str) -> Option<&str>;
+    /// A request header, by case-insensitive name.
+    fn header(&self, name: &str) -> Option<&str>;
+}
+
+impl EventExt for Event {
+    fn json(&self) -> Result<serde_json::Value, Error> {
+        serde_json::from_slice(&self.body).map_err(|e| Error::Fail(format!("body is not JSON: {e}")))
+    }
+
+    fn param(&self, name: &str) -> Option<&str> {
+        self.params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Forward `value` as a JSON body to every destination of the route.
+pub fn forward_json(value: &serde_json::Value) -> Action {
+    Action::Forward(Forward {
+        destination: None,
+        body: Some(serde_json::to_vec(value).unwrap_or_default()),
+        headers: vec![("content-type".into(), "application/json".into())],
+    })
+}
+
+/// Drop the event, saying why (the host logs the reason).
+pub fn drop_event(reason: impl Into<String>) -> Action {
+    Action::Drop(reason.into())
+}
+
+/// The plugin's `config` table from routes.toml.
+pub mod config {
+    use super::*;
+    use crate::bindings::switchyard::plugin::config as host;
+
+    /// A config value: strings as they are, anything else as JSON text.
+    pub fn get(key: &str) -> Option<String> {
+        host::get(key)
+    }
+
+    /// A config value parsed as JSON (strings included, as JSON strings).
+    pub fn json(key: &str) -> Option<serde_json::Value> {
+        let raw = host::get(key)?;
+        Some(serde_json::from_str(&raw).unwrap_or(serde_json::Value::String(raw)))
+    }
+
+    /// Every config entry.
+    pub fn all() -> Vec<(String, String)> {
+        host::all()
+    }
+}
+
+/// Logging into the host's span for the current event.
+pub mod log {
+    use crate::bindings::switchyard::plugin::log::{Level, log};
+
+    pub fn debug(message: &str) {
+        log(Level::Debug, message)
+    }
+    pub fn info(message: &str) {
+        log(Level::Info, message)
+    }
+    pub fn warn(message: &str) {
+        log(Level::Warn, message)
+    }
+    pub fn error(message: &str) {
+        log(Level::Error, message)
+    }
+}

@@ -1,0 +1,45 @@
+//! A deliberately misbehaving plugin for the host's tests: it must never ship in a routes.toml.
+//!
+//! Config `mode` chooses the misbehaviour, or the body's `"mode"` field when config has none:
+//! `loop` spins forever, `alloc` allocates without end, `panic` panics, `retry` and `fail`
+//! return those errors, `huge` returns 4 MiB of output, over the default cap, `emit` emits a derived
+//! `chaos/emitted` event, anything else forwards the event unchanged.
+
+use switchyard_plugin_sdk::prelude::*;
+
+struct Chaos;
+
+impl Plugin for Chaos {
+    fn handle(event: Event) -> Result<Vec<Action>, Error> {
+        let mode = config::get("mode")
+            .or_else(|| event.json().ok()?.get("mode")?.as_str().map(String::from))
+            .unwrap_or_default();
+        match mode.as_str() {
+            "loop" => spin(),
+            "alloc" => hoard(),
+            "panic" => panic!("chaos plugin panicked on purpose"),
+            "retry" => Err(Error::RetryLater("chaos asks for a retry".into())),
+            "fail" => Err(Error::Fail("chaos fails on purpose".into())),
+            "huge" => Ok(vec![Action::Drop("x".repeat(4 << 20))]),
+            "emit" => Ok(vec![Action::Emit(Emit { scope: "chaos/emitted".into(), body: event.body })]),
+            _ => Ok(vec![Action::Forward(Forward { destination: None, body: None, headers: vec![] })]),
+        }
+    }
+}
+
+fn spin() -> ! {
+    let mut n: u64 = 0;
+    loop {
+        n = std::hint::black_box(n.wrapping_add(1));
+    }
+}
+
+fn hoard() -> Result<Vec<Action>, Error> {
+    let mut hoard: Vec<Vec<u8>> = Vec::new();
+    loop {
+        hoard.push(vec![1u8; 1 << 20]);
+        std::hint::black_box(&hoard);
+    }
+}
+
+export_plugin!(Chaos);

@@ -1,0 +1,12 @@
+//! End-to-end tests: a real gateway on a loopback port, real plugins, real HTTP destinations.
+//!
+//! One test binary, one file per user-visible behaviour:
+//! - `routing`: scopes reach the right routes and plugins, fan-out, no match, parameters.
+//! - `plugins`: misbehaving plugins fail only their own event.
+//! - `ingest`: bad input is answered with the right status and never crashes anything.
+
+mod ingest;
+mod plugins;
+mod routing;
+
+pub use switchyard_e2e::support;

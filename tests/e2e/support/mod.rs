@@ -1,0 +1,210 @@
+//! `TestGateway` (a real gateway on 127.0.0.1:0 with a temp routes.toml) and `TestDestination`
+//! (a real HTTP server that records what it receives and answers with a settable status).
+//!
+//! Waiting is always for an observable outcome with a bound, never a fixed sleep.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use switchyard::app::{Gateway, Options};
+use tokio::sync::Notify;
+
+/// The longest any test waits for something that should take milliseconds.
+pub const PATIENCE: Duration = Duration::from_secs(15);
+
+/// Paths of the built plugins, for writing routes.toml files.
+pub mod wasm {
+    pub use switchyard_plugin_artifacts::{CHAOS, ENVELOPE, FILTER, ORDER_TO_ERP};
+}
+
+/// Installs a test log subscriber once (RUST_LOG controls it; quiet by default).
+pub fn logs() {
+    switchyard::telemetry::init(switchyard::telemetry::LogFormat::Text);
+}
+
+/// A gateway serving a routes.toml written into its own temp directory.
+pub struct TestGateway {
+    pub gateway: Gateway,
+    pub dir: tempfile::TempDir,
+    pub client: reqwest::Client,
+}
+
+impl TestGateway {
+    /// Starts a gateway on `toml`, which may use `{wasm:NAME}` for a built plugin's path.
+    pub async fn start(toml: &str) -> anyhow::Result<Self> {
+        Self::start_with(toml, false).await
+    }
+
+    pub async fn start_with(toml: &str, watch: bool) -> anyhow::Result<Self> {
+        logs();
+        let dir = tempfile::tempdir()?;
+        std::fs::write(dir.path().join("routes.toml"), expand(toml))?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let options =
+            Options { config: dir.path().join("routes.toml"), cache_dir: Some(dir.path().join("cache")), watch };
+        let gateway = Gateway::start(options, listener).await?;
+        Ok(Self { gateway, dir, client: reqwest::Client::new() })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.gateway.ingest_addr)
+    }
+
+    /// POSTs `body` to `/hooks/{source}` with JSON content type.
+    pub async fn post(&self, source: &str, body: &str) -> reqwest::Response {
+        self.post_with(source, body, &[]).await
+    }
+
+    pub async fn post_with(&self, source: &str, body: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+        let mut request = self
+            .client
+            .post(self.url(&format!("/hooks/{source}")))
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        match request.send().await {
+            Ok(r) => r,
+            Err(e) => panic!("POST /hooks/{source} failed: {e}"),
+        }
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("routes.toml")
+    }
+
+    pub async fn stop(self) {
+        self.gateway.stop().await;
+    }
+}
+
+/// Replaces `{wasm:NAME}` with the path of the built plugin NAME.
+pub fn expand(toml: &str) -> String {
+    toml.replace("{wasm:order-to-erp}", wasm::ORDER_TO_ERP)
+        .replace("{wasm:envelope}", wasm::ENVELOPE)
+        .replace("{wasm:filter}", wasm::FILTER)
+        .replace("{wasm:chaos}", wasm::CHAOS)
+}
+
+/// One request a destination received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub path: String,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Received {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    received: Mutex<Vec<Received>>,
+    arrived: Notify,
+    status: AtomicU16,
+}
+
+/// An HTTP destination on 127.0.0.1 that records every request.
+#[derive(Clone)]
+pub struct TestDestination {
+    pub addr: SocketAddr,
+    inner: Arc<Inner>,
+}
+
+impl TestDestination {
+    pub async fn start() -> Self {
+        let inner = Arc::new(Inner { status: AtomicU16::new(200), ..Default::default() });
+        let app = Router::new().route("/{*path}", post(record)).with_state(inner.clone());
+        let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
+            Ok(l) => l,
+            Err(e) => panic!("cannot bind a test destination: {e}"),
+        };
+        let addr = listener.local_addr().unwrap_or_else(|e| panic!("no local addr: {e}"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self { addr, inner }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Answer every later request with `status`.
+    pub fn answer(&self, status: u16) {
+        self.inner.status.store(status, Ordering::SeqCst);
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.inner.received.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// Waits until at least `n` requests have arrived (or [`PATIENCE`] runs out) and returns all.
+    pub async fn wait_for(&self, n: usize) -> Vec<Received> {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let notified = self.inner.arrived.notified();
+            let now = self.received();
+            if now.len() >= n {
+                return now;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                panic!("expected {n} deliveries within {PATIENCE:?}, got {}: {:#?}", now.len(), now);
+            }
+        }
+    }
+
+    /// Received requests whose path is `path`.
+    pub fn at(&self, path: &str) -> Vec<Received> {
+        self.received().into_iter().filter(|r| r.path == path).collect()
+    }
+}
+
+async fn record(
+    State(inner): State<Arc<Inner>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> StatusCode {
+    if let Ok(mut r) = inner.received.lock() {
+        r.push(Received { path: uri.path().to_string(), headers, body: body.to_vec() });
+    }
+    inner.arrived.notify_waiters();
+    StatusCode::from_u16(inner.status.load(Ordering::SeqCst)).unwrap_or(StatusCode::OK)
+}
+
+/// Waits until `check` holds, polling an in-process value every few milliseconds, up to [`PATIENCE`].
+pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !check() {
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// A BigCommerce webhook body, as the docs show it.
+pub fn bigcommerce(scope: &str, data: serde_json::Value) -> String {
+    serde_json::json!({
+        "scope": scope,
+        "store_id": "1025646",
+        "data": data,
+        "hash": "dd70c0976e06b67aaf671e73f49dcb79230ebf9d",
+        "created_at": 1561479335,
+        "producer": "stores/abc123",
+    })
+    .to_string()
+}
+
+pub fn path_str(p: &Path) -> String {
+    p.display().to_string()
+}

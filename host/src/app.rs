@@ -71,9 +71,8 @@ impl Gateway {
         tasks.spawn(delivery::run(deliveries, client, metrics.clone(), shutdown.child_token()));
         let ctx = dispatch::Ctx { outbox: outbox.clone(), metrics: metrics.clone() };
         tasks.spawn(dispatch::run(live.clone(), events, ctx, server.workers, shutdown.child_token()));
-        if options.watch {
-            tasks.spawn(reload::watch(live.clone(), reload.clone(), shutdown.child_token()));
-        }
+        // Without file watching the loop still serves reload requests (SIGHUP, admin API).
+        tasks.spawn(reload::watch(live.clone(), reload.clone(), options.watch, shutdown.child_token()));
         let ingest_addr = listener.local_addr()?;
         let app = sources::router(Ingest { live: live.clone(), queue, metrics: metrics.clone() });
         let stop = shutdown.clone();

@@ -4,9 +4,11 @@
 //! - `routing`: scopes reach the right routes and plugins, fan-out, no match, parameters.
 //! - `plugins`: misbehaving plugins fail only their own event.
 //! - `ingest`: bad input is answered with the right status and never crashes anything.
+//! - `reload`: config and plugin changes apply live, broken ones change nothing, none loses an event.
 
 mod ingest;
 mod plugins;
+mod reload;
 mod routing;
 
 pub use switchyard_e2e::support;

@@ -3,22 +3,26 @@
 //!
 //! A reload reads routes.toml, builds a complete new snapshot off the request path and swaps
 //! it in atomically; if anything is wrong the old snapshot keeps serving and the errors are
-//! kept as the [`ReloadStatus`]. Requests in flight finish on the snapshot they loaded.
-//! `watcher.rs` turns file changes into reload requests; SIGHUP does too (see `app.rs`).
+//! kept as the [`ReloadStatus`], which anyone may wait on ([`Live::subscribe`]). Requests in
+//! flight finish on the snapshot they loaded. `watcher.rs` turns file changes into reload
+//! requests; SIGHUP and `POST /api/reload` do too (see `app.rs`). Nothing here is on the
+//! request path except [`Live::snapshot`], one atomic load.
 
 mod snapshot;
 mod status;
 mod watcher;
 
 pub use snapshot::{BuildReport, Snapshot};
-pub use status::{ReloadOutcome, ReloadStatus};
+pub use status::{Problem, ReloadOutcome, ReloadStatus};
 pub use watcher::watch;
 
 use crate::config::{self, ConfigErrors};
 use crate::plugin::{ComponentCache, PluginEngine};
 use arc_swap::ArcSwap;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use tokio::sync::watch;
 
 /// Owns the live snapshot and knows how to rebuild it from the config file.
 pub struct Live {
@@ -26,9 +30,11 @@ pub struct Live {
     engine: Arc<PluginEngine>,
     cache: ComponentCache,
     current: ArcSwap<Snapshot>,
-    status: ArcSwap<ReloadStatus>,
+    status: watch::Sender<Arc<ReloadStatus>>,
     /// Serialises reloads (the watcher and SIGHUP may ask at once); never held by requests.
-    reloading: Mutex<()>,
+    /// It guards the plugin files the last attempted config named, applied or not, so the
+    /// watcher also sees a fix to a plugin that only a rejected config refers to.
+    reloading: Mutex<BTreeSet<PathBuf>>,
     env: fn(&str) -> Option<String>,
 }
 
@@ -47,16 +53,18 @@ impl Live {
         cache: ComponentCache,
         env: fn(&str) -> Option<String>,
     ) -> Result<(Self, BuildReport), ConfigErrors> {
+        let config_digest = digest_file(path);
         let config = config::load(path, &env)?;
-        let (snapshot, report) = Snapshot::build(config, &engine, &cache, None)?;
-        let status = ReloadStatus::applied(&report);
+        let (mut snapshot, report) = Snapshot::build(config, &engine, &cache, None)?;
+        snapshot.inputs.insert(path.to_path_buf(), config_digest);
+        let attempted = snapshot.config.plugins.values().map(|p| p.path.clone()).collect();
         let live = Self {
             path: path.to_path_buf(),
             engine,
             cache,
             current: ArcSwap::from_pointee(snapshot),
-            status: ArcSwap::from_pointee(status),
-            reloading: Mutex::new(()),
+            status: watch::Sender::new(Arc::new(ReloadStatus::started(&report))),
+            reloading: Mutex::new(attempted),
             env,
         };
         Ok((live, report))
@@ -69,35 +77,64 @@ impl Live {
 
     /// The last reload's outcome.
     pub fn status(&self) -> Arc<ReloadStatus> {
-        self.status.load_full()
+        self.status.borrow().clone()
+    }
+
+    /// Sees every new [`ReloadStatus`] as it is published.
+    pub fn subscribe(&self) -> watch::Receiver<Arc<ReloadStatus>> {
+        self.status.subscribe()
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
+    /// The files a change to which should cause a reload: the config, the current snapshot's
+    /// plugins, and the plugins the last attempted config named.
+    pub fn watched_files(&self) -> BTreeSet<PathBuf> {
+        let snapshot = self.snapshot();
+        let mut files: BTreeSet<PathBuf> = snapshot.config.plugins.values().map(|p| p.path.clone()).collect();
+        files.insert(self.path.clone());
+        let attempted = self.reloading.lock().map(|a| a.clone()).unwrap_or_default();
+        files.extend(attempted);
+        files
+    }
+
     /// Rebuilds from the file; swaps on success, keeps the old snapshot on failure.
     /// Blocking (reads files, compiles wasm): call it from a blocking thread.
     pub fn reload(&self) -> ReloadOutcome {
-        let _one_at_a_time = self.reloading.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut attempted = self.reloading.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let previous = self.current.load_full();
-        let built = config::load(&self.path, &self.env)
-            .and_then(|c| Snapshot::build(c, &self.engine, &self.cache, Some(&previous)));
-        let outcome = match built {
-            Ok((snapshot, report)) => {
+        // Read before the config is, so a write racing the load makes the digest stale and the
+        // watcher reload once more, rather than the other way round.
+        let config_digest = digest_file(&self.path);
+        let built = config::load(&self.path, &self.env).and_then(|c| {
+            *attempted = c.plugins.values().map(|p| p.path.clone()).collect();
+            Snapshot::build(c, &self.engine, &self.cache, Some(&previous))
+        });
+        let last = self.status();
+        let (outcome, status) = match built {
+            Ok((mut snapshot, report)) => {
                 for w in &snapshot.config.warnings {
                     tracing::warn!("{w}");
                 }
+                snapshot.inputs.insert(self.path.clone(), config_digest);
                 self.current.store(Arc::new(snapshot));
-                self.status.store(Arc::new(ReloadStatus::applied(&report)));
-                ReloadOutcome::Applied(report)
+                let status = ReloadStatus::applied(&last, &report);
+                (ReloadOutcome::Applied(report), status)
             }
             Err(errors) => {
-                self.status.store(Arc::new(ReloadStatus::rejected(&errors)));
-                ReloadOutcome::Rejected(errors)
+                let status = ReloadStatus::rejected(&last, &errors);
+                (ReloadOutcome::Rejected(errors), status)
             }
         };
         outcome.log();
+        self.status.send_replace(Arc::new(status));
         outcome
     }
+}
+
+/// SHA-256 of a file's bytes; all zeros when it cannot be read.
+pub(crate) fn digest_file(path: &Path) -> [u8; 32] {
+    std::fs::read(path).map_or([0; 32], |bytes| crate::plugin::digest(&bytes))
 }

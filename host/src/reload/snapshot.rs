@@ -4,13 +4,15 @@
 //! A snapshot is built whole, off the request path, and only then published; requests and
 //! events hold an `Arc` to the one they started with. Building reuses the previous snapshot's
 //! plugins whose bytes are unchanged (relinked if only their settings changed), so a reload
-//! compiles only what changed. Building never publishes anything itself.
+//! compiles only what changed. It records the digest of every file it was built from, so the
+//! watcher can tell a real change from a touch. Building never publishes anything itself.
 
-use crate::config::{Config, ConfigError, ConfigErrors};
+use crate::config::{Config, ConfigError, ConfigErrors, Location};
 use crate::plugin::{CacheOutcome, CompiledPlugin, ComponentCache, PluginEngine};
 use crate::scope::Matcher;
 use crate::sources::provider::{self, Provider};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -21,6 +23,9 @@ pub struct Snapshot {
     pub providers: HashMap<String, Arc<dyn Provider>>,
     pub plugins: HashMap<String, Arc<CompiledPlugin>>,
     pub built_at: SystemTime,
+    /// SHA-256 of each file this snapshot was built from: its plugins (the bytes compiled) and,
+    /// once [`Live`](super::Live) adds it, the config file.
+    pub inputs: BTreeMap<PathBuf, [u8; 32]>,
 }
 
 impl std::fmt::Debug for Snapshot {
@@ -51,6 +56,7 @@ impl Snapshot {
         let mut errors = Vec::new();
         let mut report = BuildReport::default();
         let mut plugins = HashMap::new();
+        let mut inputs = BTreeMap::new();
         for (name, spec) in &config.plugins {
             let bytes = match std::fs::read(&spec.path) {
                 Ok(b) => b,
@@ -60,6 +66,7 @@ impl Snapshot {
                 }
             };
             let sum = crate::plugin::digest(&bytes);
+            inputs.insert(spec.path.clone(), sum);
             let old = previous.and_then(|p| p.plugins.get(name)).filter(|p| p.digest() == sum);
             let loaded = match old {
                 Some(old) if old.spec() == spec => {
@@ -91,10 +98,53 @@ impl Snapshot {
             .iter()
             .map(|(name, s)| (name.clone(), Arc::from(provider::build(s.provider, s.settings.clone()))))
             .collect();
-        Ok((Self { config: Arc::new(config), matcher, providers, plugins, built_at: SystemTime::now() }, report))
+        let built_at = SystemTime::now();
+        Ok((Self { config: Arc::new(config), matcher, providers, plugins, built_at, inputs }, report))
     }
 }
 
+/// An error about plugin `name`, located at its `path` key in the config file when it is found.
 fn plugin_error(config: &Config, name: &str, message: String) -> ConfigError {
-    ConfigError::new(&config.path, None, format!("plugins.{name}.path: {message}"))
+    let key = format!("plugins.{name}.path");
+    match locate_plugin_path(&config.path, name) {
+        Some((line, column)) => ConfigError::new(&config.path, Some(Location { line, column, key }), message),
+        None => ConfigError::new(&config.path, None, format!("{key}: {message}")),
+    }
+}
+
+/// Line and column of the value of `path` in the `[plugins.NAME]` table, read from the file
+/// again (the compiled config keeps no spans). `None` when the file is written another way.
+fn locate_plugin_path(file: &Path, name: &str) -> Option<(usize, usize)> {
+    let text = std::fs::read_to_string(file).ok()?;
+    let headers = [format!("[plugins.{name}]"), format!("[plugins.\"{name}\"]")];
+    let mut lines = text.lines().enumerate();
+    let (header, _) = lines.by_ref().find(|(_, l)| headers.iter().any(|h| l.trim() == h))?;
+    for (i, line) in lines {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with('[') {
+            break;
+        }
+        if let Some((key, value)) = trimmed.split_once('=')
+            && key.trim() == "path"
+        {
+            let value_start = line.len() - value.trim_start().len();
+            return Some((i + 1, line[..value_start].chars().count() + 1));
+        }
+    }
+    Some((header + 1, 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plugin_error_points_at_its_path_value() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let file = dir.path().join("routes.toml");
+        let text = "[plugins.other]\npath = \"o.wasm\"\n\n[plugins.p]\ntimeout_ms = 5\npath  = \"p.wasm\"\n";
+        std::fs::write(&file, text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(locate_plugin_path(&file, "p"), Some((6, 9)));
+        assert_eq!(locate_plugin_path(&file, "missing"), None);
+    }
 }

@@ -1,14 +1,20 @@
-//! Watches routes.toml and every referenced `.wasm`, and reloads when their content changes.
+//! Watches routes.toml and every referenced `.wasm`, and reloads when their content changes;
+//! reloads on request too (SIGHUP, `POST /api/reload`), with or without file watching.
 //!
 //! It watches the *directories*, not the files, so every way of replacing a file is seen: an
 //! editor's write-to-temp-and-rename, `cp` over the file, `cargo build` rewriting an artifact,
 //! and a Kubernetes ConfigMap's `..data` symlink swap. Bursts are debounced, and a reload runs
-//! only when the bytes actually changed (or when one is requested explicitly, by SIGHUP). It
-//! never swaps snapshots itself: that is [`Live::reload`].
+//! only when the bytes actually changed (or when one is requested explicitly). It never swaps
+//! snapshots itself: that is [`Live::reload`].
+//!
+//! The watches are registered before [`watch`] returns, and its first check compares the files
+//! with the digests the current snapshot was built from, so a change made between the first
+//! load and the watch is not missed.
 
 use super::Live;
 use notify::{RecursiveMode, Watcher};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,55 +24,63 @@ use tokio_util::sync::CancellationToken;
 /// How long a burst of file events may last before it is acted on.
 const DEBOUNCE: Duration = Duration::from_millis(100);
 
-/// Runs until `shutdown`: reloads on file changes, and on `requested` (SIGHUP, admin API).
-pub async fn watch(live: Arc<Live>, requested: Arc<Notify>, shutdown: CancellationToken) {
+/// Digest of each watched file (all zeros when missing).
+type Fingerprint = BTreeMap<PathBuf, [u8; 32]>;
+
+/// Sets up the file watches (when `files`) now, and returns the loop to spawn: it runs until
+/// `shutdown`, reloading on content changes and on every `requested` notification.
+pub fn watch(
+    live: Arc<Live>,
+    requested: Arc<Notify>,
+    files: bool,
+    shutdown: CancellationToken,
+) -> impl Future<Output = ()> + Send + 'static {
     let changed = Arc::new(Notify::new());
-    let on_event = changed.clone();
-    let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if event.is_ok_and(|e| !e.kind.is_access()) {
-            on_event.notify_one();
-        }
-    });
-    let mut watcher = match watcher {
-        Ok(w) => Some(w),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot watch files; reload with SIGHUP instead");
-            None
-        }
-    };
+    let mut watcher = if files { file_watcher(changed.clone()) } else { None };
     let mut watched = BTreeSet::new();
-    let mut last = fingerprint(&live).await;
-    loop {
-        if let Some(w) = watcher.as_mut() {
-            rewatch(w, &mut watched, directories(&live));
-        }
-        let forced = tokio::select! {
-            _ = changed.notified() => false,
-            _ = requested.notified() => true,
-            _ = shutdown.cancelled() => return,
-        };
-        tokio::time::sleep(DEBOUNCE).await;
-        let now = fingerprint(&live).await;
-        if !forced && now == last {
-            continue;
-        }
-        last = now;
-        let reloader = live.clone();
-        if let Err(e) = tokio::task::spawn_blocking(move || reloader.reload()).await {
-            tracing::error!(error = %e, "reload task failed");
+    if let Some(w) = watcher.as_mut() {
+        rewatch(w, &mut watched, directories(&live));
+        // Compare what is on disk now with what the snapshot was built from.
+        changed.notify_one();
+    }
+    let mut last: Fingerprint = live.snapshot().inputs.clone();
+    async move {
+        loop {
+            let forced = tokio::select! {
+                _ = changed.notified() => false,
+                _ = requested.notified() => true,
+                _ = shutdown.cancelled() => return,
+            };
+            if !forced {
+                tokio::time::sleep(DEBOUNCE).await;
+            }
+            let now = fingerprint(&live).await;
+            if forced || now != last {
+                let reloader = live.clone();
+                if let Err(e) = tokio::task::spawn_blocking(move || reloader.reload()).await {
+                    tracing::error!(error = %e, "reload task failed");
+                }
+            }
+            last = now;
+            if let Some(w) = watcher.as_mut() {
+                rewatch(w, &mut watched, directories(&live));
+            }
         }
     }
 }
 
-/// The directories holding the config file and every plugin of the current snapshot.
+fn file_watcher(changed: Arc<Notify>) -> Option<notify::RecommendedWatcher> {
+    let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if event.is_ok_and(|e| !e.kind.is_access()) {
+            changed.notify_one();
+        }
+    });
+    watcher.inspect_err(|e| tracing::error!(error = %e, "cannot watch files; reload with SIGHUP instead")).ok()
+}
+
+/// The directories holding the watched files.
 fn directories(live: &Live) -> BTreeSet<PathBuf> {
-    let snapshot = live.snapshot();
-    let mut dirs = BTreeSet::new();
-    dirs.insert(parent(live.path()));
-    for spec in snapshot.config.plugins.values() {
-        dirs.insert(parent(&spec.path));
-    }
-    dirs
+    live.watched_files().iter().map(|f| parent(f)).collect()
 }
 
 fn parent(path: &Path) -> PathBuf {
@@ -80,31 +94,26 @@ fn rewatch(watcher: &mut notify::RecommendedWatcher, watched: &mut BTreeSet<Path
     for gone in watched.difference(&wanted) {
         let _ = watcher.unwatch(gone);
     }
-    for new in wanted.difference(watched) {
-        if let Err(e) = watcher.watch(new, RecursiveMode::NonRecursive) {
-            tracing::warn!(dir = %new.display(), error = %e, "cannot watch directory");
+    watched.retain(|d| wanted.contains(d));
+    for dir in wanted {
+        if watched.contains(&dir) {
+            continue;
+        }
+        // A directory that cannot be watched yet (not created) is tried again next time.
+        match watcher.watch(&dir, RecursiveMode::NonRecursive) {
+            Ok(()) => {
+                watched.insert(dir);
+            }
+            Err(e) => tracing::warn!(dir = %dir.display(), error = %e, "cannot watch directory"),
         }
     }
-    *watched = wanted;
 }
 
-/// A digest of the config file and every plugin file of the current snapshot.
-async fn fingerprint(live: &Arc<Live>) -> [u8; 32] {
+/// The digest of every watched file, read on a blocking thread.
+async fn fingerprint(live: &Arc<Live>) -> Fingerprint {
     let live = live.clone();
     tokio::task::spawn_blocking(move || {
-        use sha2::Digest;
-        let mut h = sha2::Sha256::new();
-        let snapshot = live.snapshot();
-        let files =
-            std::iter::once(live.path().to_path_buf()).chain(snapshot.config.plugins.values().map(|p| p.path.clone()));
-        for file in files {
-            h.update(file.as_os_str().as_encoded_bytes());
-            match std::fs::read(&file) {
-                Ok(bytes) => h.update(crate::plugin::digest(&bytes)),
-                Err(_) => h.update(b"\0missing"),
-            }
-        }
-        h.finalize().into()
+        live.watched_files().into_iter().map(|f| (f.clone(), super::digest_file(&f))).collect()
     })
     .await
     .unwrap_or_default()

@@ -20,12 +20,12 @@ pub const PATIENCE: Duration = Duration::from_secs(15);
 
 /// Paths of the built plugins, for writing routes.toml files.
 pub mod wasm {
-    pub use switchyard_plugin_artifacts::{CHAOS, ENVELOPE, FILTER, ORDER_TO_ERP};
+    pub use switchyard_plugin_artifacts::{BAD_IMPORT, CHAOS, ENVELOPE, FILTER, ORDER_TO_ERP};
 }
 
 /// Installs a test log subscriber once (RUST_LOG controls it; quiet by default).
 pub fn logs() {
-    switchyard::telemetry::init(switchyard::telemetry::LogFormat::Text);
+    switchyard::telemetry::init_for_tests();
 }
 
 /// A gateway serving a routes.toml written into its own temp directory.
@@ -33,6 +33,7 @@ pub struct TestGateway {
     pub gateway: Gateway,
     pub dir: tempfile::TempDir,
     pub client: reqwest::Client,
+    watch: bool,
 }
 
 impl TestGateway {
@@ -42,14 +43,27 @@ impl TestGateway {
     }
 
     pub async fn start_with(toml: &str, watch: bool) -> anyhow::Result<Self> {
-        logs();
         let dir = tempfile::tempdir()?;
         std::fs::write(dir.path().join("routes.toml"), expand(toml))?;
+        Self::start_in(dir, watch).await
+    }
+
+    /// Starts a gateway on the routes.toml already in `dir` (a file or a symlink), with its
+    /// plugin cache in `dir/cache`.
+    pub async fn start_in(dir: tempfile::TempDir, watch: bool) -> anyhow::Result<Self> {
+        logs();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let options =
             Options { config: dir.path().join("routes.toml"), cache_dir: Some(dir.path().join("cache")), watch };
         let gateway = Gateway::start(options, listener).await?;
-        Ok(Self { gateway, dir, client: reqwest::Client::new() })
+        Ok(Self { gateway, dir, client: reqwest::Client::new(), watch })
+    }
+
+    /// Stops this gateway and starts a new one on the same directory, config and cache.
+    pub async fn restart(self) -> anyhow::Result<Self> {
+        let Self { gateway, dir, watch, .. } = self;
+        gateway.stop().await;
+        Self::start_in(dir, watch).await
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -91,6 +105,7 @@ pub fn expand(toml: &str) -> String {
         .replace("{wasm:envelope}", wasm::ENVELOPE)
         .replace("{wasm:filter}", wasm::FILTER)
         .replace("{wasm:chaos}", wasm::CHAOS)
+        .replace("{wasm:bad-import}", wasm::BAD_IMPORT)
 }
 
 /// One request a destination received.
@@ -158,6 +173,30 @@ impl TestDestination {
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
                 panic!("expected {n} deliveries within {PATIENCE:?}, got {}: {:#?}", now.len(), now);
+            }
+        }
+    }
+
+    /// Waits until a request satisfying `check` has arrived (or [`PATIENCE`] runs out) and
+    /// returns the first such; only requests not yet looked at are examined on each wake-up.
+    pub async fn wait_for_one(&self, what: &str, check: impl Fn(&Received) -> bool) -> Received {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        let mut seen = 0;
+        loop {
+            let notified = self.inner.arrived.notified();
+            let fresh: Option<Received> = match self.inner.received.lock() {
+                Ok(r) => {
+                    let found = r[seen.min(r.len())..].iter().find(|x| check(x)).cloned();
+                    seen = r.len();
+                    found
+                }
+                Err(_) => None,
+            };
+            if let Some(found) = fresh {
+                return found;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                panic!("expected a delivery of {what} within {PATIENCE:?}");
             }
         }
     }

@@ -1,23 +1,28 @@
-//! Assembles a running gateway: live config, plugin engine, queues, and the ingest, dispatch,
-//! delivery and reload tasks, all stopped by one shutdown token.
+//! Assembles a running gateway: live config, plugin engine, store, and the ingest, dispatch,
+//! delivery, pruning and reload tasks, all stopped by one shutdown token.
 //!
 //! `Gateway::start` takes an already bound listener, so tests bind `127.0.0.1:0` and read the
 //! port back. This is the only place besides `cli` that wires modules together.
 
-use crate::delivery::{self, Outbox};
-use crate::dispatch::{self, Queue};
+use crate::delivery;
+use crate::dispatch;
 use crate::metrics::Metrics;
 use crate::plugin::{ComponentCache, PluginEngine};
+use crate::queue::Store;
 use crate::reload::{self, Live};
 use crate::sources::{self, Ingest};
 use anyhow::Context;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+
+/// How often delivered work older than `storage.retention_hours` is pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 /// What a gateway needs to start.
 #[derive(Debug, Clone)]
@@ -32,16 +37,18 @@ pub struct Options {
 /// A gateway that is serving.
 pub struct Gateway {
     pub live: Arc<Live>,
+    pub store: Store,
     pub ingest_addr: SocketAddr,
     /// Ask for a reload now (what SIGHUP does).
     pub reload: Arc<Notify>,
     pub metrics: Arc<Metrics>,
     shutdown: CancellationToken,
+    ingest_stop: CancellationToken,
     tasks: TaskTracker,
 }
 
 impl Gateway {
-    /// Loads the config, compiles the plugins and starts serving on `listener`.
+    /// Loads the config, compiles the plugins, opens the store and starts serving on `listener`.
     pub async fn start(options: Options, listener: TcpListener) -> anyhow::Result<Self> {
         let engine =
             PluginEngine::new().map_err(|e| anyhow::anyhow!("{e:#}")).context("cannot create the wasm engine")?;
@@ -59,36 +66,36 @@ impl Gateway {
         }
         tracing::info!(compiled = ?report.compiled, from_cache = ?report.from_cache, routes = snapshot.config.routes.len(), "config loaded");
 
-        let server = &snapshot.config.server;
-        let (queue, events) = Queue::bounded(server.queue);
-        let (outbox, deliveries) = Outbox::bounded(server.queue);
+        let base = config_dir(&options.config);
+        let store = Store::open(&snapshot.config.storage.url, &base).context("cannot open the store")?;
         let client = delivery::client().context("cannot build the HTTP client")?;
         let shutdown = CancellationToken::new();
+        let ingest_stop = CancellationToken::new();
         let tasks = TaskTracker::new();
         let reload = Arc::new(Notify::new());
         let metrics = Arc::new(Metrics::default());
 
-        tasks.spawn(delivery::run(deliveries, client, metrics.clone(), shutdown.child_token()));
-        let ctx = dispatch::Ctx { outbox: outbox.clone(), metrics: metrics.clone() };
-        tasks.spawn(dispatch::run(live.clone(), events, ctx, server.workers, shutdown.child_token()));
+        tasks.spawn(delivery::run(live.clone(), store.clone(), client, metrics.clone(), shutdown.child_token()));
+        let ctx = dispatch::Ctx { store: store.clone(), metrics: metrics.clone() };
+        tasks.spawn(dispatch::run(live.clone(), ctx, snapshot.config.server.workers, shutdown.child_token()));
+        tasks.spawn(prune(live.clone(), store.clone(), shutdown.child_token()));
         // Without file watching the loop still serves reload requests (SIGHUP, admin API).
         tasks.spawn(reload::watch(live.clone(), reload.clone(), options.watch, shutdown.child_token()));
         let ingest_addr = listener.local_addr()?;
-        let app = sources::router(Ingest { live: live.clone(), queue, metrics: metrics.clone() });
-        let stop = shutdown.clone();
-        tasks.spawn(async move {
-            let served = axum::serve(listener, app).with_graceful_shutdown(async move { stop.cancelled().await }).await;
-            if let Err(e) = served {
-                tracing::error!(error = %e, "ingest server failed");
-            }
-        });
+        // Dedup keys live in memory for now (lost on restart); the durable store can take over
+        // through the same `DedupStore` trait.
+        let dedup = Arc::new(sources::dedup::MemoryDedup::default());
+        let app = sources::router(Ingest { live: live.clone(), store: store.clone(), metrics: metrics.clone(), dedup });
+        let header_timeout = sources::server::HEADER_READ_TIMEOUT;
+        tasks.spawn(sources::server::serve(listener, app, header_timeout, ingest_stop.clone()));
         tracing::info!(%ingest_addr, "ingest listening: POST /hooks/{{source}}");
-        drop(outbox);
-        Ok(Self { live, ingest_addr, reload, metrics, shutdown, tasks })
+        Ok(Self { live, store, ingest_addr, reload, metrics, shutdown, ingest_stop, tasks })
     }
 
-    /// Stops accepting, lets work in flight finish, and returns when every task has ended.
+    /// Stops accepting webhooks, then lets dispatch and delivery finish what they hold, and
+    /// returns when every task has ended. Work not finished stays in the store for next time.
     pub async fn stop(self) {
+        self.ingest_stop.cancel();
         self.shutdown.cancel();
         self.tasks.close();
         self.tasks.wait().await;
@@ -97,5 +104,30 @@ impl Gateway {
     /// A token that, when cancelled, stops the gateway.
     pub fn shutdown_token(&self) -> CancellationToken {
         self.shutdown.clone()
+    }
+}
+
+/// The directory relative paths in the config start from.
+pub fn config_dir(config: &Path) -> PathBuf {
+    match config.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Deletes delivered work older than the retention, every [`PRUNE_EVERY`].
+async fn prune(live: Arc<Live>, store: Store, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(PRUNE_EVERY) => {}
+            _ = shutdown.cancelled() => return,
+        }
+        let retention = live.snapshot().config.storage.retention;
+        let cutoff = crate::event::now_ms().saturating_sub(retention.as_millis() as u64);
+        match store.prune(cutoff).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(rows = n, "pruned delivered work past its retention"),
+            Err(e) => tracing::warn!(error = %e, "pruning failed"),
+        }
     }
 }

@@ -33,6 +33,7 @@ pub mod event;
 pub mod http_error;
 pub mod metrics;
 pub mod plugin;
+pub mod queue;
 pub mod reload;
 pub mod scope;
 pub mod sources;

@@ -12,6 +12,8 @@ pub const PLUGIN_FAILURE_KINDS: [&str; 6] = ["timeout", "memory", "trap", "outpu
 pub struct Metrics {
     /// Webhooks answered 200.
     pub accepted: AtomicU64,
+    /// Webhooks answered 200 as duplicates of an event already accepted (not processed again).
+    pub duplicates: AtomicU64,
     /// Webhooks refused (4xx) or shed (503).
     pub refused: AtomicU64,
     pub shed: AtomicU64,
@@ -24,6 +26,8 @@ pub struct Metrics {
     pub dropped: AtomicU64,
     pub delivered: AtomicU64,
     pub delivery_failures: AtomicU64,
+    /// Deliveries and events moved to the dead-letter queue.
+    pub dead_letters: AtomicU64,
 }
 
 impl Metrics {

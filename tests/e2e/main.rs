@@ -3,11 +3,15 @@
 //! One test binary, one file per user-visible behaviour:
 //! - `routing`: scopes reach the right routes and plugins, fan-out, no match, parameters.
 //! - `plugins`: misbehaving plugins fail only their own event.
+//! - `delivery`: retries, dead letters and replay.
 //! - `ingest`: bad input is answered with the right status and never crashes anything.
+//! - `providers`: each platform's genuine webhooks are accepted once, forgeries refused.
 //! - `reload`: config and plugin changes apply live, broken ones change nothing, none loses an event.
 
+mod delivery;
 mod ingest;
 mod plugins;
+mod providers;
 mod reload;
 mod routing;
 

@@ -1,7 +1,9 @@
 //! The `switchyard` command line: one file per subcommand, dispatched from here.
 
 mod check;
+mod dlq;
 mod explain;
+pub mod send;
 mod serve;
 
 use crate::telemetry::LogFormat;
@@ -46,6 +48,59 @@ pub enum Command {
         #[arg(long, short, default_value = "routes.toml")]
         config: PathBuf,
     },
+    /// Inspect and replay the dead-letter queue.
+    Dlq {
+        #[command(subcommand)]
+        command: DlqCommand,
+    },
+    /// POST a correctly signed sample webhook to a source, as its platform would send it.
+    Send {
+        /// The `[sources.NAME]` to send to; its provider shapes and signs the webhook.
+        #[arg(long)]
+        source: String,
+        /// The event type (each provider has a sample one), e.g. store/order/created.
+        #[arg(long)]
+        scope: Option<String>,
+        /// The event's data as JSON, put inside the platform's envelope.
+        #[arg(long, conflicts_with = "file")]
+        data: Option<String>,
+        /// Read the data from a JSON file instead.
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// Where to POST (default: http://{server.listen}/hooks/{source}).
+        #[arg(long)]
+        url: Option<String>,
+        #[arg(long, short, default_value = "routes.toml")]
+        config: PathBuf,
+    },
+}
+
+/// `switchyard dlq …`
+#[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    /// List dead letters, newest first.
+    List {
+        /// Show at most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// Print JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[arg(long, short, default_value = "routes.toml")]
+        config: PathBuf,
+    },
+    /// Send dead letters again: one by id, all of them, or those of one destination.
+    Replay {
+        /// A dead letter's id (`dlv_…` or `evt_…`).
+        #[arg(required_unless_present_any = ["all", "destination"], conflicts_with_all = ["all", "destination"])]
+        id: Option<String>,
+        #[arg(long, conflicts_with = "destination")]
+        all: bool,
+        #[arg(long)]
+        destination: Option<String>,
+        #[arg(long, short, default_value = "routes.toml")]
+        config: PathBuf,
+    },
 }
 
 /// Runs the parsed command; `Ok(false)` means "ran, but found problems" (exit status 1).
@@ -53,6 +108,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
     match cli.command {
         Command::Serve { config, no_watch, grace } => serve::run(config, !no_watch, grace).await,
         Command::Check { config } => check::run(&config).await,
+        Command::Dlq { command } => dlq::run(command).await,
         Command::Explain { scope, source, config } => explain::run(&config, &scope, source.as_deref()),
+        Command::Send { source, scope, data, file, url, config } => {
+            send::run(&config, send::Request { source, scope, data: None, url }, data, file).await
+        }
     }
 }

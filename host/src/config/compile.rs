@@ -20,7 +20,7 @@ use toml::Spanned;
 pub fn compile(raw: RawConfig, path: &Path, text: &str, env: Lookup<'_>) -> Result<Config, Vec<ConfigError>> {
     let mut cx = Cx { path, map: SourceMap::new(text), env, errors: Vec::new(), warnings: Vec::new() };
     let server = cx.server(&raw);
-    let storage = Storage { url: cx.opt_string(raw.storage.url.as_ref(), "storage.url", defaults::STORAGE_URL) };
+    let storage = cx.storage(&raw);
     let sources = cx.named(&raw.sources, "sources", Cx::source);
     let plugins = cx.named(&raw.plugins, "plugins", Cx::plugin);
     let destinations = cx.named(&raw.destinations, "destinations", Cx::destination);
@@ -129,7 +129,6 @@ impl Cx<'_> {
         let admin_token =
             s.admin_token.as_ref().map(|t| self.string(t, "server.admin_token")).filter(|t| !t.is_empty());
         let max_body = self.size(s.max_body.as_ref(), "server.max_body", defaults::MAX_BODY as u64);
-        let queue = self.positive(s.queue.as_ref(), "server.queue", defaults::QUEUE as u64, 10_000_000);
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
         let workers = self.positive(s.workers.as_ref(), "server.workers", cores * 16, 4096);
         Server {
@@ -137,9 +136,29 @@ impl Cx<'_> {
             admin: (!admin.is_empty()).then_some(admin),
             admin_token,
             max_body: usize::try_from(max_body).unwrap_or(usize::MAX),
-            queue: usize::try_from(queue).unwrap_or(usize::MAX),
             workers: usize::try_from(workers).unwrap_or(usize::MAX),
         }
+    }
+
+    fn storage(&mut self, raw: &RawConfig) -> Storage {
+        let url = self.opt_string(raw.storage.url.as_ref(), "storage.url", defaults::STORAGE_URL);
+        if let Some(spanned) = &raw.storage.url
+            && !url.starts_with("sqlite://")
+        {
+            let message = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+                format!("`{url}`: PostgreSQL storage is not available yet; use sqlite://PATH")
+            } else {
+                format!("`{url}` is not a storage url: use sqlite://PATH (relative to this file)")
+            };
+            self.error(spanned, "storage.url", message);
+        }
+        let hours = self.positive(
+            raw.storage.retention_hours.as_ref(),
+            "storage.retention_hours",
+            defaults::RETENTION_HOURS,
+            24 * 3650,
+        );
+        Storage { url, retention: Duration::from_secs(hours * 3600) }
     }
 
     fn source(&mut self, key: &str, raw: &RawSource) -> Source {
@@ -178,7 +197,9 @@ impl Cx<'_> {
         if let Err(e) = crate::sources::providers::validate(provider, &settings) {
             self.error(&raw.provider, &format!("{key}.provider"), e.to_string());
         }
-        Source { name, provider, settings }
+        let dedup_secs = raw.dedup_window_secs.as_ref().map_or(defaults::DEDUP_WINDOW_SECS, |w| *w.get_ref());
+        let dedup_window = (dedup_secs > 0).then(|| Duration::from_secs(dedup_secs));
+        Source { name, provider, settings, dedup_window }
     }
 
     /// The `generic` provider's settings; for other providers these keys are errors.

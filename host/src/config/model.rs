@@ -30,13 +30,15 @@ pub struct Server {
     pub admin: Option<String>,
     pub admin_token: Option<String>,
     pub max_body: usize,
-    pub queue: usize,
     pub workers: usize,
 }
 
 #[derive(Debug, Clone)]
 pub struct Storage {
+    /// `sqlite://PATH`, PATH relative to the config file's directory.
     pub url: String,
+    /// How long delivered work is kept before it is pruned.
+    pub retention: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -44,6 +46,9 @@ pub struct Source {
     pub name: String,
     pub provider: ProviderKind,
     pub settings: ProviderSettings,
+    /// How long an event id (or body hash) is remembered to answer repeats as duplicates;
+    /// `None` (`dedup_window_secs = 0`) processes every delivery.
+    pub dedup_window: Option<Duration>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -98,7 +103,6 @@ pub mod defaults {
     pub const LISTEN: &str = "0.0.0.0:8080";
     pub const ADMIN: &str = "127.0.0.1:9090";
     pub const MAX_BODY: usize = 1 << 20;
-    pub const QUEUE: usize = 10_000;
     pub const PLUGIN_TIMEOUT_MS: u64 = 50;
     pub const PLUGIN_MEMORY_MB: u64 = 32;
     /// The most memory one plugin instance may be given; the pooling allocator reserves for it.
@@ -106,5 +110,8 @@ pub mod defaults {
     pub const PLUGIN_MAX_OUTPUT: u64 = 1 << 20;
     pub const DESTINATION_TIMEOUT_MS: u64 = 5_000;
     pub const TOLERANCE_SECS: i64 = 300;
+    /// A day: platforms retry a delivery whose answer was lost within minutes to hours.
+    pub const DEDUP_WINDOW_SECS: u64 = 86_400;
     pub const STORAGE_URL: &str = "sqlite://switchyard.db";
+    pub const RETENTION_HOURS: u64 = 7 * 24;
 }

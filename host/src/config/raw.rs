@@ -33,8 +33,6 @@ pub struct RawServer {
     pub admin: Option<Spanned<String>>,
     pub admin_token: Option<Spanned<String>>,
     pub max_body: Option<Spanned<String>>,
-    /// Events waiting for a worker before ingest answers 503.
-    pub queue: Option<Spanned<u64>>,
     /// Concurrent event handlers (plugin calls).
     pub workers: Option<Spanned<u64>>,
 }
@@ -43,6 +41,8 @@ pub struct RawServer {
 #[serde(deny_unknown_fields)]
 pub struct RawStorage {
     pub url: Option<Spanned<String>>,
+    /// Hours to keep delivered events and deliveries before pruning them.
+    pub retention_hours: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -52,6 +52,8 @@ pub struct RawSource {
     #[serde(default)]
     pub secrets: Vec<Spanned<String>>,
     pub tolerance_secs: Option<Spanned<i64>>,
+    /// Seconds within which a repeated event id (or body) is a duplicate; 0 turns dedup off.
+    pub dedup_window_secs: Option<Spanned<u64>>,
     #[serde(default)]
     pub required_headers: BTreeMap<String, Spanned<String>>,
     // `generic` provider only:

@@ -1,18 +1,23 @@
-//! Delivery: POST each delivery to its destination, with the destination's timeout and headers.
+//! Delivery: lease due deliveries from the store, POST each to its destination, and record
+//! the outcome — delivered, retry at backoff(attempt), or dead letter.
 //!
-//! The outbox is bounded: when destinations are slow, dispatch waits, which in turn fills the
-//! ingest queue and makes ingest answer 503 — backpressure instead of unbounded memory. Each
-//! delivery carries a stable id (`webhook-id`), and is signed with Standard Webhooks headers
-//! when its destination has a `signing_secret`. This module knows nothing of plugins or routes
-//! beyond the names it logs.
+//! The destination is looked up by name in the snapshot current at each attempt, so a fixed
+//! URL in routes.toml applies to retries and replays. Every attempt of a delivery carries the
+//! same `webhook-id` (the delivery id), signed with Standard Webhooks headers when the
+//! destination has a `signing_secret`, so receivers can verify and deduplicate. This module
+//! knows nothing of plugins or routing.
 
+pub mod retry;
 pub mod signing;
 
 use crate::config::model::Destination;
 use crate::metrics::Metrics;
-use bytes::Bytes;
+use crate::queue::{DeliveryOutcome, LeasedDelivery, NewDelivery, Store};
+use crate::reload::Live;
+use retry::Attempt;
 use std::sync::Arc;
-use tokio::sync::{Semaphore, mpsc};
+use std::time::Duration;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
@@ -20,104 +25,129 @@ use tracing::Instrument;
 /// Concurrent outgoing requests.
 const IN_FLIGHT: usize = 256;
 
-/// One output of one route for one destination.
-#[derive(Debug, Clone)]
-pub struct Delivery {
-    pub id: String,
-    pub event_id: String,
-    pub route: String,
-    pub destination: Destination,
-    pub body: Bytes,
-    pub headers: Vec<(String, String)>,
-}
+/// How long a leased delivery stays hidden from other workers (a crash releases it sooner:
+/// the store frees leases at start).
+const LEASE: Duration = Duration::from_secs(15 * 60);
 
-/// The bounded queue between dispatch and delivery.
-#[derive(Clone, Debug)]
-pub struct Outbox {
-    tx: mpsc::Sender<Delivery>,
-}
+/// How often to look for due retries when nothing wakes the loop.
+const POLL: Duration = Duration::from_millis(250);
 
-impl Outbox {
-    pub fn bounded(capacity: usize) -> (Self, mpsc::Receiver<Delivery>) {
-        let (tx, rx) = mpsc::channel(capacity.max(1));
-        (Self { tx }, rx)
-    }
-
-    /// Waits for room, then queues the delivery.
-    pub async fn send(&self, delivery: Delivery) {
-        if self.tx.send(delivery).await.is_err() {
-            tracing::error!("delivery loop has stopped; delivery lost");
-        }
-    }
-}
-
-/// How one attempt ended.
-#[derive(Debug)]
-pub enum Outcome {
-    Delivered(u16),
-    Failed(String),
-}
-
-/// Runs until the outbox closes or `shutdown` fires, then waits for requests in flight.
+/// Runs until `shutdown`, then waits for requests in flight.
 pub async fn run(
-    mut rx: mpsc::Receiver<Delivery>,
+    live: Arc<Live>,
+    store: Store,
     client: reqwest::Client,
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
 ) {
     let permits = Arc::new(Semaphore::new(IN_FLIGHT));
     let tasks = TaskTracker::new();
-    loop {
-        let delivery = tokio::select! {
-            d = rx.recv() => match d { Some(d) => d, None => break },
-            _ = shutdown.cancelled() => break,
-        };
-        let Ok(permit) = permits.clone().acquire_owned().await else { break };
-        let client = client.clone();
-        let metrics = metrics.clone();
-        let span = tracing::info_span!("delivery", delivery_id = %delivery.id, event_id = %delivery.event_id, destination = %delivery.destination.name);
-        tasks.spawn(
-            async move {
-                match attempt(&client, &delivery).await {
-                    Outcome::Delivered(status) => {
-                        Metrics::inc(&metrics.delivered);
-                        tracing::debug!(status, "delivered");
-                    }
-                    Outcome::Failed(why) => {
-                        Metrics::inc(&metrics.delivery_failures);
-                        tracing::warn!(route = %delivery.route, "delivery failed: {why}");
-                    }
-                }
-                drop(permit);
+    while !shutdown.is_cancelled() {
+        let free = permits.available_permits();
+        let leased = if free == 0 { Vec::new() } else { store.lease_deliveries(free, LEASE).await.unwrap_or_default() };
+        if leased.is_empty() {
+            tokio::select! {
+                _ = store.deliveries_ready() => {}
+                _ = tokio::time::sleep(POLL) => {}
+                _ = shutdown.cancelled() => break,
             }
-            .instrument(span),
-        );
+            continue;
+        }
+        for leased in leased {
+            let Ok(permit) = permits.clone().acquire_owned().await else { break };
+            let span = tracing::info_span!("delivery", delivery_id = %leased.delivery.id, event_id = %leased.delivery.event_id, destination = %leased.delivery.destination);
+            let (live, store, client, metrics) = (live.clone(), store.clone(), client.clone(), metrics.clone());
+            tasks.spawn(
+                async move {
+                    deliver(&live, &store, &client, &metrics, leased).await;
+                    drop(permit);
+                }
+                .instrument(span),
+            );
+        }
     }
     tasks.close();
     tasks.wait().await;
 }
 
+async fn deliver(live: &Live, store: &Store, client: &reqwest::Client, metrics: &Metrics, leased: LeasedDelivery) {
+    let snapshot = live.snapshot();
+    let d = &leased.delivery;
+    let outcome = match snapshot.config.destinations.get(&d.destination) {
+        None => DeliveryOutcome::Dead { error: format!("destination `{}` is no longer configured", d.destination) },
+        Some(destination) => {
+            let attempt = attempt(client, destination, d).await;
+            retry::decide(&destination.retry, leased.attempts + 1, &attempt, &destination.url)
+        }
+    };
+    match &outcome {
+        DeliveryOutcome::Delivered => {
+            Metrics::inc(&metrics.delivered);
+            tracing::debug!(attempt = leased.attempts + 1, "delivered");
+        }
+        DeliveryOutcome::Retry { retry_in, error } => {
+            Metrics::inc(&metrics.delivery_failures);
+            tracing::warn!(
+                attempt = leased.attempts + 1,
+                retry_in_ms = retry_in.as_millis() as u64,
+                "delivery failed, will retry: {error}"
+            );
+        }
+        DeliveryOutcome::Dead { error } => {
+            Metrics::inc(&metrics.delivery_failures);
+            Metrics::inc(&metrics.dead_letters);
+            tracing::error!(attempt = leased.attempts + 1, "delivery dead-lettered: {error}");
+        }
+    }
+    if let Err(e) = store.finish_delivery(d.id.clone(), outcome).await {
+        tracing::error!(error = %e, "cannot record the delivery outcome; it will be attempted again");
+    }
+}
+
 /// One HTTP attempt of one delivery.
-pub async fn attempt(client: &reqwest::Client, delivery: &Delivery) -> Outcome {
-    let d = &delivery.destination;
+pub async fn attempt(client: &reqwest::Client, destination: &Destination, delivery: &NewDelivery) -> Attempt {
+    let d = destination;
     let mut request = client.post(&d.url).timeout(d.timeout).body(delivery.body.clone());
     for (k, v) in d.headers.iter().chain(&delivery.headers) {
         request = request.header(k, v);
     }
-    if let Some(secret) = &d.signing_secret {
-        let now = crate::event::now_ms() / 1000;
-        for (k, v) in signing::headers(secret, &delivery.id, now, &delivery.body) {
-            request = request.header(k, v);
+    let now = crate::event::now_ms() / 1000;
+    match &d.signing_secret {
+        Some(secret) => {
+            for (k, v) in signing::headers(secret, &delivery.id, now, &delivery.body) {
+                request = request.header(k, v);
+            }
         }
-    } else {
-        request = request.header("webhook-id", &delivery.id);
+        None => request = request.header("webhook-id", &delivery.id).header("webhook-timestamp", now.to_string()),
     }
     match request.send().await {
-        Ok(r) if r.status().is_success() => Outcome::Delivered(r.status().as_u16()),
-        Ok(r) => Outcome::Failed(format!("{} answered {}", d.url, r.status())),
-        Err(e) if e.is_timeout() => Outcome::Failed(format!("{} did not answer within {:?}", d.url, d.timeout)),
-        Err(e) => Outcome::Failed(format!("{}: {e}", d.url)),
+        Ok(r) => {
+            let status = r.status().as_u16();
+            let retry_after = (status == 429 || status == 503)
+                .then(|| {
+                    r.headers()
+                        .get(reqwest::header::RETRY_AFTER)?
+                        .to_str()
+                        .ok()
+                        .and_then(|v| retry::parse_retry_after(v, now))
+                })
+                .flatten();
+            Attempt::Answered { status, retry_after }
+        }
+        Err(e) if e.is_timeout() => Attempt::NoAnswer(format!("{} did not answer within {:?}", d.url, d.timeout)),
+        Err(e) => Attempt::NoAnswer(format!("{}: {}", d.url, error_chain(&e))),
     }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 /// The HTTP client every delivery shares.

@@ -2,32 +2,35 @@
 //! derived events and recorded drops.
 //!
 //! A forward without a destination goes to every destination of the route; a named one must
-//! exist in the snapshot. An emit is routed again through the same snapshot, up to
-//! [`MAX_EMIT_DEPTH`](super::MAX_EMIT_DEPTH). Nothing here speaks HTTP: deliveries go to the outbox.
+//! exist in the snapshot. An emit becomes a new stored event, routed on its own. Nothing here
+//! speaks HTTP or writes to the store: the caller commits what this returns.
 
-use super::Ctx;
 use crate::config::model::Route;
-use crate::delivery::Delivery;
-use crate::event::{Event, new_id};
+use crate::event::Event;
 use crate::metrics::Metrics;
-use crate::plugin::{self, Action};
+use crate::plugin::{self, Action, PluginError};
+use crate::queue::NewDelivery;
 use crate::reload::Snapshot;
 use bytes::Bytes;
 use std::sync::Arc;
+
+/// What one route made of one event.
+pub enum RouteResult {
+    Done { deliveries: Vec<NewDelivery>, emitted: Vec<Event> },
+    RetryLater(String),
+    Failed(String),
+}
 
 pub async fn run_route(
     snapshot: &Arc<Snapshot>,
     event: &Event,
     route: &Route,
     params: Vec<(String, String)>,
-    ctx: &Ctx,
-) {
+    metrics: &Metrics,
+) -> RouteResult {
     let actions = match route.plugin.as_ref().map(|name| (name, snapshot.plugins.get(name))) {
         None => vec![Action::Forward(plugin::Forward { destination: None, body: None, headers: Vec::new() })],
-        Some((name, None)) => {
-            tracing::error!(plugin = %name, "route names a plugin the snapshot does not have");
-            return;
-        }
+        Some((name, None)) => return RouteResult::Failed(format!("plugin `{name}` is not loaded")),
         Some((name, Some(compiled))) => {
             let input = plugin::Event {
                 id: event.id.clone(),
@@ -42,24 +45,39 @@ pub async fn run_route(
             let started = std::time::Instant::now();
             match compiled.call(&input).await {
                 Ok(actions) => {
-                    Metrics::inc(&ctx.metrics.plugin_calls);
+                    Metrics::inc(&metrics.plugin_calls);
                     tracing::debug!(plugin = %name, micros = started.elapsed().as_micros() as u64, actions = actions.len(), "plugin ran");
                     actions
                 }
                 Err(e) => {
-                    ctx.metrics.plugin_failed(e.kind());
+                    metrics.plugin_failed(e.kind());
                     tracing::warn!(plugin = %name, event_id = %event.id, cause = e.kind(), "plugin failed the event: {e}");
-                    return;
+                    let why = format!("plugin `{name}` {e}");
+                    return match e {
+                        PluginError::RetryLater(_) => RouteResult::RetryLater(why),
+                        _ => RouteResult::Failed(why),
+                    };
                 }
             }
         }
     };
-    for action in actions {
-        apply(snapshot, event, route, action, ctx).await;
+    let mut deliveries = Vec::new();
+    let mut emitted = Vec::new();
+    for (index, action) in actions.into_iter().enumerate() {
+        apply(snapshot, event, route, (index, action), metrics, &mut deliveries, &mut emitted);
     }
+    RouteResult::Done { deliveries, emitted }
 }
 
-async fn apply(snapshot: &Arc<Snapshot>, event: &Event, route: &Route, action: Action, ctx: &Ctx) {
+fn apply(
+    snapshot: &Snapshot,
+    event: &Event,
+    route: &Route,
+    (index, action): (usize, Action),
+    metrics: &Metrics,
+    deliveries: &mut Vec<NewDelivery>,
+    emitted: &mut Vec<Event>,
+) {
     match action {
         Action::Forward(f) => {
             let targets: Vec<&String> = match &f.destination {
@@ -77,34 +95,55 @@ async fn apply(snapshot: &Arc<Snapshot>, event: &Event, route: &Route, action: A
                 headers.push(("content-type".into(), ct.clone()));
             }
             for name in targets {
-                let Some(destination) = snapshot.config.destinations.get(name) else {
+                if !snapshot.config.destinations.contains_key(name) {
                     tracing::error!(destination = %name, "plugin forwarded to a destination that does not exist");
                     continue;
-                };
-                let delivery = Delivery {
-                    id: new_id("dlv"),
+                }
+                deliveries.push(NewDelivery {
+                    id: delivery_id(&event.id, &route.name, index, name),
                     event_id: event.id.clone(),
                     route: route.name.clone(),
-                    destination: destination.clone(),
+                    destination: name.clone(),
                     body: body.clone(),
                     headers: headers.clone(),
-                };
-                ctx.outbox.send(delivery).await;
+                });
             }
         }
         Action::Emit(e) => {
-            if event.depth >= super::MAX_EMIT_DEPTH {
-                tracing::error!(scope = %e.scope, "emit depth limit reached; derived event dropped");
-                return;
+            if let Some(derived) = super::derived(event, e.scope, e.body) {
+                tracing::info!(derived = %derived.id, scope = %derived.scope, "plugin emitted an event");
+                emitted.push(derived);
             }
-            let mut derived = Event::new(&event.source, e.scope, Vec::new(), Bytes::from(e.body));
-            derived.depth = event.depth + 1;
-            tracing::info!(derived = %derived.id, scope = %derived.scope, "plugin emitted an event");
-            super::handle(snapshot, derived, ctx).await;
         }
         Action::Drop(reason) => {
-            Metrics::inc(&ctx.metrics.dropped);
+            Metrics::inc(&metrics.dropped);
             tracing::info!(route = %route.name, %reason, "plugin dropped the event");
         }
+    }
+}
+
+/// A delivery's id, derived from what it is — the event, the route, which action and which
+/// destination — so handling the same event again (after a crash) yields the same ids, the
+/// store ignores the repeats, and receivers see one `webhook-id` per delivery.
+pub fn delivery_id(event_id: &str, route: &str, action: usize, destination: &str) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for part in [event_id, route, &action.to_string(), destination] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    format!("dlv_{}", hex::encode(&h.finalize()[..16]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::delivery_id;
+
+    #[test]
+    fn delivery_ids_are_stable_and_distinct() {
+        assert_eq!(delivery_id("evt_1", "r", 0, "erp"), delivery_id("evt_1", "r", 0, "erp"));
+        assert_ne!(delivery_id("evt_1", "r", 0, "erp"), delivery_id("evt_1", "r", 1, "erp"));
+        assert_ne!(delivery_id("evt_1", "r", 0, "erp"), delivery_id("evt_1", "r", 0, "crm"));
+        assert_ne!(delivery_id("evt_1", "r", 0, "erp"), delivery_id("evt_2", "r", 0, "erp"));
     }
 }

@@ -1,19 +1,24 @@
-//! Dispatch: take accepted events off the queue, match routes, run plugins, hand deliveries on.
+//! Dispatch: lease stored events, match routes, run plugins, and commit what they produced.
 //!
-//! Each event is handled on the snapshot current when it is taken, in its own task, with at
-//! most `server.workers` events in flight; the queue in front is bounded, so ingest answers
-//! 503 when dispatch falls behind. Routes run in table order. A plugin failure fails that
-//! (event, route) alone, with one log line naming plugin, event and cause.
+//! Each leased event is handled on the snapshot current when it is taken, in its own task,
+//! with at most `server.workers` events in flight. Routes run in table order; routes finished
+//! in an earlier try are skipped. The deliveries and derived events of one event are committed
+//! together with its new state, so a crash either keeps all of them or none (and the event is
+//! leased again). A plugin failure fails that (event, route) alone, with one log line naming
+//! plugin, event and cause.
 
 mod action;
 
-use crate::delivery::Outbox;
+use crate::config::model::RetryPolicy;
 use crate::event::Event;
 use crate::metrics::Metrics;
+use crate::queue::{EventNext, EventOutcome, LeasedEvent, Store};
 use crate::reload::{Live, Snapshot};
 use crate::scope::Scope;
+use action::RouteResult;
 use std::sync::Arc;
-use tokio::sync::{Semaphore, mpsc};
+use std::time::Duration;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
@@ -21,83 +26,121 @@ use tracing::Instrument;
 /// Most `emit` generations one webhook may cause, so two plugins cannot emit at each other forever.
 pub const MAX_EMIT_DEPTH: u8 = 8;
 
-/// The queue could not take another event: answer 503, do not buffer.
-#[derive(Debug, thiserror::Error)]
-#[error("the event queue is full")]
-pub struct QueueFull;
+/// How long a leased event stays hidden from other workers (plugins have deadlines far shorter).
+const LEASE: Duration = Duration::from_secs(5 * 60);
 
-/// The bounded queue between ingest and dispatch.
+/// How often to look for due retries when nothing wakes the loop.
+const POLL: Duration = Duration::from_millis(250);
+
+/// Plugins that ask to retry later are called again on this schedule: 1 s doubling to 10 min,
+/// 20 tries (about 2.5 hours), then the event is dead-lettered.
+pub const PLUGIN_RETRY: RetryPolicy =
+    RetryPolicy { max_attempts: 20, first: Duration::from_secs(1), max: Duration::from_secs(600) };
+
+/// What dispatch needs besides the snapshot.
 #[derive(Clone, Debug)]
-pub struct Queue {
-    tx: mpsc::Sender<Event>,
+pub struct Ctx {
+    pub store: Store,
+    pub metrics: Arc<Metrics>,
 }
 
-impl Queue {
-    pub fn bounded(capacity: usize) -> (Self, mpsc::Receiver<Event>) {
-        let (tx, rx) = mpsc::channel(capacity.max(1));
-        (Self { tx }, rx)
-    }
-
-    /// Queues `event` now, or says the queue is full (or closed, when shutting down).
-    pub fn offer(&self, event: Event) -> Result<(), QueueFull> {
-        self.tx.try_send(event).map_err(|_| QueueFull)
-    }
-}
-
-/// Runs until the queue closes or `shutdown` fires, then waits for events in flight.
-pub async fn run(
-    live: Arc<Live>,
-    mut rx: mpsc::Receiver<Event>,
-    ctx: Ctx,
-    workers: usize,
-    shutdown: CancellationToken,
-) {
+/// Runs until `shutdown`, then waits for events in flight.
+pub async fn run(live: Arc<Live>, ctx: Ctx, workers: usize, shutdown: CancellationToken) {
     let permits = Arc::new(Semaphore::new(workers.max(1)));
     let tasks = TaskTracker::new();
-    loop {
-        let event = tokio::select! {
-            e = rx.recv() => match e { Some(e) => e, None => break },
-            _ = shutdown.cancelled() => break,
-        };
-        let Ok(permit) = permits.clone().acquire_owned().await else { break };
-        let snapshot = live.snapshot();
-        let ctx = ctx.clone();
-        let span = tracing::info_span!("event", event_id = %event.id, source = %event.source, scope = %event.scope);
-        tasks.spawn(
-            async move {
-                handle(&snapshot, event, &ctx).await;
-                drop(permit);
+    while !shutdown.is_cancelled() {
+        let free = permits.available_permits();
+        let leased = if free == 0 { Vec::new() } else { ctx.store.lease_events(free, LEASE).await.unwrap_or_default() };
+        if leased.is_empty() {
+            tokio::select! {
+                _ = ctx.store.events_ready() => {}
+                _ = tokio::time::sleep(POLL) => {}
+                _ = shutdown.cancelled() => break,
             }
-            .instrument(span),
-        );
+            continue;
+        }
+        for leased in leased {
+            let Ok(permit) = permits.clone().acquire_owned().await else { break };
+            let snapshot = live.snapshot();
+            let ctx = ctx.clone();
+            let e = &leased.event;
+            let span = tracing::info_span!("event", event_id = %e.id, source = %e.source, scope = %e.scope);
+            tasks.spawn(
+                async move {
+                    let id = leased.event.id.clone();
+                    let outcome = handle(&snapshot, leased, &ctx.metrics).await;
+                    if let Err(e) = ctx.store.finish_event(id, outcome).await {
+                        tracing::error!(error = %e, "cannot record the event's outcome; it will be handled again");
+                    }
+                    drop(permit);
+                }
+                .instrument(span),
+            );
+        }
     }
     tasks.close();
     tasks.wait().await;
 }
 
-/// Where dispatch sends its results.
-#[derive(Clone, Debug)]
-pub struct Ctx {
-    pub outbox: Outbox,
-    pub metrics: Arc<Metrics>,
-}
-
-/// Routes one event through `snapshot` and hands every resulting delivery to the outbox.
-pub async fn handle(snapshot: &Arc<Snapshot>, event: Event, ctx: &Ctx) {
-    let scope = Scope::new(&event.scope);
-    let matches = snapshot.matcher.matches(&scope);
+/// Routes one event through `snapshot`, skipping the routes done in earlier tries.
+pub async fn handle(snapshot: &Arc<Snapshot>, leased: LeasedEvent, metrics: &Metrics) -> EventOutcome {
+    let LeasedEvent { event, attempts, mut routes_done } = leased;
+    let mut outcome = EventOutcome::default();
+    let mut retry: Vec<String> = Vec::new();
+    let mut failed: Vec<String> = Vec::new();
     let mut routed = 0;
-    for m in matches {
+    for m in snapshot.matcher.matches(&Scope::new(&event.scope)) {
         let Some(route) = snapshot.config.routes.get(m.route) else { continue };
         if route.source.as_ref().is_some_and(|s| *s != event.source) {
             continue;
         }
         routed += 1;
+        if routes_done.contains(&route.name) {
+            continue;
+        }
         let span = tracing::info_span!("route", route = %route.name, plugin = route.plugin.as_deref().unwrap_or("-"));
-        Box::pin(action::run_route(snapshot, &event, route, m.params, ctx)).instrument(span).await;
+        match action::run_route(snapshot, &event, route, m.params, metrics).instrument(span).await {
+            RouteResult::Done { deliveries, emitted } => {
+                outcome.deliveries.extend(deliveries);
+                outcome.emitted.extend(emitted);
+                routes_done.push(route.name.clone());
+            }
+            RouteResult::RetryLater(why) => retry.push(format!("route {:?}: {why}", route.name)),
+            RouteResult::Failed(why) => failed.push(format!("route {:?}: {why}", route.name)),
+        }
     }
     if routed == 0 {
-        Metrics::inc(&ctx.metrics.unrouted);
+        Metrics::inc(&metrics.unrouted);
         tracing::info!("no route matches; event accepted and delivered nowhere");
     }
+    outcome.routes_done = routes_done;
+    outcome.next = next_step(attempts + 1, retry, failed);
+    if matches!(outcome.next, EventNext::Dead { .. }) {
+        Metrics::inc(&metrics.dead_letters);
+    }
+    outcome
+}
+
+/// Retry while some route asked to and tries remain; dead-letter on a permanent failure.
+fn next_step(attempts: u32, retry: Vec<String>, failed: Vec<String>) -> EventNext {
+    if !retry.is_empty() && attempts < PLUGIN_RETRY.max_attempts {
+        let retry_in = crate::delivery::retry::backoff(&PLUGIN_RETRY, attempts, rand::random::<f64>());
+        return EventNext::Retry { retry_in, error: retry.join("; ") };
+    }
+    let mut errors = failed;
+    if !retry.is_empty() {
+        errors.push(format!("gave up after {attempts} tries: {}", retry.join("; ")));
+    }
+    if errors.is_empty() { EventNext::Done } else { EventNext::Dead { error: errors.join("; ") } }
+}
+
+/// A derived event from a plugin's `emit`, one generation deeper than its parent.
+pub(crate) fn derived(parent: &Event, scope: String, body: Vec<u8>) -> Option<Event> {
+    if parent.depth >= MAX_EMIT_DEPTH {
+        tracing::error!(%scope, "emit depth limit reached; derived event dropped");
+        return None;
+    }
+    let mut event = Event::new(&parent.source, scope, Vec::new(), body.into());
+    event.depth = parent.depth + 1;
+    Some(event)
 }

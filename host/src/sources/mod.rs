@@ -1,18 +1,20 @@
-//! Ingest: `POST /hooks/{source}` — limits, provider verification, enqueue, then 200.
+//! Ingest: `POST /hooks/{source}` — limits, provider verification, durable append, then 200.
 //!
 //! A request is read up to the snapshot's `max_body`, handed to its source's provider
-//! (signature, timestamp window, scope, event id) and queued for dispatch; the 200 goes out
-//! only once the event is queued. A full queue answers 503 with `Retry-After` instead of
+//! (signature, timestamp window, scope, event id) and appended to the store; the 200 goes out
+//! only once the event is committed to disk. A store that cannot keep up answers 503 with `Retry-After` instead of
 //! buffering without bound. This module never sees plugins or destinations.
 
+pub mod dedup;
 pub mod provider;
 pub mod providers;
+pub mod server;
 pub mod signature;
 
-use crate::dispatch::Queue;
 use crate::event::Event;
 use crate::http_error::ApiError;
 use crate::metrics::Metrics;
+use crate::queue::{Store, StoreError};
 use crate::reload::Live;
 use axum::Router;
 use axum::body::Body;
@@ -20,15 +22,19 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Json};
 use axum::routing::post;
+use dedup::{Claim, DedupKey, DedupStore};
 use provider::Inbound;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// What the ingest handlers share.
 #[derive(Clone)]
 pub struct Ingest {
     pub live: Arc<Live>,
-    pub queue: Queue,
+    pub store: Store,
     pub metrics: Arc<Metrics>,
+    /// Keys of events already acknowledged, per source, within its `dedup_window_secs`.
+    pub dedup: Arc<dyn DedupStore>,
 }
 
 /// The public ingest router.
@@ -54,7 +60,9 @@ async fn receive(
         return Err(ApiError::UnknownSource(source));
     };
     let max_body = snapshot.config.server.max_body;
-    let body = read_body(body, &headers, max_body).await.inspect_err(|_| Metrics::inc(&ingest.metrics.refused))?;
+    let body = read_body(body, &headers, max_body, server::BODY_READ_TIMEOUT)
+        .await
+        .inspect_err(|_| Metrics::inc(&ingest.metrics.refused))?;
     let inbound = Inbound { headers: &headers, body: &body, now_unix: crate::event::now_ms() as i64 / 1000 };
     let verified = provider.verify(&inbound).map_err(|rejection| {
         Metrics::inc(&ingest.metrics.refused);
@@ -69,9 +77,25 @@ async fn receive(
     let event = Event::new(&source, verified.scope, headers, body);
     let id = event.id.clone();
     let scope = event.scope.clone();
-    ingest.queue.offer(event).map_err(|_| {
+    let window = snapshot.config.sources.get(&source).and_then(|s| s.dedup_window);
+    let key = window.map(|w| (DedupKey::new(&source, verified.event_id.as_deref(), &event.body), w));
+    if let Some(original) = claim(&ingest, key.as_ref(), &id, event.received_at_ms).await? {
+        Metrics::inc(&ingest.metrics.duplicates);
+        tracing::info!(%source, event_id = %original, %scope, "duplicate: acknowledged, not processed again");
+        return Ok(Json(serde_json::json!({ "id": original, "scope": scope, "status": "duplicate" })));
+    }
+    let appended = ingest.store.append(event).await;
+    if let (Err(_), Some((key, _))) = (&appended, &key)
+        && let Err(e) = ingest.dedup.release(key, &id).await
+    {
+        tracing::warn!(%source, error = %e, "cannot release the dedup key of an event not stored");
+    }
+    appended.map_err(|e| {
         Metrics::inc(&ingest.metrics.shed);
-        tracing::warn!(%source, "event queue full: answering 503");
+        match e {
+            StoreError::Busy => tracing::warn!(%source, "store backlog full: answering 503"),
+            e => tracing::error!(%source, error = %e, "cannot store the event: answering 503"),
+        }
         ApiError::Overloaded(1)
     })?;
     Metrics::inc(&ingest.metrics.accepted);
@@ -79,8 +103,29 @@ async fn receive(
     Ok(Json(serde_json::json!({ "id": id, "scope": scope, "status": "accepted" })))
 }
 
-/// Reads the whole body, refusing with 413 as soon as it is known to exceed `limit`.
-async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<bytes::Bytes, ApiError> {
+/// Claims the event's dedup key when its source deduplicates (`key` is `None` when the window is
+/// 0); `Some(original id)` means the event is a duplicate. A store that cannot answer is a 503.
+async fn claim(
+    ingest: &Ingest,
+    key: Option<&(DedupKey, Duration)>,
+    event_id: &str,
+    now_ms: u64,
+) -> Result<Option<String>, ApiError> {
+    let Some((key, window)) = key else { return Ok(None) };
+    match ingest.dedup.claim(key, event_id, now_ms, *window).await {
+        Ok(Claim::New) => Ok(None),
+        Ok(Claim::Duplicate { original }) => Ok(Some(original)),
+        Err(e) => {
+            Metrics::inc(&ingest.metrics.shed);
+            tracing::error!(source = %key.source, error = %e, "cannot check for a duplicate: answering 503");
+            Err(ApiError::Overloaded(1))
+        }
+    }
+}
+
+/// Reads the whole body within `timeout` (else 408), refusing with 413 as soon as it is known
+/// to exceed `limit`.
+async fn read_body(body: Body, headers: &HeaderMap, limit: usize, timeout: Duration) -> Result<bytes::Bytes, ApiError> {
     let declared = headers
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -88,7 +133,11 @@ async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<byte
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(ApiError::TooLarge(limit));
     }
-    axum::body::to_bytes(body, limit).await.map_err(|e| {
+    let Ok(read) = tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await else {
+        let reason = format!("the body did not arrive within {} s", timeout.as_secs());
+        return Err(ApiError::Rejected { status: StatusCode::REQUEST_TIMEOUT, reason });
+    };
+    read.map_err(|e| {
         if is_length_limit(&e) {
             ApiError::TooLarge(limit)
         } else {
@@ -106,4 +155,37 @@ fn is_length_limit(error: &axum::Error) -> bool {
         source = e.source();
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    /// A body whose sender sent its headers and then stalled.
+    struct Stalled;
+
+    impl axum::body::HttpBody for Stalled {
+        type Data = bytes::Bytes;
+        type Error = std::convert::Infallible;
+        fn poll_frame(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<hyper::body::Frame<bytes::Bytes>, Self::Error>>> {
+            Poll::Pending
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_that_arrives_within_the_read_timeout_is_read() {
+        let got = read_body(Body::from("{}"), &HeaderMap::new(), 1024, Duration::from_secs(30)).await;
+        assert_eq!(got.ok().as_deref(), Some(&b"{}"[..]));
+    }
+
+    #[tokio::test]
+    async fn a_body_that_stalls_past_the_read_timeout_is_408() {
+        let got = read_body(Body::new(Stalled), &HeaderMap::new(), 1024, Duration::from_millis(20)).await;
+        assert_eq!(got.err().map(|e| e.status()), Some(StatusCode::REQUEST_TIMEOUT));
+    }
 }

@@ -1,0 +1,242 @@
+//! The durable store: events, deliveries and dead letters, behind one handle.
+//!
+//! [`Store`] is a cheap, cloneable handle that sends [`Command`]s to a backend; the embedded
+//! backend (`sqlite.rs`) is one thread owning the database, which executes every command that
+//! is waiting in one transaction — so many concurrent appends share one commit and one fsync
+//! (group commit). Each caller gets its answer through a oneshot, after the commit.
+//!
+//! The model is at-least-once: work is *leased* (hidden from other workers until the lease
+//! expires) and completed explicitly; a crash leaves leases that expire, and the work is done
+//! again with the same event and delivery ids. This module never speaks HTTP and never runs
+//! plugins.
+
+mod sqlite;
+
+pub use sqlite::{open_sqlite, open_sqlite_shared};
+
+use crate::event::Event;
+use bytes::Bytes;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// Commands waiting for the backend at most; past this, ingest answers 503.
+pub const BACKLOG: usize = 8192;
+
+/// Why a store operation did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Too many writes are waiting: answer 503, do not buffer.
+    #[error("the store is at capacity")]
+    Busy,
+    /// The backend has stopped (shutdown, or a fatal database error logged before).
+    #[error("the store is closed")]
+    Closed,
+    #[error("database error: {0}")]
+    Database(String),
+    #[error("cannot open the store at {path}: {message}")]
+    Open { path: PathBuf, message: String },
+    #[error("unsupported storage url `{0}`: use sqlite://PATH")]
+    Url(String),
+}
+
+/// The file a `sqlite://PATH` url names, relative paths resolved against `base`.
+pub fn sqlite_path(url: &str, base: &std::path::Path) -> Result<PathBuf, StoreError> {
+    let path = url.strip_prefix("sqlite://").ok_or_else(|| StoreError::Url(url.to_string()))?;
+    if path.is_empty() {
+        return Err(StoreError::Url(url.to_string()));
+    }
+    Ok(base.join(path))
+}
+
+/// A delivery to be created when an event's routes are done.
+#[derive(Debug, Clone)]
+pub struct NewDelivery {
+    pub id: String,
+    pub event_id: String,
+    pub route: String,
+    pub destination: String,
+    pub body: Bytes,
+    pub headers: Vec<(String, String)>,
+}
+
+/// A delivery leased for an attempt.
+#[derive(Debug, Clone)]
+pub struct LeasedDelivery {
+    pub delivery: NewDelivery,
+    /// Attempts made before this one.
+    pub attempts: u32,
+}
+
+/// An event leased for dispatch, with the routes already done in earlier tries.
+#[derive(Debug, Clone)]
+pub struct LeasedEvent {
+    pub event: Event,
+    pub attempts: u32,
+    pub routes_done: Vec<String>,
+}
+
+/// What dispatch produced for one leased event, committed in one transaction.
+#[derive(Debug, Default)]
+pub struct EventOutcome {
+    /// Deliveries to create.
+    pub deliveries: Vec<NewDelivery>,
+    /// Derived events (plugin `emit`s) to append.
+    pub emitted: Vec<Event>,
+    /// Every route finished so far, including earlier tries: a retry skips them.
+    pub routes_done: Vec<String>,
+    pub next: EventNext,
+}
+
+/// What becomes of the event itself.
+#[derive(Debug, Default)]
+pub enum EventNext {
+    /// Every route ran.
+    #[default]
+    Done,
+    /// A plugin asked to retry later: lease the event again after `retry_in`.
+    Retry { retry_in: Duration, error: String },
+    /// A plugin failed the event, or its retries ran out: dead letter (replayable).
+    Dead { error: String },
+}
+
+/// What one delivery attempt decided.
+#[derive(Debug)]
+pub enum DeliveryOutcome {
+    Delivered,
+    Retry { retry_in: Duration, error: String },
+    Dead { error: String },
+}
+
+/// One dead letter, as `dlq list` and the admin API show it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DeadLetter {
+    /// `dlv_…` for a delivery, `evt_…` for an event that no plugin could handle.
+    pub id: String,
+    pub event_id: String,
+    pub kind: &'static str,
+    pub route: Option<String>,
+    pub destination: Option<String>,
+    pub scope: Option<String>,
+    pub attempts: u32,
+    pub error: String,
+    pub updated_at_ms: u64,
+}
+
+/// Which dead letters to send again.
+#[derive(Debug, Clone)]
+pub enum ReplaySelector {
+    Id(String),
+    All,
+    Destination(String),
+}
+
+/// Counts for readiness, metrics and tests.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Depth {
+    pub events_pending: u64,
+    pub deliveries_pending: u64,
+    pub dead: u64,
+    /// Age in ms of the oldest due, unleased work (0 when none).
+    pub oldest_due_ms: u64,
+}
+
+/// The commands a backend executes. Each carries the channel its answer goes back on.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Append(Event, oneshot::Sender<Result<(), StoreError>>),
+    LeaseEvents { max: usize, lease: Duration, reply: oneshot::Sender<Result<Vec<LeasedEvent>, StoreError>> },
+    FinishEvent { id: String, outcome: EventOutcome, reply: oneshot::Sender<Result<(), StoreError>> },
+    LeaseDeliveries { max: usize, lease: Duration, reply: oneshot::Sender<Result<Vec<LeasedDelivery>, StoreError>> },
+    FinishDelivery { id: String, outcome: DeliveryOutcome, reply: oneshot::Sender<Result<(), StoreError>> },
+    DeadLetters { limit: usize, reply: oneshot::Sender<Result<Vec<DeadLetter>, StoreError>> },
+    Replay { selector: ReplaySelector, reply: oneshot::Sender<Result<u64, StoreError>> },
+    Prune { older_than_ms: u64, reply: oneshot::Sender<Result<u64, StoreError>> },
+    Depth { reply: oneshot::Sender<Result<Depth, StoreError>> },
+}
+
+/// A handle to the store; clone it freely.
+#[derive(Debug, Clone)]
+pub struct Store {
+    tx: mpsc::Sender<Command>,
+    /// Woken after a commit that made events due (appends, retries, replays).
+    pub(crate) events_ready: std::sync::Arc<tokio::sync::Notify>,
+    /// Woken after a commit that created or replayed deliveries.
+    pub(crate) deliveries_ready: std::sync::Arc<tokio::sync::Notify>,
+}
+
+impl Store {
+    /// Opens the store a `storage.url` names, for a gateway that serves it.
+    /// `base` is the directory relative paths start from (the config file's).
+    pub fn open(url: &str, base: &std::path::Path) -> Result<Self, StoreError> {
+        open_sqlite(&sqlite_path(url, base)?)
+    }
+
+    /// Opens the store for a command-line tool, beside a gateway that may be serving it.
+    pub fn open_shared(url: &str, base: &std::path::Path) -> Result<Self, StoreError> {
+        open_sqlite_shared(&sqlite_path(url, base)?)
+    }
+
+    /// Makes an event durable; returns after the commit (and its fsync). Refuses at once with
+    /// [`StoreError::Busy`] when the backlog is full.
+    pub async fn append(&self, event: Event) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx.try_send(Command::Append(event, reply)).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => StoreError::Busy,
+            mpsc::error::TrySendError::Closed(_) => StoreError::Closed,
+        })?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    pub async fn lease_events(&self, max: usize, lease: Duration) -> Result<Vec<LeasedEvent>, StoreError> {
+        self.call(|reply| Command::LeaseEvents { max, lease, reply }).await
+    }
+
+    pub async fn finish_event(&self, id: String, outcome: EventOutcome) -> Result<(), StoreError> {
+        self.call(|reply| Command::FinishEvent { id, outcome, reply }).await
+    }
+
+    pub async fn lease_deliveries(&self, max: usize, lease: Duration) -> Result<Vec<LeasedDelivery>, StoreError> {
+        self.call(|reply| Command::LeaseDeliveries { max, lease, reply }).await
+    }
+
+    pub async fn finish_delivery(&self, id: String, outcome: DeliveryOutcome) -> Result<(), StoreError> {
+        self.call(|reply| Command::FinishDelivery { id, outcome, reply }).await
+    }
+
+    pub async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
+        self.call(|reply| Command::DeadLetters { limit, reply }).await
+    }
+
+    pub async fn replay(&self, selector: ReplaySelector) -> Result<u64, StoreError> {
+        self.call(|reply| Command::Replay { selector, reply }).await
+    }
+
+    pub async fn prune(&self, older_than_ms: u64) -> Result<u64, StoreError> {
+        self.call(|reply| Command::Prune { older_than_ms, reply }).await
+    }
+
+    pub async fn depth(&self) -> Result<Depth, StoreError> {
+        self.call(|reply| Command::Depth { reply }).await
+    }
+
+    /// Resolves when new events may be due (or at once if a wake-up is pending).
+    pub async fn events_ready(&self) {
+        self.events_ready.notified().await
+    }
+
+    /// Resolves when new deliveries may be due (or at once if a wake-up is pending).
+    pub async fn deliveries_ready(&self) {
+        self.deliveries_ready.notified().await
+    }
+
+    /// Sends a command, waiting for room (only ingest refuses when full), and awaits its answer.
+    async fn call<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Command,
+    ) -> Result<T, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx.send(make(reply)).await.map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+}

@@ -1,0 +1,38 @@
+-- Switchyard's embedded schema. Applied at open; every statement is idempotent.
+-- Times are milliseconds since the Unix epoch. A row is leased while lease_until_ms > now.
+
+CREATE TABLE IF NOT EXISTS events (
+    id              TEXT PRIMARY KEY,
+    source          TEXT NOT NULL,
+    scope           TEXT NOT NULL,
+    headers         TEXT NOT NULL,           -- JSON [[name, value], …]
+    body            BLOB NOT NULL,
+    received_at_ms  INTEGER NOT NULL,
+    depth           INTEGER NOT NULL DEFAULT 0,
+    state           TEXT NOT NULL,           -- pending | done | dead
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    due_at_ms       INTEGER NOT NULL,
+    lease_until_ms  INTEGER NOT NULL DEFAULT 0,
+    routes_done     TEXT NOT NULL DEFAULT '[]',  -- JSON [route name, …] finished in earlier tries
+    last_error      TEXT,
+    updated_at_ms   INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_due ON events (state, due_at_ms);
+
+CREATE TABLE IF NOT EXISTS deliveries (
+    id              TEXT PRIMARY KEY,
+    event_id        TEXT NOT NULL,
+    route           TEXT NOT NULL,
+    destination     TEXT NOT NULL,
+    body            BLOB NOT NULL,
+    headers         TEXT NOT NULL,
+    state           TEXT NOT NULL,           -- pending | delivered | dead
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    due_at_ms       INTEGER NOT NULL,
+    lease_until_ms  INTEGER NOT NULL DEFAULT 0,
+    last_error      TEXT,
+    created_at_ms   INTEGER NOT NULL,
+    updated_at_ms   INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (state, due_at_ms);
+CREATE INDEX IF NOT EXISTS deliveries_event ON deliveries (event_id);

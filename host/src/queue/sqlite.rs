@@ -1,0 +1,522 @@
+//! The embedded backend: one thread owns the SQLite database (WAL, `synchronous = FULL`) and
+//! executes commands in batches, one transaction per batch — the group commit.
+//!
+//! Answers are sent only after the batch's commit returned, so an append's caller knows its
+//! event is on disk. A failed commit fails every command of the batch. This file is the only
+//! one that writes SQL; it must never block on anything but the database.
+
+use super::{
+    BACKLOG, Command, DeadLetter, DeliveryOutcome, Depth, EventNext, EventOutcome, LeasedDelivery, LeasedEvent,
+    NewDelivery, ReplaySelector, Store, StoreError,
+};
+use crate::event::{Event, now_ms};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use std::path::Path;
+use std::sync::Arc;
+use tokio::sync::{Notify, mpsc};
+
+/// Commands executed in one transaction at most.
+const MAX_BATCH: usize = 512;
+
+/// Opens (creating if needed) the database at `path` and starts its writer thread.
+///
+/// Leases left by an earlier process are released: one gateway serves one SQLite file (use
+/// PostgreSQL to share a store), so any lease found at start belonged to a process that died.
+pub fn open_sqlite(path: &Path) -> Result<Store, StoreError> {
+    let conn = connect(path)?;
+    conn.execute_batch("UPDATE events SET lease_until_ms = 0; UPDATE deliveries SET lease_until_ms = 0;")
+        .map_err(db)?;
+    Ok(spawn(conn, path))
+}
+
+/// Opens the database for a command-line tool while a gateway may be serving it: no lease is
+/// touched.
+pub fn open_sqlite_shared(path: &Path) -> Result<Store, StoreError> {
+    Ok(spawn(connect(path)?, path))
+}
+
+fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let open_err = |e: rusqlite::Error| StoreError::Open { path: path.to_path_buf(), message: e.to_string() };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Open { path: path.to_path_buf(), message: e.to_string() })?;
+    }
+    let conn = Connection::open(path).map_err(open_err)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = OFF;",
+    )
+    .map_err(open_err)?;
+    conn.execute_batch(include_str!("schema.sql")).map_err(open_err)?;
+    Ok(conn)
+}
+
+fn spawn(conn: Connection, path: &Path) -> Store {
+    let (tx, rx) = mpsc::channel(BACKLOG);
+    let store = Store { tx, events_ready: Arc::new(Notify::new()), deliveries_ready: Arc::new(Notify::new()) };
+    let (events_ready, deliveries_ready) = (store.events_ready.clone(), store.deliveries_ready.clone());
+    let name = format!("store:{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("db"));
+    let spawned =
+        std::thread::Builder::new().name(name).spawn(move || writer(conn, rx, events_ready, deliveries_ready));
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start the store thread; every store call will fail");
+    }
+    store
+}
+
+/// An answer to send once the batch's fate is known.
+type Reply = Box<dyn FnOnce(Option<&str>) + Send>;
+
+fn reply<T: Send + 'static>(
+    tx: tokio::sync::oneshot::Sender<Result<T, StoreError>>,
+    result: Result<T, StoreError>,
+) -> Reply {
+    Box::new(move |commit_error: Option<&str>| {
+        let result = match commit_error {
+            Some(e) => Err(StoreError::Database(e.to_string())),
+            None => result,
+        };
+        let _ = tx.send(result);
+    })
+}
+
+/// What a batch made due, so the right loops are woken after the commit.
+#[derive(Default)]
+struct Woke {
+    events: bool,
+    deliveries: bool,
+}
+
+fn writer(mut conn: Connection, mut rx: mpsc::Receiver<Command>, events: Arc<Notify>, deliveries: Arc<Notify>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(c) => batch.push(c),
+                Err(_) => break,
+            }
+        }
+        let mut replies: Vec<Reply> = Vec::with_capacity(batch.len());
+        let mut woke = Woke::default();
+        let committed = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
+            Ok(tx) => {
+                for command in batch.drain(..) {
+                    replies.push(execute(&tx, command, &mut woke));
+                }
+                tx.commit().map_err(|e| e.to_string())
+            }
+            Err(e) => {
+                let e = e.to_string();
+                for command in batch.drain(..) {
+                    replies.push(fail(command, &e));
+                }
+                Err(e)
+            }
+        };
+        if let Err(e) = &committed {
+            tracing::error!(error = %e, "store commit failed; the batch's callers are told");
+        }
+        let commit_error = committed.as_ref().err().map(String::as_str);
+        for r in replies {
+            r(commit_error);
+        }
+        if committed.is_ok() {
+            if woke.events {
+                events.notify_one();
+            }
+            if woke.deliveries {
+                deliveries.notify_one();
+            }
+        }
+    }
+}
+
+fn db(e: rusqlite::Error) -> StoreError {
+    StoreError::Database(e.to_string())
+}
+
+fn fail(command: Command, error: &str) -> Reply {
+    let e = || StoreError::Database(error.to_string());
+    match command {
+        Command::Append(_, r) => reply(r, Err(e())),
+        Command::LeaseEvents { reply: r, .. } => reply(r, Err(e())),
+        Command::FinishEvent { reply: r, .. } => reply(r, Err(e())),
+        Command::LeaseDeliveries { reply: r, .. } => reply(r, Err(e())),
+        Command::FinishDelivery { reply: r, .. } => reply(r, Err(e())),
+        Command::DeadLetters { reply: r, .. } => reply(r, Err(e())),
+        Command::Replay { reply: r, .. } => reply(r, Err(e())),
+        Command::Prune { reply: r, .. } => reply(r, Err(e())),
+        Command::Depth { reply: r } => reply(r, Err(e())),
+    }
+}
+
+fn execute(tx: &Transaction<'_>, command: Command, woke: &mut Woke) -> Reply {
+    let now = now_ms() as i64;
+    match command {
+        Command::Append(event, r) => {
+            woke.events = true;
+            reply(r, append(tx, &event, now))
+        }
+        Command::LeaseEvents { max, lease, reply: r } => {
+            reply(r, lease_events(tx, max, now, now + lease.as_millis() as i64))
+        }
+        Command::FinishEvent { id, outcome, reply: r } => {
+            woke.deliveries = true;
+            woke.events |= !outcome.emitted.is_empty() || matches!(outcome.next, EventNext::Retry { .. });
+            reply(r, finish_event(tx, &id, outcome, now))
+        }
+        Command::LeaseDeliveries { max, lease, reply: r } => {
+            reply(r, lease_deliveries(tx, max, now, now + lease.as_millis() as i64))
+        }
+        Command::FinishDelivery { id, outcome, reply: r } => reply(r, finish_delivery(tx, &id, outcome, now)),
+        Command::DeadLetters { limit, reply: r } => reply(r, dead_letters(tx, limit)),
+        Command::Replay { selector, reply: r } => {
+            woke.events = true;
+            woke.deliveries = true;
+            reply(r, replay(tx, &selector, now))
+        }
+        Command::Prune { older_than_ms, reply: r } => reply(r, prune(tx, older_than_ms as i64)),
+        Command::Depth { reply: r } => reply(r, depth(tx, now)),
+    }
+}
+
+fn append(tx: &Transaction<'_>, e: &Event, now: i64) -> Result<(), StoreError> {
+    let headers = serde_json::to_string(&e.headers).map_err(|e| StoreError::Database(e.to_string()))?;
+    tx.prepare_cached(
+        "INSERT INTO events (id, source, scope, headers, body, received_at_ms, depth, state, due_at_ms, updated_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?8)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![e.id, e.source, e.scope, headers, &e.body[..], e.received_at_ms as i64, e.depth, now])
+    })
+    .map(drop)
+    .map_err(db)
+}
+
+fn lease_events(tx: &Transaction<'_>, max: usize, now: i64, until: i64) -> Result<Vec<LeasedEvent>, StoreError> {
+    let mut stmt = tx
+        .prepare_cached(
+            "UPDATE events SET lease_until_ms = ?3 WHERE id IN (
+                SELECT id FROM events WHERE state = 'pending' AND due_at_ms <= ?1 AND lease_until_ms <= ?1
+                ORDER BY due_at_ms LIMIT ?2)
+             RETURNING id, source, scope, headers, body, received_at_ms, depth, attempts, routes_done",
+        )
+        .map_err(db)?;
+    let rows = stmt.query_map(params![now, max as i64, until], |row| {
+        let headers: String = row.get(3)?;
+        let routes_done: String = row.get(8)?;
+        let body: Vec<u8> = row.get(4)?;
+        Ok(LeasedEvent {
+            event: Event {
+                id: row.get(0)?,
+                source: row.get(1)?,
+                scope: row.get(2)?,
+                headers: serde_json::from_str(&headers).unwrap_or_default(),
+                body: body.into(),
+                received_at_ms: row.get::<_, i64>(5)? as u64,
+                depth: row.get(6)?,
+            },
+            attempts: row.get(7)?,
+            routes_done: serde_json::from_str(&routes_done).unwrap_or_default(),
+        })
+    });
+    let mut leased: Vec<LeasedEvent> = rows.and_then(|r| r.collect()).map_err(db)?;
+    leased.sort_by_key(|l| l.event.received_at_ms);
+    Ok(leased)
+}
+
+fn insert_deliveries(tx: &Transaction<'_>, deliveries: &[NewDelivery], now: i64) -> Result<(), StoreError> {
+    let mut stmt = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO deliveries (id, event_id, route, destination, body, headers, state, due_at_ms, created_at_ms, updated_at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7, ?7)",
+        )
+        .map_err(db)?;
+    for d in deliveries {
+        let headers = serde_json::to_string(&d.headers).map_err(|e| StoreError::Database(e.to_string()))?;
+        stmt.execute(params![d.id, d.event_id, d.route, d.destination, &d.body[..], headers, now]).map_err(db)?;
+    }
+    Ok(())
+}
+
+fn finish_event(tx: &Transaction<'_>, id: &str, outcome: EventOutcome, now: i64) -> Result<(), StoreError> {
+    insert_deliveries(tx, &outcome.deliveries, now)?;
+    for event in &outcome.emitted {
+        append(tx, event, now)?;
+    }
+    let done = serde_json::to_string(&outcome.routes_done).unwrap_or_else(|_| "[]".into());
+    match outcome.next {
+        EventNext::Done => tx.execute(
+            "UPDATE events SET state = 'done', lease_until_ms = 0, routes_done = ?2, updated_at_ms = ?3 WHERE id = ?1",
+            params![id, done, now],
+        ),
+        EventNext::Retry { retry_in, error } => tx.execute(
+            "UPDATE events SET attempts = attempts + 1, due_at_ms = ?2, lease_until_ms = 0, routes_done = ?3,
+             last_error = ?4, updated_at_ms = ?5 WHERE id = ?1",
+            params![id, now + retry_in.as_millis() as i64, done, error, now],
+        ),
+        EventNext::Dead { error } => tx.execute(
+            "UPDATE events SET state = 'dead', attempts = attempts + 1, lease_until_ms = 0, routes_done = ?2,
+             last_error = ?3, updated_at_ms = ?4 WHERE id = ?1",
+            params![id, done, error, now],
+        ),
+    }
+    .map(drop)
+    .map_err(db)
+}
+
+fn lease_deliveries(tx: &Transaction<'_>, max: usize, now: i64, until: i64) -> Result<Vec<LeasedDelivery>, StoreError> {
+    let mut stmt = tx
+        .prepare_cached(
+            "UPDATE deliveries SET lease_until_ms = ?3 WHERE id IN (
+                SELECT id FROM deliveries WHERE state = 'pending' AND due_at_ms <= ?1 AND lease_until_ms <= ?1
+                ORDER BY due_at_ms LIMIT ?2)
+             RETURNING id, event_id, route, destination, body, headers, attempts, created_at_ms",
+        )
+        .map_err(db)?;
+    let rows = stmt.query_map(params![now, max as i64, until], |row| {
+        let headers: String = row.get(5)?;
+        let body: Vec<u8> = row.get(4)?;
+        Ok((
+            row.get::<_, i64>(7)?,
+            LeasedDelivery {
+                delivery: NewDelivery {
+                    id: row.get(0)?,
+                    event_id: row.get(1)?,
+                    route: row.get(2)?,
+                    destination: row.get(3)?,
+                    body: body.into(),
+                    headers: serde_json::from_str(&headers).unwrap_or_default(),
+                },
+                attempts: row.get(6)?,
+            },
+        ))
+    });
+    let mut leased: Vec<(i64, LeasedDelivery)> = rows.and_then(|r| r.collect()).map_err(db)?;
+    leased.sort_by_key(|(created, _)| *created);
+    Ok(leased.into_iter().map(|(_, d)| d).collect())
+}
+
+fn finish_delivery(tx: &Transaction<'_>, id: &str, outcome: DeliveryOutcome, now: i64) -> Result<(), StoreError> {
+    match outcome {
+        DeliveryOutcome::Delivered => tx.execute(
+            "UPDATE deliveries SET state = 'delivered', attempts = attempts + 1, lease_until_ms = 0, last_error = NULL,
+             updated_at_ms = ?2 WHERE id = ?1",
+            params![id, now],
+        ),
+        DeliveryOutcome::Retry { retry_in, error } => tx.execute(
+            "UPDATE deliveries SET attempts = attempts + 1, due_at_ms = ?2, lease_until_ms = 0, last_error = ?3,
+             updated_at_ms = ?4 WHERE id = ?1",
+            params![id, now + retry_in.as_millis() as i64, error, now],
+        ),
+        DeliveryOutcome::Dead { error } => tx.execute(
+            "UPDATE deliveries SET state = 'dead', attempts = attempts + 1, lease_until_ms = 0, last_error = ?2,
+             updated_at_ms = ?3 WHERE id = ?1",
+            params![id, error, now],
+        ),
+    }
+    .map(drop)
+    .map_err(db)
+}
+
+fn dead_letters(tx: &Transaction<'_>, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
+    let mut stmt = tx
+        .prepare_cached(
+            "SELECT d.id, d.event_id, 'delivery', d.route, d.destination, e.scope, d.attempts, d.last_error, d.updated_at_ms
+               FROM deliveries d LEFT JOIN events e ON e.id = d.event_id WHERE d.state = 'dead'
+             UNION ALL
+             SELECT id, id, 'event', NULL, NULL, scope, attempts, last_error, updated_at_ms FROM events WHERE state = 'dead'
+             ORDER BY 9 DESC LIMIT ?1",
+        )
+        .map_err(db)?;
+    let rows = stmt.query_map(params![limit as i64], |row| {
+        let kind: String = row.get(2)?;
+        Ok(DeadLetter {
+            id: row.get(0)?,
+            event_id: row.get(1)?,
+            kind: if kind == "event" { "event" } else { "delivery" },
+            route: row.get(3)?,
+            destination: row.get(4)?,
+            scope: row.get(5)?,
+            attempts: row.get(6)?,
+            error: row.get::<_, Option<String>>(7)?.unwrap_or_default(),
+            updated_at_ms: row.get::<_, i64>(8)? as u64,
+        })
+    });
+    rows.and_then(|r| r.collect()).map_err(db)
+}
+
+fn replay(tx: &Transaction<'_>, selector: &ReplaySelector, now: i64) -> Result<u64, StoreError> {
+    let reset = "state = 'pending', attempts = 0, due_at_ms = ?1, lease_until_ms = 0, updated_at_ms = ?1";
+    let n = match selector {
+        ReplaySelector::All => {
+            tx.execute(&format!("UPDATE deliveries SET {reset} WHERE state = 'dead'"), params![now]).map_err(db)?
+                + tx.execute(&format!("UPDATE events SET {reset} WHERE state = 'dead'"), params![now]).map_err(db)?
+        }
+        ReplaySelector::Destination(name) => tx
+            .execute(
+                &format!("UPDATE deliveries SET {reset} WHERE state = 'dead' AND destination = ?2"),
+                params![now, name],
+            )
+            .map_err(db)?,
+        ReplaySelector::Id(id) => {
+            tx.execute(&format!("UPDATE deliveries SET {reset} WHERE state = 'dead' AND id = ?2"), params![now, id])
+                .map_err(db)?
+                + tx.execute(&format!("UPDATE events SET {reset} WHERE state = 'dead' AND id = ?2"), params![now, id])
+                    .map_err(db)?
+        }
+    };
+    Ok(n as u64)
+}
+
+fn prune(tx: &Transaction<'_>, cutoff: i64) -> Result<u64, StoreError> {
+    let deliveries = tx
+        .execute("DELETE FROM deliveries WHERE state = 'delivered' AND updated_at_ms < ?1", params![cutoff])
+        .map_err(db)?;
+    let events = tx
+        .execute(
+            "DELETE FROM events WHERE state = 'done' AND updated_at_ms < ?1
+             AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)",
+            params![cutoff],
+        )
+        .map_err(db)?;
+    Ok((deliveries + events) as u64)
+}
+
+fn depth(tx: &Transaction<'_>, now: i64) -> Result<Depth, StoreError> {
+    let count = |sql: &str| tx.query_row(sql, [], |r| r.get::<_, i64>(0)).map(|n| n.max(0) as u64);
+    let oldest = tx
+        .query_row(
+            "SELECT MIN(due) FROM (
+                SELECT MIN(due_at_ms) AS due FROM events WHERE state = 'pending' AND due_at_ms <= ?1
+                UNION ALL SELECT MIN(due_at_ms) FROM deliveries WHERE state = 'pending' AND due_at_ms <= ?1)",
+            params![now],
+            |r| r.get::<_, Option<i64>>(0),
+        )
+        .optional()
+        .map_err(db)?
+        .flatten();
+    Ok(Depth {
+        events_pending: count("SELECT COUNT(*) FROM events WHERE state = 'pending'").map_err(db)?,
+        deliveries_pending: count("SELECT COUNT(*) FROM deliveries WHERE state = 'pending'").map_err(db)?,
+        dead: count("SELECT (SELECT COUNT(*) FROM deliveries WHERE state = 'dead') + (SELECT COUNT(*) FROM events WHERE state = 'dead')")
+            .map_err(db)?,
+        oldest_due_ms: oldest.map_or(0, |t| (now - t).max(0) as u64),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::queue::{DeliveryOutcome, EventOutcome};
+
+    fn done(deliveries: Vec<NewDelivery>) -> EventOutcome {
+        EventOutcome { deliveries, ..Default::default() }
+    }
+    use std::time::Duration;
+
+    fn event(n: u32) -> Event {
+        Event::new(
+            "shop",
+            format!("order/{n}"),
+            vec![("x".into(), "y".into())],
+            bytes::Bytes::from(format!("{{\"n\":{n}}}")),
+        )
+    }
+
+    fn delivery(event: &Event, destination: &str) -> NewDelivery {
+        NewDelivery {
+            id: crate::event::new_id("dlv"),
+            event_id: event.id.clone(),
+            route: "r".into(),
+            destination: destination.into(),
+            body: event.body.clone(),
+            headers: vec![],
+        }
+    }
+
+    const LEASE: Duration = Duration::from_secs(30);
+
+    #[tokio::test]
+    async fn appended_events_are_leased_once_until_finished() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let store = open_sqlite(&dir.path().join("s.db")).unwrap_or_else(|e| panic!("{e}"));
+        let e = event(1);
+        store.append(e.clone()).await.unwrap_or_else(|e| panic!("{e}"));
+        let leased = store.lease_events(10, LEASE).await.unwrap_or_default();
+        assert_eq!(leased.len(), 1);
+        assert_eq!(leased[0].event.id, e.id);
+        assert_eq!(leased[0].event.body, e.body);
+        assert!(store.lease_events(10, LEASE).await.unwrap_or_default().is_empty(), "leased work is hidden");
+        let d = delivery(&e, "erp");
+        store.finish_event(e.id.clone(), done(vec![d.clone()])).await.unwrap_or_else(|e| panic!("{e}"));
+        let leased = store.lease_deliveries(10, LEASE).await.unwrap_or_default();
+        assert_eq!(leased.len(), 1);
+        assert_eq!(leased[0].delivery.id, d.id);
+    }
+
+    #[tokio::test]
+    async fn a_reopened_store_releases_the_leases_of_a_dead_process() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("s.db");
+        let store = open_sqlite(&path).unwrap_or_else(|e| panic!("{e}"));
+        store.append(event(1)).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(store.lease_events(10, LEASE).await.unwrap_or_default().len(), 1);
+        drop(store);
+        let again = open_sqlite(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(again.lease_events(10, LEASE).await.unwrap_or_default().len(), 1, "the event is done again");
+    }
+
+    #[tokio::test]
+    async fn dead_deliveries_are_listed_and_replayed_by_destination() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let store = open_sqlite(&dir.path().join("s.db")).unwrap_or_else(|e| panic!("{e}"));
+        let e = event(1);
+        store.append(e.clone()).await.unwrap_or_else(|e| panic!("{e}"));
+        let _ = store.lease_events(1, LEASE).await;
+        let (a, b) = (delivery(&e, "a"), delivery(&e, "b"));
+        let _ = store.finish_event(e.id.clone(), done(vec![a.clone(), b.clone()])).await;
+        let _ = store.lease_deliveries(10, LEASE).await;
+        for d in [&a, &b] {
+            let _ = store.finish_delivery(d.id.clone(), DeliveryOutcome::Dead { error: "410 Gone".into() }).await;
+        }
+        let dead = store.dead_letters(10).await.unwrap_or_default();
+        assert_eq!(dead.len(), 2);
+        assert_eq!(dead[0].error, "410 Gone");
+        assert_eq!(store.replay(ReplaySelector::Destination("a".into())).await.ok(), Some(1));
+        let again = store.lease_deliveries(10, LEASE).await.unwrap_or_default();
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].delivery.destination, "a");
+        assert_eq!(again[0].attempts, 0, "a replay starts the schedule over");
+    }
+
+    #[tokio::test]
+    async fn concurrent_appends_are_all_durable() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("s.db");
+        let store = open_sqlite(&path).unwrap_or_else(|e| panic!("{e}"));
+        let tasks: Vec<_> = (0..200)
+            .map(|n| {
+                let s = store.clone();
+                tokio::spawn(async move { s.append(event(n)).await })
+            })
+            .collect();
+        for t in tasks {
+            assert!(matches!(t.await, Ok(Ok(()))));
+        }
+        assert_eq!(store.depth().await.map(|d| d.events_pending).ok(), Some(200));
+    }
+
+    #[tokio::test]
+    async fn pruning_removes_only_finished_work() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let store = open_sqlite(&dir.path().join("s.db")).unwrap_or_else(|e| panic!("{e}"));
+        let (finished, pending) = (event(1), event(2));
+        store.append(finished.clone()).await.unwrap_or_else(|e| panic!("{e}"));
+        store.append(pending.clone()).await.unwrap_or_else(|e| panic!("{e}"));
+        let _ = store.finish_event(finished.id.clone(), done(vec![])).await;
+        let removed = store.prune(now_ms() + 1).await.unwrap_or_default();
+        assert_eq!(removed, 1);
+        assert_eq!(store.depth().await.map(|d| d.events_pending).ok(), Some(1));
+    }
+}

@@ -1,0 +1,147 @@
+//! Kill -9 the gateway five times under load: every webhook that got a 200 is delivered, and
+//! re-deliveries carry the same `webhook-id`. Runs the real binary as a child process.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use std::collections::{HashMap, HashSet};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+type Seen = Arc<Mutex<HashMap<u64, HashSet<String>>>>;
+
+async fn record(State(seen): State<Seen>, headers: HeaderMap, body: axum::body::Bytes) -> StatusCode {
+    let n = serde_json::from_slice::<serde_json::Value>(&body).ok().and_then(|v| v["n"].as_u64());
+    let id = headers.get("webhook-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    if let (Some(n), Ok(mut seen)) = (n, seen.lock()) {
+        seen.entry(n).or_default().insert(id);
+    }
+    StatusCode::OK
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(18080)
+}
+
+fn start(config: &std::path::Path, log: &std::path::Path) -> Child {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap_or_else(|e| panic!("{e}"));
+    Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["serve", "--no-watch", "--config"])
+        .arg(config)
+        .env("SWITCHYARD_CACHE_DIR", config.with_file_name("cache"))
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start switchyard: {e}"))
+}
+
+async fn wait_listening(port: u16) {
+    for _ in 0..1000 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("switchyard did not start listening on {port}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigkill_at_random_moments_loses_no_acknowledged_event() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let seen: Seen = Arc::default();
+    let sink = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
+    let sink_addr = sink.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let app = Router::new().route("/erp", post(record)).with_state(seen.clone());
+    tokio::spawn(async move { axum::serve(sink, app).await });
+
+    let port = free_port();
+    let config = dir.path().join("routes.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[server]
+listen = "127.0.0.1:{port}"
+
+[sources.shop]
+provider = "generic"
+scope_field = "scope"
+
+[destinations.erp]
+url = "http://{sink_addr}/erp"
+retry = {{ max_attempts = 1000, first_ms = 20, max_ms = 200 }}
+
+[[routes]]
+match = "order/*"
+to = ["erp"]
+"#
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let log = dir.path().join("gateway.log");
+
+    // Four clients post numbered orders as fast as the gateway answers; a 200 means "acknowledged".
+    let acked: Arc<Mutex<HashSet<u64>>> = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().unwrap_or_else(|e| panic!("{e}"));
+    let mut loaders = Vec::new();
+    for worker in 0..4u64 {
+        let (acked, stop, client) = (acked.clone(), stop.clone(), client.clone());
+        loaders.push(tokio::spawn(async move {
+            let mut n = worker;
+            while !stop.load(Ordering::Relaxed) && n < 4_000_000 {
+                let body = format!(r#"{{"scope": "order/created", "n": {n}}}"#);
+                let sent = client.post(format!("http://127.0.0.1:{port}/hooks/shop")).body(body).send().await;
+                match sent {
+                    Ok(r) if r.status() == 200 => {
+                        if let Ok(mut a) = acked.lock() {
+                            a.insert(n);
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+                }
+                n += 4;
+            }
+        }));
+    }
+
+    for _ in 0..5 {
+        let mut child = start(&config, &log);
+        wait_listening(port).await;
+        let alive = Duration::from_millis(150 + rand::random::<u64>() % 600);
+        tokio::time::sleep(alive).await;
+        child.kill().unwrap_or_else(|e| panic!("cannot SIGKILL: {e}"));
+        let _ = child.wait();
+    }
+    let mut child = start(&config, &log);
+    wait_listening(port).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, Ordering::Relaxed);
+    for l in loaders {
+        let _ = l.await;
+    }
+
+    let acked: HashSet<u64> = acked.lock().map(|a| a.clone()).unwrap_or_default();
+    assert!(acked.len() > 50, "the load produced too little to mean anything: {}", acked.len());
+    let mut missing = acked.len();
+    for _ in 0..600 {
+        missing = seen.lock().map(|s| acked.iter().filter(|n| !s.contains_key(n)).count()).unwrap_or(usize::MAX);
+        if missing == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(missing, 0, "{missing} of {} acknowledged events were never delivered; log:\n{log_text}", acked.len());
+    let seen = seen.lock().map(|s| s.clone()).unwrap_or_default();
+    for (n, ids) in &seen {
+        assert_eq!(ids.len(), 1, "order {n} arrived under several webhook-ids: {ids:?}");
+    }
+    eprintln!("{} events acknowledged across 5 SIGKILLs, all delivered", acked.len());
+}

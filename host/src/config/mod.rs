@@ -111,4 +111,13 @@ mod tests {
         let errors = load_str(Path::new("r.toml"), text, &no_env).err().map(|e| e.0.len());
         assert_eq!(errors, Some(3));
     }
+
+    #[test]
+    fn sources_dedup_for_a_day_unless_told_otherwise_and_zero_turns_it_off() {
+        let text = "[sources.a]\nprovider = \"stripe\"\n\n[sources.b]\nprovider = \"stripe\"\ndedup_window_secs = 0\n\n\
+                    [sources.c]\nprovider = \"stripe\"\ndedup_window_secs = 60\n";
+        let config = load_str(Path::new("r.toml"), text, &no_env).map_err(|e| e.to_string());
+        let windows = config.map(|c| c.sources.values().map(|s| s.dedup_window.map(|w| w.as_secs())).collect());
+        assert_eq!(windows, Ok(vec![Some(86_400), None, Some(60)]));
+    }
 }

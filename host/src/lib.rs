@@ -19,7 +19,7 @@
 //! # Flow
 //!
 //! ```text
-//! POST /hooks/{source} → body limit → provider.verify → queue (bounded; full = 503) → 200
+//! POST /hooks/{source} → body limit → provider.verify → dedup → store (full = 503) → 200
 //! dispatch: event → snapshot.matcher → per route, in table order: plugin.call → actions
 //!           forward → outbox → delivery (POST) ; emit → routed again ; drop → logged
 //! ```

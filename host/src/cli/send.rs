@@ -76,7 +76,7 @@ pub async fn run(config: &Path, request: Request, data: Option<String>, file: Op
     let unsigned = if sample.signed { "" } else { ", unsigned: the source has no secrets" };
     eprintln!("POST {} (scope {}{unsigned})", sample.url, sample.scope);
     let answer = post(&sample).await?;
-    println!("{}", answer.status);
+    println!("HTTP {}", answer.status);
     println!("{}", answer.body);
     Ok((200..300).contains(&answer.status))
 }

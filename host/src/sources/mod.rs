@@ -1,9 +1,12 @@
 //! Ingest: `POST /hooks/{source}` — limits, provider verification, durable append, then 200.
 //!
-//! A request is read up to the snapshot's `max_body`, handed to its source's provider
-//! (signature, timestamp window, scope, event id) and appended to the store; the 200 goes out
-//! only once the event is committed to disk. A store that cannot keep up answers 503 with `Retry-After` instead of
-//! buffering without bound. This module never sees plugins or destinations.
+//! A request is read up to the snapshot's `max_body` (within [`server::BODY_READ_TIMEOUT`], else
+//! 408), handed to its source's provider (signature, timestamp window, scope, event id), checked
+//! against [`dedup`] (a repeat within the source's window is answered 200 `duplicate` and goes no
+//! further) and appended to the store; the 200 goes out only once the event is committed to
+//! disk. A store that cannot keep up answers 503 with `Retry-After` instead of buffering without
+//! bound, and releases the event's dedup key so the platform's retry is processed. [`server`]
+//! runs the connections. This module never sees plugins or destinations.
 
 pub mod dedup;
 pub mod provider;

@@ -114,7 +114,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_request_whose_head_arrives_in_time_is_answered() {
-        let (addr, stop, task) = start(Duration::from_millis(300)).await;
+        let (addr, stop, task) = start(Duration::from_secs(5)).await;
         let mut stream = TcpStream::connect(addr).await.unwrap_or_else(|e| panic!("connect: {e}"));
         let request = "POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
         stream.write_all(request.as_bytes()).await.unwrap_or_else(|e| panic!("write: {e}"));
@@ -136,7 +136,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_idle_kept_alive_connection_is_closed_after_the_head_deadline() {
-        let (addr, stop, _task) = start(Duration::from_millis(300)).await;
+        let (addr, stop, _task) = start(Duration::from_secs(1)).await;
         let mut stream = TcpStream::connect(addr).await.unwrap_or_else(|e| panic!("connect: {e}"));
         let request = "POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n";
         stream.write_all(request.as_bytes()).await.unwrap_or_else(|e| panic!("write: {e}"));

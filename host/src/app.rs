@@ -4,6 +4,7 @@
 //! `Gateway::start` takes an already bound listener, so tests bind `127.0.0.1:0` and read the
 //! port back. This is the only place besides `cli` that wires modules together.
 
+use crate::admin;
 use crate::delivery;
 use crate::dispatch;
 use crate::metrics::Metrics;
@@ -25,13 +26,16 @@ use tokio_util::task::TaskTracker;
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 /// What a gateway needs to start.
-#[derive(Debug, Clone)]
+#[derive(Debug, Default)]
 pub struct Options {
     pub config: PathBuf,
     /// Where compiled plugins are cached; `None` compiles every time.
     pub cache_dir: Option<PathBuf>,
     /// Watch the config and plugin files and reload on change.
     pub watch: bool,
+    /// The admin listener, already bound (`serve` binds `[server] admin`, tests 127.0.0.1:0);
+    /// `None` serves no admin endpoints.
+    pub admin: Option<TcpListener>,
 }
 
 /// A gateway that is serving.
@@ -39,6 +43,7 @@ pub struct Gateway {
     pub live: Arc<Live>,
     pub store: Store,
     pub ingest_addr: SocketAddr,
+    pub admin_addr: Option<SocketAddr>,
     /// Ask for a reload now (what SIGHUP does).
     pub reload: Arc<Notify>,
     pub metrics: Arc<Metrics>,
@@ -65,6 +70,9 @@ impl Gateway {
             tracing::warn!("{w}");
         }
         tracing::info!(compiled = ?report.compiled, from_cache = ?report.from_cache, routes = snapshot.config.routes.len(), "config loaded");
+        if let Some(admin) = &options.admin {
+            admin::check_exposure(admin.local_addr()?, snapshot.config.server.admin_token.as_deref())?;
+        }
 
         let base = config_dir(&options.config);
         let store = Store::open(&snapshot.config.storage.url, &base).context("cannot open the store")?;
@@ -85,11 +93,27 @@ impl Gateway {
         // Dedup keys live in memory for now (lost on restart); the durable store can take over
         // through the same `DedupStore` trait.
         let dedup = Arc::new(sources::dedup::MemoryDedup::default());
-        let app = sources::router(Ingest { live: live.clone(), store: store.clone(), metrics: metrics.clone(), dedup });
+        let app = sources::router(Ingest { live: live.clone(), store: store.clone(), metrics: metrics.clone(), dedup })
+            .layer(axum::middleware::from_fn_with_state((metrics.clone(), live.clone()), crate::metrics::count_ingest));
         let header_timeout = sources::server::HEADER_READ_TIMEOUT;
         tasks.spawn(sources::server::serve(listener, app, header_timeout, ingest_stop.clone()));
         tracing::info!(%ingest_addr, "ingest listening: POST /hooks/{{source}}");
-        Ok(Self { live, store, ingest_addr, reload, metrics, shutdown, ingest_stop, tasks })
+        let admin_addr = match options.admin {
+            Some(listener) => {
+                let state = admin::Admin {
+                    live: live.clone(),
+                    metrics: metrics.clone(),
+                    store: store.clone(),
+                    reload: reload.clone(),
+                    loopback: false,
+                };
+                let (addr, server) = admin::start(listener, state, shutdown.child_token())?;
+                tasks.spawn(server);
+                Some(addr)
+            }
+            None => None,
+        };
+        Ok(Self { live, store, ingest_addr, admin_addr, reload, metrics, shutdown, ingest_stop, tasks })
     }
 
     /// Stops accepting webhooks, then lets dispatch and delivery finish what they hold, and

@@ -14,6 +14,7 @@
 //! - [`reload`]: the live [`reload::Snapshot`] behind `ArcSwap`, file watching, reload status.
 //! - [`dispatch`]: queued events → matching routes → plugin actions → deliveries.
 //! - [`delivery`]: HTTP POSTs to destinations, signed with Standard Webhooks headers.
+//! - [`metrics`]: lock-free counters; [`admin`]: health, readiness, Prometheus `/metrics`, JSON API.
 //! - [`app`]: wires the above into a running [`app::Gateway`]; [`cli`]: the commands.
 //!
 //! # Flow
@@ -24,6 +25,7 @@
 //!           forward → outbox → delivery (POST) ; emit → routed again ; drop → logged
 //! ```
 
+pub mod admin;
 pub mod app;
 pub mod cli;
 pub mod config;

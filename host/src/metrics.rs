@@ -1,12 +1,34 @@
-//! Counters of what the gateway did, shared by ingest, dispatch and delivery.
+//! Counters of what the gateway did, shared by ingest, dispatch and delivery, and the ingest
+//! middleware that counts answers by source and status.
 //!
-//! Plain atomics, updated on the hot path without locks; read by tests and (later) rendered
-//! for Prometheus by the admin listener. It never holds event data.
+//! Everything is atomics, updated on the hot path without locks. Labelled counters live in a
+//! [`Family`]: a map from label value to counter behind an `ArcSwap`, read with one atomic
+//! load; only the first use of a new label value takes a lock (copy-on-write), and label values
+//! come from config names or fixed lists, never from request data, so families stay small. The
+//! admin listener renders all of it as Prometheus text (`admin/metrics.rs`). It never holds
+//! event data.
 
+use arc_swap::ArcSwap;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// Labels of plugin failures, in the order of [`Metrics::plugin_failures`].
 pub const PLUGIN_FAILURE_KINDS: [&str; 6] = ["timeout", "memory", "trap", "output", "retry_later", "failed"];
+
+/// Upper bounds (seconds) of the plugin duration histogram's buckets.
+pub const PLUGIN_SECONDS_BUCKETS: [f64; 12] =
+    [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0];
+
+/// Most label values one family keeps; later ones are counted under [`OTHER`].
+const MAX_LABEL_VALUES: usize = 1024;
+
+/// The label value that stands for "one not known to the config" or "past the cap".
+pub const OTHER: &str = "_other";
 
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -28,11 +50,28 @@ pub struct Metrics {
     pub delivery_failures: AtomicU64,
     /// Deliveries and events moved to the dead-letter queue.
     pub dead_letters: AtomicU64,
+
+    /// Ingest answers: source → HTTP status → count.
+    pub requests: Family<Family<AtomicU64>>,
+    /// Refused signatures and malformed webhooks: source → reason → count.
+    pub verify_failures: Family<Family<AtomicU64>>,
+    /// Events each route received.
+    pub route_events: Family<AtomicU64>,
+    /// Time of successful and failed plugin calls, by plugin.
+    pub plugin_seconds: Family<Histogram>,
+    /// Plugin failures: plugin → kind → count.
+    pub plugin_failures_by: Family<Family<AtomicU64>>,
+    /// Delivery attempts: destination → outcome (delivered, retry, dead) → count.
+    pub delivery_attempts: Family<Family<AtomicU64>>,
 }
 
 impl Metrics {
     pub fn inc(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
     }
 
     pub fn plugin_failed(&self, kind: &str) {
@@ -41,7 +80,7 @@ impl Metrics {
         }
     }
 
-    /// Failures of one kind so far.
+    /// Failures of one kind so far, over all plugins.
     pub fn plugin_failures(&self, kind: &str) -> u64 {
         PLUGIN_FAILURE_KINDS
             .iter()
@@ -49,7 +88,193 @@ impl Metrics {
             .map_or(0, |i| self.plugin_failures[i].load(Ordering::Relaxed))
     }
 
-    pub fn get(counter: &AtomicU64) -> u64 {
-        counter.load(Ordering::Relaxed)
+    /// A call of `plugin` that returned actions after `took`.
+    pub fn plugin_ran(&self, plugin: &str, took: Duration) {
+        Self::inc(&self.plugin_calls);
+        self.plugin_seconds.with(plugin, |h| h.observe(took));
+    }
+
+    /// A call of `plugin` that failed with `kind` (see [`PLUGIN_FAILURE_KINDS`]) after `took`.
+    pub fn plugin_failed_in(&self, plugin: &str, kind: &str, took: Duration) {
+        self.plugin_failed(kind);
+        self.plugin_seconds.with(plugin, |h| h.observe(took));
+        self.plugin_failures_by.with(plugin, |kinds| kinds.with(kind, Self::inc));
+    }
+
+    /// A webhook on a configured `source` refused by its provider for `reason`.
+    pub fn verify_failed(&self, source: &str, reason: &str) {
+        self.verify_failures.with(source, |reasons| reasons.with(reason, Self::inc));
+    }
+
+    /// An event routed to `route`.
+    pub fn routed(&self, route: &str) {
+        self.route_events.with(route, Self::inc);
+    }
+
+    /// One attempt to deliver to `destination` that ended in `outcome`.
+    pub fn delivery_attempted(&self, destination: &str, outcome: &str) {
+        self.delivery_attempts.with(destination, |outcomes| outcomes.with(outcome, Self::inc));
+    }
+}
+
+/// Counts ingest answers by source and status, around the ingest router. A source that the
+/// current snapshot does not know (a typo, a scan) is counted as [`OTHER`], so request paths
+/// never grow the family.
+pub async fn count_ingest(
+    State((metrics, live)): State<(Arc<Metrics>, Arc<crate::reload::Live>)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let source = request.uri().path().strip_prefix("/hooks/").map(|s| s.trim_end_matches('/').to_string());
+    let response = next.run(request).await;
+    let known = source.filter(|s| live.snapshot().providers.contains_key(s));
+    let status = response.status();
+    metrics.requests.with(known.as_deref().unwrap_or(OTHER), |by_status| by_status.with(status.as_str(), Metrics::inc));
+    response
+}
+
+/// Values of one metric by one label: lock-free to read, copy-on-write to extend.
+#[derive(Debug)]
+pub struct Family<V> {
+    values: ArcSwap<HashMap<Box<str>, Arc<V>>>,
+    grow: Mutex<()>,
+}
+
+impl<V> Default for Family<V> {
+    fn default() -> Self {
+        Self { values: ArcSwap::from_pointee(HashMap::new()), grow: Mutex::new(()) }
+    }
+}
+
+impl<V: Default> Family<V> {
+    /// Runs `f` on the value for `label`, creating it on first use.
+    pub fn with<R>(&self, label: &str, f: impl FnOnce(&V) -> R) -> R {
+        if let Some(v) = self.values.load().get(label) {
+            return f(v);
+        }
+        f(&self.insert(label))
+    }
+
+    #[cold]
+    fn insert(&self, label: &str) -> Arc<V> {
+        let _one_writer = self.grow.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let current = self.values.load_full();
+        if let Some(v) = current.get(label) {
+            return v.clone();
+        }
+        let label = if current.len() >= MAX_LABEL_VALUES { OTHER } else { label };
+        if let Some(v) = current.get(label) {
+            return v.clone();
+        }
+        let value = Arc::new(V::default());
+        let mut next = HashMap::clone(&current);
+        next.insert(label.into(), value.clone());
+        self.values.store(Arc::new(next));
+        value
+    }
+}
+
+impl<V> Family<V> {
+    /// Every label value and its value, sorted by label, for rendering.
+    pub fn snapshot(&self) -> Vec<(String, Arc<V>)> {
+        let mut all: Vec<(String, Arc<V>)> =
+            self.values.load().iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
+    }
+}
+
+impl Family<AtomicU64> {
+    /// The count for `label` (0 when never counted).
+    pub fn get(&self, label: &str) -> u64 {
+        self.values.load().get(label).map_or(0, |c| c.load(Ordering::Relaxed))
+    }
+}
+
+impl Family<Family<AtomicU64>> {
+    /// The count for (`outer`, `inner`) (0 when never counted).
+    pub fn get(&self, outer: &str, inner: &str) -> u64 {
+        self.values.load().get(outer).map_or(0, |f| f.get(inner))
+    }
+}
+
+/// A histogram of durations over [`PLUGIN_SECONDS_BUCKETS`].
+#[derive(Debug, Default)]
+pub struct Histogram {
+    /// Observations per bucket, not cumulative; the last is above every bound.
+    buckets: [AtomicU64; PLUGIN_SECONDS_BUCKETS.len() + 1],
+    sum_nanos: AtomicU64,
+}
+
+impl Histogram {
+    pub fn observe(&self, took: Duration) {
+        let seconds = took.as_secs_f64();
+        let i = PLUGIN_SECONDS_BUCKETS.iter().position(|b| seconds <= *b).unwrap_or(PLUGIN_SECONDS_BUCKETS.len());
+        self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        self.sum_nanos.fetch_add(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    /// Cumulative counts per bound (ending with +Inf, which is the total count) and the sum in
+    /// seconds.
+    pub fn cumulative(&self) -> (Vec<(f64, u64)>, u64, f64) {
+        let mut running = 0;
+        let mut out = Vec::with_capacity(PLUGIN_SECONDS_BUCKETS.len());
+        for (bound, count) in PLUGIN_SECONDS_BUCKETS.iter().zip(&self.buckets) {
+            running += count.load(Ordering::Relaxed);
+            out.push((*bound, running));
+        }
+        let total = running + self.buckets[PLUGIN_SECONDS_BUCKETS.len()].load(Ordering::Relaxed);
+        (out, total, self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_family_counts_each_label_apart_and_caps_new_labels() {
+        let family: Family<AtomicU64> = Family::default();
+        for i in 0..MAX_LABEL_VALUES + 10 {
+            family.with(&format!("route-{i}"), Metrics::inc);
+        }
+        family.with("route-0", Metrics::inc);
+        assert_eq!(family.get("route-0"), 2);
+        assert_eq!(family.get(OTHER), 10, "labels past the cap are folded together");
+        assert_eq!(family.snapshot().len(), MAX_LABEL_VALUES + 1);
+    }
+
+    #[test]
+    fn a_histogram_is_cumulative_and_sums_seconds() {
+        let h = Histogram::default();
+        h.observe(Duration::from_micros(50));
+        h.observe(Duration::from_millis(3));
+        h.observe(Duration::from_secs(2));
+        let (buckets, count, sum) = h.cumulative();
+        assert_eq!(buckets.first(), Some(&(0.0001, 1)));
+        assert_eq!(buckets.iter().find(|(b, _)| *b == 0.005).map(|(_, c)| *c), Some(2));
+        assert_eq!(buckets.last(), Some(&(1.0, 2)));
+        assert_eq!(count, 3);
+        assert!((sum - 2.00305).abs() < 1e-9, "{sum}");
+    }
+
+    #[test]
+    fn concurrent_first_uses_of_a_label_count_every_increment() {
+        let family: Arc<Family<Family<AtomicU64>>> = Arc::default();
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let family = family.clone();
+                std::thread::spawn(move || {
+                    for i in 0..1000 {
+                        family.with(&format!("d{}", i % 4), |f| f.with("delivered", Metrics::inc));
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap_or_else(|_| panic!("a counting thread panicked"));
+        }
+        let total: u64 = (0..4).map(|i| family.get(&format!("d{i}"), "delivered")).sum();
+        assert_eq!(total, 8000);
     }
 }

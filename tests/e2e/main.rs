@@ -1,6 +1,7 @@
 //! End-to-end tests: a real gateway on a loopback port, real plugins, real HTTP destinations.
 //!
 //! One test binary, one file per user-visible behaviour:
+//! - `admin`: health, readiness, Prometheus metrics, the JSON API and its bearer token.
 //! - `routing`: scopes reach the right routes and plugins, fan-out, no match, parameters.
 //! - `plugins`: misbehaving plugins fail only their own event.
 //! - `delivery`: retries, dead letters and replay.
@@ -8,6 +9,7 @@
 //! - `providers`: each platform's genuine webhooks are accepted once, forgeries refused.
 //! - `reload`: config and plugin changes apply live, broken ones change nothing, none loses an event.
 
+mod admin;
 mod delivery;
 mod ingest;
 mod plugins;

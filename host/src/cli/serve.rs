@@ -1,4 +1,5 @@
-//! `switchyard serve`: bind the ingest listener, start the gateway, and run it until a signal.
+//! `switchyard serve`: bind the ingest and admin listeners, start the gateway, and run it until
+//! a signal.
 //!
 //! SIGHUP reloads; SIGTERM or SIGINT stop accepting and let work in flight finish within the
 //! grace period; a second signal exits at once.
@@ -15,7 +16,14 @@ pub async fn run(config: PathBuf, watch: bool, grace: u64) -> anyhow::Result<boo
     let listen = loaded.server.listen.clone();
     let listener =
         tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
-    let options = Options { config, cache_dir: ComponentCache::default_dir(&crate::config::process_env), watch };
+    let admin = match &loaded.server.admin {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} (admin)"))?,
+        ),
+        None => None,
+    };
+    let cache_dir = ComponentCache::default_dir(&crate::config::process_env);
+    let options = Options { config, cache_dir, watch, admin };
     let gateway = Gateway::start(options, listener).await?;
 
     let mut hup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;

@@ -80,6 +80,12 @@ async fn deliver(live: &Live, store: &Store, client: &reqwest::Client, metrics: 
             retry::decide(&destination.retry, leased.attempts + 1, &attempt, &destination.url)
         }
     };
+    let label = match &outcome {
+        DeliveryOutcome::Delivered => "delivered",
+        DeliveryOutcome::Retry { .. } => "retry",
+        DeliveryOutcome::Dead { .. } => "dead",
+    };
+    metrics.delivery_attempted(&d.destination, label);
     match &outcome {
         DeliveryOutcome::Delivered => {
             Metrics::inc(&metrics.delivered);

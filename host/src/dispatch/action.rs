@@ -45,12 +45,12 @@ pub async fn run_route(
             let started = std::time::Instant::now();
             match compiled.call(&input).await {
                 Ok(actions) => {
-                    Metrics::inc(&metrics.plugin_calls);
+                    metrics.plugin_ran(name, started.elapsed());
                     tracing::debug!(plugin = %name, micros = started.elapsed().as_micros() as u64, actions = actions.len(), "plugin ran");
                     actions
                 }
                 Err(e) => {
-                    metrics.plugin_failed(e.kind());
+                    metrics.plugin_failed_in(name, e.kind(), started.elapsed());
                     tracing::warn!(plugin = %name, event_id = %event.id, cause = e.kind(), "plugin failed the event: {e}");
                     let why = format!("plugin `{name}` {e}");
                     return match e {

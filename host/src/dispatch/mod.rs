@@ -98,6 +98,7 @@ pub async fn handle(snapshot: &Arc<Snapshot>, leased: LeasedEvent, metrics: &Met
         if routes_done.contains(&route.name) {
             continue;
         }
+        metrics.routed(&route.name);
         let span = tracing::info_span!("route", route = %route.name, plugin = route.plugin.as_deref().unwrap_or("-"));
         match action::run_route(snapshot, &event, route, m.params, metrics).instrument(span).await {
             RouteResult::Done { deliveries, emitted } => {

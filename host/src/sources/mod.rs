@@ -69,6 +69,7 @@ async fn receive(
     let inbound = Inbound { headers: &headers, body: &body, now_unix: crate::event::now_ms() as i64 / 1000 };
     let verified = provider.verify(&inbound).map_err(|rejection| {
         Metrics::inc(&ingest.metrics.refused);
+        ingest.metrics.verify_failed(&source, rejection.reason());
         tracing::info!(%source, reason = rejection.reason(), "webhook refused: {rejection}");
         ApiError::Rejected {
             status: StatusCode::from_u16(rejection.status()).unwrap_or(StatusCode::BAD_REQUEST),

@@ -51,10 +51,26 @@ impl TestGateway {
     /// Starts a gateway on the routes.toml already in `dir` (a file or a symlink), with its
     /// plugin cache in `dir/cache`.
     pub async fn start_in(dir: tempfile::TempDir, watch: bool) -> anyhow::Result<Self> {
+        Self::launch(dir, watch, None).await
+    }
+
+    /// Starts a gateway on `toml` with its admin listener on 127.0.0.1 (see [`Self::admin_url`]).
+    pub async fn start_with_admin(toml: &str) -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        std::fs::write(dir.path().join("routes.toml"), expand(toml))?;
+        let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        Self::launch(dir, false, Some(admin)).await
+    }
+
+    async fn launch(
+        dir: tempfile::TempDir,
+        watch: bool,
+        admin: Option<tokio::net::TcpListener>,
+    ) -> anyhow::Result<Self> {
         logs();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let options =
-            Options { config: dir.path().join("routes.toml"), cache_dir: Some(dir.path().join("cache")), watch };
+        let config = dir.path().join("routes.toml");
+        let options = Options { config, cache_dir: Some(dir.path().join("cache")), watch, admin };
         let gateway = Gateway::start(options, listener).await?;
         Ok(Self { gateway, dir, client: reqwest::Client::new(), watch })
     }
@@ -68,6 +84,14 @@ impl TestGateway {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.gateway.ingest_addr)
+    }
+
+    /// A URL on the admin listener; panics when the gateway runs none.
+    pub fn admin_url(&self, path: &str) -> String {
+        match self.gateway.admin_addr {
+            Some(addr) => format!("http://{addr}{path}"),
+            None => panic!("this gateway has no admin listener: start it with `start_with_admin`"),
+        }
     }
 
     /// POSTs `body` to `/hooks/{source}` with JSON content type.

@@ -1,0 +1,88 @@
+//! The admin JSON API: the serving routes and plugins, and hot reload's status and trigger.
+//!
+//! Plugin `config` values and destination URLs or secrets are never shown (they may carry
+//! credentials): plugins list their config keys only. `POST /api/reload` notifies the same
+//! reload request SIGHUP does and waits, bounded, for the outcome.
+
+use super::Admin;
+use crate::reload::ReloadStatus;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Json;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// How long `POST /api/reload` waits for the reload to finish before answering 202.
+const RELOAD_PATIENCE: Duration = Duration::from_secs(30);
+
+pub async fn routes(State(admin): State<Admin>) -> Json<Value> {
+    let snapshot = admin.live.snapshot();
+    let routes: Vec<Value> = snapshot
+        .config
+        .routes
+        .iter()
+        .map(|r| {
+            json!({
+                "name": r.name,
+                "match": r.patterns.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
+                "source": r.source,
+                "plugin": r.plugin,
+                "to": r.to,
+                "events": admin.metrics.route_events.get(&r.name),
+            })
+        })
+        .collect();
+    Json(json!({ "routes": routes }))
+}
+
+pub async fn plugins(State(admin): State<Admin>) -> Json<Value> {
+    let snapshot = admin.live.snapshot();
+    let m = &admin.metrics;
+    let plugins: Vec<Value> = snapshot
+        .config
+        .plugins
+        .values()
+        .map(|spec| {
+            let loaded = snapshot.plugins.get(&spec.name);
+            let calls = m.plugin_seconds.snapshot().into_iter().find(|(name, _)| *name == spec.name);
+            let failures: serde_json::Map<String, Value> = crate::metrics::PLUGIN_FAILURE_KINDS
+                .iter()
+                .map(|kind| (kind.to_string(), json!(m.plugin_failures_by.get(&spec.name, kind))))
+                .collect();
+            json!({
+                "name": spec.name,
+                "path": spec.path,
+                "sha256": loaded.map(|p| hex::encode(p.digest())),
+                "timeout_ms": spec.timeout.as_millis() as u64,
+                "memory_mb": spec.memory_bytes >> 20,
+                "max_output": spec.max_output,
+                "allowed_hosts": spec.allowed_hosts,
+                "config_keys": spec.config.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+                "calls": calls.map_or(0, |(_, h)| h.cumulative().1),
+                "failures": failures,
+            })
+        })
+        .collect();
+    Json(json!({ "plugins": plugins }))
+}
+
+pub async fn reload_status(State(admin): State<Admin>) -> Json<ReloadStatus> {
+    Json(ReloadStatus::clone(&admin.live.status()))
+}
+
+/// Asks for a reload and answers with its outcome: 200 when applied, 422 when rejected (the
+/// previous config still serves; the errors say where), 202 when it is still running.
+pub async fn reload_now(State(admin): State<Admin>) -> (StatusCode, Json<Value>) {
+    let mut changes = admin.live.subscribe();
+    let before = changes.borrow_and_update().seq;
+    admin.reload.notify_one();
+    tracing::info!("reload requested on the admin API");
+    let finished = tokio::time::timeout(RELOAD_PATIENCE, changes.wait_for(|s| s.seq > before)).await;
+    match finished {
+        Ok(Ok(status)) => {
+            let code = if status.applied { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+            (code, Json(json!(&**status)))
+        }
+        _ => (StatusCode::ACCEPTED, Json(json!({ "pending": true, "last": &*admin.live.status() }))),
+    }
+}

@@ -1,0 +1,156 @@
+//! The admin listener: health, readiness, Prometheus metrics and a small JSON API, on its own
+//! address (`[server] admin`, loopback by default), apart from ingest.
+//!
+//! - `health.rs`: `/health` (the process answers) and `/ready` (config loaded, store answering).
+//! - `metrics.rs`: `/metrics`, the [`Metrics`] counters and live gauges as Prometheus text.
+//! - `api.rs`: `/api/routes`, `/api/plugins`, `/api/reload` (GET the last outcome, POST to reload).
+//!
+//! Everything but `/health` and `/ready` needs `Authorization: Bearer <admin_token>` when a token
+//! is configured; the token is read from the live snapshot, so a reload rotates it. A listener
+//! on a non-loopback address refuses to start without a token, and if a reload later removes
+//! it, the protected endpoints answer 401 rather than open up. This module only reads gateway
+//! state and asks for reloads; it must never change routing or touch events itself.
+
+mod api;
+mod health;
+mod metrics;
+
+use crate::metrics::Metrics;
+use crate::queue::Store;
+use crate::reload::Live;
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::get;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// What the admin handlers read.
+#[derive(Clone)]
+pub struct Admin {
+    pub live: Arc<Live>,
+    pub metrics: Arc<Metrics>,
+    pub store: Store,
+    /// The gateway's reload request (what SIGHUP notifies).
+    pub reload: Arc<Notify>,
+    /// Whether the listener is on a loopback address, where no token is needed.
+    pub loopback: bool,
+}
+
+/// Why the admin listener may not start.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the admin listener on {0} is not a loopback address, and no `server.admin_token` is set: \
+     set one, or listen on 127.0.0.1"
+)]
+pub struct ExposedWithoutToken(pub SocketAddr);
+
+/// Refuses an admin address reachable from other machines when no token protects it.
+pub fn check_exposure(addr: SocketAddr, token: Option<&str>) -> Result<(), ExposedWithoutToken> {
+    if addr.ip().is_loopback() || token.is_some() { Ok(()) } else { Err(ExposedWithoutToken(addr)) }
+}
+
+/// The admin router.
+pub fn router(admin: Admin) -> Router {
+    let protected = Router::new()
+        .route("/metrics", get(metrics::render))
+        .route("/api/routes", get(api::routes))
+        .route("/api/plugins", get(api::plugins))
+        .route("/api/reload", get(api::reload_status).post(api::reload_now))
+        .route_layer(middleware::from_fn_with_state(admin.clone(), require_token));
+    Router::new()
+        .route("/health", get(health::health))
+        .route("/ready", get(health::ready))
+        .merge(protected)
+        .fallback(|| async { error(StatusCode::NOT_FOUND, "no such admin endpoint") })
+        .with_state(admin)
+}
+
+/// Checks `listener`'s exposure and returns its address and the server to spawn, which runs
+/// until `shutdown`.
+pub fn start(
+    listener: TcpListener,
+    mut admin: Admin,
+    shutdown: CancellationToken,
+) -> Result<(SocketAddr, impl Future<Output = ()> + Send + 'static), StartError> {
+    let addr = listener.local_addr()?;
+    check_exposure(addr, admin.live.snapshot().config.server.admin_token.as_deref())?;
+    admin.loopback = addr.ip().is_loopback();
+    tracing::info!(admin_addr = %addr, "admin listening: /health /ready /metrics /api/*");
+    let app = router(admin);
+    let server = async move {
+        let served = axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "admin server failed");
+        }
+    };
+    Ok((addr, server))
+}
+
+/// Why the admin listener did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Exposed(#[from] ExposedWithoutToken),
+    #[error("cannot read the admin listener's address: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Lets a request through when it carries the configured bearer token (or, on loopback, when
+/// none is configured); anything else gets 401.
+async fn require_token(State(admin): State<Admin>, request: Request, next: Next) -> Response {
+    let wanted = admin.live.snapshot().config.server.admin_token.clone();
+    let allowed = match (&wanted, bearer(request.headers())) {
+        (None, _) => admin.loopback,
+        (Some(wanted), Some(given)) => bool::from(wanted.as_bytes().ct_eq(given.as_bytes())),
+        (Some(_), None) => false,
+    };
+    if allowed {
+        return next.run(request).await;
+    }
+    tracing::info!(path = %request.uri().path(), "admin request refused: missing or wrong bearer token");
+    let mut response = error(StatusCode::UNAUTHORIZED, "a valid `Authorization: Bearer` token is required");
+    response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"switchyard\""));
+    response
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+fn error(status: StatusCode, reason: &str) -> Response {
+    (status, Json(serde_json::json!({ "error": reason, "status": status.as_u16() }))).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_may_go_without_a_token() {
+        let addr = |s: &str| s.parse::<SocketAddr>().unwrap_or_else(|e| panic!("{e}"));
+        assert!(check_exposure(addr("127.0.0.1:9090"), None).is_ok());
+        assert!(check_exposure(addr("[::1]:9090"), None).is_ok());
+        assert!(check_exposure(addr("0.0.0.0:9090"), Some("t")).is_ok());
+        let refused = check_exposure(addr("0.0.0.0:9090"), None).map_err(|e| e.to_string());
+        assert!(refused.is_err_and(|e| e.contains("admin_token")));
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive_and_other_schemes_are_not_tokens() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("bearer s3cret"));
+        assert_eq!(bearer(&headers), Some("s3cret"));
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic czNjcmV0"));
+        assert_eq!(bearer(&headers), None);
+    }
+}

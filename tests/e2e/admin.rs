@@ -28,6 +28,7 @@ secrets = ["hook-secret"]
 
 [plugins.envelope]
 path = "{{wasm:envelope}}"
+timeout_ms = 5000
 config = {{ tag = "hunter2" }}
 
 [destinations.d]

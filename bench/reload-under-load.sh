@@ -58,6 +58,7 @@ provider = "bigcommerce"
 
 [plugins.p]
 path = "p.wasm"
+timeout_ms = 1000   # a starved CPU must not dead-letter events and pass for a lost one
 
 [destinations.a]
 url = "$SINK_URL/a"
@@ -177,6 +178,8 @@ for _ in $(seq 1 600); do # up to 60 s for the backlog to drain
 done
 STATS=$(curl -s "$SINK_URL/stats")
 RELOADS=$(curl -s "http://127.0.0.1:$ADMIN/api/reload" || echo '{}')
+METRICS=$(curl -s "http://127.0.0.1:$ADMIN/metrics" |
+  grep -E '^switchyard_(reloads_total|plugin_failures_total|dead_letters_total|events_shed_total)' || true)
 stop_gateway
 
 echo
@@ -192,6 +195,7 @@ echo "events delivered:     $DELIVERED (distinct event ids at the sink; may exce
 echo "                      requests in flight when wrk stopped, which it does not count)"
 echo "sink:                 $STATS"
 echo "reload status:        $RELOADS"
+echo "$METRICS" | sed 's/^/metrics:              /'
 echo
 echo "== start to \"config loaded\" =="
 echo "cold (empty cache):   ${COLD} ms"

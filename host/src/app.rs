@@ -90,10 +90,7 @@ impl Gateway {
         // Without file watching the loop still serves reload requests (SIGHUP, admin API).
         tasks.spawn(reload::watch(live.clone(), reload.clone(), options.watch, shutdown.child_token()));
         let ingest_addr = listener.local_addr()?;
-        // Dedup keys live in memory for now (lost on restart); the durable store can take over
-        // through the same `DedupStore` trait.
-        let dedup = Arc::new(sources::dedup::MemoryDedup::default());
-        let app = sources::router(Ingest { live: live.clone(), store: store.clone(), metrics: metrics.clone(), dedup })
+        let app = sources::router(Ingest { live: live.clone(), store: store.clone(), metrics: metrics.clone() })
             .layer(axum::middleware::from_fn_with_state((metrics.clone(), live.clone()), crate::metrics::count_ingest));
         let header_timeout = sources::server::HEADER_READ_TIMEOUT;
         tasks.spawn(sources::server::serve(listener, app, header_timeout, ingest_stop.clone()));

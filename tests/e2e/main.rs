@@ -8,6 +8,7 @@
 //! - `ingest`: bad input is answered with the right status and never crashes anything.
 //! - `providers`: each platform's genuine webhooks are accepted once, forgeries refused.
 //! - `reload`: config and plugin changes apply live, broken ones change nothing, none loses an event.
+//! - `storage`: dedup survives restarts; PostgreSQL serves one gateway or several sharing it.
 
 mod admin;
 mod delivery;
@@ -16,5 +17,6 @@ mod plugins;
 mod providers;
 mod reload;
 mod routing;
+mod storage;
 
 pub use switchyard_e2e::support;

@@ -9,7 +9,14 @@
 //! expires) and completed explicitly; a crash leaves leases that expire, and the work is done
 //! again with the same event and delivery ids. This module never speaks HTTP and never runs
 //! plugins.
+//!
+//! Deduplication lives here too: an append may carry a [`Dedup`] key, and the backend checks
+//! and records it in the same transaction as the event, so a key is held exactly when its event
+//! is durable — a crash or a full backlog can neither lose a key of an acknowledged event nor
+//! keep one for an event that was refused.
 
+#[cfg(test)]
+mod contract;
 mod sqlite;
 
 pub use sqlite::{open_sqlite, open_sqlite_shared};
@@ -47,6 +54,26 @@ pub fn sqlite_path(url: &str, base: &std::path::Path) -> Result<PathBuf, StoreEr
         return Err(StoreError::Url(url.to_string()));
     }
     Ok(base.join(path))
+}
+
+/// An append's deduplication key: while an unexpired key is held, an event carrying the same
+/// key is a duplicate of the one that holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dedup {
+    /// A fingerprint of the source and the provider's id (or body hash); what it hashes is
+    /// ingest's business, the store only compares it.
+    pub key: [u8; 32],
+    /// How long after this event the key makes repeats duplicates.
+    pub window: Duration,
+}
+
+/// What an append did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Appended {
+    /// The event is durable (and holds its dedup key, if it carried one).
+    Stored,
+    /// A live event holds the dedup key: nothing was stored; `original_id` is that event.
+    Duplicate { original_id: String },
 }
 
 /// A delivery to be created when an event's routes are done.
@@ -144,7 +171,7 @@ pub struct Depth {
 /// The commands a backend executes. Each carries the channel its answer goes back on.
 #[derive(Debug)]
 pub(crate) enum Command {
-    Append(Event, oneshot::Sender<Result<(), StoreError>>),
+    Append { event: Event, dedup: Option<Dedup>, reply: oneshot::Sender<Result<Appended, StoreError>> },
     LeaseEvents { max: usize, lease: Duration, reply: oneshot::Sender<Result<Vec<LeasedEvent>, StoreError>> },
     FinishEvent { id: String, outcome: EventOutcome, reply: oneshot::Sender<Result<(), StoreError>> },
     LeaseDeliveries { max: usize, lease: Duration, reply: oneshot::Sender<Result<Vec<LeasedDelivery>, StoreError>> },
@@ -177,11 +204,12 @@ impl Store {
         open_sqlite_shared(&sqlite_path(url, base)?)
     }
 
-    /// Makes an event durable; returns after the commit (and its fsync). Refuses at once with
+    /// Makes an event durable; returns after the commit (and its fsync). With a `dedup` key held
+    /// by a live event, stores nothing and names that event instead. Refuses at once with
     /// [`StoreError::Busy`] when the backlog is full.
-    pub async fn append(&self, event: Event) -> Result<(), StoreError> {
+    pub async fn append(&self, event: Event, dedup: Option<Dedup>) -> Result<Appended, StoreError> {
         let (reply, answer) = oneshot::channel();
-        self.tx.try_send(Command::Append(event, reply)).map_err(|e| match e {
+        self.tx.try_send(Command::Append { event, dedup, reply }).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => StoreError::Busy,
             mpsc::error::TrySendError::Closed(_) => StoreError::Closed,
         })?;

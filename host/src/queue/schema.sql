@@ -36,3 +36,12 @@ CREATE TABLE IF NOT EXISTS deliveries (
 );
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (state, due_at_ms);
 CREATE INDEX IF NOT EXISTS deliveries_event ON deliveries (event_id);
+
+-- Dedup keys of stored events: while expires_at_ms > now, an append with the same key is a
+-- duplicate of event_id. Written in the event's own transaction; prune deletes expired keys.
+CREATE TABLE IF NOT EXISTS dedup (
+    key             BLOB PRIMARY KEY,        -- 32-byte fingerprint of source + provider id or body hash
+    event_id        TEXT NOT NULL,
+    expires_at_ms   INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS dedup_expiry ON dedup (expires_at_ms);

@@ -6,8 +6,8 @@
 //! one that writes SQL; it must never block on anything but the database.
 
 use super::{
-    BACKLOG, Command, DeadLetter, DeliveryOutcome, Depth, EventNext, EventOutcome, LeasedDelivery, LeasedEvent,
-    NewDelivery, ReplaySelector, Store, StoreError,
+    Appended, BACKLOG, Command, DeadLetter, Dedup, DeliveryOutcome, Depth, EventNext, EventOutcome, LeasedDelivery,
+    LeasedEvent, NewDelivery, ReplaySelector, Store, StoreError,
 };
 use crate::event::{Event, now_ms};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
@@ -138,7 +138,7 @@ fn db(e: rusqlite::Error) -> StoreError {
 fn fail(command: Command, error: &str) -> Reply {
     let e = || StoreError::Database(error.to_string());
     match command {
-        Command::Append(_, r) => reply(r, Err(e())),
+        Command::Append { reply: r, .. } => reply(r, Err(e())),
         Command::LeaseEvents { reply: r, .. } => reply(r, Err(e())),
         Command::FinishEvent { reply: r, .. } => reply(r, Err(e())),
         Command::LeaseDeliveries { reply: r, .. } => reply(r, Err(e())),
@@ -153,9 +153,10 @@ fn fail(command: Command, error: &str) -> Reply {
 fn execute(tx: &Transaction<'_>, command: Command, woke: &mut Woke) -> Reply {
     let now = now_ms() as i64;
     match command {
-        Command::Append(event, r) => {
-            woke.events = true;
-            reply(r, append(tx, &event, now))
+        Command::Append { event, dedup, reply: r } => {
+            let appended = append_once(tx, &event, dedup.as_ref(), now);
+            woke.events |= matches!(appended, Ok(Appended::Stored));
+            reply(r, appended)
         }
         Command::LeaseEvents { max, lease, reply: r } => {
             reply(r, lease_events(tx, max, now, now + lease.as_millis() as i64))
@@ -175,9 +176,46 @@ fn execute(tx: &Transaction<'_>, command: Command, woke: &mut Woke) -> Reply {
             woke.deliveries = true;
             reply(r, replay(tx, &selector, now))
         }
-        Command::Prune { older_than_ms, reply: r } => reply(r, prune(tx, older_than_ms as i64)),
+        Command::Prune { older_than_ms, reply: r } => reply(r, prune(tx, older_than_ms as i64, now)),
         Command::Depth { reply: r } => reply(r, depth(tx, now)),
     }
+}
+
+/// Appends `event` unless a live event holds its dedup key. The key and the event are written
+/// under one savepoint, so a failure leaves neither (the batch's other commands stand).
+fn append_once(tx: &Transaction<'_>, event: &Event, dedup: Option<&Dedup>, now: i64) -> Result<Appended, StoreError> {
+    let Some(dedup) = dedup else {
+        return append(tx, event, now).map(|()| Appended::Stored);
+    };
+    tx.execute_batch("SAVEPOINT append").map_err(db)?;
+    let appended = claim(tx, dedup, &event.id, now).and_then(|claimed| match claimed {
+        Some(original_id) => Ok(Appended::Duplicate { original_id }),
+        None => append(tx, event, now).map(|()| Appended::Stored),
+    });
+    let end = if appended.is_ok() { "RELEASE append" } else { "ROLLBACK TO append; RELEASE append" };
+    tx.execute_batch(end).map_err(db)?;
+    appended
+}
+
+/// Takes the dedup key for `event_id` unless a live event holds it; `Some(original)` names
+/// that event. An expired key is taken over in place (prune deletes the rest).
+fn claim(tx: &Transaction<'_>, dedup: &Dedup, event_id: &str, now: i64) -> Result<Option<String>, StoreError> {
+    let expires = now.saturating_add(i64::try_from(dedup.window.as_millis()).unwrap_or(i64::MAX));
+    let taken = tx
+        .prepare_cached(
+            "INSERT INTO dedup (key, event_id, expires_at_ms) VALUES (?1, ?2, ?3)
+             ON CONFLICT (key) DO UPDATE SET event_id = excluded.event_id, expires_at_ms = excluded.expires_at_ms
+             WHERE dedup.expires_at_ms <= ?4
+             RETURNING event_id",
+        )
+        .and_then(|mut s| s.query_row(params![&dedup.key[..], event_id, expires, now], |_| Ok(())).optional())
+        .map_err(db)?;
+    if taken.is_some() {
+        return Ok(None);
+    }
+    tx.query_row("SELECT event_id FROM dedup WHERE key = ?1", params![&dedup.key[..]], |r| r.get(0))
+        .map(Some)
+        .map_err(db)
 }
 
 fn append(tx: &Transaction<'_>, e: &Event, now: i64) -> Result<(), StoreError> {
@@ -369,7 +407,8 @@ fn replay(tx: &Transaction<'_>, selector: &ReplaySelector, now: i64) -> Result<u
     Ok(n as u64)
 }
 
-fn prune(tx: &Transaction<'_>, cutoff: i64) -> Result<u64, StoreError> {
+/// Deletes delivered work last touched before `cutoff`, and dedup keys expired by `now`.
+fn prune(tx: &Transaction<'_>, cutoff: i64, now: i64) -> Result<u64, StoreError> {
     let deliveries = tx
         .execute("DELETE FROM deliveries WHERE state = 'delivered' AND updated_at_ms < ?1", params![cutoff])
         .map_err(db)?;
@@ -380,7 +419,8 @@ fn prune(tx: &Transaction<'_>, cutoff: i64) -> Result<u64, StoreError> {
             params![cutoff],
         )
         .map_err(db)?;
-    Ok((deliveries + events) as u64)
+    let keys = tx.execute("DELETE FROM dedup WHERE expires_at_ms <= ?1", params![now]).map_err(db)?;
+    Ok((deliveries + events + keys) as u64)
 }
 
 fn depth(tx: &Transaction<'_>, now: i64) -> Result<Depth, StoreError> {
@@ -408,59 +448,24 @@ fn depth(tx: &Transaction<'_>, now: i64) -> Result<Depth, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::queue::{DeliveryOutcome, EventOutcome};
-
-    fn done(deliveries: Vec<NewDelivery>) -> EventOutcome {
-        EventOutcome { deliveries, ..Default::default() }
-    }
+    use crate::queue::contract::{LEASE, contract_tests, event, key};
     use std::time::Duration;
 
-    fn event(n: u32) -> Event {
-        Event::new(
-            "shop",
-            format!("order/{n}"),
-            vec![("x".into(), "y".into())],
-            bytes::Bytes::from(format!("{{\"n\":{n}}}")),
-        )
-    }
-
-    fn delivery(event: &Event, destination: &str) -> NewDelivery {
-        NewDelivery {
-            id: crate::event::new_id("dlv"),
-            event_id: event.id.clone(),
-            route: "r".into(),
-            destination: destination.into(),
-            body: event.body.clone(),
-            headers: vec![],
-        }
-    }
-
-    const LEASE: Duration = Duration::from_secs(30);
-
-    #[tokio::test]
-    async fn appended_events_are_leased_once_until_finished() {
+    /// A fresh database in its own temporary directory (removed with the guard).
+    fn open() -> Option<(Store, tempfile::TempDir)> {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let store = open_sqlite(&dir.path().join("s.db")).unwrap_or_else(|e| panic!("{e}"));
-        let e = event(1);
-        store.append(e.clone()).await.unwrap_or_else(|e| panic!("{e}"));
-        let leased = store.lease_events(10, LEASE).await.unwrap_or_default();
-        assert_eq!(leased.len(), 1);
-        assert_eq!(leased[0].event.id, e.id);
-        assert_eq!(leased[0].event.body, e.body);
-        assert!(store.lease_events(10, LEASE).await.unwrap_or_default().is_empty(), "leased work is hidden");
-        let d = delivery(&e, "erp");
-        store.finish_event(e.id.clone(), done(vec![d.clone()])).await.unwrap_or_else(|e| panic!("{e}"));
-        let leased = store.lease_deliveries(10, LEASE).await.unwrap_or_default();
-        assert_eq!(leased.len(), 1);
-        assert_eq!(leased[0].delivery.id, d.id);
+        Some((store, dir))
     }
+
+    contract_tests!(open);
 
     #[tokio::test]
     async fn a_reopened_store_releases_the_leases_of_a_dead_process() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = dir.path().join("s.db");
         let store = open_sqlite(&path).unwrap_or_else(|e| panic!("{e}"));
-        store.append(event(1)).await.unwrap_or_else(|e| panic!("{e}"));
+        store.append(event(1), None).await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(store.lease_events(10, LEASE).await.unwrap_or_default().len(), 1);
         drop(store);
         let again = open_sqlite(&path).unwrap_or_else(|e| panic!("{e}"));
@@ -468,55 +473,16 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn dead_deliveries_are_listed_and_replayed_by_destination() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let store = open_sqlite(&dir.path().join("s.db")).unwrap_or_else(|e| panic!("{e}"));
-        let e = event(1);
-        store.append(e.clone()).await.unwrap_or_else(|e| panic!("{e}"));
-        let _ = store.lease_events(1, LEASE).await;
-        let (a, b) = (delivery(&e, "a"), delivery(&e, "b"));
-        let _ = store.finish_event(e.id.clone(), done(vec![a.clone(), b.clone()])).await;
-        let _ = store.lease_deliveries(10, LEASE).await;
-        for d in [&a, &b] {
-            let _ = store.finish_delivery(d.id.clone(), DeliveryOutcome::Dead { error: "410 Gone".into() }).await;
-        }
-        let dead = store.dead_letters(10).await.unwrap_or_default();
-        assert_eq!(dead.len(), 2);
-        assert_eq!(dead[0].error, "410 Gone");
-        assert_eq!(store.replay(ReplaySelector::Destination("a".into())).await.ok(), Some(1));
-        let again = store.lease_deliveries(10, LEASE).await.unwrap_or_default();
-        assert_eq!(again.len(), 1);
-        assert_eq!(again[0].delivery.destination, "a");
-        assert_eq!(again[0].attempts, 0, "a replay starts the schedule over");
-    }
-
-    #[tokio::test]
-    async fn concurrent_appends_are_all_durable() {
+    async fn a_dedup_key_survives_a_reopen() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = dir.path().join("s.db");
+        let first = event(1);
         let store = open_sqlite(&path).unwrap_or_else(|e| panic!("{e}"));
-        let tasks: Vec<_> = (0..200)
-            .map(|n| {
-                let s = store.clone();
-                tokio::spawn(async move { s.append(event(n)).await })
-            })
-            .collect();
-        for t in tasks {
-            assert!(matches!(t.await, Ok(Ok(()))));
-        }
-        assert_eq!(store.depth().await.map(|d| d.events_pending).ok(), Some(200));
-    }
-
-    #[tokio::test]
-    async fn pruning_removes_only_finished_work() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let store = open_sqlite(&dir.path().join("s.db")).unwrap_or_else(|e| panic!("{e}"));
-        let (finished, pending) = (event(1), event(2));
-        store.append(finished.clone()).await.unwrap_or_else(|e| panic!("{e}"));
-        store.append(pending.clone()).await.unwrap_or_else(|e| panic!("{e}"));
-        let _ = store.finish_event(finished.id.clone(), done(vec![])).await;
-        let removed = store.prune(now_ms() + 1).await.unwrap_or_default();
-        assert_eq!(removed, 1);
-        assert_eq!(store.depth().await.map(|d| d.events_pending).ok(), Some(1));
+        let day = Duration::from_secs(86_400);
+        assert_eq!(store.append(first.clone(), key(1, day)).await.ok(), Some(Appended::Stored));
+        drop(store);
+        let again = open_sqlite(&path).unwrap_or_else(|e| panic!("{e}"));
+        let repeat = again.append(event(1), key(1, day)).await.ok();
+        assert_eq!(repeat, Some(Appended::Duplicate { original_id: first.id }));
     }
 }

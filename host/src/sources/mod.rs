@@ -1,12 +1,14 @@
 //! Ingest: `POST /hooks/{source}` — limits, provider verification, durable append, then 200.
 //!
 //! A request is read up to the snapshot's `max_body` (within [`server::BODY_READ_TIMEOUT`], else
-//! 408), handed to its source's provider (signature, timestamp window, scope, event id), checked
-//! against [`dedup`] (a repeat within the source's window is answered 200 `duplicate` and goes no
-//! further) and appended to the store; the 200 goes out only once the event is committed to
-//! disk. A store that cannot keep up answers 503 with `Retry-After` instead of buffering without
-//! bound, and releases the event's dedup key so the platform's retry is processed. [`server`]
-//! runs the connections. This module never sees plugins or destinations.
+//! 408), handed to its source's provider (signature, timestamp window, scope, event id) and
+//! appended to the store with its [`dedup`] key: in the same transaction, the store answers
+//! that a live event already holds the key (a repeat within the source's window, answered 200
+//! `duplicate`, going no further) or stores the event; the 200 goes out only once the event is
+//! committed to disk. A store that cannot keep up answers 503 with `Retry-After` instead of
+//! buffering without bound; nothing of that event was kept, key included, so the platform's
+//! retry is processed. [`server`] runs the connections. This module never sees plugins or
+//! destinations.
 
 pub mod dedup;
 pub mod provider;
@@ -17,7 +19,7 @@ pub mod signature;
 use crate::event::Event;
 use crate::http_error::ApiError;
 use crate::metrics::Metrics;
-use crate::queue::{Store, StoreError};
+use crate::queue::{Appended, Dedup, Store, StoreError};
 use crate::reload::Live;
 use axum::Router;
 use axum::body::Body;
@@ -25,7 +27,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Json};
 use axum::routing::post;
-use dedup::{Claim, DedupKey, DedupStore};
+use dedup::DedupKey;
 use provider::Inbound;
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,8 +38,6 @@ pub struct Ingest {
     pub live: Arc<Live>,
     pub store: Store,
     pub metrics: Arc<Metrics>,
-    /// Keys of events already acknowledged, per source, within its `dedup_window_secs`.
-    pub dedup: Arc<dyn DedupStore>,
 }
 
 /// The public ingest router.
@@ -82,19 +82,11 @@ async fn receive(
     let id = event.id.clone();
     let scope = event.scope.clone();
     let window = snapshot.config.sources.get(&source).and_then(|s| s.dedup_window);
-    let key = window.map(|w| (DedupKey::new(&source, verified.event_id.as_deref(), &event.body), w));
-    if let Some(original) = claim(&ingest, key.as_ref(), &id, event.received_at_ms).await? {
-        Metrics::inc(&ingest.metrics.duplicates);
-        tracing::info!(%source, event_id = %original, %scope, "duplicate: acknowledged, not processed again");
-        return Ok(Json(serde_json::json!({ "id": original, "scope": scope, "status": "duplicate" })));
-    }
-    let appended = ingest.store.append(event).await;
-    if let (Err(_), Some((key, _))) = (&appended, &key)
-        && let Err(e) = ingest.dedup.release(key, &id).await
-    {
-        tracing::warn!(%source, error = %e, "cannot release the dedup key of an event not stored");
-    }
-    appended.map_err(|e| {
+    let dedup = window.map(|window| Dedup {
+        key: DedupKey::new(&source, verified.event_id.as_deref(), &event.body).digest(),
+        window,
+    });
+    let appended = ingest.store.append(event, dedup).await.map_err(|e| {
         Metrics::inc(&ingest.metrics.shed);
         match e {
             StoreError::Busy => tracing::warn!(%source, "store backlog full: answering 503"),
@@ -102,29 +94,14 @@ async fn receive(
         }
         ApiError::Overloaded(1)
     })?;
+    if let Appended::Duplicate { original_id } = appended {
+        Metrics::inc(&ingest.metrics.duplicates);
+        tracing::info!(%source, event_id = %original_id, %scope, "duplicate: acknowledged, not processed again");
+        return Ok(Json(serde_json::json!({ "id": original_id, "scope": scope, "status": "duplicate" })));
+    }
     Metrics::inc(&ingest.metrics.accepted);
     tracing::debug!(%source, event_id = %id, %scope, "accepted");
     Ok(Json(serde_json::json!({ "id": id, "scope": scope, "status": "accepted" })))
-}
-
-/// Claims the event's dedup key when its source deduplicates (`key` is `None` when the window is
-/// 0); `Some(original id)` means the event is a duplicate. A store that cannot answer is a 503.
-async fn claim(
-    ingest: &Ingest,
-    key: Option<&(DedupKey, Duration)>,
-    event_id: &str,
-    now_ms: u64,
-) -> Result<Option<String>, ApiError> {
-    let Some((key, window)) = key else { return Ok(None) };
-    match ingest.dedup.claim(key, event_id, now_ms, *window).await {
-        Ok(Claim::New) => Ok(None),
-        Ok(Claim::Duplicate { original }) => Ok(Some(original)),
-        Err(e) => {
-            Metrics::inc(&ingest.metrics.shed);
-            tracing::error!(source = %key.source, error = %e, "cannot check for a duplicate: answering 503");
-            Err(ApiError::Overloaded(1))
-        }
-    }
 }
 
 /// Reads the whole body within `timeout` (else 408), refusing with 413 as soon as it is known

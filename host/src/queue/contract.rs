@@ -1,0 +1,195 @@
+//! What every backend must do, written once over a [`Store`] and run against each:
+//! `sqlite.rs` and `postgres.rs` instantiate these with [`contract_tests!`], handing it a
+//! function that opens a fresh, empty store (and a guard that cleans it up).
+//!
+//! Backend-specific behaviour (what happens to leases at start, sharing one database) is
+//! tested beside its backend, not here.
+
+use super::{Appended, Dedup, DeliveryOutcome, EventOutcome, NewDelivery, ReplaySelector, Store};
+use crate::event::{Event, now_ms};
+use std::time::Duration;
+
+/// Generates one `#[tokio::test]` per contract test, each on a store from `$open`, a function
+/// returning `Option<(Store, guard)>`: `None` skips the test (a backend that is not available).
+macro_rules! contract_tests {
+    ($open:path) => {
+        $crate::queue::contract::contract_tests!(@ $open;
+            appended_events_are_leased_once_until_finished,
+            dead_deliveries_are_listed_and_replayed_by_destination,
+            concurrent_appends_are_all_durable,
+            pruning_removes_only_finished_work,
+            a_repeat_within_the_window_is_a_duplicate_of_the_first_and_is_not_stored,
+            concurrent_repeats_store_exactly_one_event,
+            an_expired_key_is_taken_over_by_the_next_event,
+            pruning_deletes_expired_keys_and_keeps_live_ones,
+            events_without_a_key_are_never_duplicates
+        );
+    };
+    (@ $open:path; $($name:ident),*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let Some((store, _guard)) = $open() else { return };
+                $crate::queue::contract::$name(store).await;
+            }
+        )*
+    };
+}
+pub(crate) use contract_tests;
+
+pub(crate) const LEASE: Duration = Duration::from_secs(30);
+const DAY: Duration = Duration::from_secs(86_400);
+
+pub(crate) fn event(n: u32) -> Event {
+    Event::new(
+        "shop",
+        format!("order/{n}"),
+        vec![("x".into(), "y".into())],
+        bytes::Bytes::from(format!("{{\"n\":{n}}}")),
+    )
+}
+
+pub(crate) fn key(n: u8, window: Duration) -> Option<Dedup> {
+    Some(Dedup { key: [n; 32], window })
+}
+
+fn delivery(event: &Event, destination: &str) -> NewDelivery {
+    NewDelivery {
+        id: crate::event::new_id("dlv"),
+        event_id: event.id.clone(),
+        route: "r".into(),
+        destination: destination.into(),
+        body: event.body.clone(),
+        headers: vec![],
+    }
+}
+
+fn done(deliveries: Vec<NewDelivery>) -> EventOutcome {
+    EventOutcome { deliveries, ..Default::default() }
+}
+
+async fn stored(store: &Store, event: &Event, dedup: Option<Dedup>) -> Appended {
+    store.append(event.clone(), dedup).await.unwrap_or_else(|e| panic!("append: {e}"))
+}
+
+async fn pending(store: &Store) -> Option<u64> {
+    store.depth().await.map(|d| d.events_pending).ok()
+}
+
+pub(crate) async fn appended_events_are_leased_once_until_finished(store: Store) {
+    let e = event(1);
+    assert_eq!(stored(&store, &e, None).await, Appended::Stored);
+    let leased = store.lease_events(10, LEASE).await.unwrap_or_default();
+    assert_eq!(leased.len(), 1);
+    assert_eq!(leased[0].event.id, e.id);
+    assert_eq!(leased[0].event.body, e.body);
+    assert_eq!(leased[0].event.headers, e.headers);
+    assert!(store.lease_events(10, LEASE).await.unwrap_or_default().is_empty(), "leased work is hidden");
+    let d = delivery(&e, "erp");
+    store.finish_event(e.id.clone(), done(vec![d.clone()])).await.unwrap_or_else(|e| panic!("{e}"));
+    let leased = store.lease_deliveries(10, LEASE).await.unwrap_or_default();
+    assert_eq!(leased.len(), 1);
+    assert_eq!(leased[0].delivery.id, d.id);
+    assert!(store.lease_deliveries(10, LEASE).await.unwrap_or_default().is_empty(), "leased work is hidden");
+}
+
+pub(crate) async fn dead_deliveries_are_listed_and_replayed_by_destination(store: Store) {
+    let e = event(1);
+    stored(&store, &e, None).await;
+    let _ = store.lease_events(1, LEASE).await;
+    let (a, b) = (delivery(&e, "a"), delivery(&e, "b"));
+    let _ = store.finish_event(e.id.clone(), done(vec![a.clone(), b.clone()])).await;
+    let _ = store.lease_deliveries(10, LEASE).await;
+    for d in [&a, &b] {
+        let _ = store.finish_delivery(d.id.clone(), DeliveryOutcome::Dead { error: "410 Gone".into() }).await;
+    }
+    let dead = store.dead_letters(10).await.unwrap_or_default();
+    assert_eq!(dead.len(), 2);
+    assert_eq!(dead[0].error, "410 Gone");
+    assert_eq!(store.replay(ReplaySelector::Destination("a".into())).await.ok(), Some(1));
+    let again = store.lease_deliveries(10, LEASE).await.unwrap_or_default();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].delivery.destination, "a");
+    assert_eq!(again[0].attempts, 0, "a replay starts the schedule over");
+}
+
+pub(crate) async fn concurrent_appends_are_all_durable(store: Store) {
+    let tasks: Vec<_> = (0..200)
+        .map(|n| {
+            let s = store.clone();
+            tokio::spawn(async move { s.append(event(n), None).await })
+        })
+        .collect();
+    for t in tasks {
+        assert!(matches!(t.await, Ok(Ok(Appended::Stored))));
+    }
+    assert_eq!(pending(&store).await, Some(200));
+}
+
+pub(crate) async fn pruning_removes_only_finished_work(store: Store) {
+    let (finished, pending_one) = (event(1), event(2));
+    stored(&store, &finished, None).await;
+    stored(&store, &pending_one, None).await;
+    let _ = store.finish_event(finished.id.clone(), done(vec![])).await;
+    let removed = store.prune(now_ms() + 1).await.unwrap_or_default();
+    assert_eq!(removed, 1);
+    assert_eq!(pending(&store).await, Some(1));
+}
+
+pub(crate) async fn a_repeat_within_the_window_is_a_duplicate_of_the_first_and_is_not_stored(store: Store) {
+    let (first, repeat) = (event(1), event(1));
+    assert_eq!(stored(&store, &first, key(1, DAY)).await, Appended::Stored);
+    assert_eq!(stored(&store, &repeat, key(1, DAY)).await, Appended::Duplicate { original_id: first.id.clone() });
+    assert_eq!(stored(&store, &event(2), key(2, DAY)).await, Appended::Stored, "another key is another event");
+    assert_eq!(pending(&store).await, Some(2));
+}
+
+pub(crate) async fn concurrent_repeats_store_exactly_one_event(store: Store) {
+    let tasks: Vec<_> = (0..50)
+        .map(|n| {
+            let s = store.clone();
+            let e = event(n);
+            let id = e.id.clone();
+            tokio::spawn(async move { (id, s.append(e, key(7, DAY)).await) })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for t in tasks {
+        match t.await {
+            Ok((id, Ok(appended))) => answers.push((id, appended)),
+            other => panic!("append failed: {other:?}"),
+        }
+    }
+    let winners: Vec<&String> = answers.iter().filter(|(_, a)| *a == Appended::Stored).map(|(id, _)| id).collect();
+    assert_eq!(winners.len(), 1, "{answers:?}");
+    let original = Appended::Duplicate { original_id: winners[0].clone() };
+    assert!(answers.iter().all(|(id, a)| id == winners[0] || *a == original), "{answers:?}");
+    assert_eq!(pending(&store).await, Some(1));
+}
+
+pub(crate) async fn an_expired_key_is_taken_over_by_the_next_event(store: Store) {
+    let (first, second) = (event(1), event(1));
+    assert_eq!(stored(&store, &first, key(1, Duration::from_millis(1))).await, Appended::Stored);
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(stored(&store, &second, key(1, DAY)).await, Appended::Stored, "the window has passed");
+    let third = stored(&store, &event(1), key(1, DAY)).await;
+    assert_eq!(third, Appended::Duplicate { original_id: second.id }, "the key now names the second event");
+}
+
+pub(crate) async fn pruning_deletes_expired_keys_and_keeps_live_ones(store: Store) {
+    let (short, long) = (event(1), event(2));
+    stored(&store, &short, key(1, Duration::from_millis(1))).await;
+    stored(&store, &long, key(2, DAY)).await;
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(store.prune(0).await.ok(), Some(1), "only the expired key goes");
+    assert_eq!(stored(&store, &event(2), key(2, DAY)).await, Appended::Duplicate { original_id: long.id });
+    assert_eq!(stored(&store, &event(1), key(1, DAY)).await, Appended::Stored);
+}
+
+pub(crate) async fn events_without_a_key_are_never_duplicates(store: Store) {
+    let e = event(1);
+    stored(&store, &e, key(1, DAY)).await;
+    assert_eq!(stored(&store, &event(1), None).await, Appended::Stored);
+    assert_eq!(stored(&store, &event(1), None).await, Appended::Stored);
+    assert_eq!(pending(&store).await, Some(3));
+}

@@ -1,0 +1,56 @@
+//! Storage: dedup keys are durable (a repeat after a restart is still a duplicate), and the
+//! PostgreSQL backend serves a gateway, or several sharing one database.
+
+use crate::support::{TestDestination, TestGateway};
+
+fn table(dest_url: &str, storage: &str) -> String {
+    format!(
+        r#"
+{storage}
+
+[sources.shop]
+provider = "generic"
+scope_field = "scope"
+id_field = "order_id"
+
+[destinations.erp]
+url = "{dest_url}"
+retry = {{ max_attempts = 100, first_ms = 20, max_ms = 100 }}
+
+[[routes]]
+match = "order/*"
+to = ["erp"]
+"#
+    )
+}
+
+fn order(id: &str) -> String {
+    format!(r#"{{"scope": "order/created", "order_id": "{id}"}}"#)
+}
+
+async fn answer(response: reqwest::Response) -> (u16, serde_json::Value) {
+    let status = response.status().as_u16();
+    let body = response.bytes().await.unwrap_or_default();
+    (status, serde_json::from_slice(&body).unwrap_or_default())
+}
+
+#[tokio::test]
+async fn a_repeat_sent_after_a_restart_is_still_a_duplicate_and_is_not_delivered_again() {
+    let dest = TestDestination::start().await;
+    let gw = TestGateway::start(&table(&dest.url("/erp"), "")).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let (status, first) = answer(gw.post("shop", &order("1001")).await).await;
+    assert_eq!((status, first["status"].as_str()), (200, Some("accepted")), "{first}");
+    dest.wait_for(1).await;
+
+    let gw = gw.restart().await.unwrap_or_else(|e| panic!("{e:#}"));
+    let (status, again) = answer(gw.post("shop", &order("1001")).await).await;
+    assert_eq!((status, again["status"].as_str()), (200, Some("duplicate")), "{again}");
+    assert_eq!(again["id"], first["id"], "a duplicate names the event it repeats");
+
+    // A later, different order is delivered: had the repeat been stored, it would be too.
+    assert_eq!(gw.post("shop", &order("1002")).await.status(), 200);
+    dest.wait_for_one("order 1002", |r| r.json()["order_id"] == "1002").await;
+    let orders: Vec<String> = dest.received().iter().map(|r| r.json()["order_id"].to_string()).collect();
+    assert_eq!(orders, [r#""1001""#, r#""1002""#], "order 1001 is delivered once");
+    gw.stop().await;
+}

@@ -1,7 +1,8 @@
 //! Storage: dedup keys are durable (a repeat after a restart is still a duplicate), and the
 //! PostgreSQL backend serves a gateway, or several sharing one database.
 
-use crate::support::{TestDestination, TestGateway};
+use crate::support::{TestDestination, TestGateway, eventually};
+use switchyard::metrics::Metrics;
 
 fn table(dest_url: &str, storage: &str) -> String {
     format!(
@@ -53,4 +54,92 @@ async fn a_repeat_sent_after_a_restart_is_still_a_duplicate_and_is_not_delivered
     let orders: Vec<String> = dest.received().iter().map(|r| r.json()["order_id"].to_string()).collect();
     assert_eq!(orders, [r#""1001""#, r#""1002""#], "order 1001 is delivered once");
     gw.stop().await;
+}
+
+/// A schema of its own in the test database (`SWITCHYARD_TEST_POSTGRES_URL`), so tests running
+/// at once do not meet; dropped with the guard.
+struct TestSchema {
+    base: String,
+    name: String,
+}
+
+impl TestSchema {
+    /// `None`, said on stderr, when `SWITCHYARD_TEST_POSTGRES_URL` is not set.
+    fn create() -> Option<Self> {
+        let Ok(base) = std::env::var("SWITCHYARD_TEST_POSTGRES_URL") else {
+            eprintln!("skipped: SWITCHYARD_TEST_POSTGRES_URL is not set");
+            return None;
+        };
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let schema = Self { base, name: format!("sy_test_e2e_{}_{nanos}", std::process::id()) };
+        schema.run(&format!("CREATE SCHEMA {}", schema.name));
+        Some(schema)
+    }
+
+    /// The `[storage]` table of a routes.toml on this schema.
+    fn storage(&self) -> String {
+        let joiner = if self.base.contains('?') { '&' } else { '?' };
+        format!("[storage]\nurl = \"{}{joiner}options=-csearch_path%3D{}\"", self.base, self.name)
+    }
+
+    /// Runs `sql` on a thread of its own (the sync client must not run inside tokio).
+    fn run(&self, sql: &str) {
+        let (base, owned) = (self.base.clone(), sql.to_string());
+        let done = std::thread::spawn(move || postgres::Client::connect(&base, postgres::NoTls)?.batch_execute(&owned));
+        match done.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => panic!("{sql}: {e}"),
+            Err(_) => panic!("{sql}: the thread panicked"),
+        }
+    }
+}
+
+impl Drop for TestSchema {
+    fn drop(&mut self) {
+        self.run(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
+    }
+}
+
+#[tokio::test]
+async fn a_gateway_on_postgres_stores_and_delivers_an_event() {
+    let Some(schema) = TestSchema::create() else { return };
+    let dest = TestDestination::start().await;
+    let gw = TestGateway::start(&table(&dest.url("/erp"), &schema.storage())).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let (status, first) = answer(gw.post("shop", &order("2001")).await).await;
+    assert_eq!((status, first["status"].as_str()), (200, Some("accepted")), "{first}");
+    let got = dest.wait_for(1).await;
+    assert_eq!(got[0].json()["order_id"], "2001");
+    let (status, again) = answer(gw.post("shop", &order("2001")).await).await;
+    assert_eq!((status, again["status"].as_str(), &again["id"]), (200, Some("duplicate"), &first["id"]));
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_gateways_on_one_database_share_dedup_keys_and_deliver_each_event_once() {
+    let Some(schema) = TestSchema::create() else { return };
+    let dest = TestDestination::start().await;
+    let toml = table(&dest.url("/erp"), &schema.storage());
+    let a = TestGateway::start(&toml).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let b = TestGateway::start(&toml).await.unwrap_or_else(|e| panic!("{e:#}"));
+
+    let (_, first) = answer(a.post("shop", &order("3001")).await).await;
+    let (status, again) = answer(b.post("shop", &order("3001")).await).await;
+    assert_eq!((status, again["status"].as_str()), (200, Some("duplicate")), "{again}");
+    assert_eq!(again["id"], first["id"], "the other node names the event it repeats");
+
+    // Twenty orders spread over both nodes: every one is delivered once, by whichever node.
+    for n in 0..20 {
+        let gw = if n % 2 == 0 { &a } else { &b };
+        assert_eq!(gw.post("shop", &order(&format!("4{n:03}"))).await.status(), 200);
+    }
+    dest.wait_for(21).await;
+    let (ma, mb) = (a.gateway.metrics.clone(), b.gateway.metrics.clone());
+    eventually("21 deliveries recorded", || Metrics::get(&ma.delivered) + Metrics::get(&mb.delivered) == 21).await;
+    let mut orders: Vec<String> = dest.received().iter().map(|r| r.json()["order_id"].to_string()).collect();
+    orders.sort();
+    let total = orders.len();
+    orders.dedup();
+    assert_eq!((total, orders.len()), (21, 21), "each order delivered exactly once: {orders:?}");
+    a.stop().await;
+    b.stop().await;
 }

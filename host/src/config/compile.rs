@@ -143,13 +143,11 @@ impl Cx<'_> {
     fn storage(&mut self, raw: &RawConfig) -> Storage {
         let url = self.opt_string(raw.storage.url.as_ref(), "storage.url", defaults::STORAGE_URL);
         if let Some(spanned) = &raw.storage.url
-            && !url.starts_with("sqlite://")
+            && !["sqlite://", "postgres://", "postgresql://"].iter().any(|scheme| url.starts_with(scheme))
         {
-            let message = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-                format!("`{url}`: PostgreSQL storage is not available yet; use sqlite://PATH")
-            } else {
-                format!("`{url}` is not a storage url: use sqlite://PATH (relative to this file)")
-            };
+            let message = format!(
+                "`{url}` is not a storage url: use sqlite://PATH (relative to this file) or postgres://USER@HOST/DATABASE"
+            );
             self.error(spanned, "storage.url", message);
         }
         let hours = self.positive(

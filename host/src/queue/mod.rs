@@ -3,7 +3,9 @@
 //! [`Store`] is a cheap, cloneable handle that sends [`Command`]s to a backend; the embedded
 //! backend (`sqlite.rs`) is one thread owning the database, which executes every command that
 //! is waiting in one transaction — so many concurrent appends share one commit and one fsync
-//! (group commit). Each caller gets its answer through a oneshot, after the commit.
+//! (group commit, `writer.rs`). Each caller gets its answer through a oneshot, after the
+//! commit. The shared backend (`postgres.rs`) does the same over one PostgreSQL connection per
+//! gateway, for several gateways on one database; [`Store::open`] picks one by the url.
 //!
 //! The model is at-least-once: work is *leased* (hidden from other workers until the lease
 //! expires) and completed explicitly; a crash leaves leases that expire, and the work is done
@@ -17,8 +19,11 @@
 
 #[cfg(test)]
 mod contract;
+mod postgres;
 mod sqlite;
+mod writer;
 
+pub use postgres::open_postgres;
 pub use sqlite::{open_sqlite, open_sqlite_shared};
 
 use crate::event::Event;
@@ -43,8 +48,13 @@ pub enum StoreError {
     Database(String),
     #[error("cannot open the store at {path}: {message}")]
     Open { path: PathBuf, message: String },
-    #[error("unsupported storage url `{0}`: use sqlite://PATH")]
+    #[error("unsupported storage url `{0}`: use sqlite://PATH or postgres://USER@HOST/DATABASE")]
     Url(String),
+}
+
+/// Whether `url` names a PostgreSQL database (`postgres://…` or `postgresql://…`).
+pub fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
 /// The file a `sqlite://PATH` url names, relative paths resolved against `base`.
@@ -196,11 +206,18 @@ impl Store {
     /// Opens the store a `storage.url` names, for a gateway that serves it.
     /// `base` is the directory relative paths start from (the config file's).
     pub fn open(url: &str, base: &std::path::Path) -> Result<Self, StoreError> {
+        if is_postgres(url) {
+            return open_postgres(url);
+        }
         open_sqlite(&sqlite_path(url, base)?)
     }
 
-    /// Opens the store for a command-line tool, beside a gateway that may be serving it.
+    /// Opens the store for a command-line tool, beside a gateway that may be serving it. A
+    /// PostgreSQL store is always shared, so this is [`Store::open`] there.
     pub fn open_shared(url: &str, base: &std::path::Path) -> Result<Self, StoreError> {
+        if is_postgres(url) {
+            return open_postgres(url);
+        }
         open_sqlite_shared(&sqlite_path(url, base)?)
     }
 

@@ -1,22 +1,18 @@
 //! The embedded backend: one thread owns the SQLite database (WAL, `synchronous = FULL`) and
-//! executes commands in batches, one transaction per batch — the group commit.
+//! executes commands in batches, one transaction per batch — the group commit (`writer.rs`).
 //!
 //! Answers are sent only after the batch's commit returned, so an append's caller knows its
 //! event is on disk. A failed commit fails every command of the batch. This file is the only
-//! one that writes SQL; it must never block on anything but the database.
+//! one that writes SQLite's SQL; it must never block on anything but the database.
 
+use super::writer::{self, Batch, Reply, Woke, fail, reply};
 use super::{
-    Appended, BACKLOG, Command, DeadLetter, Dedup, DeliveryOutcome, Depth, EventNext, EventOutcome, LeasedDelivery,
-    LeasedEvent, NewDelivery, ReplaySelector, Store, StoreError,
+    Appended, Command, DeadLetter, Dedup, DeliveryOutcome, Depth, EventNext, EventOutcome, LeasedDelivery, LeasedEvent,
+    NewDelivery, ReplaySelector, Store, StoreError,
 };
 use crate::event::{Event, now_ms};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use std::path::Path;
-use std::sync::Arc;
-use tokio::sync::{Notify, mpsc};
-
-/// Commands executed in one transaction at most.
-const MAX_BATCH: usize = 512;
 
 /// Opens (creating if needed) the database at `path` and starts its writer thread.
 ///
@@ -51,81 +47,26 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
 }
 
 fn spawn(conn: Connection, path: &Path) -> Store {
-    let (tx, rx) = mpsc::channel(BACKLOG);
-    let store = Store { tx, events_ready: Arc::new(Notify::new()), deliveries_ready: Arc::new(Notify::new()) };
-    let (events_ready, deliveries_ready) = (store.events_ready.clone(), store.deliveries_ready.clone());
     let name = format!("store:{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("db"));
-    let spawned =
-        std::thread::Builder::new().name(name).spawn(move || writer(conn, rx, events_ready, deliveries_ready));
-    if let Err(e) = spawned {
-        tracing::error!(error = %e, "cannot start the store thread; every store call will fail");
-    }
-    store
+    writer::spawn(name, Sqlite(conn))
 }
 
-/// An answer to send once the batch's fate is known.
-type Reply = Box<dyn FnOnce(Option<&str>) + Send>;
+/// The connection the writer thread owns.
+struct Sqlite(Connection);
 
-fn reply<T: Send + 'static>(
-    tx: tokio::sync::oneshot::Sender<Result<T, StoreError>>,
-    result: Result<T, StoreError>,
-) -> Reply {
-    Box::new(move |commit_error: Option<&str>| {
-        let result = match commit_error {
-            Some(e) => Err(StoreError::Database(e.to_string())),
-            None => result,
-        };
-        let _ = tx.send(result);
-    })
-}
-
-/// What a batch made due, so the right loops are woken after the commit.
-#[derive(Default)]
-struct Woke {
-    events: bool,
-    deliveries: bool,
-}
-
-fn writer(mut conn: Connection, mut rx: mpsc::Receiver<Command>, events: Arc<Notify>, deliveries: Arc<Notify>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while let Some(first) = rx.blocking_recv() {
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(c) => batch.push(c),
-                Err(_) => break,
-            }
-        }
-        let mut replies: Vec<Reply> = Vec::with_capacity(batch.len());
-        let mut woke = Woke::default();
-        let committed = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
+impl Batch for Sqlite {
+    fn run(&mut self, batch: &mut Vec<Command>, replies: &mut Vec<Reply>, woke: &mut Woke) -> Result<(), String> {
+        match self.0.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
             Ok(tx) => {
                 for command in batch.drain(..) {
-                    replies.push(execute(&tx, command, &mut woke));
+                    replies.push(execute(&tx, command, woke));
                 }
                 tx.commit().map_err(|e| e.to_string())
             }
             Err(e) => {
                 let e = e.to_string();
-                for command in batch.drain(..) {
-                    replies.push(fail(command, &e));
-                }
+                replies.extend(batch.drain(..).map(|command| fail(command, &e)));
                 Err(e)
-            }
-        };
-        if let Err(e) = &committed {
-            tracing::error!(error = %e, "store commit failed; the batch's callers are told");
-        }
-        let commit_error = committed.as_ref().err().map(String::as_str);
-        for r in replies {
-            r(commit_error);
-        }
-        if committed.is_ok() {
-            if woke.events {
-                events.notify_one();
-            }
-            if woke.deliveries {
-                deliveries.notify_one();
             }
         }
     }
@@ -133,21 +74,6 @@ fn writer(mut conn: Connection, mut rx: mpsc::Receiver<Command>, events: Arc<Not
 
 fn db(e: rusqlite::Error) -> StoreError {
     StoreError::Database(e.to_string())
-}
-
-fn fail(command: Command, error: &str) -> Reply {
-    let e = || StoreError::Database(error.to_string());
-    match command {
-        Command::Append { reply: r, .. } => reply(r, Err(e())),
-        Command::LeaseEvents { reply: r, .. } => reply(r, Err(e())),
-        Command::FinishEvent { reply: r, .. } => reply(r, Err(e())),
-        Command::LeaseDeliveries { reply: r, .. } => reply(r, Err(e())),
-        Command::FinishDelivery { reply: r, .. } => reply(r, Err(e())),
-        Command::DeadLetters { reply: r, .. } => reply(r, Err(e())),
-        Command::Replay { reply: r, .. } => reply(r, Err(e())),
-        Command::Prune { reply: r, .. } => reply(r, Err(e())),
-        Command::Depth { reply: r } => reply(r, Err(e())),
-    }
 }
 
 fn execute(tx: &Transaction<'_>, command: Command, woke: &mut Woke) -> Reply {

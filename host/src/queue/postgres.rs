@@ -1,0 +1,642 @@
+//! The shared backend: several gateways on one PostgreSQL database (`storage.url =
+//! "postgres://…"`). Each gateway's writer thread owns one connection (the sync `postgres`
+//! client) and executes the waiting commands in one transaction per batch — the same group
+//! commit as SQLite (`writer.rs`), over the same tables (`schema_postgres.sql`).
+//!
+//! What differs from SQLite, because the database is shared:
+//! - Leases are taken with `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED)`: two
+//!   gateways never lease the same row, and rows another gateway's batch holds are skipped,
+//!   not waited for.
+//! - Nothing is released at start (a lease found then may belong to a live gateway): leases
+//!   simply expire, so they are bounded. An event is leased for at most [`EVENT_LEASE`] (2 min;
+//!   the longest plugin timeout is 60 s), a delivery for at most [`DELIVERY_LEASE`] (11 min; a
+//!   destination's timeout is at most 600 s). When a gateway dies, the work it had leased
+//!   resumes on another one once its lease has passed; work that outlives its lease may be
+//!   done twice, as at-least-once allows.
+//! - "Now" is the database's clock, read once per batch, so leases, retries and dedup windows
+//!   mean the same on every gateway whatever their own clocks say.
+//! - Each command runs under its own savepoint. In PostgreSQL one failed statement aborts the
+//!   whole transaction; a command that fails (a deadlock between two gateways' batches, a value
+//!   the database refuses) must fail only itself, as on SQLite.
+//! - A dropped connection is re-opened before the next batch; the batch that found it dropped
+//!   fails (ingest answers 503, the loops try again).
+//!
+//! This file is the only one that writes PostgreSQL's SQL; it must never block on anything but
+//! the database.
+
+use super::writer::{self, Batch, Reply, Woke, fail, reply};
+use super::{
+    Appended, Command, DeadLetter, Dedup, DeliveryOutcome, Depth, EventNext, EventOutcome, LeasedDelivery, LeasedEvent,
+    NewDelivery, ReplaySelector, Store, StoreError,
+};
+use crate::event::Event;
+use ::postgres::{Client, Error as PgError, NoTls, Row, Statement, Transaction};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// The longest an event stays leased: its plugins' calls (60 s at most each) fit with room.
+pub const EVENT_LEASE: Duration = Duration::from_secs(2 * 60);
+
+/// The longest a delivery stays leased: one attempt (a destination waits 600 s at most) fits.
+pub const DELIVERY_LEASE: Duration = Duration::from_secs(11 * 60);
+
+/// Serializes schema creation between gateways starting at once (`CREATE … IF NOT EXISTS`
+/// races on PostgreSQL's catalogs). An arbitrary constant: "Switch" in ASCII.
+const SCHEMA_LOCK: i64 = 0x5377_6974_6368;
+
+/// The database's clock in Unix milliseconds.
+const NOW: &str = "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint";
+
+/// Connects to the database `url` names, creates the tables if needed and starts the writer
+/// thread. Leases are left alone: other gateways may hold them.
+pub fn open_postgres(url: &str) -> Result<Store, StoreError> {
+    let owned = url.to_string();
+    // The sync client runs a small runtime of its own, which must not start inside tokio's
+    // (where `Gateway::start` opens the store): connect on a thread of its own.
+    let client = std::thread::spawn(move || connect(&owned))
+        .join()
+        .unwrap_or_else(|_| Err(open_error(url, "the connecting thread panicked".into())))?;
+    let backend = Postgres { url: url.to_string(), client, prepared: Prepared::default() };
+    Ok(writer::spawn("store:postgres".into(), backend))
+}
+
+fn connect(url: &str) -> Result<Client, StoreError> {
+    let error = |e: PgError| open_error(url, e.to_string());
+    let mut client = Client::connect(url, NoTls).map_err(error)?;
+    let mut tx = client.transaction().map_err(error)?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK]).map_err(error)?;
+    tx.batch_execute(include_str!("schema_postgres.sql")).map_err(error)?;
+    tx.commit().map_err(error)?;
+    Ok(client)
+}
+
+fn open_error(url: &str, message: String) -> StoreError {
+    StoreError::Open { path: redacted(url).into(), message }
+}
+
+/// `url` without its password, for messages and logs.
+fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else { return url.to_string() };
+    match rest[..at].split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***{}", &rest[at..]),
+        None => url.to_string(),
+    }
+}
+
+fn db(e: PgError) -> StoreError {
+    StoreError::Database(e.to_string())
+}
+
+/// Statements prepared on the connection, by their text: one parse per connection, not per
+/// command. Prepared statements outlive transactions and savepoints.
+#[derive(Default)]
+struct Prepared(HashMap<&'static str, Statement>);
+
+impl Prepared {
+    fn get(&mut self, tx: &mut Transaction<'_>, sql: &'static str) -> Result<Statement, StoreError> {
+        if let Some(statement) = self.0.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = tx.prepare(sql).map_err(db)?;
+        self.0.insert(sql, statement.clone());
+        Ok(statement)
+    }
+}
+
+/// The connection the writer thread owns, and how to get another.
+struct Postgres {
+    url: String,
+    client: Client,
+    prepared: Prepared,
+}
+
+impl Batch for Postgres {
+    fn run(&mut self, batch: &mut Vec<Command>, replies: &mut Vec<Reply>, woke: &mut Woke) -> Result<(), String> {
+        if self.client.is_closed() {
+            match connect(&self.url) {
+                Ok(client) => {
+                    tracing::info!("reconnected to the PostgreSQL store");
+                    (self.client, self.prepared) = (client, Prepared::default());
+                }
+                Err(e) => return Err(fail_all(batch, replies, e.to_string())),
+            }
+        }
+        let started = self.client.transaction().and_then(|mut tx| {
+            let now: i64 = tx.query_one(NOW, &[])?.try_get(0)?;
+            Ok((tx, now))
+        });
+        match started {
+            Ok((mut tx, now)) => {
+                for command in batch.drain(..) {
+                    replies.push(execute(&mut tx, &mut self.prepared, command, now, woke));
+                }
+                tx.commit().map_err(|e| e.to_string())
+            }
+            Err(e) => Err(fail_all(batch, replies, e.to_string())),
+        }
+    }
+}
+
+fn fail_all(batch: &mut Vec<Command>, replies: &mut Vec<Reply>, error: String) -> String {
+    replies.extend(batch.drain(..).map(|command| fail(command, &error)));
+    error
+}
+
+/// Runs one command under a savepoint, so that its failure undoes it alone.
+fn isolated<T>(
+    tx: &mut Transaction<'_>,
+    run: impl FnOnce(&mut Transaction<'_>) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let mut savepoint = tx.savepoint("command").map_err(db)?;
+    // On error the savepoint is dropped, which rolls it back.
+    let result = run(&mut savepoint)?;
+    savepoint.commit().map_err(db)?;
+    Ok(result)
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn execute(tx: &mut Transaction<'_>, sql: &mut Prepared, command: Command, now: i64, woke: &mut Woke) -> Reply {
+    match command {
+        Command::Append { event, dedup, reply: r } => {
+            let appended = isolated(tx, |tx| append_once(tx, sql, &event, dedup.as_ref(), now));
+            woke.events |= matches!(appended, Ok(Appended::Stored));
+            reply(r, appended)
+        }
+        Command::LeaseEvents { max, lease, reply: r } => {
+            let until = now.saturating_add(millis(lease.min(EVENT_LEASE)));
+            reply(r, isolated(tx, |tx| lease_events(tx, sql, max, now, until)))
+        }
+        Command::FinishEvent { id, outcome, reply: r } => {
+            woke.deliveries = true;
+            woke.events |= !outcome.emitted.is_empty() || matches!(outcome.next, EventNext::Retry { .. });
+            reply(r, isolated(tx, |tx| finish_event(tx, sql, &id, &outcome, now)))
+        }
+        Command::LeaseDeliveries { max, lease, reply: r } => {
+            let until = now.saturating_add(millis(lease.min(DELIVERY_LEASE)));
+            reply(r, isolated(tx, |tx| lease_deliveries(tx, sql, max, now, until)))
+        }
+        Command::FinishDelivery { id, outcome, reply: r } => {
+            reply(r, isolated(tx, |tx| finish_delivery(tx, sql, &id, &outcome, now)))
+        }
+        Command::DeadLetters { limit, reply: r } => reply(r, isolated(tx, |tx| dead_letters(tx, limit))),
+        Command::Replay { selector, reply: r } => {
+            woke.events = true;
+            woke.deliveries = true;
+            reply(r, isolated(tx, |tx| replay(tx, &selector, now)))
+        }
+        Command::Prune { older_than_ms, reply: r } => {
+            let cutoff = i64::try_from(older_than_ms).unwrap_or(i64::MAX);
+            reply(r, isolated(tx, |tx| prune(tx, cutoff, now)))
+        }
+        Command::Depth { reply: r } => reply(r, isolated(tx, |tx| depth(tx, now))),
+    }
+}
+
+/// Appends `event` unless a live event holds its dedup key (the command's savepoint makes the
+/// key and the event one write).
+fn append_once(
+    tx: &mut Transaction<'_>,
+    sql: &mut Prepared,
+    event: &Event,
+    dedup: Option<&Dedup>,
+    now: i64,
+) -> Result<Appended, StoreError> {
+    if let Some(dedup) = dedup
+        && let Some(original_id) = claim(tx, sql, dedup, &event.id, now)?
+    {
+        return Ok(Appended::Duplicate { original_id });
+    }
+    append(tx, sql, event, now).map(|()| Appended::Stored)
+}
+
+/// Takes the dedup key for `event_id` unless a live event holds it; `Some(original)` names
+/// that event. A gateway inserting the same key at the same moment waits for this transaction
+/// and then sees the key taken: one statement decides, so two gateways never both store.
+fn claim(
+    tx: &mut Transaction<'_>,
+    sql: &mut Prepared,
+    dedup: &Dedup,
+    event_id: &str,
+    now: i64,
+) -> Result<Option<String>, StoreError> {
+    let key: &[u8] = &dedup.key;
+    let expires = now.saturating_add(millis(dedup.window));
+    let take = sql.get(
+        tx,
+        "INSERT INTO dedup (key, event_id, expires_at_ms) VALUES ($1, $2, $3)
+         ON CONFLICT (key) DO UPDATE SET event_id = excluded.event_id, expires_at_ms = excluded.expires_at_ms
+         WHERE dedup.expires_at_ms <= $4
+         RETURNING event_id",
+    )?;
+    if tx.query_opt(&take, &[&key, &event_id, &expires, &now]).map_err(db)?.is_some() {
+        return Ok(None);
+    }
+    let holder = sql.get(tx, "SELECT event_id FROM dedup WHERE key = $1")?;
+    match tx.query_opt(&holder, &[&key]).map_err(db)? {
+        Some(row) => row.try_get(0).map(Some).map_err(db),
+        None => Err(StoreError::Database("the dedup key was pruned while being checked; try again".into())),
+    }
+}
+
+fn append(tx: &mut Transaction<'_>, sql: &mut Prepared, e: &Event, now: i64) -> Result<(), StoreError> {
+    let headers = serde_json::to_string(&e.headers).map_err(|e| StoreError::Database(e.to_string()))?;
+    let insert = sql.get(
+        tx,
+        "INSERT INTO events (id, source, scope, headers, body, received_at_ms, depth, state, due_at_ms, updated_at_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $8)",
+    )?;
+    let (body, received, depth): (&[u8], i64, i16) = (&e.body, e.received_at_ms as i64, i16::from(e.depth));
+    tx.execute(&insert, &[&e.id, &e.source, &e.scope, &headers, &body, &received, &depth, &now]).map(drop).map_err(db)
+}
+
+fn lease_events(
+    tx: &mut Transaction<'_>,
+    sql: &mut Prepared,
+    max: usize,
+    now: i64,
+    until: i64,
+) -> Result<Vec<LeasedEvent>, StoreError> {
+    let lease = sql.get(
+        tx,
+        "UPDATE events SET lease_until_ms = $3 WHERE id IN (
+            SELECT id FROM events WHERE state = 'pending' AND due_at_ms <= $1 AND lease_until_ms <= $1
+            ORDER BY due_at_ms LIMIT $2 FOR UPDATE SKIP LOCKED)
+         RETURNING id, source, scope, headers, body, received_at_ms, depth, attempts, routes_done",
+    )?;
+    let rows = tx.query(&lease, &[&now, &(max as i64), &until]).map_err(db)?;
+    let mut leased: Vec<LeasedEvent> = rows.iter().map(leased_event).collect::<Result<_, _>>().map_err(db)?;
+    leased.sort_by_key(|l| l.event.received_at_ms);
+    Ok(leased)
+}
+
+fn leased_event(row: &Row) -> Result<LeasedEvent, PgError> {
+    let headers: &str = row.try_get(3)?;
+    let routes_done: &str = row.try_get(8)?;
+    let body: Vec<u8> = row.try_get(4)?;
+    Ok(LeasedEvent {
+        event: Event {
+            id: row.try_get(0)?,
+            source: row.try_get(1)?,
+            scope: row.try_get(2)?,
+            headers: serde_json::from_str(headers).unwrap_or_default(),
+            body: body.into(),
+            received_at_ms: row.try_get::<_, i64>(5)?.max(0) as u64,
+            depth: u8::try_from(row.try_get::<_, i16>(6)?).unwrap_or(u8::MAX),
+        },
+        attempts: row.try_get::<_, i32>(7)?.max(0) as u32,
+        routes_done: serde_json::from_str(routes_done).unwrap_or_default(),
+    })
+}
+
+fn insert_deliveries(
+    tx: &mut Transaction<'_>,
+    sql: &mut Prepared,
+    deliveries: &[NewDelivery],
+    now: i64,
+) -> Result<(), StoreError> {
+    let insert = sql.get(
+        tx,
+        "INSERT INTO deliveries (id, event_id, route, destination, body, headers, state, due_at_ms, created_at_ms, updated_at_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $7, $7) ON CONFLICT (id) DO NOTHING",
+    )?;
+    for d in deliveries {
+        let headers = serde_json::to_string(&d.headers).map_err(|e| StoreError::Database(e.to_string()))?;
+        let body: &[u8] = &d.body;
+        tx.execute(&insert, &[&d.id, &d.event_id, &d.route, &d.destination, &body, &headers, &now]).map_err(db)?;
+    }
+    Ok(())
+}
+
+fn finish_event(
+    tx: &mut Transaction<'_>,
+    sql: &mut Prepared,
+    id: &str,
+    outcome: &EventOutcome,
+    now: i64,
+) -> Result<(), StoreError> {
+    insert_deliveries(tx, sql, &outcome.deliveries, now)?;
+    for event in &outcome.emitted {
+        append(tx, sql, event, now)?;
+    }
+    let done = serde_json::to_string(&outcome.routes_done).unwrap_or_else(|_| "[]".into());
+    match &outcome.next {
+        EventNext::Done => tx.execute(
+            "UPDATE events SET state = 'done', lease_until_ms = 0, routes_done = $2, updated_at_ms = $3 WHERE id = $1",
+            &[&id, &done, &now],
+        ),
+        EventNext::Retry { retry_in, error } => tx.execute(
+            "UPDATE events SET attempts = attempts + 1, due_at_ms = $2, lease_until_ms = 0, routes_done = $3,
+             last_error = $4, updated_at_ms = $5 WHERE id = $1",
+            &[&id, &now.saturating_add(millis(*retry_in)), &done, error, &now],
+        ),
+        EventNext::Dead { error } => tx.execute(
+            "UPDATE events SET state = 'dead', attempts = attempts + 1, lease_until_ms = 0, routes_done = $2,
+             last_error = $3, updated_at_ms = $4 WHERE id = $1",
+            &[&id, &done, error, &now],
+        ),
+    }
+    .map(drop)
+    .map_err(db)
+}
+
+fn lease_deliveries(
+    tx: &mut Transaction<'_>,
+    sql: &mut Prepared,
+    max: usize,
+    now: i64,
+    until: i64,
+) -> Result<Vec<LeasedDelivery>, StoreError> {
+    let lease = sql.get(
+        tx,
+        "UPDATE deliveries SET lease_until_ms = $3 WHERE id IN (
+            SELECT id FROM deliveries WHERE state = 'pending' AND due_at_ms <= $1 AND lease_until_ms <= $1
+            ORDER BY due_at_ms LIMIT $2 FOR UPDATE SKIP LOCKED)
+         RETURNING id, event_id, route, destination, body, headers, attempts, created_at_ms",
+    )?;
+    let rows = tx.query(&lease, &[&now, &(max as i64), &until]).map_err(db)?;
+    let mut leased: Vec<(i64, LeasedDelivery)> =
+        rows.iter().map(leased_delivery).collect::<Result<_, _>>().map_err(db)?;
+    leased.sort_by_key(|(created, _)| *created);
+    Ok(leased.into_iter().map(|(_, d)| d).collect())
+}
+
+fn leased_delivery(row: &Row) -> Result<(i64, LeasedDelivery), PgError> {
+    let body: Vec<u8> = row.try_get(4)?;
+    let headers: &str = row.try_get(5)?;
+    let delivery = NewDelivery {
+        id: row.try_get(0)?,
+        event_id: row.try_get(1)?,
+        route: row.try_get(2)?,
+        destination: row.try_get(3)?,
+        body: body.into(),
+        headers: serde_json::from_str(headers).unwrap_or_default(),
+    };
+    Ok((row.try_get(7)?, LeasedDelivery { delivery, attempts: row.try_get::<_, i32>(6)?.max(0) as u32 }))
+}
+
+fn finish_delivery(
+    tx: &mut Transaction<'_>,
+    sql: &mut Prepared,
+    id: &str,
+    outcome: &DeliveryOutcome,
+    now: i64,
+) -> Result<(), StoreError> {
+    match outcome {
+        DeliveryOutcome::Delivered => {
+            let delivered = sql.get(
+                tx,
+                "UPDATE deliveries SET state = 'delivered', attempts = attempts + 1, lease_until_ms = 0,
+                 last_error = NULL, updated_at_ms = $2 WHERE id = $1",
+            )?;
+            tx.execute(&delivered, &[&id, &now])
+        }
+        DeliveryOutcome::Retry { retry_in, error } => tx.execute(
+            "UPDATE deliveries SET attempts = attempts + 1, due_at_ms = $2, lease_until_ms = 0, last_error = $3,
+             updated_at_ms = $4 WHERE id = $1",
+            &[&id, &now.saturating_add(millis(*retry_in)), error, &now],
+        ),
+        DeliveryOutcome::Dead { error } => tx.execute(
+            "UPDATE deliveries SET state = 'dead', attempts = attempts + 1, lease_until_ms = 0, last_error = $2,
+             updated_at_ms = $3 WHERE id = $1",
+            &[&id, error, &now],
+        ),
+    }
+    .map(drop)
+    .map_err(db)
+}
+
+fn dead_letters(tx: &mut Transaction<'_>, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
+    let rows = tx
+        .query(
+            "SELECT d.id, d.event_id, 'delivery', d.route, d.destination, e.scope, d.attempts, d.last_error, d.updated_at_ms
+               FROM deliveries d LEFT JOIN events e ON e.id = d.event_id WHERE d.state = 'dead'
+             UNION ALL
+             SELECT id, id, 'event', NULL, NULL, scope, attempts, last_error, updated_at_ms FROM events WHERE state = 'dead'
+             ORDER BY 9 DESC LIMIT $1",
+            &[&(limit as i64)],
+        )
+        .map_err(db)?;
+    rows.iter().map(dead_letter).collect::<Result<_, _>>().map_err(db)
+}
+
+fn dead_letter(row: &Row) -> Result<DeadLetter, PgError> {
+    let kind: &str = row.try_get(2)?;
+    Ok(DeadLetter {
+        id: row.try_get(0)?,
+        event_id: row.try_get(1)?,
+        kind: if kind == "event" { "event" } else { "delivery" },
+        route: row.try_get(3)?,
+        destination: row.try_get(4)?,
+        scope: row.try_get(5)?,
+        attempts: row.try_get::<_, i32>(6)?.max(0) as u32,
+        error: row.try_get::<_, Option<String>>(7)?.unwrap_or_default(),
+        updated_at_ms: row.try_get::<_, i64>(8)?.max(0) as u64,
+    })
+}
+
+fn replay(tx: &mut Transaction<'_>, selector: &ReplaySelector, now: i64) -> Result<u64, StoreError> {
+    let reset = "state = 'pending', attempts = 0, due_at_ms = $1, lease_until_ms = 0, updated_at_ms = $1";
+    let mut run = |sql: String, name: Option<&str>| match name {
+        Some(name) => tx.execute(&sql, &[&now, &name]).map_err(db),
+        None => tx.execute(&sql, &[&now]).map_err(db),
+    };
+    Ok(match selector {
+        ReplaySelector::All => {
+            run(format!("UPDATE deliveries SET {reset} WHERE state = 'dead'"), None)?
+                + run(format!("UPDATE events SET {reset} WHERE state = 'dead'"), None)?
+        }
+        ReplaySelector::Destination(name) => {
+            run(format!("UPDATE deliveries SET {reset} WHERE state = 'dead' AND destination = $2"), Some(name))?
+        }
+        ReplaySelector::Id(id) => {
+            run(format!("UPDATE deliveries SET {reset} WHERE state = 'dead' AND id = $2"), Some(id))?
+                + run(format!("UPDATE events SET {reset} WHERE state = 'dead' AND id = $2"), Some(id))?
+        }
+    })
+}
+
+/// Deletes delivered work last touched before `cutoff`, and dedup keys expired by `now`.
+fn prune(tx: &mut Transaction<'_>, cutoff: i64, now: i64) -> Result<u64, StoreError> {
+    let deliveries = tx
+        .execute("DELETE FROM deliveries WHERE state = 'delivered' AND updated_at_ms < $1", &[&cutoff])
+        .map_err(db)?;
+    let events = tx
+        .execute(
+            "DELETE FROM events WHERE state = 'done' AND updated_at_ms < $1
+             AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)",
+            &[&cutoff],
+        )
+        .map_err(db)?;
+    let keys = tx.execute("DELETE FROM dedup WHERE expires_at_ms <= $1", &[&now]).map_err(db)?;
+    Ok(deliveries + events + keys)
+}
+
+fn depth(tx: &mut Transaction<'_>, now: i64) -> Result<Depth, StoreError> {
+    let row = tx
+        .query_one(
+            "SELECT
+                (SELECT COUNT(*) FROM events WHERE state = 'pending'),
+                (SELECT COUNT(*) FROM deliveries WHERE state = 'pending'),
+                (SELECT COUNT(*) FROM deliveries WHERE state = 'dead') + (SELECT COUNT(*) FROM events WHERE state = 'dead'),
+                (SELECT MIN(due) FROM (
+                    SELECT MIN(due_at_ms) AS due FROM events WHERE state = 'pending' AND due_at_ms <= $1
+                    UNION ALL SELECT MIN(due_at_ms) FROM deliveries WHERE state = 'pending' AND due_at_ms <= $1) AS due)",
+            &[&now],
+        )
+        .map_err(db)?;
+    let count = |i: usize| row.try_get::<_, i64>(i).map(|n| n.max(0) as u64).map_err(db);
+    let oldest: Option<i64> = row.try_get(3).map_err(db)?;
+    Ok(Depth {
+        events_pending: count(0)?,
+        deliveries_pending: count(1)?,
+        dead: count(2)?,
+        oldest_due_ms: oldest.map_or(0, |t| (now - t).max(0) as u64),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::queue::contract::{LEASE, contract_tests, event, key};
+
+    /// A schema of its own in the test database (`SWITCHYARD_TEST_POSTGRES_URL`), so tests
+    /// running at once do not meet; dropped with the guard.
+    pub(crate) struct TestSchema {
+        base: String,
+        name: String,
+    }
+
+    impl TestSchema {
+        /// `None`, said on stderr, when `SWITCHYARD_TEST_POSTGRES_URL` is not set.
+        pub(crate) fn create() -> Option<Self> {
+            let Ok(base) = std::env::var("SWITCHYARD_TEST_POSTGRES_URL") else {
+                eprintln!("skipped: SWITCHYARD_TEST_POSTGRES_URL is not set");
+                return None;
+            };
+            let name = format!("sy_test_{}", uuid::Uuid::now_v7().simple());
+            let schema = Self { base, name };
+            schema.run(&format!("CREATE SCHEMA {}", schema.name));
+            Some(schema)
+        }
+
+        /// The test database's url with this schema first on the search path.
+        pub(crate) fn url(&self) -> String {
+            let joiner = if self.base.contains('?') { '&' } else { '?' };
+            format!("{}{joiner}options=-csearch_path%3D{}", self.base, self.name)
+        }
+
+        /// Runs `sql` on a thread of its own (the sync client must not run inside tokio).
+        fn run(&self, sql: &str) {
+            let (base, owned) = (self.base.clone(), sql.to_string());
+            let done = std::thread::spawn(move || Client::connect(&base, NoTls)?.batch_execute(&owned)).join();
+            match done {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => panic!("{sql}: {e}"),
+                Err(_) => panic!("{sql}: the thread panicked"),
+            }
+        }
+    }
+
+    impl Drop for TestSchema {
+        fn drop(&mut self) {
+            self.run(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
+        }
+    }
+
+    fn open() -> Option<(Store, TestSchema)> {
+        let schema = TestSchema::create()?;
+        let store = open_postgres(&schema.url()).unwrap_or_else(|e| panic!("{e}"));
+        Some((store, schema))
+    }
+
+    contract_tests!(open);
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn two_stores_on_one_database_never_lease_the_same_event() {
+        let Some((a, schema)) = open() else { return };
+        let b = open_postgres(&schema.url()).unwrap_or_else(|e| panic!("{e}"));
+        for n in 0..300 {
+            a.append(event(n), None).await.unwrap_or_else(|e| panic!("{e}"));
+        }
+        let take = |store: Store| {
+            tokio::spawn(async move {
+                let mut ids = Vec::new();
+                for _ in 0..100 {
+                    let leased = store.lease_events(7, LEASE).await.unwrap_or_else(|e| panic!("{e}"));
+                    ids.extend(leased.into_iter().map(|l| l.event.id));
+                }
+                ids
+            })
+        };
+        let (from_a, from_b) = (take(a.clone()), take(b.clone()));
+        let (from_a, from_b) = (from_a.await.unwrap_or_default(), from_b.await.unwrap_or_default());
+        let mut all: Vec<&String> = from_a.iter().chain(&from_b).collect();
+        assert!(!from_a.is_empty() && !from_b.is_empty(), "both nodes got work: {} and {}", from_a.len(), from_b.len());
+        assert_eq!(all.len(), 300, "every event leased");
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), 300, "no event leased by both nodes");
+    }
+
+    #[tokio::test]
+    async fn a_new_node_leaves_live_leases_alone_and_takes_over_expired_ones() {
+        let Some((a, schema)) = open() else { return };
+        a.append(event(1), None).await.unwrap_or_else(|e| panic!("{e}"));
+        a.append(event(2), None).await.unwrap_or_else(|e| panic!("{e}"));
+        let held = a.lease_events(1, LEASE).await.unwrap_or_default();
+        let lapsing = a.lease_events(1, Duration::from_millis(1)).await.unwrap_or_default();
+        assert_eq!((held.len(), lapsing.len()), (1, 1));
+        drop(a);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let b = open_postgres(&schema.url()).unwrap_or_else(|e| panic!("{e}"));
+        let taken = b.lease_events(10, LEASE).await.unwrap_or_default();
+        let ids: Vec<&str> = taken.iter().map(|l| l.event.id.as_str()).collect();
+        assert_eq!(ids, [lapsing[0].event.id.as_str()], "only the expired lease is taken over");
+    }
+
+    #[tokio::test]
+    async fn leases_are_bounded_whatever_the_caller_asks() {
+        let Some((store, schema)) = open() else { return };
+        store.append(event(1), None).await.unwrap_or_else(|e| panic!("{e}"));
+        let _ = store.lease_events(1, Duration::from_secs(3600)).await;
+        let url = schema.url();
+        let longest = std::thread::spawn(move || {
+            let mut client = Client::connect(&url, NoTls).ok()?;
+            let row = client.query_one("SELECT MAX(lease_until_ms - updated_at_ms) FROM events", &[]).ok()?;
+            row.try_get::<_, Option<i64>>(0).ok().flatten()
+        })
+        .join()
+        .ok()
+        .flatten();
+        let longest = longest.unwrap_or(i64::MAX);
+        assert!(longest <= millis(EVENT_LEASE) + 5_000, "an event leased for {longest} ms");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_repeat_sent_to_another_node_is_a_duplicate_of_the_first() {
+        let Some((a, schema)) = open() else { return };
+        let b = open_postgres(&schema.url()).unwrap_or_else(|e| panic!("{e}"));
+        let day = Duration::from_secs(86_400);
+        let first = event(1);
+        assert_eq!(a.append(first.clone(), key(1, day)).await.ok(), Some(Appended::Stored));
+        let repeat = b.append(event(1), key(1, day)).await.ok();
+        assert_eq!(repeat, Some(Appended::Duplicate { original_id: first.id }));
+        // The same key at the same moment on both nodes: exactly one stores.
+        let (x, y) = tokio::join!(a.append(event(2), key(2, day)), b.append(event(2), key(2, day)));
+        let stored = [x, y].into_iter().filter(|r| matches!(r, Ok(Appended::Stored))).count();
+        assert_eq!(stored, 1);
+        assert_eq!(a.depth().await.map(|d| d.events_pending).ok(), Some(2));
+    }
+
+    #[test]
+    fn a_url_is_shown_without_its_password() {
+        assert_eq!(redacted("postgres://sy:s3cr@t@db:5432/sy"), "postgres://sy:***@db:5432/sy");
+        assert_eq!(redacted("postgres://sy@db/sy"), "postgres://sy@db/sy");
+        assert_eq!(redacted("postgresql://db/sy?user=a"), "postgresql://db/sy?user=a");
+    }
+}

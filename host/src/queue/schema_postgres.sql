@@ -1,0 +1,49 @@
+-- Switchyard's shared schema, for PostgreSQL: the same tables as schema.sql. Applied at open
+-- under an advisory lock, so gateways starting together do not race; every statement is
+-- idempotent. Times are milliseconds since the Unix epoch, on the database's clock.
+-- A row is leased while lease_until_ms > now.
+
+CREATE TABLE IF NOT EXISTS events (
+    id              TEXT PRIMARY KEY,
+    source          TEXT NOT NULL,
+    scope           TEXT NOT NULL,
+    headers         TEXT NOT NULL,           -- JSON [[name, value], …]
+    body            BYTEA NOT NULL,
+    received_at_ms  BIGINT NOT NULL,
+    depth           SMALLINT NOT NULL DEFAULT 0,
+    state           TEXT NOT NULL,           -- pending | done | dead
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    due_at_ms       BIGINT NOT NULL,
+    lease_until_ms  BIGINT NOT NULL DEFAULT 0,
+    routes_done     TEXT NOT NULL DEFAULT '[]',  -- JSON [route name, …] finished in earlier tries
+    last_error      TEXT,
+    updated_at_ms   BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_due ON events (state, due_at_ms);
+
+CREATE TABLE IF NOT EXISTS deliveries (
+    id              TEXT PRIMARY KEY,
+    event_id        TEXT NOT NULL,
+    route           TEXT NOT NULL,
+    destination     TEXT NOT NULL,
+    body            BYTEA NOT NULL,
+    headers         TEXT NOT NULL,
+    state           TEXT NOT NULL,           -- pending | delivered | dead
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    due_at_ms       BIGINT NOT NULL,
+    lease_until_ms  BIGINT NOT NULL DEFAULT 0,
+    last_error      TEXT,
+    created_at_ms   BIGINT NOT NULL,
+    updated_at_ms   BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (state, due_at_ms);
+CREATE INDEX IF NOT EXISTS deliveries_event ON deliveries (event_id);
+
+-- Dedup keys of stored events: while expires_at_ms > now, an append with the same key is a
+-- duplicate of event_id. Written in the event's own transaction; prune deletes expired keys.
+CREATE TABLE IF NOT EXISTS dedup (
+    key             BYTEA PRIMARY KEY,       -- 32-byte fingerprint of source + provider id or body hash
+    event_id        TEXT NOT NULL,
+    expires_at_ms   BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dedup_expiry ON dedup (expires_at_ms);

@@ -1,0 +1,103 @@
+//! The writer thread every backend runs — the group commit: take every command that is waiting
+//! (up to [`MAX_BATCH`]), execute them in one transaction, answer each caller only after the
+//! commit, then wake the loops the batch made work for.
+//!
+//! Backends supply only how a batch runs against their database ([`Batch`]); this file never
+//! writes SQL.
+
+use super::{Command, Store, StoreError};
+use std::sync::Arc;
+use tokio::sync::{Notify, mpsc};
+
+/// Commands executed in one transaction at most.
+pub(super) const MAX_BATCH: usize = 512;
+
+/// An answer to send once the batch's fate is known.
+pub(super) type Reply = Box<dyn FnOnce(Option<&str>) + Send>;
+
+/// The answer `result` for `tx`, replaced by the commit's error if the commit fails.
+pub(super) fn reply<T: Send + 'static>(
+    tx: tokio::sync::oneshot::Sender<Result<T, StoreError>>,
+    result: Result<T, StoreError>,
+) -> Reply {
+    Box::new(move |commit_error: Option<&str>| {
+        let result = match commit_error {
+            Some(e) => Err(StoreError::Database(e.to_string())),
+            None => result,
+        };
+        let _ = tx.send(result);
+    })
+}
+
+/// What a batch made due, so the right loops are woken after the commit.
+#[derive(Default)]
+pub(super) struct Woke {
+    pub(super) events: bool,
+    pub(super) deliveries: bool,
+}
+
+/// The answer for a command that never ran because its transaction could not start.
+pub(super) fn fail(command: Command, error: &str) -> Reply {
+    let e = || StoreError::Database(error.to_string());
+    match command {
+        Command::Append { reply: r, .. } => reply(r, Err(e())),
+        Command::LeaseEvents { reply: r, .. } => reply(r, Err(e())),
+        Command::FinishEvent { reply: r, .. } => reply(r, Err(e())),
+        Command::LeaseDeliveries { reply: r, .. } => reply(r, Err(e())),
+        Command::FinishDelivery { reply: r, .. } => reply(r, Err(e())),
+        Command::DeadLetters { reply: r, .. } => reply(r, Err(e())),
+        Command::Replay { reply: r, .. } => reply(r, Err(e())),
+        Command::Prune { reply: r, .. } => reply(r, Err(e())),
+        Command::Depth { reply: r } => reply(r, Err(e())),
+    }
+}
+
+/// How one backend runs a batch.
+pub(super) trait Batch: Send + 'static {
+    /// Executes every command of `batch` (draining it) in one transaction, pushing one reply
+    /// per command into `replies`, and returns the commit's outcome.
+    fn run(&mut self, batch: &mut Vec<Command>, replies: &mut Vec<Reply>, woke: &mut Woke) -> Result<(), String>;
+}
+
+/// Starts the writer thread `name` over `backend` and returns the handle that feeds it.
+pub(super) fn spawn(name: String, backend: impl Batch) -> Store {
+    let (tx, rx) = mpsc::channel(super::BACKLOG);
+    let store = Store { tx, events_ready: Arc::new(Notify::new()), deliveries_ready: Arc::new(Notify::new()) };
+    let (events, deliveries) = (store.events_ready.clone(), store.deliveries_ready.clone());
+    let spawned = std::thread::Builder::new().name(name).spawn(move || serve(backend, rx, &events, &deliveries));
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start the store thread; every store call will fail");
+    }
+    store
+}
+
+fn serve(mut backend: impl Batch, mut rx: mpsc::Receiver<Command>, events: &Notify, deliveries: &Notify) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(c) => batch.push(c),
+                Err(_) => break,
+            }
+        }
+        let mut replies: Vec<Reply> = Vec::with_capacity(batch.len());
+        let mut woke = Woke::default();
+        let committed = backend.run(&mut batch, &mut replies, &mut woke);
+        if let Err(e) = &committed {
+            tracing::error!(error = %e, "store commit failed; the batch's callers are told");
+        }
+        let commit_error = committed.as_ref().err().map(String::as_str);
+        for r in replies {
+            r(commit_error);
+        }
+        if committed.is_ok() {
+            if woke.events {
+                events.notify_one();
+            }
+            if woke.deliveries {
+                deliveries.notify_one();
+            }
+        }
+    }
+}

@@ -18,8 +18,9 @@
 //! - Each command runs under its own savepoint. In PostgreSQL one failed statement aborts the
 //!   whole transaction; a command that fails (a deadlock between two gateways' batches, a value
 //!   the database refuses) must fail only itself, as on SQLite.
-//! - A dropped connection is re-opened before the next batch; the batch that found it dropped
-//!   fails (ingest answers 503, the loops try again).
+//! - A dropped connection (a database restart, an idle timeout) is re-opened when the next
+//!   batch starts; a batch whose connection drops midway fails (ingest answers 503, the loops
+//!   try again).
 //!
 //! This file is the only one that writes PostgreSQL's SQL; it must never block on anything but
 //! the database.
@@ -30,6 +31,7 @@ use super::{
     NewDelivery, ReplaySelector, Store, StoreError,
 };
 use crate::event::Event;
+use ::postgres::error::SqlState;
 use ::postgres::{Client, Error as PgError, NoTls, Row, Statement, Transaction};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -85,6 +87,12 @@ fn redacted(url: &str) -> String {
     }
 }
 
+/// `s` as PostgreSQL text can hold it: NUL becomes U+FFFD. A scope comes from the webhook's
+/// body and an error from a plugin; refusing either would fail its command on every retry.
+fn text(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains('\0') { s.replace('\0', "\u{FFFD}").into() } else { s.into() }
+}
+
 fn db(e: PgError) -> StoreError {
     StoreError::Database(e.to_string())
 }
@@ -112,23 +120,33 @@ struct Postgres {
     prepared: Prepared,
 }
 
+impl Postgres {
+    /// The database's clock. This is also the batch's first contact with the server, so a
+    /// connection found dropped (a database restart, an idle timeout) is re-opened here and the
+    /// read tried once more: the callers never see it.
+    fn now(&mut self) -> Result<i64, String> {
+        let read = |client: &mut Client| client.query_one(NOW, &[]).and_then(|row| row.try_get(0));
+        match read(&mut self.client) {
+            Ok(now) => Ok(now),
+            Err(e) if self.client.is_closed() || e.is_closed() || e.code() == Some(&SqlState::ADMIN_SHUTDOWN) => {
+                tracing::warn!(error = %e, "the PostgreSQL connection was dropped; reconnecting");
+                self.client = connect(&self.url).map_err(|e| e.to_string())?;
+                self.prepared = Prepared::default();
+                read(&mut self.client).map_err(|e| e.to_string())
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
 impl Batch for Postgres {
     fn run(&mut self, batch: &mut Vec<Command>, replies: &mut Vec<Reply>, woke: &mut Woke) -> Result<(), String> {
-        if self.client.is_closed() {
-            match connect(&self.url) {
-                Ok(client) => {
-                    tracing::info!("reconnected to the PostgreSQL store");
-                    (self.client, self.prepared) = (client, Prepared::default());
-                }
-                Err(e) => return Err(fail_all(batch, replies, e.to_string())),
-            }
-        }
-        let started = self.client.transaction().and_then(|mut tx| {
-            let now: i64 = tx.query_one(NOW, &[])?.try_get(0)?;
-            Ok((tx, now))
-        });
-        match started {
-            Ok((mut tx, now)) => {
+        let now = match self.now() {
+            Ok(now) => now,
+            Err(e) => return Err(fail_all(batch, replies, e)),
+        };
+        match self.client.transaction() {
+            Ok(mut tx) => {
                 for command in batch.drain(..) {
                     replies.push(execute(&mut tx, &mut self.prepared, command, now, woke));
                 }
@@ -251,7 +269,8 @@ fn append(tx: &mut Transaction<'_>, sql: &mut Prepared, e: &Event, now: i64) -> 
          VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $8)",
     )?;
     let (body, received, depth): (&[u8], i64, i16) = (&e.body, e.received_at_ms as i64, i16::from(e.depth));
-    tx.execute(&insert, &[&e.id, &e.source, &e.scope, &headers, &body, &received, &depth, &now]).map(drop).map_err(db)
+    let scope: &str = &text(&e.scope);
+    tx.execute(&insert, &[&e.id, &e.source, &scope, &headers, &body, &received, &depth, &now]).map(drop).map_err(db)
 }
 
 fn lease_events(
@@ -332,12 +351,12 @@ fn finish_event(
         EventNext::Retry { retry_in, error } => tx.execute(
             "UPDATE events SET attempts = attempts + 1, due_at_ms = $2, lease_until_ms = 0, routes_done = $3,
              last_error = $4, updated_at_ms = $5 WHERE id = $1",
-            &[&id, &now.saturating_add(millis(*retry_in)), &done, error, &now],
+            &[&id, &now.saturating_add(millis(*retry_in)), &done, &&*text(error), &now],
         ),
         EventNext::Dead { error } => tx.execute(
             "UPDATE events SET state = 'dead', attempts = attempts + 1, lease_until_ms = 0, routes_done = $2,
              last_error = $3, updated_at_ms = $4 WHERE id = $1",
-            &[&id, &done, error, &now],
+            &[&id, &done, &&*text(error), &now],
         ),
     }
     .map(drop)
@@ -398,12 +417,12 @@ fn finish_delivery(
         DeliveryOutcome::Retry { retry_in, error } => tx.execute(
             "UPDATE deliveries SET attempts = attempts + 1, due_at_ms = $2, lease_until_ms = 0, last_error = $3,
              updated_at_ms = $4 WHERE id = $1",
-            &[&id, &now.saturating_add(millis(*retry_in)), error, &now],
+            &[&id, &now.saturating_add(millis(*retry_in)), &&*text(error), &now],
         ),
         DeliveryOutcome::Dead { error } => tx.execute(
             "UPDATE deliveries SET state = 'dead', attempts = attempts + 1, lease_until_ms = 0, last_error = $2,
              updated_at_ms = $3 WHERE id = $1",
-            &[&id, error, &now],
+            &[&id, &&*text(error), &now],
         ),
     }
     .map(drop)
@@ -542,6 +561,19 @@ mod tests {
         }
     }
 
+    impl TestSchema {
+        /// The count `sql` (`SELECT COUNT(*) …`) answers, on a thread of its own.
+        fn count(&self, sql: &str) -> i64 {
+            let (base, owned) = (self.base.clone(), sql.to_string());
+            let counted = std::thread::spawn(move || Client::connect(&base, NoTls)?.query_one(&owned, &[])?.try_get(0));
+            match counted.join() {
+                Ok(Ok(n)) => n,
+                Ok(Err(e)) => panic!("{sql}: {e}"),
+                Err(_) => panic!("{sql}: the thread panicked"),
+            }
+        }
+    }
+
     impl Drop for TestSchema {
         fn drop(&mut self) {
             self.run(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
@@ -631,6 +663,40 @@ mod tests {
         let stored = [x, y].into_iter().filter(|r| matches!(r, Ok(Appended::Stored))).count();
         assert_eq!(stored, 1);
         assert_eq!(a.depth().await.map(|d| d.events_pending).ok(), Some(2));
+    }
+
+    #[tokio::test]
+    async fn nul_bytes_in_a_scope_or_an_error_are_stored_not_refused_forever() {
+        let Some((store, _schema)) = open() else { return };
+        let mut e = event(1);
+        e.scope = "order/\0created".into();
+        assert_eq!(store.append(e.clone(), None).await.ok(), Some(Appended::Stored));
+        let leased = store.lease_events(1, LEASE).await.unwrap_or_default();
+        assert_eq!(leased.first().map(|l| l.event.scope.as_str()), Some("order/\u{FFFD}created"));
+        let dead = EventOutcome { next: EventNext::Dead { error: "bad\0byte".into() }, ..Default::default() };
+        assert!(store.finish_event(e.id.clone(), dead).await.is_ok());
+        let letters = store.dead_letters(1).await.unwrap_or_default();
+        assert_eq!(letters.first().map(|d| d.error.as_str()), Some("bad\u{FFFD}byte"));
+    }
+
+    #[tokio::test]
+    async fn a_connection_dropped_while_idle_is_reopened_without_failing_a_call() {
+        let Some(schema) = TestSchema::create() else { return };
+        let url = format!("{}&application_name={}", schema.url(), schema.name);
+        let store = open_postgres(&url).unwrap_or_else(|e| panic!("{e}"));
+        assert!(store.append(event(1), None).await.is_ok());
+        let ours = format!("FROM pg_stat_activity WHERE application_name = '{}'", schema.name);
+        schema.run(&format!("SELECT pg_terminate_backend(pid) {ours}"));
+        for _ in 0..500 {
+            if schema.count(&format!("SELECT COUNT(*) {ours}")) == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // The server is gone from under the writer: its next batch reconnects, unseen.
+        assert!(store.depth().await.is_ok(), "the first call after the drop is answered");
+        assert!(store.append(event(2), None).await.is_ok());
+        assert_eq!(store.depth().await.map(|d| d.events_pending).ok(), Some(2));
     }
 
     #[test]

@@ -22,7 +22,8 @@ macro_rules! contract_tests {
             concurrent_repeats_store_exactly_one_event,
             an_expired_key_is_taken_over_by_the_next_event,
             pruning_deletes_expired_keys_and_keeps_live_ones,
-            events_without_a_key_are_never_duplicates
+            events_without_a_key_are_never_duplicates,
+            an_append_that_fails_fails_alone_and_leaves_no_key_behind
         );
     };
     (@ $open:path; $($name:ident),*) => {
@@ -192,4 +193,26 @@ pub(crate) async fn events_without_a_key_are_never_duplicates(store: Store) {
     assert_eq!(stored(&store, &event(1), None).await, Appended::Stored);
     assert_eq!(stored(&store, &event(1), None).await, Appended::Stored);
     assert_eq!(pending(&store).await, Some(3));
+}
+
+pub(crate) async fn an_append_that_fails_fails_alone_and_leaves_no_key_behind(store: Store) {
+    let taken = event(0);
+    stored(&store, &taken, None).await;
+    // An event whose id is already stored cannot be inserted: that append fails, whatever
+    // batch it shares with the others, and its dedup key is not kept.
+    let tasks: Vec<_> = (1..=30)
+        .map(|n| {
+            let s = store.clone();
+            let (e, dedup) = if n == 15 { (taken.clone(), key(9, DAY)) } else { (event(n), None) };
+            tokio::spawn(async move { s.append(e, dedup).await.is_ok() })
+        })
+        .collect();
+    let mut ok = Vec::new();
+    for t in tasks {
+        ok.push(t.await.unwrap_or(false));
+    }
+    assert_eq!(ok.iter().filter(|ok| !**ok).count(), 1, "{ok:?}");
+    assert!(!ok[14], "the append of a stored id fails");
+    assert_eq!(pending(&store).await, Some(30));
+    assert_eq!(stored(&store, &event(99), key(9, DAY)).await, Appended::Stored, "the failed append held no key");
 }

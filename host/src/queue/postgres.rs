@@ -8,16 +8,17 @@
 //!   gateways never lease the same row, and rows another gateway's batch holds are skipped,
 //!   not waited for.
 //! - Nothing is released at start (a lease found then may belong to a live gateway): leases
-//!   simply expire, so they are bounded. An event is leased for at most [`EVENT_LEASE`] (2 min;
-//!   the longest plugin timeout is 60 s), a delivery for at most [`DELIVERY_LEASE`] (11 min; a
-//!   destination's timeout is at most 600 s). When a gateway dies, the work it had leased
-//!   resumes on another one once its lease has passed; work that outlives its lease may be
-//!   done twice, as at-least-once allows.
+//!   simply expire, so they are bounded, whatever the loops ask for. An event is leased for at
+//!   most [`EVENT_LEASE`] (2 min: twice the longest plugin timeout, 60 s), a delivery for at
+//!   most [`DELIVERY_LEASE`] (11 min: one attempt, whose timeout is at most 600 s, with room).
+//!   When a gateway dies, the work it had leased resumes on another one once its lease has
+//!   passed. Work that outlives its lease (an event whose routes' plugins together run past
+//!   2 min) may be done again by another gateway, as at-least-once allows.
 //! - "Now" is the database's clock, read once per batch, so leases, retries and dedup windows
 //!   mean the same on every gateway whatever their own clocks say.
-//! - Each command runs under its own savepoint. In PostgreSQL one failed statement aborts the
-//!   whole transaction; a command that fails (a deadlock between two gateways' batches, a value
-//!   the database refuses) must fail only itself, as on SQLite.
+//! - In PostgreSQL one failed statement aborts the whole transaction, yet a command that fails
+//!   (a deadlock between two gateways' batches, a value the database refuses) must fail only
+//!   itself, as on SQLite: the batch is rolled back and run again without it.
 //! - A dropped connection (a database restart, an idle timeout) is re-opened when the next
 //!   batch starts; a batch whose connection drops midway fails (ingest answers 503, the loops
 //!   try again).
@@ -36,7 +37,7 @@ use ::postgres::{Client, Error as PgError, NoTls, Row, Statement, Transaction};
 use std::collections::HashMap;
 use std::time::Duration;
 
-/// The longest an event stays leased: its plugins' calls (60 s at most each) fit with room.
+/// The longest an event stays leased: the longest plugin call (60 s) fits twice.
 pub const EVENT_LEASE: Duration = Duration::from_secs(2 * 60);
 
 /// The longest a delivery stays leased: one attempt (a destination waits 600 s at most) fits.
@@ -140,20 +141,49 @@ impl Postgres {
 }
 
 impl Batch for Postgres {
+    /// Runs the batch in one transaction. A command that fails aborts the transaction (that is
+    /// PostgreSQL), so the transaction is rolled back and the batch run again without it; it
+    /// alone gets its error. Savepoints would do the same per command, but each writing one
+    /// holds a subtransaction id until commit, and past 64 of those every other session's
+    /// snapshots slow down (subxid overflow): a batch holds up to 512.
     fn run(&mut self, batch: &mut Vec<Command>, replies: &mut Vec<Reply>, woke: &mut Woke) -> Result<(), String> {
         let now = match self.now() {
             Ok(now) => now,
             Err(e) => return Err(fail_all(batch, replies, e)),
         };
-        match self.client.transaction() {
-            Ok(mut tx) => {
-                for command in batch.drain(..) {
-                    replies.push(execute(&mut tx, &mut self.prepared, command, now, woke));
+        let mut answers: Vec<Option<Result<Answer, StoreError>>> = batch.iter().map(|_| None).collect();
+        let committed = loop {
+            let mut tx = match self.client.transaction() {
+                Ok(tx) => tx,
+                Err(e) => break Err(e.to_string()),
+            };
+            let mut failed = None;
+            for (i, command) in batch.iter().enumerate() {
+                if matches!(answers[i], Some(Err(_))) {
+                    continue;
                 }
-                tx.commit().map_err(|e| e.to_string())
+                match run(&mut tx, &mut self.prepared, command, now) {
+                    Ok(answer) => answers[i] = Some(Ok(answer)),
+                    Err(e) => {
+                        failed = Some((i, e));
+                        break;
+                    }
+                }
             }
-            Err(e) => Err(fail_all(batch, replies, e.to_string())),
+            let Some((i, error)) = failed else { break tx.commit().map_err(|e| e.to_string()) };
+            drop(tx); // rolls back
+            if self.client.is_closed() {
+                break Err(error.to_string());
+            }
+            tracing::warn!(error = %error, "a store command failed; running its batch again without it");
+            answers[i] = Some(Err(error));
+            answers.iter_mut().filter(|a| matches!(a, Some(Ok(_)))).for_each(|a| *a = None);
+        };
+        let not_run = || Err(StoreError::Database(committed.clone().err().unwrap_or_default()));
+        for (command, answer) in batch.drain(..).zip(answers) {
+            replies.push(reply_with(command, answer.unwrap_or_else(not_run), woke));
         }
+        committed
     }
 }
 
@@ -162,61 +192,80 @@ fn fail_all(batch: &mut Vec<Command>, replies: &mut Vec<Reply>, error: String) -
     error
 }
 
-/// Runs one command under a savepoint, so that its failure undoes it alone.
-fn isolated<T>(
-    tx: &mut Transaction<'_>,
-    run: impl FnOnce(&mut Transaction<'_>) -> Result<T, StoreError>,
-) -> Result<T, StoreError> {
-    let mut savepoint = tx.savepoint("command").map_err(db)?;
-    // On error the savepoint is dropped, which rolls it back.
-    let result = run(&mut savepoint)?;
-    savepoint.commit().map_err(db)?;
-    Ok(result)
-}
-
 fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-fn execute(tx: &mut Transaction<'_>, sql: &mut Prepared, command: Command, now: i64, woke: &mut Woke) -> Reply {
+/// A command's result, kept until its batch commits: a batch rolled back runs again.
+enum Answer {
+    Unit(()),
+    Appended(Appended),
+    Events(Vec<LeasedEvent>),
+    Deliveries(Vec<LeasedDelivery>),
+    DeadLetters(Vec<DeadLetter>),
+    Count(u64),
+    Depth(Depth),
+}
+
+fn run(tx: &mut Transaction<'_>, sql: &mut Prepared, command: &Command, now: i64) -> Result<Answer, StoreError> {
+    Ok(match command {
+        Command::Append { event, dedup, .. } => Answer::Appended(append_once(tx, sql, event, dedup.as_ref(), now)?),
+        Command::LeaseEvents { max, lease, .. } => {
+            let until = now.saturating_add(millis((*lease).min(EVENT_LEASE)));
+            Answer::Events(lease_events(tx, sql, *max, now, until)?)
+        }
+        Command::FinishEvent { id, outcome, .. } => Answer::Unit(finish_event(tx, sql, id, outcome, now)?),
+        Command::LeaseDeliveries { max, lease, .. } => {
+            let until = now.saturating_add(millis((*lease).min(DELIVERY_LEASE)));
+            Answer::Deliveries(lease_deliveries(tx, sql, *max, now, until)?)
+        }
+        Command::FinishDelivery { id, outcome, .. } => Answer::Unit(finish_delivery(tx, sql, id, outcome, now)?),
+        Command::DeadLetters { limit, .. } => Answer::DeadLetters(dead_letters(tx, *limit)?),
+        Command::Replay { selector, .. } => Answer::Count(replay(tx, selector, now)?),
+        Command::Prune { older_than_ms, .. } => {
+            Answer::Count(prune(tx, i64::try_from(*older_than_ms).unwrap_or(i64::MAX), now)?)
+        }
+        Command::Depth { .. } => Answer::Depth(depth(tx, now)?),
+    })
+}
+
+/// The reply to `command` carrying `answer`, noting what it made due.
+fn reply_with(command: Command, answer: Result<Answer, StoreError>, woke: &mut Woke) -> Reply {
+    macro_rules! take {
+        ($variant:path) => {
+            answer.and_then(|a| match a {
+                $variant(value) => Ok(value),
+                _ => Err(StoreError::Database("internal: an answer of the wrong kind".into())),
+            })
+        };
+    }
     match command {
-        Command::Append { event, dedup, reply: r } => {
-            let appended = isolated(tx, |tx| append_once(tx, sql, &event, dedup.as_ref(), now));
+        Command::Append { reply: r, .. } => {
+            let appended = take!(Answer::Appended);
             woke.events |= matches!(appended, Ok(Appended::Stored));
             reply(r, appended)
         }
-        Command::LeaseEvents { max, lease, reply: r } => {
-            let until = now.saturating_add(millis(lease.min(EVENT_LEASE)));
-            reply(r, isolated(tx, |tx| lease_events(tx, sql, max, now, until)))
-        }
-        Command::FinishEvent { id, outcome, reply: r } => {
+        Command::LeaseEvents { reply: r, .. } => reply(r, take!(Answer::Events)),
+        Command::FinishEvent { outcome, reply: r, .. } => {
             woke.deliveries = true;
             woke.events |= !outcome.emitted.is_empty() || matches!(outcome.next, EventNext::Retry { .. });
-            reply(r, isolated(tx, |tx| finish_event(tx, sql, &id, &outcome, now)))
+            reply(r, take!(Answer::Unit))
         }
-        Command::LeaseDeliveries { max, lease, reply: r } => {
-            let until = now.saturating_add(millis(lease.min(DELIVERY_LEASE)));
-            reply(r, isolated(tx, |tx| lease_deliveries(tx, sql, max, now, until)))
-        }
-        Command::FinishDelivery { id, outcome, reply: r } => {
-            reply(r, isolated(tx, |tx| finish_delivery(tx, sql, &id, &outcome, now)))
-        }
-        Command::DeadLetters { limit, reply: r } => reply(r, isolated(tx, |tx| dead_letters(tx, limit))),
-        Command::Replay { selector, reply: r } => {
+        Command::LeaseDeliveries { reply: r, .. } => reply(r, take!(Answer::Deliveries)),
+        Command::FinishDelivery { reply: r, .. } => reply(r, take!(Answer::Unit)),
+        Command::DeadLetters { reply: r, .. } => reply(r, take!(Answer::DeadLetters)),
+        Command::Replay { reply: r, .. } => {
             woke.events = true;
             woke.deliveries = true;
-            reply(r, isolated(tx, |tx| replay(tx, &selector, now)))
+            reply(r, take!(Answer::Count))
         }
-        Command::Prune { older_than_ms, reply: r } => {
-            let cutoff = i64::try_from(older_than_ms).unwrap_or(i64::MAX);
-            reply(r, isolated(tx, |tx| prune(tx, cutoff, now)))
-        }
-        Command::Depth { reply: r } => reply(r, isolated(tx, |tx| depth(tx, now))),
+        Command::Prune { reply: r, .. } => reply(r, take!(Answer::Count)),
+        Command::Depth { reply: r } => reply(r, take!(Answer::Depth)),
     }
 }
 
-/// Appends `event` unless a live event holds its dedup key (the command's savepoint makes the
-/// key and the event one write).
+/// Appends `event` unless a live event holds its dedup key; the key and the event commit or
+/// roll back together with the batch.
 fn append_once(
     tx: &mut Transaction<'_>,
     sql: &mut Prepared,

@@ -65,6 +65,7 @@ async fn sigkill_at_random_moments_loses_no_acknowledged_event() {
             r#"
 [server]
 listen = "127.0.0.1:{port}"
+admin = ""
 
 [sources.shop]
 provider = "generic"

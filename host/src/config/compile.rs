@@ -129,8 +129,7 @@ impl Cx<'_> {
         let admin_token =
             s.admin_token.as_ref().map(|t| self.string(t, "server.admin_token")).filter(|t| !t.is_empty());
         let max_body = self.size(s.max_body.as_ref(), "server.max_body", defaults::MAX_BODY as u64);
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
-        let workers = self.positive(s.workers.as_ref(), "server.workers", cores * 16, 4096);
+        let workers = self.positive(s.workers.as_ref(), "server.workers", defaults::WORKERS, 4096);
         Server {
             listen,
             admin: (!admin.is_empty()).then_some(admin),

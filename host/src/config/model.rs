@@ -83,9 +83,10 @@ pub struct RetryPolicy {
 }
 
 impl Default for RetryPolicy {
-    /// About Svix's schedule: 5 s doubling up to 10 h, 12 attempts (~3 days in all).
+    /// 5 s doubling up to 10 h between tries, 18 attempts: the last one about 51 hours after
+    /// the first, so an outage as long as BigCommerce's own retry window (48 h) loses nothing.
     fn default() -> Self {
-        Self { max_attempts: 12, first: Duration::from_secs(5), max: Duration::from_secs(10 * 3600) }
+        Self { max_attempts: 18, first: Duration::from_secs(5), max: Duration::from_secs(10 * 3600) }
     }
 }
 
@@ -103,6 +104,9 @@ pub mod defaults {
     pub const LISTEN: &str = "0.0.0.0:8080";
     pub const ADMIN: &str = "127.0.0.1:9090";
     pub const MAX_BODY: usize = 1 << 20;
+    /// Events handled at once. Plugin calls are async and cheap to hold; what bounds throughput
+    /// is the store's commit latency, so many events in flight keep group commits full.
+    pub const WORKERS: u64 = 128;
     pub const PLUGIN_TIMEOUT_MS: u64 = 50;
     pub const PLUGIN_MEMORY_MB: u64 = 32;
     /// The most memory one plugin instance may be given; the pooling allocator reserves for it.

@@ -42,10 +42,17 @@ pub async fn run(
 ) {
     let permits = Arc::new(Semaphore::new(IN_FLIGHT));
     let tasks = TaskTracker::new();
-    while !shutdown.is_cancelled() {
-        let free = permits.available_permits();
-        let leased = if free == 0 { Vec::new() } else { store.lease_deliveries(free, LEASE).await.unwrap_or_default() };
+    loop {
+        // Wait for a free slot before leasing, and lease again as soon as one frees up.
+        let first = tokio::select! {
+            permit = permits.clone().acquire_owned() => permit,
+            _ = shutdown.cancelled() => break,
+        };
+        let Ok(first) = first else { break };
+        let free = permits.available_permits() + 1;
+        let leased = store.lease_deliveries(free, LEASE).await.unwrap_or_default();
         if leased.is_empty() {
+            drop(first);
             tokio::select! {
                 _ = store.deliveries_ready() => {}
                 _ = tokio::time::sleep(POLL) => {}
@@ -53,8 +60,15 @@ pub async fn run(
             }
             continue;
         }
+        let mut first = Some(first);
         for leased in leased {
-            let Ok(permit) = permits.clone().acquire_owned().await else { break };
+            let permit = match first.take() {
+                Some(p) => p,
+                None => match permits.clone().acquire_owned().await {
+                    Ok(p) => p,
+                    Err(_) => break,
+                },
+            };
             let span = tracing::info_span!("delivery", delivery_id = %leased.delivery.id, event_id = %leased.delivery.event_id, destination = %leased.delivery.destination);
             let (live, store, client, metrics) = (live.clone(), store.clone(), client.clone(), metrics.clone());
             tasks.spawn(
@@ -158,8 +172,5 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 
 /// The HTTP client every delivery shares.
 pub fn client() -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .user_agent(concat!("switchyard/", env!("CARGO_PKG_VERSION")))
-        .pool_max_idle_per_host(64)
-        .build()
+    reqwest::Client::builder().user_agent(concat!("switchyard/", env!("CARGO_PKG_VERSION"))).build()
 }

@@ -48,10 +48,18 @@ pub struct Ctx {
 pub async fn run(live: Arc<Live>, ctx: Ctx, workers: usize, shutdown: CancellationToken) {
     let permits = Arc::new(Semaphore::new(workers.max(1)));
     let tasks = TaskTracker::new();
-    while !shutdown.is_cancelled() {
-        let free = permits.available_permits();
-        let leased = if free == 0 { Vec::new() } else { ctx.store.lease_events(free, LEASE).await.unwrap_or_default() };
+    loop {
+        // Wait for a free worker before leasing, so leased work never waits in memory, and
+        // lease again as soon as one frees up.
+        let first = tokio::select! {
+            permit = permits.clone().acquire_owned() => permit,
+            _ = shutdown.cancelled() => break,
+        };
+        let Ok(first) = first else { break };
+        let free = permits.available_permits() + 1;
+        let leased = ctx.store.lease_events(free, LEASE).await.unwrap_or_default();
         if leased.is_empty() {
+            drop(first);
             tokio::select! {
                 _ = ctx.store.events_ready() => {}
                 _ = tokio::time::sleep(POLL) => {}
@@ -59,8 +67,15 @@ pub async fn run(live: Arc<Live>, ctx: Ctx, workers: usize, shutdown: Cancellati
             }
             continue;
         }
+        let mut first = Some(first);
         for leased in leased {
-            let Ok(permit) = permits.clone().acquire_owned().await else { break };
+            let permit = match first.take() {
+                Some(p) => p,
+                None => match permits.clone().acquire_owned().await {
+                    Ok(p) => p,
+                    Err(_) => break,
+                },
+            };
             let snapshot = live.snapshot();
             let ctx = ctx.clone();
             let e = &leased.event;

@@ -86,9 +86,11 @@ fn config(pooling: bool) -> Config {
             .total_tables(SLOTS * 4)
             .total_stacks(SLOTS)
             .max_memory_size(MAX_MEMORY)
-            // Measured in WASMTIME48.md: keeping a little resident and batching decommits
-            // removes most of the kernel VM work that limits multi-core throughput.
-            .linear_memory_keep_resident(1 << 20)
+            // WASMTIME48.md: keeping a little resident and batching decommits removes most of
+            // the kernel VM work that limits multi-core throughput. "Resident" memory is
+            // memset on every instance's teardown, though: at 1 MiB that memset was 15% of a
+            // core in our end-to-end profile, so keep only the first 128 KiB.
+            .linear_memory_keep_resident(128 << 10)
             .table_keep_resident(64 << 10)
             .async_stack_keep_resident(64 << 10)
             .decommit_batch_size(32);

@@ -20,7 +20,10 @@ use std::path::Path;
 /// PostgreSQL to share a store), so any lease found at start belonged to a process that died.
 pub fn open_sqlite(path: &Path) -> Result<Store, StoreError> {
     let conn = connect(path)?;
-    conn.execute_batch("UPDATE events SET lease_until_ms = 0; UPDATE deliveries SET lease_until_ms = 0;")
+    conn.execute_batch(
+        "UPDATE events SET due_at_ms = 0, lease_until_ms = 0 WHERE state = 'pending' AND lease_until_ms > 0;
+         UPDATE deliveries SET due_at_ms = 0, lease_until_ms = 0 WHERE state = 'pending' AND lease_until_ms > 0;",
+    )
         .map_err(db)?;
     Ok(spawn(conn, path))
 }
@@ -157,11 +160,14 @@ fn append(tx: &Transaction<'_>, e: &Event, now: i64) -> Result<(), StoreError> {
     .map_err(db)
 }
 
+/// Leasing works like a visibility timeout: a leased row's `due_at_ms` moves to the lease's end,
+/// so the due-work index (state, due_at_ms) never skips over work in flight, and an unfinished
+/// lease simply becomes due again. `lease_until_ms > 0` marks rows in flight.
 fn lease_events(tx: &Transaction<'_>, max: usize, now: i64, until: i64) -> Result<Vec<LeasedEvent>, StoreError> {
     let mut stmt = tx
         .prepare_cached(
-            "UPDATE events SET lease_until_ms = ?3 WHERE id IN (
-                SELECT id FROM events WHERE state = 'pending' AND due_at_ms <= ?1 AND lease_until_ms <= ?1
+            "UPDATE events SET lease_until_ms = ?3, due_at_ms = ?3 WHERE id IN (
+                SELECT id FROM events WHERE state = 'pending' AND due_at_ms <= ?1
                 ORDER BY due_at_ms LIMIT ?2)
              RETURNING id, source, scope, headers, body, received_at_ms, depth, attempts, routes_done",
         )
@@ -232,8 +238,8 @@ fn finish_event(tx: &Transaction<'_>, id: &str, outcome: EventOutcome, now: i64)
 fn lease_deliveries(tx: &Transaction<'_>, max: usize, now: i64, until: i64) -> Result<Vec<LeasedDelivery>, StoreError> {
     let mut stmt = tx
         .prepare_cached(
-            "UPDATE deliveries SET lease_until_ms = ?3 WHERE id IN (
-                SELECT id FROM deliveries WHERE state = 'pending' AND due_at_ms <= ?1 AND lease_until_ms <= ?1
+            "UPDATE deliveries SET lease_until_ms = ?3, due_at_ms = ?3 WHERE id IN (
+                SELECT id FROM deliveries WHERE state = 'pending' AND due_at_ms <= ?1
                 ORDER BY due_at_ms LIMIT ?2)
              RETURNING id, event_id, route, destination, body, headers, attempts, created_at_ms",
         )

@@ -31,7 +31,7 @@ impl Plugin for OrderToErp {
             "source_event_id": event.id,
             "dedup_hash": body["hash"],
         });
-        log::info(&format!("order {order_id} {change} reshaped for the ERP"));
+        log::debug(&format!("order {order_id} {change} reshaped for the ERP"));
         Ok(vec![forward_json(&record)])
     }
 }

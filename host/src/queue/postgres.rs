@@ -43,6 +43,10 @@ pub const EVENT_LEASE: Duration = Duration::from_secs(2 * 60);
 /// The longest a delivery stays leased: one attempt (a destination waits 600 s at most) fits.
 pub const DELIVERY_LEASE: Duration = Duration::from_secs(11 * 60);
 
+/// How long connecting may take unless the url says (`connect_timeout=SECONDS`): an
+/// unreachable database fails the start, or one batch, instead of hanging on TCP's own timeout.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Serializes schema creation between gateways starting at once (`CREATE … IF NOT EXISTS`
 /// races on PostgreSQL's catalogs). An arbitrary constant: "Switch" in ASCII.
 const SCHEMA_LOCK: i64 = 0x5377_6974_6368;
@@ -65,7 +69,11 @@ pub fn open_postgres(url: &str) -> Result<Store, StoreError> {
 
 fn connect(url: &str) -> Result<Client, StoreError> {
     let error = |e: PgError| open_error(url, e.to_string());
-    let mut client = Client::connect(url, NoTls).map_err(error)?;
+    let mut config: ::postgres::Config = url.parse().map_err(error)?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    let mut client = config.connect(NoTls).map_err(error)?;
     let mut tx = client.transaction().map_err(error)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK]).map_err(error)?;
     tx.batch_execute(include_str!("schema_postgres.sql")).map_err(error)?;
@@ -746,6 +754,15 @@ mod tests {
         assert!(store.depth().await.is_ok(), "the first call after the drop is answered");
         assert!(store.append(event(2), None).await.is_ok());
         assert_eq!(store.depth().await.map(|d| d.events_pending).ok(), Some(2));
+    }
+
+    #[test]
+    fn an_unreachable_database_fails_the_open_with_the_url_but_not_its_password() {
+        // Port 9 (discard) on loopback: nothing listens, so the connection is refused at once.
+        let error = open_postgres("postgres://sy:secret@127.0.0.1:9/sy").err().map(|e| e.to_string());
+        let error = error.unwrap_or_default();
+        assert!(error.starts_with("cannot open the store at postgres://sy:***@127.0.0.1:9/sy: "), "{error}");
+        assert!(!error.contains("secret"), "{error}");
     }
 
     #[test]

@@ -330,6 +330,9 @@ fn append(tx: &mut Transaction<'_>, sql: &mut Prepared, e: &Event, now: i64) -> 
     tx.execute(&insert, &[&e.id, &e.source, &scope, &headers, &body, &received, &depth, &now]).map(drop).map_err(db)
 }
 
+/// Leasing works like a visibility timeout, as on SQLite: a leased row's `due_at_ms` moves to
+/// the lease's end, so the due-work index (state, due_at_ms) never skips over work in flight,
+/// and an unfinished lease simply becomes due again.
 fn lease_events(
     tx: &mut Transaction<'_>,
     sql: &mut Prepared,
@@ -339,8 +342,8 @@ fn lease_events(
 ) -> Result<Vec<LeasedEvent>, StoreError> {
     let lease = sql.get(
         tx,
-        "UPDATE events SET lease_until_ms = $3 WHERE id IN (
-            SELECT id FROM events WHERE state = 'pending' AND due_at_ms <= $1 AND lease_until_ms <= $1
+        "UPDATE events SET lease_until_ms = $3, due_at_ms = $3 WHERE id IN (
+            SELECT id FROM events WHERE state = 'pending' AND due_at_ms <= $1
             ORDER BY due_at_ms LIMIT $2 FOR UPDATE SKIP LOCKED)
          RETURNING id, source, scope, headers, body, received_at_ms, depth, attempts, routes_done",
     )?;
@@ -429,8 +432,8 @@ fn lease_deliveries(
 ) -> Result<Vec<LeasedDelivery>, StoreError> {
     let lease = sql.get(
         tx,
-        "UPDATE deliveries SET lease_until_ms = $3 WHERE id IN (
-            SELECT id FROM deliveries WHERE state = 'pending' AND due_at_ms <= $1 AND lease_until_ms <= $1
+        "UPDATE deliveries SET lease_until_ms = $3, due_at_ms = $3 WHERE id IN (
+            SELECT id FROM deliveries WHERE state = 'pending' AND due_at_ms <= $1
             ORDER BY due_at_ms LIMIT $2 FOR UPDATE SKIP LOCKED)
          RETURNING id, event_id, route, destination, body, headers, attempts, created_at_ms",
     )?;

@@ -24,7 +24,7 @@ pub fn open_sqlite(path: &Path) -> Result<Store, StoreError> {
         "UPDATE events SET due_at_ms = 0, lease_until_ms = 0 WHERE state = 'pending' AND lease_until_ms > 0;
          UPDATE deliveries SET due_at_ms = 0, lease_until_ms = 0 WHERE state = 'pending' AND lease_until_ms > 0;",
     )
-        .map_err(db)?;
+    .map_err(db)?;
     Ok(spawn(conn, path))
 }
 

@@ -107,7 +107,7 @@ fn db(e: PgError) -> StoreError {
 }
 
 /// Statements prepared on the connection, by their text: one parse per connection, not per
-/// command. Prepared statements outlive transactions and savepoints.
+/// command. Prepared statements outlive transactions, rolled back or not.
 #[derive(Default)]
 struct Prepared(HashMap<&'static str, Statement>);
 

@@ -1,5 +1,6 @@
-//! Kill -9 the gateway five times under load: every webhook that got a 200 is delivered, and
-//! re-deliveries carry the same `webhook-id`. Runs the real binary as a child process.
+//! Stop the gateway under load — `kill -9` five times at random moments, or SIGTERM once —
+//! and restart it: every webhook that got a 200 is delivered, and re-deliveries carry the same
+//! `webhook-id`. Runs the real binary as a child process.
 
 use axum::Router;
 use axum::extract::State;
@@ -48,8 +49,24 @@ async fn wait_listening(port: u16) {
     panic!("switchyard did not start listening on {port}");
 }
 
+/// How each run of the gateway ends.
+#[derive(Clone, Copy, PartialEq)]
+enum Stop {
+    Kill,
+    Term,
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigkill_at_random_moments_loses_no_acknowledged_event() {
+    stop_under_load(Stop::Kill, 5).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigterm_under_load_exits_within_the_grace_period_and_loses_nothing() {
+    stop_under_load(Stop::Term, 1).await;
+}
+
+async fn stop_under_load(how: Stop, runs: usize) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let seen: Seen = Arc::default();
     let sink = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
@@ -110,13 +127,32 @@ to = ["erp"]
         }));
     }
 
-    for _ in 0..5 {
+    for _ in 0..runs {
         let mut child = start(&config, &log);
         wait_listening(port).await;
         let alive = Duration::from_millis(150 + rand::random::<u64>() % 600);
         tokio::time::sleep(alive).await;
-        child.kill().unwrap_or_else(|e| panic!("cannot SIGKILL: {e}"));
-        let _ = child.wait();
+        match how {
+            Stop::Kill => {
+                child.kill().unwrap_or_else(|e| panic!("cannot SIGKILL: {e}"));
+                let _ = child.wait();
+            }
+            Stop::Term => {
+                let sent = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+                assert!(sent.is_ok_and(|s| s.success()), "cannot send SIGTERM");
+                // `serve` has a 10 s grace period by default; it must exit well within it.
+                let mut exited = None;
+                for _ in 0..1000 {
+                    if let Ok(Some(status)) = child.try_wait() {
+                        exited = Some(status);
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                let status = exited.unwrap_or_else(|| panic!("still running 10 s after SIGTERM"));
+                assert!(status.success(), "SIGTERM should be a clean exit, got {status}");
+            }
+        }
     }
     let mut child = start(&config, &log);
     wait_listening(port).await;
@@ -144,5 +180,5 @@ to = ["erp"]
     for (n, ids) in &seen {
         assert_eq!(ids.len(), 1, "order {n} arrived under several webhook-ids: {ids:?}");
     }
-    eprintln!("{} events acknowledged across 5 SIGKILLs, all delivered", acked.len());
+    eprintln!("{} events acknowledged across {runs} stops, all delivered", acked.len());
 }

@@ -232,3 +232,39 @@ async fn an_admin_listener_off_loopback_without_a_token_refuses_to_start() {
     let refused = Gateway::start(options, bind("127.0.0.1:0").await).await.err().map(|e| format!("{e:#}"));
     assert!(refused.as_deref().is_some_and(|e| e.contains("admin_token")), "{refused:?}");
 }
+
+#[tokio::test]
+async fn dead_letters_are_listed_and_replayed_through_the_api() {
+    let dest = TestDestination::start().await;
+    dest.answer(410);
+    let gw = TestGateway::start_with_admin(&table(&dest, "e")).await.unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(gw.post("open", r#"{"scope": "thing.gone"}"#).await.status(), 200);
+    let mut listed = json!(null);
+    for _ in 0..500 {
+        let (status, body) = admin_json(&gw, "GET", "/api/dead-letters").await;
+        assert_eq!(status, 200);
+        if body["count"] == 1 {
+            listed = body;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(listed["dead_letters"][0]["destination"], "e", "{listed}");
+    assert!(listed["dead_letters"][0]["error"].as_str().unwrap_or_default().contains("410"));
+
+    let (status, _) = admin(&gw, "POST", "/api/dead-letters/replay", Some(TOKEN)).await;
+    assert_eq!(status, 400, "a replay must say what to replay");
+    dest.answer(200);
+    let url = gw.admin_url("/api/dead-letters/replay");
+    let request = gw.client.post(url).bearer_auth(TOKEN).header("content-type", "application/json");
+    let response = request.body(json!({ "destination": "e" }).to_string()).send().await;
+    let body: serde_json::Value = match response {
+        Ok(r) => serde_json::from_slice(&r.bytes().await.unwrap_or_default()).unwrap_or_default(),
+        Err(e) => panic!("replay: {e}"),
+    };
+    assert_eq!(body["replayed"], 1);
+    dest.wait_for_one("the replayed delivery", |r| r.path == "/e" && r.json()["scope"] == "thing.gone").await;
+    let (_, after) = admin_json(&gw, "GET", "/api/dead-letters").await;
+    assert_eq!(after["count"], 0);
+    gw.stop().await;
+}

@@ -4,6 +4,7 @@
 //! - `health.rs`: `/health` (the process answers) and `/ready` (config loaded, store answering).
 //! - `metrics.rs`: `/metrics`, the [`Metrics`] counters and live gauges as Prometheus text.
 //! - `api.rs`: `/api/routes`, `/api/plugins`, `/api/reload` (GET the last outcome, POST to reload).
+//! - `dlq.rs`: `/api/dead-letters` (GET lists) and `/api/dead-letters/replay` (POST sends again).
 //!
 //! Everything but `/health` and `/ready` needs `Authorization: Bearer <admin_token>` when a token
 //! is configured; the token is read from the live snapshot, so a reload rotates it. A listener
@@ -12,6 +13,7 @@
 //! state and asks for reloads; it must never change routing or touch events itself.
 
 mod api;
+mod dlq;
 mod health;
 mod metrics;
 
@@ -64,6 +66,8 @@ pub fn router(admin: Admin) -> Router {
         .route("/api/routes", get(api::routes))
         .route("/api/plugins", get(api::plugins))
         .route("/api/reload", get(api::reload_status).post(api::reload_now))
+        .route("/api/dead-letters", get(dlq::list))
+        .route("/api/dead-letters/replay", axum::routing::post(dlq::replay))
         .route_layer(middleware::from_fn_with_state(admin.clone(), require_token));
     Router::new()
         .route("/health", get(health::health))

@@ -28,6 +28,12 @@ pub fn load(path: &Path, env: Lookup<'_>) -> Result<Config, ConfigErrors> {
 
 /// Compiles config text as if read from `path`.
 pub fn load_str(path: &Path, text: &str, env: Lookup<'_>) -> Result<Config, ConfigErrors> {
+    // An empty file is what a reload sees between an in-place save's truncate and its write;
+    // serving "nothing configured" for that instant would refuse every webhook.
+    if text.trim().is_empty() {
+        let message = "the file is empty (a save in progress?); a config needs at least one source";
+        return Err(ConfigErrors(vec![ConfigError::new(path, None, message)]));
+    }
     let raw: raw::RawConfig = toml::from_str(text).map_err(|e| {
         let map = error::SourceMap::new(text);
         let location = e.span().map(|span| map.locate_guessing_key(span));

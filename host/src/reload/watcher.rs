@@ -21,7 +21,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-/// How long a burst of file events may last before it is acted on.
+/// How long the watched files must be quiet before a change is acted on.
 const DEBOUNCE: Duration = Duration::from_millis(100);
 
 /// Digest of each watched file (all zeros when missing).
@@ -36,7 +36,9 @@ pub fn watch(
     shutdown: CancellationToken,
 ) -> impl Future<Output = ()> + Send + 'static {
     let changed = Arc::new(Notify::new());
-    let mut watcher = if files { file_watcher(changed.clone()) } else { None };
+    let names: Names = Arc::default();
+    set_names(&names, &live);
+    let mut watcher = if files { file_watcher(changed.clone(), names.clone()) } else { None };
     let mut watched = BTreeSet::new();
     if let Some(w) = watcher.as_mut() {
         rewatch(w, &mut watched, directories(&live));
@@ -52,7 +54,14 @@ pub fn watch(
                 _ = shutdown.cancelled() => return,
             };
             if !forced {
-                tokio::time::sleep(DEBOUNCE).await;
+                // Wait for a quiet period, not a fixed delay after the first event, so a burst
+                // (truncate, write, rename…) is read once it is over.
+                loop {
+                    tokio::select! {
+                        _ = changed.notified() => continue,
+                        _ = tokio::time::sleep(DEBOUNCE) => break,
+                    }
+                }
             }
             let now = fingerprint(&live).await;
             if forced || now != last {
@@ -63,15 +72,38 @@ pub fn watch(
             }
             last = now;
             if let Some(w) = watcher.as_mut() {
+                set_names(&names, &live);
                 rewatch(w, &mut watched, directories(&live));
             }
         }
     }
 }
 
-fn file_watcher(changed: Arc<Notify>) -> Option<notify::RecommendedWatcher> {
+/// File names in the watched directories whose changes matter: the config's, the plugins',
+/// and Kubernetes' `..data`-style entries. Everything else there (the SQLite database beside
+/// routes.toml, an editor's swap files) is ignored, or its constant writes would keep the
+/// quiet period from ever ending.
+type Names = Arc<std::sync::RwLock<std::collections::HashSet<std::ffi::OsString>>>;
+
+fn set_names(names: &Names, live: &Live) {
+    let wanted = live.watched_files().iter().filter_map(|f| f.file_name().map(|n| n.to_os_string())).collect();
+    if let Ok(mut n) = names.write() {
+        *n = wanted;
+    }
+}
+
+fn relevant(event: &notify::Event, names: &Names) -> bool {
+    let Ok(names) = names.read() else { return true };
+    event
+        .paths
+        .iter()
+        .filter_map(|p| p.file_name())
+        .any(|n| names.contains(n) || n.as_encoded_bytes().starts_with(b".."))
+}
+
+fn file_watcher(changed: Arc<Notify>, names: Names) -> Option<notify::RecommendedWatcher> {
     let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if event.is_ok_and(|e| !e.kind.is_access()) {
+        if event.is_ok_and(|e| !e.kind.is_access() && relevant(&e, &names)) {
             changed.notify_one();
         }
     });

@@ -40,3 +40,4 @@ pub mod reload;
 pub mod scope;
 pub mod sources;
 pub mod telemetry;
+pub mod workers;

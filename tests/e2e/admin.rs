@@ -266,5 +266,10 @@ async fn dead_letters_are_listed_and_replayed_through_the_api() {
     dest.wait_for_one("the replayed delivery", |r| r.path == "/e" && r.json()["scope"] == "thing.gone").await;
     let (_, after) = admin_json(&gw, "GET", "/api/dead-letters").await;
     assert_eq!(after["count"], 0);
+    let (status, events) = admin_json(&gw, "GET", "/api/events?limit=5").await;
+    assert_eq!(status, 200);
+    assert_eq!(events["events"][0]["scope"], "thing.gone", "{events}");
+    assert_eq!(events["events"][0]["deliveries"][0]["destination"], "e", "{events}");
+    assert!(events["events"][0].get("body").is_none(), "bodies are never shown");
     gw.stop().await;
 }

@@ -5,6 +5,7 @@
 //! - `metrics.rs`: `/metrics`, the [`Metrics`] counters and live gauges as Prometheus text.
 //! - `api.rs`: `/api/routes`, `/api/plugins`, `/api/reload` (GET the last outcome, POST to reload).
 //! - `dlq.rs`: `/api/dead-letters` (GET lists) and `/api/dead-letters/replay` (POST sends again).
+//! - `events.rs`: `/api/events`, the newest events with their deliveries.
 //!
 //! Everything but `/health` and `/ready` needs `Authorization: Bearer <admin_token>` when a token
 //! is configured; the token is read from the live snapshot, so a reload rotates it. A listener
@@ -14,6 +15,7 @@
 
 mod api;
 mod dlq;
+mod events;
 mod health;
 mod metrics;
 
@@ -66,6 +68,7 @@ pub fn router(admin: Admin) -> Router {
         .route("/api/routes", get(api::routes))
         .route("/api/plugins", get(api::plugins))
         .route("/api/reload", get(api::reload_status).post(api::reload_now))
+        .route("/api/events", get(events::recent))
         .route("/api/dead-letters", get(dlq::list))
         .route("/api/dead-letters/replay", axum::routing::post(dlq::replay))
         .route_layer(middleware::from_fn_with_state(admin.clone(), require_token));

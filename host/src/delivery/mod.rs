@@ -17,20 +17,15 @@ use crate::reload::Live;
 use retry::Attempt;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 /// Concurrent outgoing requests.
 const IN_FLIGHT: usize = 256;
 
-/// How long a leased delivery stays hidden from other workers (a crash releases it sooner:
-/// the store frees leases at start).
+/// How long a leased delivery stays hidden from other workers. SQLite frees a dead process's
+/// leases at the next start; PostgreSQL caps leases at 11 minutes (see `queue/postgres.rs`).
 const LEASE: Duration = Duration::from_secs(15 * 60);
-
-/// How often to look for due retries when nothing wakes the loop.
-const POLL: Duration = Duration::from_millis(250);
 
 /// Runs until `shutdown`, then waits for requests in flight.
 pub async fn run(
@@ -40,48 +35,16 @@ pub async fn run(
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
 ) {
-    let permits = Arc::new(Semaphore::new(IN_FLIGHT));
-    let tasks = TaskTracker::new();
-    loop {
-        // Wait for a free slot before leasing, and lease again as soon as one frees up.
-        let first = tokio::select! {
-            permit = permits.clone().acquire_owned() => permit,
-            _ = shutdown.cancelled() => break,
-        };
-        let Ok(first) = first else { break };
-        let free = permits.available_permits() + 1;
-        let leased = store.lease_deliveries(free, LEASE).await.unwrap_or_default();
-        if leased.is_empty() {
-            drop(first);
-            tokio::select! {
-                _ = store.deliveries_ready() => {}
-                _ = tokio::time::sleep(POLL) => {}
-                _ = shutdown.cancelled() => break,
-            }
-            continue;
-        }
-        let mut first = Some(first);
-        for leased in leased {
-            let permit = match first.take() {
-                Some(p) => p,
-                None => match permits.clone().acquire_owned().await {
-                    Ok(p) => p,
-                    Err(_) => break,
-                },
-            };
-            let span = tracing::info_span!("delivery", delivery_id = %leased.delivery.id, event_id = %leased.delivery.event_id, destination = %leased.delivery.destination);
-            let (live, store, client, metrics) = (live.clone(), store.clone(), client.clone(), metrics.clone());
-            tasks.spawn(
-                async move {
-                    deliver(&live, &store, &client, &metrics, leased).await;
-                    drop(permit);
-                }
-                .instrument(span),
-            );
-        }
-    }
-    tasks.close();
-    tasks.wait().await;
+    let shared = &store;
+    let lease = move |n| async move { shared.lease_deliveries(n, LEASE).await.unwrap_or_default() };
+    let work = |leased: LeasedDelivery| {
+        let d = &leased.delivery;
+        let span =
+            tracing::info_span!("delivery", delivery_id = %d.id, event_id = %d.event_id, destination = %d.destination);
+        let (live, store, client, metrics) = (live.clone(), store.clone(), client.clone(), metrics.clone());
+        async move { deliver(&live, &store, &client, &metrics, leased).await }.instrument(span)
+    };
+    crate::workers::run(IN_FLIGHT, lease, move || shared.deliveries_ready(), work, shutdown).await;
 }
 
 async fn deliver(live: &Live, store: &Store, client: &reqwest::Client, metrics: &Metrics, leased: LeasedDelivery) {

@@ -18,9 +18,7 @@ use crate::scope::Scope;
 use action::RouteResult;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 /// Most `emit` generations one webhook may cause, so two plugins cannot emit at each other forever.
@@ -28,9 +26,6 @@ pub const MAX_EMIT_DEPTH: u8 = 8;
 
 /// How long a leased event stays hidden from other workers (plugins have deadlines far shorter).
 const LEASE: Duration = Duration::from_secs(5 * 60);
-
-/// How often to look for due retries when nothing wakes the loop.
-const POLL: Duration = Duration::from_millis(250);
 
 /// Plugins that ask to retry later are called again on this schedule: 1 s doubling to 10 min,
 /// 20 tries (about 2.5 hours), then the event is dead-lettered.
@@ -46,55 +41,23 @@ pub struct Ctx {
 
 /// Runs until `shutdown`, then waits for events in flight.
 pub async fn run(live: Arc<Live>, ctx: Ctx, workers: usize, shutdown: CancellationToken) {
-    let permits = Arc::new(Semaphore::new(workers.max(1)));
-    let tasks = TaskTracker::new();
-    loop {
-        // Wait for a free worker before leasing, so leased work never waits in memory, and
-        // lease again as soon as one frees up.
-        let first = tokio::select! {
-            permit = permits.clone().acquire_owned() => permit,
-            _ = shutdown.cancelled() => break,
-        };
-        let Ok(first) = first else { break };
-        let free = permits.available_permits() + 1;
-        let leased = ctx.store.lease_events(free, LEASE).await.unwrap_or_default();
-        if leased.is_empty() {
-            drop(first);
-            tokio::select! {
-                _ = ctx.store.events_ready() => {}
-                _ = tokio::time::sleep(POLL) => {}
-                _ = shutdown.cancelled() => break,
+    let store = &ctx.store;
+    let lease = move |n| async move { store.lease_events(n, LEASE).await.unwrap_or_default() };
+    let work = |leased: LeasedEvent| {
+        let snapshot = live.snapshot();
+        let ctx = ctx.clone();
+        let e = &leased.event;
+        let span = tracing::info_span!("event", event_id = %e.id, source = %e.source, scope = %e.scope);
+        async move {
+            let id = leased.event.id.clone();
+            let outcome = handle(&snapshot, leased, &ctx.metrics).await;
+            if let Err(e) = ctx.store.finish_event(id, outcome).await {
+                tracing::error!(error = %e, "cannot record the event's outcome; it will be handled again");
             }
-            continue;
         }
-        let mut first = Some(first);
-        for leased in leased {
-            let permit = match first.take() {
-                Some(p) => p,
-                None => match permits.clone().acquire_owned().await {
-                    Ok(p) => p,
-                    Err(_) => break,
-                },
-            };
-            let snapshot = live.snapshot();
-            let ctx = ctx.clone();
-            let e = &leased.event;
-            let span = tracing::info_span!("event", event_id = %e.id, source = %e.source, scope = %e.scope);
-            tasks.spawn(
-                async move {
-                    let id = leased.event.id.clone();
-                    let outcome = handle(&snapshot, leased, &ctx.metrics).await;
-                    if let Err(e) = ctx.store.finish_event(id, outcome).await {
-                        tracing::error!(error = %e, "cannot record the event's outcome; it will be handled again");
-                    }
-                    drop(permit);
-                }
-                .instrument(span),
-            );
-        }
-    }
-    tasks.close();
-    tasks.wait().await;
+        .instrument(span)
+    };
+    crate::workers::run(workers, lease, move || store.events_ready(), work, shutdown).await;
 }
 
 /// Routes one event through `snapshot`, skipping the routes done in earlier tries.

@@ -23,7 +23,8 @@ macro_rules! contract_tests {
             an_expired_key_is_taken_over_by_the_next_event,
             pruning_deletes_expired_keys_and_keeps_live_ones,
             events_without_a_key_are_never_duplicates,
-            an_append_that_fails_fails_alone_and_leaves_no_key_behind
+            an_append_that_fails_fails_alone_and_leaves_no_key_behind,
+            recent_events_come_newest_first_with_their_deliveries
         );
     };
     (@ $open:path; $($name:ident),*) => {
@@ -215,4 +216,23 @@ pub(crate) async fn an_append_that_fails_fails_alone_and_leaves_no_key_behind(st
     assert!(!ok[14], "the append of a stored id fails");
     assert_eq!(pending(&store).await, Some(30));
     assert_eq!(stored(&store, &event(99), key(9, DAY)).await, Appended::Stored, "the failed append held no key");
+}
+
+pub(crate) async fn recent_events_come_newest_first_with_their_deliveries(store: Store) {
+    let (first, second) = (event(1), event(2));
+    for e in [&first, &second] {
+        assert!(store.append(e.clone(), None).await.is_ok());
+    }
+    let _ = store.lease_events(10, LEASE).await;
+    let d = delivery(&first, "erp");
+    let outcome = EventOutcome { deliveries: vec![d.clone()], ..Default::default() };
+    assert!(store.finish_event(first.id.clone(), outcome).await.is_ok());
+    let recent = store.recent_events(10).await.unwrap_or_default();
+    assert_eq!(recent.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), [second.id.as_str(), first.id.as_str()]);
+    assert_eq!(recent[1].state, "done");
+    assert_eq!(recent[1].deliveries.len(), 1);
+    assert_eq!(recent[1].deliveries[0].id, d.id);
+    assert_eq!(recent[1].deliveries[0].state, "pending");
+    assert!(recent[0].deliveries.is_empty());
+    assert_eq!(store.recent_events(1).await.map(|r| r.len()).ok(), Some(1));
 }

@@ -160,6 +160,32 @@ pub struct DeadLetter {
     pub updated_at_ms: u64,
 }
 
+/// One recent event and what became of it, for the admin API.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EventSummary {
+    pub id: String,
+    pub source: String,
+    pub scope: String,
+    /// pending | done | dead
+    pub state: String,
+    pub attempts: u32,
+    pub received_at_ms: u64,
+    pub last_error: Option<String>,
+    pub deliveries: Vec<DeliverySummary>,
+}
+
+/// One delivery of a recent event.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DeliverySummary {
+    pub id: String,
+    pub route: String,
+    pub destination: String,
+    /// pending | delivered | dead
+    pub state: String,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+}
+
 /// Which dead letters to send again.
 #[derive(Debug, Clone)]
 pub enum ReplaySelector {
@@ -187,6 +213,7 @@ pub(crate) enum Command {
     LeaseDeliveries { max: usize, lease: Duration, reply: oneshot::Sender<Result<Vec<LeasedDelivery>, StoreError>> },
     FinishDelivery { id: String, outcome: DeliveryOutcome, reply: oneshot::Sender<Result<(), StoreError>> },
     DeadLetters { limit: usize, reply: oneshot::Sender<Result<Vec<DeadLetter>, StoreError>> },
+    RecentEvents { limit: usize, reply: oneshot::Sender<Result<Vec<EventSummary>, StoreError>> },
     Replay { selector: ReplaySelector, reply: oneshot::Sender<Result<u64, StoreError>> },
     Prune { older_than_ms: u64, reply: oneshot::Sender<Result<u64, StoreError>> },
     Depth { reply: oneshot::Sender<Result<Depth, StoreError>> },
@@ -251,6 +278,11 @@ impl Store {
 
     pub async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
         self.call(|reply| Command::DeadLetters { limit, reply }).await
+    }
+
+    /// The newest `limit` events (ids are time-ordered), each with its deliveries.
+    pub async fn recent_events(&self, limit: usize) -> Result<Vec<EventSummary>, StoreError> {
+        self.call(|reply| Command::RecentEvents { limit, reply }).await
     }
 
     pub async fn replay(&self, selector: ReplaySelector) -> Result<u64, StoreError> {

@@ -28,8 +28,8 @@
 
 use super::writer::{self, Batch, Reply, Woke, fail, reply};
 use super::{
-    Appended, Command, DeadLetter, Dedup, DeliveryOutcome, Depth, EventNext, EventOutcome, LeasedDelivery, LeasedEvent,
-    NewDelivery, ReplaySelector, Store, StoreError,
+    Appended, Command, DeadLetter, Dedup, DeliveryOutcome, DeliverySummary, Depth, EventNext, EventOutcome,
+    EventSummary, LeasedDelivery, LeasedEvent, NewDelivery, ReplaySelector, Store, StoreError,
 };
 use crate::event::Event;
 use ::postgres::error::SqlState;
@@ -211,6 +211,7 @@ enum Answer {
     Events(Vec<LeasedEvent>),
     Deliveries(Vec<LeasedDelivery>),
     DeadLetters(Vec<DeadLetter>),
+    Recent(Vec<EventSummary>),
     Count(u64),
     Depth(Depth),
 }
@@ -229,6 +230,7 @@ fn run(tx: &mut Transaction<'_>, sql: &mut Prepared, command: &Command, now: i64
         }
         Command::FinishDelivery { id, outcome, .. } => Answer::Unit(finish_delivery(tx, sql, id, outcome, now)?),
         Command::DeadLetters { limit, .. } => Answer::DeadLetters(dead_letters(tx, *limit)?),
+        Command::RecentEvents { limit, .. } => Answer::Recent(recent_events(tx, *limit)?),
         Command::Replay { selector, .. } => Answer::Count(replay(tx, selector, now)?),
         Command::Prune { older_than_ms, .. } => {
             Answer::Count(prune(tx, i64::try_from(*older_than_ms).unwrap_or(i64::MAX), now)?)
@@ -262,6 +264,7 @@ fn reply_with(command: Command, answer: Result<Answer, StoreError>, woke: &mut W
         Command::LeaseDeliveries { reply: r, .. } => reply(r, take!(Answer::Deliveries)),
         Command::FinishDelivery { reply: r, .. } => reply(r, take!(Answer::Unit)),
         Command::DeadLetters { reply: r, .. } => reply(r, take!(Answer::DeadLetters)),
+        Command::RecentEvents { reply: r, .. } => reply(r, take!(Answer::Recent)),
         Command::Replay { reply: r, .. } => {
             woke.events = true;
             woke.deliveries = true;
@@ -516,6 +519,51 @@ fn dead_letter(row: &Row) -> Result<DeadLetter, PgError> {
         error: row.try_get::<_, Option<String>>(7)?.unwrap_or_default(),
         updated_at_ms: row.try_get::<_, i64>(8)?.max(0) as u64,
     })
+}
+
+fn recent_events(tx: &mut Transaction<'_>, limit: usize) -> Result<Vec<EventSummary>, StoreError> {
+    // Event ids are `evt_` + a UUIDv7, so the primary key orders them by time: no extra index.
+    let rows = tx
+        .query(
+            "SELECT id, source, scope, state, attempts, received_at_ms, last_error FROM events ORDER BY id DESC LIMIT $1",
+            &[&(limit as i64)],
+        )
+        .map_err(db)?;
+    let mut summaries = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let id: String = row.try_get(0).map_err(db)?;
+        let deliveries = tx
+            .query(
+                "SELECT id, route, destination, state, attempts, last_error FROM deliveries
+                 WHERE event_id = $1 ORDER BY created_at_ms",
+                &[&id],
+            )
+            .map_err(db)?
+            .iter()
+            .map(|d| {
+                Ok(DeliverySummary {
+                    id: d.try_get(0)?,
+                    route: d.try_get(1)?,
+                    destination: d.try_get(2)?,
+                    state: d.try_get(3)?,
+                    attempts: d.try_get::<_, i32>(4)?.max(0) as u32,
+                    last_error: d.try_get(5)?,
+                })
+            })
+            .collect::<Result<Vec<_>, PgError>>()
+            .map_err(db)?;
+        summaries.push(EventSummary {
+            id,
+            source: row.try_get(1).map_err(db)?,
+            scope: row.try_get(2).map_err(db)?,
+            state: row.try_get(3).map_err(db)?,
+            attempts: row.try_get::<_, i32>(4).map_err(db)?.max(0) as u32,
+            received_at_ms: row.try_get::<_, i64>(5).map_err(db)?.max(0) as u64,
+            last_error: row.try_get(6).map_err(db)?,
+            deliveries,
+        });
+    }
+    Ok(summaries)
 }
 
 fn replay(tx: &mut Transaction<'_>, selector: &ReplaySelector, now: i64) -> Result<u64, StoreError> {

@@ -7,8 +7,8 @@
 
 use super::writer::{self, Batch, Reply, Woke, fail, reply};
 use super::{
-    Appended, Command, DeadLetter, Dedup, DeliveryOutcome, Depth, EventNext, EventOutcome, LeasedDelivery, LeasedEvent,
-    NewDelivery, ReplaySelector, Store, StoreError,
+    Appended, Command, DeadLetter, Dedup, DeliveryOutcome, DeliverySummary, Depth, EventNext, EventOutcome,
+    EventSummary, LeasedDelivery, LeasedEvent, NewDelivery, ReplaySelector, Store, StoreError,
 };
 use crate::event::{Event, now_ms};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
@@ -100,6 +100,7 @@ fn execute(tx: &Transaction<'_>, command: Command, woke: &mut Woke) -> Reply {
         }
         Command::FinishDelivery { id, outcome, reply: r } => reply(r, finish_delivery(tx, &id, outcome, now)),
         Command::DeadLetters { limit, reply: r } => reply(r, dead_letters(tx, limit)),
+        Command::RecentEvents { limit, reply: r } => reply(r, recent_events(tx, limit)),
         Command::Replay { selector, reply: r } => {
             woke.events = true;
             woke.deliveries = true;
@@ -314,6 +315,47 @@ fn dead_letters(tx: &Transaction<'_>, limit: usize) -> Result<Vec<DeadLetter>, S
         })
     });
     rows.and_then(|r| r.collect()).map_err(db)
+}
+
+fn recent_events(tx: &Transaction<'_>, limit: usize) -> Result<Vec<EventSummary>, StoreError> {
+    // Event ids are `evt_` + a UUIDv7, so the primary key orders them by time: no extra index.
+    let mut events = tx
+        .prepare_cached(
+            "SELECT id, source, scope, state, attempts, received_at_ms, last_error FROM events ORDER BY id DESC LIMIT ?1",
+        )
+        .map_err(db)?;
+    let mut deliveries = tx
+        .prepare_cached(
+            "SELECT id, route, destination, state, attempts, last_error FROM deliveries WHERE event_id = ?1 ORDER BY created_at_ms",
+        )
+        .map_err(db)?;
+    let rows = events.query_map(params![limit as i64], |row| {
+        Ok(EventSummary {
+            id: row.get(0)?,
+            source: row.get(1)?,
+            scope: row.get(2)?,
+            state: row.get(3)?,
+            attempts: row.get(4)?,
+            received_at_ms: row.get::<_, i64>(5)?.max(0) as u64,
+            last_error: row.get(6)?,
+            deliveries: Vec::new(),
+        })
+    });
+    let mut summaries: Vec<EventSummary> = rows.and_then(|r| r.collect()).map_err(db)?;
+    for summary in &mut summaries {
+        let rows = deliveries.query_map(params![summary.id], |row| {
+            Ok(DeliverySummary {
+                id: row.get(0)?,
+                route: row.get(1)?,
+                destination: row.get(2)?,
+                state: row.get(3)?,
+                attempts: row.get(4)?,
+                last_error: row.get(5)?,
+            })
+        });
+        summary.deliveries = rows.and_then(|r| r.collect()).map_err(db)?;
+    }
+    Ok(summaries)
 }
 
 fn replay(tx: &Transaction<'_>, selector: &ReplaySelector, now: i64) -> Result<u64, StoreError> {

@@ -46,6 +46,7 @@ pub(super) fn fail(command: Command, error: &str) -> Reply {
         Command::LeaseDeliveries { reply: r, .. } => reply(r, Err(e())),
         Command::FinishDelivery { reply: r, .. } => reply(r, Err(e())),
         Command::DeadLetters { reply: r, .. } => reply(r, Err(e())),
+        Command::RecentEvents { reply: r, .. } => reply(r, Err(e())),
         Command::Replay { reply: r, .. } => reply(r, Err(e())),
         Command::Prune { reply: r, .. } => reply(r, Err(e())),
         Command::Depth { reply: r } => reply(r, Err(e())),

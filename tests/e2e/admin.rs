@@ -162,6 +162,9 @@ async fn metrics_parse_as_prometheus_text_and_counters_move_as_events_flow() {
     assert_eq!(value(&after, attempts, &[("destination", "d"), ("outcome", "delivered")]), 7.0);
     assert_eq!(value(&after, "switchyard_reloads_total", &[("outcome", "applied")]), 0.0);
     assert!(after.samples.iter().any(|s| s.metric == "switchyard_queue_events_pending"), "store gauges are there");
+    let commits = value(&after, "switchyard_store_commit_seconds_count", &[]);
+    assert!(commits >= 1.0, "every append was committed in some batch: {commits}");
+    assert!(value(&after, "switchyard_store_commit_seconds_sum", &[]) > 0.0);
 
     // Every histogram's buckets are cumulative.
     for sample in &after.samples {

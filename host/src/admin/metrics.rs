@@ -24,6 +24,8 @@ pub async fn render(State(admin): State<Admin>) -> impl IntoResponse {
     let mut out = Text::default();
     counters(&mut out, &admin.metrics);
     reloads(&mut out, &admin);
+    let commit = "Time each store batch (many writes, one transaction) took to execute and commit, fsync included.";
+    out.histogram("switchyard_store_commit_seconds", commit, admin.store.commit_seconds());
     if let Some(d) = depth {
         out.gauge("switchyard_queue_events_pending", "Events stored and not yet fully dispatched.", d.events_pending);
         out.gauge("switchyard_queue_deliveries_pending", "Deliveries stored and not yet done.", d.deliveries_pending);
@@ -119,6 +121,17 @@ impl Text {
                 self.sample(name, &[(labels[0], &outer), (labels[1], &value)], Metrics::get(&count));
             }
         }
+    }
+
+    fn histogram(&mut self, name: &str, help: &str, histogram: &Histogram) {
+        self.header(name, "histogram", help);
+        let (buckets, total, seconds) = histogram.cumulative();
+        for (bound, n) in buckets {
+            self.sample(&format!("{name}_bucket"), &[("le", &bound.to_string())], n);
+        }
+        self.sample(&format!("{name}_bucket"), &[("le", "+Inf")], total);
+        self.sample(&format!("{name}_sum"), &[], seconds);
+        self.sample(&format!("{name}_count"), &[], total);
     }
 
     fn histograms(&mut self, name: &str, help: &str, label: &str, family: &Family<Histogram>) {

@@ -227,6 +227,8 @@ pub struct Store {
     pub(crate) events_ready: std::sync::Arc<tokio::sync::Notify>,
     /// Woken after a commit that created or replayed deliveries.
     pub(crate) deliveries_ready: std::sync::Arc<tokio::sync::Notify>,
+    /// How long each batch took to execute and commit (its fsync included).
+    pub(crate) commit_seconds: std::sync::Arc<crate::metrics::Histogram>,
 }
 
 impl Store {
@@ -295,6 +297,11 @@ impl Store {
 
     pub async fn depth(&self) -> Result<Depth, StoreError> {
         self.call(|reply| Command::Depth { reply }).await
+    }
+
+    /// Time each batch took to execute and commit, for `/metrics`.
+    pub fn commit_seconds(&self) -> &crate::metrics::Histogram {
+        &self.commit_seconds
     }
 
     /// Resolves when new events may be due (or at once if a wake-up is pending).

@@ -6,6 +6,7 @@
 //! writes SQL.
 
 use super::{Command, Store, StoreError};
+use crate::metrics::Histogram;
 use std::sync::Arc;
 use tokio::sync::{Notify, mpsc};
 
@@ -63,16 +64,29 @@ pub(super) trait Batch: Send + 'static {
 /// Starts the writer thread `name` over `backend` and returns the handle that feeds it.
 pub(super) fn spawn(name: String, backend: impl Batch) -> Store {
     let (tx, rx) = mpsc::channel(super::BACKLOG);
-    let store = Store { tx, events_ready: Arc::new(Notify::new()), deliveries_ready: Arc::new(Notify::new()) };
+    let store = Store {
+        tx,
+        events_ready: Arc::new(Notify::new()),
+        deliveries_ready: Arc::new(Notify::new()),
+        commit_seconds: Arc::default(),
+    };
     let (events, deliveries) = (store.events_ready.clone(), store.deliveries_ready.clone());
-    let spawned = std::thread::Builder::new().name(name).spawn(move || serve(backend, rx, &events, &deliveries));
+    let commit_seconds = store.commit_seconds.clone();
+    let spawned =
+        std::thread::Builder::new().name(name).spawn(move || serve(backend, rx, &events, &deliveries, &commit_seconds));
     if let Err(e) = spawned {
         tracing::error!(error = %e, "cannot start the store thread; every store call will fail");
     }
     store
 }
 
-fn serve(mut backend: impl Batch, mut rx: mpsc::Receiver<Command>, events: &Notify, deliveries: &Notify) {
+fn serve(
+    mut backend: impl Batch,
+    mut rx: mpsc::Receiver<Command>,
+    events: &Notify,
+    deliveries: &Notify,
+    commit_seconds: &Histogram,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
@@ -84,7 +98,9 @@ fn serve(mut backend: impl Batch, mut rx: mpsc::Receiver<Command>, events: &Noti
         }
         let mut replies: Vec<Reply> = Vec::with_capacity(batch.len());
         let mut woke = Woke::default();
+        let started = std::time::Instant::now();
         let committed = backend.run(&mut batch, &mut replies, &mut woke);
+        commit_seconds.observe(started.elapsed());
         if let Err(e) = &committed {
             tracing::error!(error = %e, "store commit failed; the batch's callers are told");
         }

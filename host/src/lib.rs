@@ -12,17 +12,22 @@
 //! - [`sources`]: the ingest endpoint and one provider per platform (signatures, scope, id).
 //! - [`plugin`]: the wasmtime runtime — the only module that uses wasmtime.
 //! - [`reload`]: the live [`reload::Snapshot`] behind `ArcSwap`, file watching, reload status.
-//! - [`dispatch`]: queued events → matching routes → plugin actions → deliveries.
-//! - [`delivery`]: HTTP POSTs to destinations, signed with Standard Webhooks headers.
+//! - [`queue`]: the durable store (SQLite, or PostgreSQL shared by several gateways): events,
+//!   deliveries, dead letters, dedup keys; one writer thread per store, group commit.
+//! - [`dispatch`]: leased events → matching routes → plugin actions → deliveries.
+//! - [`delivery`]: HTTP POSTs to destinations, signed with Standard Webhooks headers; retries.
+//! - [`workers`]: the lease-and-run loop dispatch and delivery share.
 //! - [`metrics`]: lock-free counters; [`admin`]: health, readiness, Prometheus `/metrics`, JSON API.
 //! - [`app`]: wires the above into a running [`app::Gateway`]; [`cli`]: the commands.
 //!
 //! # Flow
 //!
 //! ```text
-//! POST /hooks/{source} → body limit → provider.verify → dedup → store (full = 503) → 200
-//! dispatch: event → snapshot.matcher → per route, in table order: plugin.call → actions
-//!           forward → outbox → delivery (POST) ; emit → routed again ; drop → logged
+//! POST /hooks/{source} → body limit → provider.verify → store.append with its dedup key
+//!                        (group commit, fsync; backlog full = 503) → 200
+//! dispatch: lease event → snapshot.matcher → per route, in table order: plugin.call → actions
+//!           → deliveries + emitted events committed with the event's new state
+//! delivery: lease delivery → POST → delivered | retry at backoff(attempt) | dead letter
 //! ```
 
 pub mod admin;

@@ -121,11 +121,6 @@ impl Gateway {
         self.tasks.close();
         self.tasks.wait().await;
     }
-
-    /// A token that, when cancelled, stops the gateway.
-    pub fn shutdown_token(&self) -> CancellationToken {
-        self.shutdown.clone()
-    }
 }
 
 /// The directory relative paths in the config start from.

@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -266,8 +266,4 @@ pub fn bigcommerce(scope: &str, data: serde_json::Value) -> String {
         "producer": "stores/abc123",
     })
     .to_string()
-}
-
-pub fn path_str(p: &Path) -> String {
-    p.display().to_string()
 }

@@ -19,7 +19,7 @@ fn main() {
     let root = plugins.parent().expect("plugins/ lives inside the workspace").to_path_buf();
     let target_dir = root.join("target").join("plugins");
 
-    for watched in ["Cargo.toml", "Cargo.lock", "sdk", "examples", "testing"] {
+    for watched in ["Cargo.toml", "Cargo.lock", ".cargo", "sdk", "examples", "testing"] {
         println!("cargo:rerun-if-changed={}", plugins.join(watched).display());
     }
     println!("cargo:rerun-if-changed={}", root.join("wit").display());

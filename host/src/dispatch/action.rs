@@ -125,6 +125,10 @@ fn apply(
 /// A delivery's id, derived from what it is — the event, the route, which action and which
 /// destination — so handling the same event again (after a crash) yields the same ids, the
 /// store ignores the repeats, and receivers see one `webhook-id` per delivery.
+///
+/// It starts with the event's time-ordered UUID, so new deliveries land at the end of the
+/// store's id index instead of on a random page of it (one page written per delivery, which
+/// was half of a commit's writes).
 pub fn delivery_id(event_id: &str, route: &str, action: usize, destination: &str) -> String {
     use sha2::Digest;
     let mut h = sha2::Sha256::new();
@@ -132,7 +136,11 @@ pub fn delivery_id(event_id: &str, route: &str, action: usize, destination: &str
         h.update(part.as_bytes());
         h.update([0]);
     }
-    format!("dlv_{}", hex::encode(&h.finalize()[..16]))
+    let hash = hex::encode(&h.finalize()[..8]);
+    match event_id.strip_prefix("evt_") {
+        Some(time_ordered) => format!("dlv_{time_ordered}{hash}"),
+        None => format!("dlv_{hash}"),
+    }
 }
 
 #[cfg(test)]
@@ -145,5 +153,12 @@ mod tests {
         assert_ne!(delivery_id("evt_1", "r", 0, "erp"), delivery_id("evt_1", "r", 1, "erp"));
         assert_ne!(delivery_id("evt_1", "r", 0, "erp"), delivery_id("evt_1", "r", 0, "crm"));
         assert_ne!(delivery_id("evt_1", "r", 0, "erp"), delivery_id("evt_2", "r", 0, "erp"));
+    }
+
+    #[test]
+    fn delivery_ids_sort_with_their_events() {
+        let (early, late) = ("evt_0190a0000000700080000000000000aa", "evt_0190b0000000700080000000000000aa");
+        assert!(delivery_id(early, "zzz", 9, "zzz") < delivery_id(late, "a", 0, "a"));
+        assert!(delivery_id(early, "r", 0, "erp").starts_with("dlv_0190a"));
     }
 }

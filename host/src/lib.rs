@@ -13,7 +13,8 @@
 //! - [`plugin`]: the wasmtime runtime — the only module that uses wasmtime.
 //! - [`reload`]: the live [`reload::Snapshot`] behind `ArcSwap`, file watching, reload status.
 //! - [`queue`]: the durable store (SQLite, or PostgreSQL shared by several gateways): events,
-//!   deliveries, dead letters, dedup keys; one writer thread per store, group commit.
+//!   deliveries, dead letters, dedup keys; one writer thread per store, group commit; fresh
+//!   work written already leased and handed to its loop in memory (`queue::handoff`).
 //! - [`dispatch`]: leased events → matching routes → plugin actions → deliveries.
 //! - [`delivery`]: HTTP POSTs to destinations, signed with Standard Webhooks headers; retries.
 //! - [`workers`]: the lease-and-run loop dispatch and delivery share.
@@ -25,9 +26,11 @@
 //! ```text
 //! POST /hooks/{source} → body limit → provider.verify → store.append with its dedup key
 //!                        (group commit, fsync; backlog full = 503) → 200
-//! dispatch: lease event → snapshot.matcher → per route, in table order: plugin.call → actions
-//!           → deliveries + emitted events committed with the event's new state
-//! delivery: lease delivery → POST → delivered | retry at backoff(attempt) | dead letter
+//! dispatch: event (handed off after its append, or leased) → snapshot.matcher → per route,
+//!           in table order: plugin.call → actions → deliveries + emitted events committed
+//!           with the event's new state
+//! delivery: delivery (handed off, or leased) → POST → delivered | retry at backoff(attempt)
+//!           | dead letter
 //! ```
 
 pub mod admin;

@@ -44,7 +44,11 @@ pub async fn run(
         let (live, store, client, metrics) = (live.clone(), store.clone(), client.clone(), metrics.clone());
         async move { deliver(&live, &store, &client, &metrics, leased).await }.instrument(span)
     };
-    crate::workers::run(IN_FLIGHT, lease, move || shared.deliveries_ready(), work, shutdown).await;
+    let handed = match store.hand_deliveries(IN_FLIGHT, LEASE).await {
+        Ok(handed) => handed,
+        Err(e) => return tracing::error!(error = %e, "delivery cannot start: the store is closed"),
+    };
+    crate::workers::run(IN_FLIGHT, handed, lease, move || shared.deliveries_ready(), work, shutdown).await;
 }
 
 async fn deliver(live: &Live, store: &Store, client: &reqwest::Client, metrics: &Metrics, leased: LeasedDelivery) {

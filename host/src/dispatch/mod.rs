@@ -57,7 +57,11 @@ pub async fn run(live: Arc<Live>, ctx: Ctx, workers: usize, shutdown: Cancellati
         }
         .instrument(span)
     };
-    crate::workers::run(workers, lease, move || store.events_ready(), work, shutdown).await;
+    let handed = match store.hand_events(workers, LEASE).await {
+        Ok(handed) => handed,
+        Err(e) => return tracing::error!(error = %e, "dispatch cannot start: the store is closed"),
+    };
+    crate::workers::run(workers, handed, lease, move || store.events_ready(), work, shutdown).await;
 }
 
 /// Routes one event through `snapshot`, skipping the routes done in earlier tries.

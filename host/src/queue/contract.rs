@@ -24,7 +24,9 @@ macro_rules! contract_tests {
             pruning_deletes_expired_keys_and_keeps_live_ones,
             events_without_a_key_are_never_duplicates,
             an_append_that_fails_fails_alone_and_leaves_no_key_behind,
-            recent_events_come_newest_first_with_their_deliveries
+            recent_events_come_newest_first_with_their_deliveries,
+            fresh_work_is_handed_off_leased_and_never_leased_twice,
+            a_full_handoff_stores_work_due_and_resumes_once_drained
         );
     };
     (@ $open:path; $($name:ident),*) => {
@@ -93,6 +95,55 @@ pub(crate) async fn appended_events_are_leased_once_until_finished(store: Store)
     assert_eq!(leased.len(), 1);
     assert_eq!(leased[0].delivery.id, d.id);
     assert!(store.lease_deliveries(10, LEASE).await.unwrap_or_default().is_empty(), "leased work is hidden");
+}
+
+pub(crate) async fn fresh_work_is_handed_off_leased_and_never_leased_twice(store: Store) {
+    let mut events = store.hand_events(4, LEASE).await.unwrap_or_else(|e| panic!("{e}"));
+    let old = event(1);
+    stored(&store, &old, None).await;
+    assert!(events.try_recv().is_none(), "a new handoff first lets the loop lease what may be due");
+    assert_eq!(store.lease_events(10, LEASE).await.unwrap_or_default().len(), 1);
+    events.drained();
+
+    let e = event(2);
+    stored(&store, &e, None).await;
+    let handed = events.try_recv().unwrap_or_else(|| panic!("a fresh event is handed to the loop"));
+    assert_eq!((handed.event.id.as_str(), handed.attempts), (e.id.as_str(), 0));
+    assert_eq!(handed.event.body, e.body);
+    assert!(store.lease_events(10, LEASE).await.unwrap_or_default().is_empty(), "a handed-off event is leased");
+
+    let mut deliveries = store.hand_deliveries(4, LEASE).await.unwrap_or_else(|e| panic!("{e}"));
+    deliveries.drained();
+    let (a, b) = (delivery(&e, "a"), delivery(&e, "b"));
+    store.finish_event(e.id.clone(), done(vec![a.clone(), b.clone()])).await.unwrap_or_else(|e| panic!("{e}"));
+    let ids: Vec<String> = std::iter::from_fn(|| deliveries.try_recv()).map(|d| d.delivery.id).collect();
+    assert_eq!(ids, vec![a.id.clone(), b.id.clone()]);
+    assert!(store.lease_deliveries(10, LEASE).await.unwrap_or_default().is_empty(), "handed-off deliveries are leased");
+
+    // The same event finished again (its first try's outcome was lost in a crash): its
+    // deliveries exist already and must not be handed off a second time.
+    store.finish_event(e.id.clone(), done(vec![a.clone()])).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(deliveries.try_recv().is_none(), "a delivery already stored is not handed off again");
+    let _ = store.finish_delivery(a.id.clone(), DeliveryOutcome::Delivered).await;
+    assert_eq!(store.depth().await.map(|d| d.deliveries_pending).ok(), Some(1));
+}
+
+pub(crate) async fn a_full_handoff_stores_work_due_and_resumes_once_drained(store: Store) {
+    let mut events = store.hand_events(1, LEASE).await.unwrap_or_else(|e| panic!("{e}"));
+    events.drained();
+    let (a, b, c) = (event(1), event(2), event(3));
+    stored(&store, &a, None).await;
+    stored(&store, &b, None).await; // the channel is full: b is stored due
+    stored(&store, &c, None).await; // b waits in the store: c queues behind it, not ahead
+    let leased: Vec<String> =
+        store.lease_events(10, LEASE).await.unwrap_or_default().into_iter().map(|l| l.event.id).collect();
+    assert_eq!(leased, vec![b.id.clone(), c.id.clone()]);
+    assert_eq!(events.try_recv().map(|l| l.event.id), Some(a.id.clone()));
+    assert!(events.backlog());
+    events.drained();
+    let d = event(4);
+    stored(&store, &d, None).await;
+    assert_eq!(events.try_recv().map(|l| l.event.id), Some(d.id.clone()), "handing off resumes once drained");
 }
 
 pub(crate) async fn dead_deliveries_are_listed_and_replayed_by_destination(store: Store) {

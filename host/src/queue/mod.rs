@@ -19,6 +19,7 @@
 
 #[cfg(test)]
 mod contract;
+pub mod handoff;
 mod postgres;
 mod sqlite;
 mod writer;
@@ -207,16 +208,60 @@ pub struct Depth {
 /// The commands a backend executes. Each carries the channel its answer goes back on.
 #[derive(Debug)]
 pub(crate) enum Command {
-    Append { event: Event, dedup: Option<Dedup>, reply: oneshot::Sender<Result<Appended, StoreError>> },
-    LeaseEvents { max: usize, lease: Duration, reply: oneshot::Sender<Result<Vec<LeasedEvent>, StoreError>> },
-    FinishEvent { id: String, outcome: EventOutcome, reply: oneshot::Sender<Result<(), StoreError>> },
-    LeaseDeliveries { max: usize, lease: Duration, reply: oneshot::Sender<Result<Vec<LeasedDelivery>, StoreError>> },
-    FinishDelivery { id: String, outcome: DeliveryOutcome, reply: oneshot::Sender<Result<(), StoreError>> },
-    DeadLetters { limit: usize, reply: oneshot::Sender<Result<Vec<DeadLetter>, StoreError>> },
-    RecentEvents { limit: usize, reply: oneshot::Sender<Result<Vec<EventSummary>, StoreError>> },
-    Replay { selector: ReplaySelector, reply: oneshot::Sender<Result<u64, StoreError>> },
-    Prune { older_than_ms: u64, reply: oneshot::Sender<Result<u64, StoreError>> },
-    Depth { reply: oneshot::Sender<Result<Depth, StoreError>> },
+    /// `lease` is filled in by the writer when the dispatch loop has room: the event is then
+    /// stored leased and handed over after the commit (`handoff.rs`).
+    Append {
+        event: Event,
+        dedup: Option<Dedup>,
+        lease: Option<handoff::Lease<LeasedEvent>>,
+        reply: oneshot::Sender<Result<Appended, StoreError>>,
+    },
+    LeaseEvents {
+        max: usize,
+        lease: Duration,
+        reply: oneshot::Sender<Result<Vec<LeasedEvent>, StoreError>>,
+    },
+    /// `leases` (filled in by the writer) cover the first deliveries of `outcome`: those are
+    /// stored leased and handed to the delivery loop after the commit.
+    FinishEvent {
+        id: String,
+        outcome: EventOutcome,
+        leases: Vec<handoff::Lease<LeasedDelivery>>,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+    LeaseDeliveries {
+        max: usize,
+        lease: Duration,
+        reply: oneshot::Sender<Result<Vec<LeasedDelivery>, StoreError>>,
+    },
+    FinishDelivery {
+        id: String,
+        outcome: DeliveryOutcome,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+    DeadLetters {
+        limit: usize,
+        reply: oneshot::Sender<Result<Vec<DeadLetter>, StoreError>>,
+    },
+    RecentEvents {
+        limit: usize,
+        reply: oneshot::Sender<Result<Vec<EventSummary>, StoreError>>,
+    },
+    Replay {
+        selector: ReplaySelector,
+        reply: oneshot::Sender<Result<u64, StoreError>>,
+    },
+    Prune {
+        older_than_ms: u64,
+        reply: oneshot::Sender<Result<u64, StoreError>>,
+    },
+    Depth {
+        reply: oneshot::Sender<Result<Depth, StoreError>>,
+    },
+    /// Where to hand fresh events from now on (taken by the writer, never by a backend).
+    HandEvents(handoff::Sender<LeasedEvent>),
+    /// Where to hand fresh deliveries from now on (taken by the writer, never by a backend).
+    HandDeliveries(handoff::Sender<LeasedDelivery>),
 }
 
 /// A handle to the store; clone it freely.
@@ -255,7 +300,7 @@ impl Store {
     /// [`StoreError::Busy`] when the backlog is full.
     pub async fn append(&self, event: Event, dedup: Option<Dedup>) -> Result<Appended, StoreError> {
         let (reply, answer) = oneshot::channel();
-        self.tx.try_send(Command::Append { event, dedup, reply }).map_err(|e| match e {
+        self.tx.try_send(Command::Append { event, dedup, lease: None, reply }).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => StoreError::Busy,
             mpsc::error::TrySendError::Closed(_) => StoreError::Closed,
         })?;
@@ -267,7 +312,7 @@ impl Store {
     }
 
     pub async fn finish_event(&self, id: String, outcome: EventOutcome) -> Result<(), StoreError> {
-        self.call(|reply| Command::FinishEvent { id, outcome, reply }).await
+        self.call(|reply| Command::FinishEvent { id, outcome, leases: Vec::new(), reply }).await
     }
 
     pub async fn lease_deliveries(&self, max: usize, lease: Duration) -> Result<Vec<LeasedDelivery>, StoreError> {
@@ -276,6 +321,30 @@ impl Store {
 
     pub async fn finish_delivery(&self, id: String, outcome: DeliveryOutcome) -> Result<(), StoreError> {
         self.call(|reply| Command::FinishDelivery { id, outcome, reply }).await
+    }
+
+    /// From now on, fresh events are stored leased for `lease` and handed to the returned
+    /// receiver while it has room (at most `capacity` waiting); call once, from the dispatch loop.
+    pub async fn hand_events(
+        &self,
+        capacity: usize,
+        lease: Duration,
+    ) -> Result<handoff::Receiver<LeasedEvent>, StoreError> {
+        let (tx, rx) = handoff::channel(capacity, lease);
+        self.tx.send(Command::HandEvents(tx)).await.map_err(|_| StoreError::Closed)?;
+        Ok(rx)
+    }
+
+    /// As [`Store::hand_events`], for the deliveries dispatch creates; call once, from the
+    /// delivery loop.
+    pub async fn hand_deliveries(
+        &self,
+        capacity: usize,
+        lease: Duration,
+    ) -> Result<handoff::Receiver<LeasedDelivery>, StoreError> {
+        let (tx, rx) = handoff::channel(capacity, lease);
+        self.tx.send(Command::HandDeliveries(tx)).await.map_err(|_| StoreError::Closed)?;
+        Ok(rx)
     }
 
     pub async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {

@@ -26,7 +26,7 @@
 //! This file is the only one that writes PostgreSQL's SQL; it must never block on anything but
 //! the database.
 
-use super::writer::{self, Batch, Reply, Woke, fail, reply};
+use super::writer::{self, Batch, Reply, Woke, fail, reply, reply_handing};
 use super::{
     Appended, Command, DeadLetter, Dedup, DeliveryOutcome, DeliverySummary, Depth, EventNext, EventOutcome,
     EventSummary, LeasedDelivery, LeasedEvent, NewDelivery, ReplaySelector, Store, StoreError,
@@ -208,6 +208,8 @@ fn millis(d: Duration) -> i64 {
 enum Answer {
     Unit(()),
     Appended(Appended),
+    /// Which of the deliveries stored leased were new.
+    Inserted(Vec<bool>),
     Events(Vec<LeasedEvent>),
     Deliveries(Vec<LeasedDelivery>),
     DeadLetters(Vec<DeadLetter>),
@@ -218,12 +220,18 @@ enum Answer {
 
 fn run(tx: &mut Transaction<'_>, sql: &mut Prepared, command: &Command, now: i64) -> Result<Answer, StoreError> {
     Ok(match command {
-        Command::Append { event, dedup, .. } => Answer::Appended(append_once(tx, sql, event, dedup.as_ref(), now)?),
+        Command::Append { event, dedup, lease, .. } => {
+            let until = lease.as_ref().map(|l| now.saturating_add(millis(l.duration.min(EVENT_LEASE))));
+            Answer::Appended(append_once(tx, sql, event, dedup.as_ref(), now, until)?)
+        }
         Command::LeaseEvents { max, lease, .. } => {
             let until = now.saturating_add(millis((*lease).min(EVENT_LEASE)));
             Answer::Events(lease_events(tx, sql, *max, now, until)?)
         }
-        Command::FinishEvent { id, outcome, .. } => Answer::Unit(finish_event(tx, sql, id, outcome, now)?),
+        Command::FinishEvent { id, outcome, leases, .. } => {
+            let until = leases.first().map_or(now, |l| now.saturating_add(millis(l.duration.min(DELIVERY_LEASE))));
+            Answer::Inserted(finish_event(tx, sql, id, outcome, now, leases.len(), until)?)
+        }
         Command::LeaseDeliveries { max, lease, .. } => {
             let until = now.saturating_add(millis((*lease).min(DELIVERY_LEASE)));
             Answer::Deliveries(lease_deliveries(tx, sql, *max, now, until)?)
@@ -236,6 +244,7 @@ fn run(tx: &mut Transaction<'_>, sql: &mut Prepared, command: &Command, now: i64
             Answer::Count(prune(tx, i64::try_from(*older_than_ms).unwrap_or(i64::MAX), now)?)
         }
         Command::Depth { .. } => Answer::Depth(depth(tx, now)?),
+        Command::HandEvents(_) | Command::HandDeliveries(_) => Answer::Unit(()),
     })
 }
 
@@ -250,16 +259,31 @@ fn reply_with(command: Command, answer: Result<Answer, StoreError>, woke: &mut W
         };
     }
     match command {
-        Command::Append { reply: r, .. } => {
+        Command::Append { event, lease, reply: r, .. } => {
             let appended = take!(Answer::Appended);
-            woke.events |= matches!(appended, Ok(Appended::Stored));
-            reply(r, appended)
+            let stored = matches!(appended, Ok(Appended::Stored));
+            woke.events |= stored && lease.is_none();
+            let handed =
+                lease.filter(|_| stored).map(|l| (l, LeasedEvent { event, attempts: 0, routes_done: Vec::new() }));
+            reply_handing(r, appended, handed.into_iter().collect())
         }
         Command::LeaseEvents { reply: r, .. } => reply(r, take!(Answer::Events)),
-        Command::FinishEvent { outcome, reply: r, .. } => {
-            woke.deliveries = true;
+        Command::FinishEvent { outcome, leases, reply: r, .. } => {
+            woke.deliveries |= outcome.deliveries.len() > leases.len();
             woke.events |= !outcome.emitted.is_empty() || matches!(outcome.next, EventNext::Retry { .. });
-            reply(r, take!(Answer::Unit))
+            match take!(Answer::Inserted) {
+                Ok(inserted) => {
+                    let handed = leases
+                        .into_iter()
+                        .zip(outcome.deliveries)
+                        .zip(inserted)
+                        .filter(|(_, inserted)| *inserted)
+                        .map(|((lease, delivery), _)| (lease, LeasedDelivery { delivery, attempts: 0 }))
+                        .collect();
+                    reply_handing(r, Ok(()), handed)
+                }
+                Err(e) => reply(r, Err(e)),
+            }
         }
         Command::LeaseDeliveries { reply: r, .. } => reply(r, take!(Answer::Deliveries)),
         Command::FinishDelivery { reply: r, .. } => reply(r, take!(Answer::Unit)),
@@ -272,24 +296,27 @@ fn reply_with(command: Command, answer: Result<Answer, StoreError>, woke: &mut W
         }
         Command::Prune { reply: r, .. } => reply(r, take!(Answer::Count)),
         Command::Depth { reply: r } => reply(r, take!(Answer::Depth)),
+        Command::HandEvents(_) | Command::HandDeliveries(_) => Box::new(|_| {}),
     }
 }
 
 /// Appends `event` unless a live event holds its dedup key; the key and the event commit or
-/// roll back together with the batch.
+/// roll back together with the batch. With `leased_until`, the event is stored leased to this
+/// gateway (it is being handed off).
 fn append_once(
     tx: &mut Transaction<'_>,
     sql: &mut Prepared,
     event: &Event,
     dedup: Option<&Dedup>,
     now: i64,
+    leased_until: Option<i64>,
 ) -> Result<Appended, StoreError> {
     if let Some(dedup) = dedup
         && let Some(original_id) = claim(tx, sql, dedup, &event.id, now)?
     {
         return Ok(Appended::Duplicate { original_id });
     }
-    append(tx, sql, event, now).map(|()| Appended::Stored)
+    append(tx, sql, event, now, leased_until).map(|()| Appended::Stored)
 }
 
 /// Takes the dedup key for `event_id` unless a live event holds it; `Some(original)` names
@@ -321,16 +348,26 @@ fn claim(
     }
 }
 
-fn append(tx: &mut Transaction<'_>, sql: &mut Prepared, e: &Event, now: i64) -> Result<(), StoreError> {
+/// Stores `e` due now, or leased until `leased_until` (a leased row is due when its lease ends).
+fn append(
+    tx: &mut Transaction<'_>,
+    sql: &mut Prepared,
+    e: &Event,
+    now: i64,
+    leased_until: Option<i64>,
+) -> Result<(), StoreError> {
     let headers = serde_json::to_string(&e.headers).map_err(|e| StoreError::Database(e.to_string()))?;
     let insert = sql.get(
         tx,
-        "INSERT INTO events (id, source, scope, headers, body, received_at_ms, depth, state, due_at_ms, updated_at_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $8)",
+        "INSERT INTO events (id, source, scope, headers, body, received_at_ms, depth, state, due_at_ms, lease_until_ms, updated_at_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9, $10)",
     )?;
     let (body, received, depth): (&[u8], i64, i16) = (&e.body, e.received_at_ms as i64, i16::from(e.depth));
     let scope: &str = &text(&e.scope);
-    tx.execute(&insert, &[&e.id, &e.source, &scope, &headers, &body, &received, &depth, &now]).map(drop).map_err(db)
+    let (due, lease) = leased_until.map_or((now, 0), |until| (until, until));
+    tx.execute(&insert, &[&e.id, &e.source, &scope, &headers, &body, &received, &depth, &due, &lease, &now])
+        .map(drop)
+        .map_err(db)
 }
 
 /// Leasing works like a visibility timeout, as on SQLite: a leased row's `due_at_ms` moves to
@@ -375,42 +412,60 @@ fn leased_event(row: &Row) -> Result<LeasedEvent, PgError> {
     })
 }
 
+/// Inserts `deliveries` (a delivery already stored, by an earlier try of its event, is left
+/// alone); the first `leased` are stored leased until `until`. Says which of those were new.
 fn insert_deliveries(
     tx: &mut Transaction<'_>,
     sql: &mut Prepared,
     deliveries: &[NewDelivery],
     now: i64,
-) -> Result<(), StoreError> {
+    leased: usize,
+    until: i64,
+) -> Result<Vec<bool>, StoreError> {
     let insert = sql.get(
         tx,
-        "INSERT INTO deliveries (id, event_id, route, destination, body, headers, state, due_at_ms, created_at_ms, updated_at_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $7, $7) ON CONFLICT (id) DO NOTHING",
+        "INSERT INTO deliveries (id, event_id, route, destination, body, headers, state, due_at_ms, lease_until_ms, created_at_ms, updated_at_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9, $9) ON CONFLICT (id) DO NOTHING",
     )?;
-    for d in deliveries {
+    let mut inserted = Vec::with_capacity(leased);
+    for (i, d) in deliveries.iter().enumerate() {
         let headers = serde_json::to_string(&d.headers).map_err(|e| StoreError::Database(e.to_string()))?;
         let body: &[u8] = &d.body;
-        tx.execute(&insert, &[&d.id, &d.event_id, &d.route, &d.destination, &body, &headers, &now]).map_err(db)?;
+        let (due, lease) = if i < leased { (until, until) } else { (now, 0) };
+        let n = tx
+            .execute(&insert, &[&d.id, &d.event_id, &d.route, &d.destination, &body, &headers, &due, &lease, &now])
+            .map_err(db)?;
+        if i < leased {
+            inserted.push(n == 1);
+        }
     }
-    Ok(())
+    Ok(inserted)
 }
 
+/// Records what dispatch made of event `id`; the first `leased` deliveries are stored leased
+/// until `until`, and the answer says which of those were new (only those may be handed off).
 fn finish_event(
     tx: &mut Transaction<'_>,
     sql: &mut Prepared,
     id: &str,
     outcome: &EventOutcome,
     now: i64,
-) -> Result<(), StoreError> {
-    insert_deliveries(tx, sql, &outcome.deliveries, now)?;
+    leased: usize,
+    until: i64,
+) -> Result<Vec<bool>, StoreError> {
+    let inserted = insert_deliveries(tx, sql, &outcome.deliveries, now, leased, until)?;
     for event in &outcome.emitted {
-        append(tx, sql, event, now)?;
+        append(tx, sql, event, now, None)?;
     }
     let done = serde_json::to_string(&outcome.routes_done).unwrap_or_else(|_| "[]".into());
     match &outcome.next {
-        EventNext::Done => tx.execute(
-            "UPDATE events SET state = 'done', lease_until_ms = 0, routes_done = $2, updated_at_ms = $3 WHERE id = $1",
-            &[&id, &done, &now],
-        ),
+        EventNext::Done => {
+            let done_sql = sql.get(
+                tx,
+                "UPDATE events SET state = 'done', lease_until_ms = 0, routes_done = $2, updated_at_ms = $3 WHERE id = $1",
+            )?;
+            tx.execute(&done_sql, &[&id, &done, &now])
+        }
         EventNext::Retry { retry_in, error } => tx.execute(
             "UPDATE events SET attempts = attempts + 1, due_at_ms = $2, lease_until_ms = 0, routes_done = $3,
              last_error = $4, updated_at_ms = $5 WHERE id = $1",
@@ -422,8 +477,8 @@ fn finish_event(
             &[&id, &done, &&*text(error), &now],
         ),
     }
-    .map(drop)
-    .map_err(db)
+    .map_err(db)?;
+    Ok(inserted)
 }
 
 fn lease_deliveries(

@@ -19,7 +19,11 @@ CREATE TABLE IF NOT EXISTS events (
     last_error      TEXT,
     updated_at_ms   BIGINT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS events_due ON events (state, due_at_ms);
+-- Only the rows waiting or in flight are indexed for the lease query, so this index stays as
+-- small as the backlog however long the history kept; dead rows, rarely written, for the DLQ.
+DROP INDEX IF EXISTS events_due;
+CREATE INDEX IF NOT EXISTS events_pending ON events (due_at_ms) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS events_dead ON events (updated_at_ms) WHERE state = 'dead';
 
 CREATE TABLE IF NOT EXISTS deliveries (
     id              TEXT PRIMARY KEY,
@@ -36,7 +40,11 @@ CREATE TABLE IF NOT EXISTS deliveries (
     created_at_ms   BIGINT NOT NULL,
     updated_at_ms   BIGINT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (state, due_at_ms);
+-- Only the rows waiting or in flight are indexed for the lease query, so this index stays as
+-- small as the backlog however long the history kept; dead rows, rarely written, for the DLQ.
+DROP INDEX IF EXISTS deliveries_due;
+CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (due_at_ms) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS deliveries_dead ON deliveries (updated_at_ms) WHERE state = 'dead';
 CREATE INDEX IF NOT EXISTS deliveries_event ON deliveries (event_id);
 
 -- Dedup keys of stored events: while expires_at_ms > now, an append with the same key is a

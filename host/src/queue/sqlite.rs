@@ -5,7 +5,7 @@
 //! event is on disk. A failed commit fails every command of the batch. This file is the only
 //! one that writes SQLite's SQL; it must never block on anything but the database.
 
-use super::writer::{self, Batch, Reply, Woke, fail, reply};
+use super::writer::{self, Batch, Reply, Woke, fail, reply, reply_handing};
 use super::{
     Appended, Command, DeadLetter, Dedup, DeliveryOutcome, DeliverySummary, Depth, EventNext, EventOutcome,
     EventSummary, LeasedDelivery, LeasedEvent, NewDelivery, ReplaySelector, Store, StoreError,
@@ -82,18 +82,35 @@ fn db(e: rusqlite::Error) -> StoreError {
 fn execute(tx: &Transaction<'_>, command: Command, woke: &mut Woke) -> Reply {
     let now = now_ms() as i64;
     match command {
-        Command::Append { event, dedup, reply: r } => {
-            let appended = append_once(tx, &event, dedup.as_ref(), now);
-            woke.events |= matches!(appended, Ok(Appended::Stored));
-            reply(r, appended)
+        Command::Append { event, dedup, lease, reply: r } => {
+            let until = lease.as_ref().map(|l| now.saturating_add(millis(l.duration)));
+            let appended = append_once(tx, &event, dedup.as_ref(), now, until);
+            let stored = matches!(appended, Ok(Appended::Stored));
+            woke.events |= stored && lease.is_none();
+            let handed =
+                lease.filter(|_| stored).map(|l| (l, LeasedEvent { event, attempts: 0, routes_done: Vec::new() }));
+            reply_handing(r, appended, handed.into_iter().collect())
         }
         Command::LeaseEvents { max, lease, reply: r } => {
             reply(r, lease_events(tx, max, now, now + lease.as_millis() as i64))
         }
-        Command::FinishEvent { id, outcome, reply: r } => {
-            woke.deliveries = true;
+        Command::FinishEvent { id, outcome, leases, reply: r } => {
+            woke.deliveries |= outcome.deliveries.len() > leases.len();
             woke.events |= !outcome.emitted.is_empty() || matches!(outcome.next, EventNext::Retry { .. });
-            reply(r, finish_event(tx, &id, outcome, now))
+            let until = leases.first().map_or(now, |l| now.saturating_add(millis(l.duration)));
+            match finish_event(tx, &id, &outcome, now, leases.len(), until) {
+                Ok(inserted) => {
+                    let handed = leases
+                        .into_iter()
+                        .zip(outcome.deliveries)
+                        .zip(inserted)
+                        .filter(|(_, inserted)| *inserted)
+                        .map(|((lease, delivery), _)| (lease, LeasedDelivery { delivery, attempts: 0 }))
+                        .collect();
+                    reply_handing(r, Ok(()), handed)
+                }
+                Err(e) => reply(r, Err(e)),
+            }
         }
         Command::LeaseDeliveries { max, lease, reply: r } => {
             reply(r, lease_deliveries(tx, max, now, now + lease.as_millis() as i64))
@@ -108,19 +125,31 @@ fn execute(tx: &Transaction<'_>, command: Command, woke: &mut Woke) -> Reply {
         }
         Command::Prune { older_than_ms, reply: r } => reply(r, prune(tx, older_than_ms as i64, now)),
         Command::Depth { reply: r } => reply(r, depth(tx, now)),
+        Command::HandEvents(_) | Command::HandDeliveries(_) => Box::new(|_| {}),
     }
 }
 
+fn millis(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
 /// Appends `event` unless a live event holds its dedup key. The key and the event are written
-/// under one savepoint, so a failure leaves neither (the batch's other commands stand).
-fn append_once(tx: &Transaction<'_>, event: &Event, dedup: Option<&Dedup>, now: i64) -> Result<Appended, StoreError> {
+/// under one savepoint, so a failure leaves neither (the batch's other commands stand). With
+/// `leased_until`, the event is stored leased to this process (it is being handed off).
+fn append_once(
+    tx: &Transaction<'_>,
+    event: &Event,
+    dedup: Option<&Dedup>,
+    now: i64,
+    leased_until: Option<i64>,
+) -> Result<Appended, StoreError> {
     let Some(dedup) = dedup else {
-        return append(tx, event, now).map(|()| Appended::Stored);
+        return append(tx, event, now, leased_until).map(|()| Appended::Stored);
     };
     tx.execute_batch("SAVEPOINT append").map_err(db)?;
     let appended = claim(tx, dedup, &event.id, now).and_then(|claimed| match claimed {
         Some(original_id) => Ok(Appended::Duplicate { original_id }),
-        None => append(tx, event, now).map(|()| Appended::Stored),
+        None => append(tx, event, now, leased_until).map(|()| Appended::Stored),
     });
     let end = if appended.is_ok() { "RELEASE append" } else { "ROLLBACK TO append; RELEASE append" };
     tx.execute_batch(end).map_err(db)?;
@@ -148,14 +177,16 @@ fn claim(tx: &Transaction<'_>, dedup: &Dedup, event_id: &str, now: i64) -> Resul
         .map_err(db)
 }
 
-fn append(tx: &Transaction<'_>, e: &Event, now: i64) -> Result<(), StoreError> {
+/// Stores `e` due now, or leased until `leased_until` (a leased row is due when its lease ends).
+fn append(tx: &Transaction<'_>, e: &Event, now: i64, leased_until: Option<i64>) -> Result<(), StoreError> {
     let headers = serde_json::to_string(&e.headers).map_err(|e| StoreError::Database(e.to_string()))?;
+    let (due, lease) = leased_until.map_or((now, 0), |until| (until, until));
     tx.prepare_cached(
-        "INSERT INTO events (id, source, scope, headers, body, received_at_ms, depth, state, due_at_ms, updated_at_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?8)",
+        "INSERT INTO events (id, source, scope, headers, body, received_at_ms, depth, state, due_at_ms, lease_until_ms, updated_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9, ?10)",
     )
     .and_then(|mut s| {
-        s.execute(params![e.id, e.source, e.scope, headers, &e.body[..], e.received_at_ms as i64, e.depth, now])
+        s.execute(params![e.id, e.source, e.scope, headers, &e.body[..], e.received_at_ms as i64, e.depth, due, lease, now])
     })
     .map(drop)
     .map_err(db)
@@ -196,44 +227,71 @@ fn lease_events(tx: &Transaction<'_>, max: usize, now: i64, until: i64) -> Resul
     Ok(leased)
 }
 
-fn insert_deliveries(tx: &Transaction<'_>, deliveries: &[NewDelivery], now: i64) -> Result<(), StoreError> {
+/// Inserts `deliveries` (a delivery already stored, by an earlier try of its event, is left
+/// alone); the first `leased` are stored leased until `until`. Says which of those were new.
+fn insert_deliveries(
+    tx: &Transaction<'_>,
+    deliveries: &[NewDelivery],
+    now: i64,
+    leased: usize,
+    until: i64,
+) -> Result<Vec<bool>, StoreError> {
     let mut stmt = tx
         .prepare_cached(
-            "INSERT OR IGNORE INTO deliveries (id, event_id, route, destination, body, headers, state, due_at_ms, created_at_ms, updated_at_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7, ?7)",
+            "INSERT OR IGNORE INTO deliveries (id, event_id, route, destination, body, headers, state, due_at_ms, lease_until_ms, created_at_ms, updated_at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8, ?9, ?9)",
         )
         .map_err(db)?;
-    for d in deliveries {
+    let mut inserted = Vec::with_capacity(leased);
+    for (i, d) in deliveries.iter().enumerate() {
         let headers = serde_json::to_string(&d.headers).map_err(|e| StoreError::Database(e.to_string()))?;
-        stmt.execute(params![d.id, d.event_id, d.route, d.destination, &d.body[..], headers, now]).map_err(db)?;
+        let (due, lease) = if i < leased { (until, until) } else { (now, 0) };
+        let n = stmt
+            .execute(params![d.id, d.event_id, d.route, d.destination, &d.body[..], headers, due, lease, now])
+            .map_err(db)?;
+        if i < leased {
+            inserted.push(n == 1);
+        }
     }
-    Ok(())
+    Ok(inserted)
 }
 
-fn finish_event(tx: &Transaction<'_>, id: &str, outcome: EventOutcome, now: i64) -> Result<(), StoreError> {
-    insert_deliveries(tx, &outcome.deliveries, now)?;
+/// Records what dispatch made of event `id`; the first `leased` deliveries are stored leased
+/// until `until`, and the answer says which of those were new (only those may be handed off).
+fn finish_event(
+    tx: &Transaction<'_>,
+    id: &str,
+    outcome: &EventOutcome,
+    now: i64,
+    leased: usize,
+    until: i64,
+) -> Result<Vec<bool>, StoreError> {
+    let inserted = insert_deliveries(tx, &outcome.deliveries, now, leased, until)?;
     for event in &outcome.emitted {
-        append(tx, event, now)?;
+        append(tx, event, now, None)?;
     }
     let done = serde_json::to_string(&outcome.routes_done).unwrap_or_else(|_| "[]".into());
-    match outcome.next {
-        EventNext::Done => tx.execute(
-            "UPDATE events SET state = 'done', lease_until_ms = 0, routes_done = ?2, updated_at_ms = ?3 WHERE id = ?1",
-            params![id, done, now],
-        ),
-        EventNext::Retry { retry_in, error } => tx.execute(
-            "UPDATE events SET attempts = attempts + 1, due_at_ms = ?2, lease_until_ms = 0, routes_done = ?3,
-             last_error = ?4, updated_at_ms = ?5 WHERE id = ?1",
-            params![id, now + retry_in.as_millis() as i64, done, error, now],
-        ),
-        EventNext::Dead { error } => tx.execute(
-            "UPDATE events SET state = 'dead', attempts = attempts + 1, lease_until_ms = 0, routes_done = ?2,
-             last_error = ?3, updated_at_ms = ?4 WHERE id = ?1",
-            params![id, done, error, now],
-        ),
+    match &outcome.next {
+        EventNext::Done => tx
+            .prepare_cached(
+                "UPDATE events SET state = 'done', lease_until_ms = 0, routes_done = ?2, updated_at_ms = ?3 WHERE id = ?1",
+            )
+            .and_then(|mut s| s.execute(params![id, done, now])),
+        EventNext::Retry { retry_in, error } => tx
+            .prepare_cached(
+                "UPDATE events SET attempts = attempts + 1, due_at_ms = ?2, lease_until_ms = 0, routes_done = ?3,
+                 last_error = ?4, updated_at_ms = ?5 WHERE id = ?1",
+            )
+            .and_then(|mut s| s.execute(params![id, now.saturating_add(millis(*retry_in)), done, error, now])),
+        EventNext::Dead { error } => tx
+            .prepare_cached(
+                "UPDATE events SET state = 'dead', attempts = attempts + 1, lease_until_ms = 0, routes_done = ?2,
+                 last_error = ?3, updated_at_ms = ?4 WHERE id = ?1",
+            )
+            .and_then(|mut s| s.execute(params![id, done, error, now])),
     }
-    .map(drop)
-    .map_err(db)
+    .map_err(db)?;
+    Ok(inserted)
 }
 
 fn lease_deliveries(tx: &Transaction<'_>, max: usize, now: i64, until: i64) -> Result<Vec<LeasedDelivery>, StoreError> {
@@ -270,21 +328,24 @@ fn lease_deliveries(tx: &Transaction<'_>, max: usize, now: i64, until: i64) -> R
 
 fn finish_delivery(tx: &Transaction<'_>, id: &str, outcome: DeliveryOutcome, now: i64) -> Result<(), StoreError> {
     match outcome {
-        DeliveryOutcome::Delivered => tx.execute(
-            "UPDATE deliveries SET state = 'delivered', attempts = attempts + 1, lease_until_ms = 0, last_error = NULL,
-             updated_at_ms = ?2 WHERE id = ?1",
-            params![id, now],
-        ),
-        DeliveryOutcome::Retry { retry_in, error } => tx.execute(
-            "UPDATE deliveries SET attempts = attempts + 1, due_at_ms = ?2, lease_until_ms = 0, last_error = ?3,
-             updated_at_ms = ?4 WHERE id = ?1",
-            params![id, now + retry_in.as_millis() as i64, error, now],
-        ),
-        DeliveryOutcome::Dead { error } => tx.execute(
-            "UPDATE deliveries SET state = 'dead', attempts = attempts + 1, lease_until_ms = 0, last_error = ?2,
-             updated_at_ms = ?3 WHERE id = ?1",
-            params![id, error, now],
-        ),
+        DeliveryOutcome::Delivered => tx
+            .prepare_cached(
+                "UPDATE deliveries SET state = 'delivered', attempts = attempts + 1, lease_until_ms = 0, last_error = NULL,
+                 updated_at_ms = ?2 WHERE id = ?1",
+            )
+            .and_then(|mut s| s.execute(params![id, now])),
+        DeliveryOutcome::Retry { retry_in, error } => tx
+            .prepare_cached(
+                "UPDATE deliveries SET attempts = attempts + 1, due_at_ms = ?2, lease_until_ms = 0, last_error = ?3,
+                 updated_at_ms = ?4 WHERE id = ?1",
+            )
+            .and_then(|mut s| s.execute(params![id, now.saturating_add(millis(retry_in)), error, now])),
+        DeliveryOutcome::Dead { error } => tx
+            .prepare_cached(
+                "UPDATE deliveries SET state = 'dead', attempts = attempts + 1, lease_until_ms = 0, last_error = ?2,
+                 updated_at_ms = ?3 WHERE id = ?1",
+            )
+            .and_then(|mut s| s.execute(params![id, error, now])),
     }
     .map(drop)
     .map_err(db)

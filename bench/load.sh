@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Load benchmark: Switchyard's durable ingest, verified ingest and end-to-end path against a
-# bare axum handler, measured in the same run on the same core budget.
+# bare axum handler, measured in the same run on the same core budget; then latency at a fixed
+# rate (half the end-to-end throughput just measured) with an open-loop generator
+# (host/examples/paced_load.rs), for Switchyard end-to-end and for bare axum.
 #
 #   bash bench/load.sh [seconds=20] [connections=64]
 #
@@ -13,9 +15,10 @@ SECS=${1:-20}
 CONNS=${2:-64}
 command -v wrk >/dev/null || { sudo -n true 2>/dev/null && SUDO=sudo || SUDO=; $SUDO apt-get install -y wrk >/dev/null; }
 
-cargo build --release --bin switchyard --example bare_axum 2>&1 | tail -1
+cargo build --release --bin switchyard --example bare_axum --example paced_load 2>&1 | tail -1
 BIN=target/release/switchyard
 BARE=target/release/examples/bare_axum
+PACED=target/release/examples/paced_load
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 export SWITCHYARD_CACHE_DIR="$WORK/cache"
@@ -123,7 +126,32 @@ after=$(curl -s "127.0.0.1:$SINK_PORT/count")
 RSS[e2e]=$(rss_kib $E2E)
 kill -TERM $E2E; wait $E2E 2>/dev/null || true
 delivered=$((after - before))
-e2e_rate=$(python3 -c "print(round($delivered / ($end - $start - 0.0), 0))")
+e2e_rate=$(python3 -c "print(round($delivered / ($end - $start - 0.0)))")
+
+# Latency at half the end-to-end rate: an open-loop load (each request has a slot in a fixed
+# schedule, so a slow answer cannot slow the load down), on a fresh store.
+HALF=$(( e2e_rate / 2 ))
+body > "$WORK/body.json"
+paced() {  # $1 = label → prints "achieved p50 p99 p99.9 non2xx"
+  taskset -c 0 "$PACED" "http://127.0.0.1:$SERVER_PORT/hooks/bigcommerce" "$HALF" "$SECS" \
+    --body "$WORK/body.json" --header 'content-type: application/json' > "$WORK/$1.paced"
+  awk '/^achieved_rate/ {a=$2} /^p50/ {p50=$2} /^p99 / {p99=$2} /^p99.9/ {p999=$2} /^non_2xx/ {bad=$2}
+       END {print a, p50, p99, p999, bad}' "$WORK/$1.paced"
+}
+rm -f "$WORK"/e2e.db*
+before=$(curl -s "127.0.0.1:$SINK_PORT/count")
+taskset -c 1 "$BIN" serve --no-watch --config "$WORK/e2e.toml" 2>"$WORK/e2e-paced.log" & E2E=$!
+wait_port $SERVER_PORT
+PACED_E2E=$(paced e2e)
+load_end=$(date +%s.%N)
+for _ in $(seq 1 600); do [ "$(sqlite_pending)" = 0 ] && break; sleep 0.1; done
+drain_s=$(python3 -c "print(round($(date +%s.%N) - $load_end, 1))")
+paced_delivered=$(( $(curl -s "127.0.0.1:$SINK_PORT/count") - before ))
+kill -TERM $E2E; wait $E2E 2>/dev/null || true
+taskset -c 1 "$BARE" "127.0.0.1:$SERVER_PORT" & B=$!
+wait_port $SERVER_PORT
+PACED_BARE=$(paced bare)
+kill -TERM $B; wait $B 2>/dev/null || true
 
 read -r bare_rps bare_p50 bare_p99 _ <<<"${RESULT[bare]}"
 ratio() { python3 -c "print(f'{$1 / $bare_rps:.2f}')"; }
@@ -137,3 +165,11 @@ row "Switchyard durable ingest, BigCommerce signature verified" verified verifie
 row "Switchyard end-to-end: ingest phase" e2e_ingest e2e
 echo
 echo "End-to-end: $delivered events verified→stored→order-to-erp plugin→delivered to a local sink in $(python3 -c "print(round($end - $start, 1))") s = $e2e_rate events/s ($(ratio "$e2e_rate") of bare axum)."
+echo
+echo "| open-loop at $HALF req/s for ${SECS}s (half the end-to-end rate) | achieved req/s | p50 | p99 | p99.9 | non-2xx |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+read -r a p50 p99 p999 bad <<<"$PACED_BARE"; echo "| bare axum POST handler (baseline) | $a | $p50 | $p99 | $p999 | $bad |"
+read -r a p50 p99 p999 bad <<<"$PACED_E2E"; echo "| Switchyard end-to-end (ack latency; delivery runs behind it) | $a | $p50 | $p99 | $p999 | $bad |"
+echo
+echo "During the paced run $paced_delivered events were delivered; the store was empty ${drain_s} s after the load ended."
+

@@ -389,7 +389,7 @@ fn lease_events(
     )?;
     let rows = tx.query(&lease, &[&now, &(max as i64), &until]).map_err(db)?;
     let mut leased: Vec<LeasedEvent> = rows.iter().map(leased_event).collect::<Result<_, _>>().map_err(db)?;
-    leased.sort_by_key(|l| l.event.received_at_ms);
+    leased.sort_by(|x, y| (x.event.received_at_ms, &x.event.id).cmp(&(y.event.received_at_ms, &y.event.id)));
     Ok(leased)
 }
 
@@ -498,7 +498,7 @@ fn lease_deliveries(
     let rows = tx.query(&lease, &[&now, &(max as i64), &until]).map_err(db)?;
     let mut leased: Vec<(i64, LeasedDelivery)> =
         rows.iter().map(leased_delivery).collect::<Result<_, _>>().map_err(db)?;
-    leased.sort_by_key(|(created, _)| *created);
+    leased.sort_by(|(x, a), (y, b)| (x, &a.delivery.id).cmp(&(y, &b.delivery.id)));
     Ok(leased.into_iter().map(|(_, d)| d).collect())
 }
 

@@ -223,7 +223,7 @@ fn lease_events(tx: &Transaction<'_>, max: usize, now: i64, until: i64) -> Resul
         })
     });
     let mut leased: Vec<LeasedEvent> = rows.and_then(|r| r.collect()).map_err(db)?;
-    leased.sort_by_key(|l| l.event.received_at_ms);
+    leased.sort_by(|x, y| (x.event.received_at_ms, &x.event.id).cmp(&(y.event.received_at_ms, &y.event.id)));
     Ok(leased)
 }
 
@@ -322,7 +322,7 @@ fn lease_deliveries(tx: &Transaction<'_>, max: usize, now: i64, until: i64) -> R
         ))
     });
     let mut leased: Vec<(i64, LeasedDelivery)> = rows.and_then(|r| r.collect()).map_err(db)?;
-    leased.sort_by_key(|(created, _)| *created);
+    leased.sort_by(|(x, a), (y, b)| (x, &a.delivery.id).cmp(&(y, &b.delivery.id)));
     Ok(leased.into_iter().map(|(_, d)| d).collect())
 }
 

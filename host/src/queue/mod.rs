@@ -17,6 +17,7 @@
 //! is durable — a crash or a full backlog can neither lose a key of an acknowledged event nor
 //! keep one for an event that was refused.
 
+mod checkpointer;
 #[cfg(test)]
 mod contract;
 pub mod handoff;

@@ -5,6 +5,7 @@
 //! event is on disk. A failed commit fails every command of the batch. This file is the only
 //! one that writes SQLite's SQL; it must never block on anything but the database.
 
+use super::checkpointer;
 use super::writer::{self, Batch, Reply, Woke, fail, reply, reply_handing};
 use super::{
     Appended, Command, DeadLetter, Dedup, DeliveryOutcome, DeliverySummary, Depth, EventNext, EventOutcome,
@@ -25,13 +26,14 @@ pub fn open_sqlite(path: &Path) -> Result<Store, StoreError> {
          UPDATE deliveries SET due_at_ms = 0, lease_until_ms = 0 WHERE state = 'pending' AND lease_until_ms > 0;",
     )
     .map_err(db)?;
-    Ok(spawn(conn, path))
+    conn.pragma_update(None, "wal_autocheckpoint", checkpointer::WRITER_FALLBACK_PAGES).map_err(db)?;
+    Ok(spawn(conn, path, checkpointer::start(path)))
 }
 
 /// Opens the database for a command-line tool while a gateway may be serving it: no lease is
 /// touched.
 pub fn open_sqlite_shared(path: &Path) -> Result<Store, StoreError> {
-    Ok(spawn(connect(path)?, path))
+    Ok(spawn(connect(path)?, path, None))
 }
 
 fn connect(path: &Path) -> Result<Connection, StoreError> {
@@ -49,17 +51,20 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
-fn spawn(conn: Connection, path: &Path) -> Store {
+fn spawn(conn: Connection, path: &Path, checkpointer: Option<checkpointer::Guard>) -> Store {
     let name = format!("store:{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("db"));
-    writer::spawn(name, Sqlite(conn))
+    writer::spawn(name, Sqlite { conn, _checkpointer: checkpointer })
 }
 
-/// The connection the writer thread owns.
-struct Sqlite(Connection);
+/// The connection the writer thread owns, and the checkpointer that lives as long as it.
+struct Sqlite {
+    conn: Connection,
+    _checkpointer: Option<checkpointer::Guard>,
+}
 
 impl Batch for Sqlite {
     fn run(&mut self, batch: &mut Vec<Command>, replies: &mut Vec<Reply>, woke: &mut Woke) -> Result<(), String> {
-        match self.0.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
+        match self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
             Ok(tx) => {
                 for command in batch.drain(..) {
                     replies.push(execute(&tx, command, woke));

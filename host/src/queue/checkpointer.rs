@@ -3,7 +3,7 @@
 //!
 //! Left to itself, SQLite checkpoints inside the commit that crosses 1,000 WAL pages: under
 //! load that was a multi-millisecond stall of every waiting webhook's acknowledgement about
-//! every tenth of a second, the largest part of the ingest p99. Here checkpoints are PASSIVE
+//! every tenth of a second. Here checkpoints are PASSIVE
 //! (they never wait for, or block, the writer); the writer keeps a high auto-checkpoint
 //! ([`WRITER_FALLBACK_PAGES`]) only to restart the WAL file, which by then has little left to
 //! copy. This thread must never write rows, and it stops when its writer does.
@@ -14,10 +14,10 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 /// How often the WAL is copied back.
-const EVERY: Duration = Duration::from_millis(100);
+const EVERY: Duration = Duration::from_millis(50);
 
 /// WAL pages after which the writer checkpoints in its own commit (SQLite's default is 1,000).
-pub(super) const WRITER_FALLBACK_PAGES: u32 = 10_000;
+pub(super) const WRITER_FALLBACK_PAGES: u32 = 4_000;
 
 /// Keeps the checkpointer running; dropping it (with the writer thread) stops it.
 pub(super) struct Guard {

@@ -26,7 +26,7 @@
 //! This file is the only one that writes PostgreSQL's SQL; it must never block on anything but
 //! the database.
 
-use super::writer::{self, Batch, Reply, Woke, fail, reply, reply_handing};
+use super::writer::{self, Batch, Reply, Woke, fail, reply};
 use super::{
     Appended, Command, DeadLetter, Dedup, DeliveryOutcome, DeliverySummary, Depth, EventNext, EventOutcome,
     EventSummary, LeasedDelivery, LeasedEvent, NewDelivery, ReplaySelector, Store, StoreError,
@@ -260,30 +260,11 @@ fn reply_with(command: Command, answer: Result<Answer, StoreError>, woke: &mut W
     }
     match command {
         Command::Append { event, lease, reply: r, .. } => {
-            let appended = take!(Answer::Appended);
-            let stored = matches!(appended, Ok(Appended::Stored));
-            woke.events |= stored && lease.is_none();
-            let handed =
-                lease.filter(|_| stored).map(|l| (l, LeasedEvent { event, attempts: 0, routes_done: Vec::new() }));
-            reply_handing(r, appended, handed.into_iter().collect())
+            writer::appended(r, take!(Answer::Appended), event, lease, woke)
         }
         Command::LeaseEvents { reply: r, .. } => reply(r, take!(Answer::Events)),
         Command::FinishEvent { outcome, leases, reply: r, .. } => {
-            woke.deliveries |= outcome.deliveries.len() > leases.len();
-            woke.events |= !outcome.emitted.is_empty() || matches!(outcome.next, EventNext::Retry { .. });
-            match take!(Answer::Inserted) {
-                Ok(inserted) => {
-                    let handed = leases
-                        .into_iter()
-                        .zip(outcome.deliveries)
-                        .zip(inserted)
-                        .filter(|(_, inserted)| *inserted)
-                        .map(|((lease, delivery), _)| (lease, LeasedDelivery { delivery, attempts: 0 }))
-                        .collect();
-                    reply_handing(r, Ok(()), handed)
-                }
-                Err(e) => reply(r, Err(e)),
-            }
+            writer::finished(r, take!(Answer::Inserted), outcome, leases, woke)
         }
         Command::LeaseDeliveries { reply: r, .. } => reply(r, take!(Answer::Deliveries)),
         Command::FinishDelivery { reply: r, .. } => reply(r, take!(Answer::Unit)),

@@ -6,7 +6,7 @@
 //! one that writes SQLite's SQL; it must never block on anything but the database.
 
 use super::checkpointer;
-use super::writer::{self, Batch, Reply, Woke, fail, reply, reply_handing};
+use super::writer::{self, Batch, Reply, Woke, fail, reply};
 use super::{
     Appended, Command, DeadLetter, Dedup, DeliveryOutcome, DeliverySummary, Depth, EventNext, EventOutcome,
     EventSummary, LeasedDelivery, LeasedEvent, NewDelivery, ReplaySelector, Store, StoreError,
@@ -89,33 +89,16 @@ fn execute(tx: &Transaction<'_>, command: Command, woke: &mut Woke) -> Reply {
     match command {
         Command::Append { event, dedup, lease, reply: r } => {
             let until = lease.as_ref().map(|l| now.saturating_add(millis(l.duration)));
-            let appended = append_once(tx, &event, dedup.as_ref(), now, until);
-            let stored = matches!(appended, Ok(Appended::Stored));
-            woke.events |= stored && lease.is_none();
-            let handed =
-                lease.filter(|_| stored).map(|l| (l, LeasedEvent { event, attempts: 0, routes_done: Vec::new() }));
-            reply_handing(r, appended, handed.into_iter().collect())
+            let result = append_once(tx, &event, dedup.as_ref(), now, until);
+            writer::appended(r, result, event, lease, woke)
         }
         Command::LeaseEvents { max, lease, reply: r } => {
             reply(r, lease_events(tx, max, now, now + lease.as_millis() as i64))
         }
         Command::FinishEvent { id, outcome, leases, reply: r } => {
-            woke.deliveries |= outcome.deliveries.len() > leases.len();
-            woke.events |= !outcome.emitted.is_empty() || matches!(outcome.next, EventNext::Retry { .. });
             let until = leases.first().map_or(now, |l| now.saturating_add(millis(l.duration)));
-            match finish_event(tx, &id, &outcome, now, leases.len(), until) {
-                Ok(inserted) => {
-                    let handed = leases
-                        .into_iter()
-                        .zip(outcome.deliveries)
-                        .zip(inserted)
-                        .filter(|(_, inserted)| *inserted)
-                        .map(|((lease, delivery), _)| (lease, LeasedDelivery { delivery, attempts: 0 }))
-                        .collect();
-                    reply_handing(r, Ok(()), handed)
-                }
-                Err(e) => reply(r, Err(e)),
-            }
+            let inserted = finish_event(tx, &id, &outcome, now, leases.len(), until);
+            writer::finished(r, inserted, outcome, leases, woke)
         }
         Command::LeaseDeliveries { max, lease, reply: r } => {
             reply(r, lease_deliveries(tx, max, now, now + lease.as_millis() as i64))

@@ -10,7 +10,8 @@
 //! writes SQL.
 
 use super::handoff::{self, Lease};
-use super::{Command, LeasedDelivery, LeasedEvent, Store, StoreError};
+use super::{Appended, Command, EventNext, EventOutcome, LeasedDelivery, LeasedEvent, Store, StoreError};
+use crate::event::Event;
 use crate::metrics::Histogram;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -63,6 +64,48 @@ pub(super) fn reply_handing<T: Send + 'static, H: Send + 'static>(
         };
         let _ = tx.send(result);
     })
+}
+
+/// The reply to an append: a stored event that had a handoff slot is handed over after the
+/// commit; one stored without a slot wakes the dispatch loop instead.
+pub(super) fn appended(
+    tx: tokio::sync::oneshot::Sender<Result<Appended, StoreError>>,
+    result: Result<Appended, StoreError>,
+    event: Event,
+    lease: Option<Lease<LeasedEvent>>,
+    woke: &mut Woke,
+) -> Reply {
+    let stored = matches!(result, Ok(Appended::Stored));
+    woke.events |= stored && lease.is_none();
+    let handed = lease.filter(|_| stored).map(|l| (l, LeasedEvent { event, attempts: 0, routes_done: Vec::new() }));
+    reply_handing(tx, result, handed.into_iter().collect())
+}
+
+/// The reply to a finished event: of its deliveries stored leased (the first `leases.len()`),
+/// those that were new (`inserted`) are handed over after the commit; deliveries stored
+/// without a slot, derived events and retries wake their loops instead.
+pub(super) fn finished(
+    tx: tokio::sync::oneshot::Sender<Result<(), StoreError>>,
+    inserted: Result<Vec<bool>, StoreError>,
+    outcome: EventOutcome,
+    leases: Vec<Lease<LeasedDelivery>>,
+    woke: &mut Woke,
+) -> Reply {
+    woke.deliveries |= outcome.deliveries.len() > leases.len();
+    woke.events |= !outcome.emitted.is_empty() || matches!(outcome.next, EventNext::Retry { .. });
+    match inserted {
+        Ok(inserted) => {
+            let handed = leases
+                .into_iter()
+                .zip(outcome.deliveries)
+                .zip(inserted)
+                .filter(|(_, inserted)| *inserted)
+                .map(|((lease, delivery), _)| (lease, LeasedDelivery { delivery, attempts: 0 }))
+                .collect();
+            reply_handing(tx, Ok(()), handed)
+        }
+        Err(e) => reply(tx, Err(e)),
+    }
 }
 
 /// What a batch made due, so the right loops are woken after the commit.

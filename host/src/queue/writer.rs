@@ -141,6 +141,16 @@ struct Hands {
 }
 
 impl Hands {
+    /// Admits every command already waiting, up to a full batch.
+    fn admit_waiting(&mut self, rx: &mut mpsc::Receiver<Command>, batch: &mut Vec<Command>) {
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(command) => self.admit(command, batch),
+                Err(_) => break,
+            }
+        }
+    }
+
     /// Adds `command` to `batch`, reserving handoff slots for the fresh work it creates; a
     /// handoff registration is kept here instead.
     fn admit(&mut self, command: Command, batch: &mut Vec<Command>) {
@@ -201,20 +211,10 @@ fn serve(
     let mut last_commit = Instant::now().checked_sub(BUSY).unwrap_or_else(Instant::now);
     while let Some(first) = rx.blocking_recv() {
         hands.admit(first, &mut batch);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(c) => hands.admit(c, &mut batch),
-                Err(_) => break,
-            }
-        }
+        hands.admit_waiting(&mut rx, &mut batch);
         if batch.len() < GATHER_BELOW && last_commit.elapsed() < BUSY {
             std::thread::sleep(GATHER);
-            while batch.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(c) => hands.admit(c, &mut batch),
-                    Err(_) => break,
-                }
-            }
+            hands.admit_waiting(&mut rx, &mut batch);
         }
         if batch.is_empty() {
             continue;

@@ -127,8 +127,8 @@ fn apply(
 /// store ignores the repeats, and receivers see one `webhook-id` per delivery.
 ///
 /// It starts with the event's time-ordered UUID, so new deliveries land at the end of the
-/// store's id index instead of on a random page of it (one page written per delivery, which
-/// was half of a commit's writes).
+/// store's id index instead of each on a random page of it (a page every commit would have
+/// to write again).
 pub fn delivery_id(event_id: &str, route: &str, action: usize, destination: &str) -> String {
     use sha2::Digest;
     let mut h = sha2::Sha256::new();

@@ -1,11 +1,11 @@
 //! The SQLite backend's checkpointer: a thread with its own connection that copies the WAL
 //! back into the database file every [`EVERY`], so the writer thread does not have to.
 //!
-//! Left to itself, SQLite checkpoints inside the commit that crosses 1,000 WAL pages: under
-//! load that was a multi-millisecond stall of every waiting webhook's acknowledgement about
-//! every tenth of a second. Here checkpoints are PASSIVE
-//! (they never wait for, or block, the writer); the writer keeps a high auto-checkpoint
-//! ([`WRITER_FALLBACK_PAGES`]) only to restart the WAL file, which by then has little left to
+//! Left to itself, SQLite checkpoints inside the commit that crosses 1,000 WAL pages, and
+//! every acknowledgement waiting on that commit waits for the copy and its fsync too (at
+//! ~10k WAL pages/s under load, several times a second). Here checkpoints are PASSIVE (they
+//! never wait for, or block, the writer); the writer keeps a higher auto-checkpoint
+//! ([`WRITER_FALLBACK_PAGES`]) only to restart the WAL file, which by then has less left to
 //! copy. This thread must never write rows, and it stops when its writer does.
 
 use rusqlite::Connection;

@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 pub(crate) struct Sender<T> {
     tx: mpsc::Sender<T>,
     /// How long a handed-off row is leased for (the loop's own lease).
-    pub(crate) lease: Duration,
+    lease: Duration,
     backlog: Arc<AtomicBool>,
 }
 

@@ -37,6 +37,18 @@ use tokio::sync::{mpsc, oneshot};
 /// Commands waiting for the backend at most; past this, ingest answers 503.
 pub const BACKLOG: usize = 8192;
 
+/// A duration in whole milliseconds, as the stores keep times (saturating, never wrapping).
+pub(crate) fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// The `(due_at_ms, lease_until_ms)` a new row is written with: due now, or leased to this
+/// gateway until `leased_until` when it is being handed off — a leased row becomes due when
+/// its lease ends, as with a lease taken by query (the visibility timeout both backends use).
+pub(crate) fn new_row_times(now: i64, leased_until: Option<i64>) -> (i64, i64) {
+    leased_until.map_or((now, 0), |until| (until, until))
+}
+
 /// Why a store operation did not happen.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -331,9 +343,7 @@ impl Store {
         capacity: usize,
         lease: Duration,
     ) -> Result<handoff::Receiver<LeasedEvent>, StoreError> {
-        let (tx, rx) = handoff::channel(capacity, lease);
-        self.tx.send(Command::HandEvents(tx)).await.map_err(|_| StoreError::Closed)?;
-        Ok(rx)
+        self.hand(capacity, lease, Command::HandEvents).await
     }
 
     /// As [`Store::hand_events`], for the deliveries dispatch creates; call once, from the
@@ -343,8 +353,17 @@ impl Store {
         capacity: usize,
         lease: Duration,
     ) -> Result<handoff::Receiver<LeasedDelivery>, StoreError> {
+        self.hand(capacity, lease, Command::HandDeliveries).await
+    }
+
+    async fn hand<T>(
+        &self,
+        capacity: usize,
+        lease: Duration,
+        register: fn(handoff::Sender<T>) -> Command,
+    ) -> Result<handoff::Receiver<T>, StoreError> {
         let (tx, rx) = handoff::channel(capacity, lease);
-        self.tx.send(Command::HandDeliveries(tx)).await.map_err(|_| StoreError::Closed)?;
+        self.tx.send(register(tx)).await.map_err(|_| StoreError::Closed)?;
         Ok(rx)
     }
 

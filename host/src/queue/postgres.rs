@@ -29,7 +29,7 @@
 use super::writer::{self, Batch, Reply, Woke, fail, reply};
 use super::{
     Appended, Command, DeadLetter, Dedup, DeliveryOutcome, DeliverySummary, Depth, EventNext, EventOutcome,
-    EventSummary, LeasedDelivery, LeasedEvent, NewDelivery, ReplaySelector, Store, StoreError,
+    EventSummary, LeasedDelivery, LeasedEvent, NewDelivery, ReplaySelector, Store, StoreError, millis, new_row_times,
 };
 use crate::event::Event;
 use ::postgres::error::SqlState;
@@ -200,10 +200,6 @@ fn fail_all(batch: &mut Vec<Command>, replies: &mut Vec<Reply>, error: String) -
     error
 }
 
-fn millis(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
 /// A command's result, kept until its batch commits: a batch rolled back runs again.
 enum Answer {
     Unit(()),
@@ -345,7 +341,7 @@ fn append(
     )?;
     let (body, received, depth): (&[u8], i64, i16) = (&e.body, e.received_at_ms as i64, i16::from(e.depth));
     let scope: &str = &text(&e.scope);
-    let (due, lease) = leased_until.map_or((now, 0), |until| (until, until));
+    let (due, lease) = new_row_times(now, leased_until);
     tx.execute(&insert, &[&e.id, &e.source, &scope, &headers, &body, &received, &depth, &due, &lease, &now])
         .map(drop)
         .map_err(db)
@@ -412,7 +408,7 @@ fn insert_deliveries(
     for (i, d) in deliveries.iter().enumerate() {
         let headers = serde_json::to_string(&d.headers).map_err(|e| StoreError::Database(e.to_string()))?;
         let body: &[u8] = &d.body;
-        let (due, lease) = if i < leased { (until, until) } else { (now, 0) };
+        let (due, lease) = new_row_times(now, (i < leased).then_some(until));
         let n = tx
             .execute(&insert, &[&d.id, &d.event_id, &d.route, &d.destination, &body, &headers, &due, &lease, &now])
             .map_err(db)?;

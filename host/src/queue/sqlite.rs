@@ -9,7 +9,7 @@ use super::checkpointer;
 use super::writer::{self, Batch, Reply, Woke, fail, reply};
 use super::{
     Appended, Command, DeadLetter, Dedup, DeliveryOutcome, DeliverySummary, Depth, EventNext, EventOutcome,
-    EventSummary, LeasedDelivery, LeasedEvent, NewDelivery, ReplaySelector, Store, StoreError,
+    EventSummary, LeasedDelivery, LeasedEvent, NewDelivery, ReplaySelector, Store, StoreError, millis, new_row_times,
 };
 use crate::event::{Event, now_ms};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
@@ -117,10 +117,6 @@ fn execute(tx: &Transaction<'_>, command: Command, woke: &mut Woke) -> Reply {
     }
 }
 
-fn millis(d: std::time::Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
 /// Appends `event` unless a live event holds its dedup key. The key and the event are written
 /// under one savepoint, so a failure leaves neither (the batch's other commands stand). With
 /// `leased_until`, the event is stored leased to this process (it is being handed off).
@@ -168,7 +164,7 @@ fn claim(tx: &Transaction<'_>, dedup: &Dedup, event_id: &str, now: i64) -> Resul
 /// Stores `e` due now, or leased until `leased_until` (a leased row is due when its lease ends).
 fn append(tx: &Transaction<'_>, e: &Event, now: i64, leased_until: Option<i64>) -> Result<(), StoreError> {
     let headers = serde_json::to_string(&e.headers).map_err(|e| StoreError::Database(e.to_string()))?;
-    let (due, lease) = leased_until.map_or((now, 0), |until| (until, until));
+    let (due, lease) = new_row_times(now, leased_until);
     tx.prepare_cached(
         "INSERT INTO events (id, source, scope, headers, body, received_at_ms, depth, state, due_at_ms, lease_until_ms, updated_at_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9, ?10)",
@@ -233,7 +229,7 @@ fn insert_deliveries(
     let mut inserted = Vec::with_capacity(leased);
     for (i, d) in deliveries.iter().enumerate() {
         let headers = serde_json::to_string(&d.headers).map_err(|e| StoreError::Database(e.to_string()))?;
-        let (due, lease) = if i < leased { (until, until) } else { (now, 0) };
+        let (due, lease) = new_row_times(now, (i < leased).then_some(until));
         let n = stmt
             .execute(params![d.id, d.event_id, d.route, d.destination, &d.body[..], headers, due, lease, now])
             .map_err(db)?;

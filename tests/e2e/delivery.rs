@@ -108,6 +108,30 @@ async fn gone_stops_retrying_at_once() {
 }
 
 #[tokio::test]
+async fn a_redirect_is_a_failed_attempt_not_followed() {
+    // A destination that moved: 302 to where the real receiver is. Following it would turn
+    // the POST into a bodiless GET, so the gateway must report it instead.
+    let real = TestDestination::start().await;
+    let location = real.url("/erp");
+    let moved = axum::Router::new().fallback(move || {
+        let location = location.clone();
+        async move { (axum::http::StatusCode::FOUND, [(axum::http::header::LOCATION, location)]) }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
+    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    tokio::spawn(async move { axum::serve(listener, moved).await });
+
+    let gw = TestGateway::start(&table(&format!("http://{addr}/old"), 1)).await.unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(gw.post("shop", &order(1)).await.status(), 200);
+    let metrics = gw.gateway.metrics.clone();
+    eventually("a dead letter", || Metrics::get(&metrics.dead_letters) == 1).await;
+    let dead = gw.gateway.store.dead_letters(10).await.unwrap_or_default();
+    assert!(dead[0].error.contains("answered 302"), "{dead:#?}");
+    assert!(real.received().is_empty(), "the redirect was not followed");
+    gw.stop().await;
+}
+
+#[tokio::test]
 async fn a_plugin_that_asks_to_retry_is_called_again_and_one_that_fails_dead_letters_the_event() {
     let dest = TestDestination::start().await;
     let toml = format!(

@@ -306,9 +306,20 @@ impl Cx<'_> {
     fn destination(&mut self, key: &str, raw: &RawDestination) -> Destination {
         let name = key.trim_start_matches("destinations.").to_string();
         let url = self.string(&raw.url, &format!("{key}.url"));
-        if !(url.starts_with("http://") || url.starts_with("https://") || url.is_empty()) {
-            self.error(&raw.url, &format!("{key}.url"), format!("`{url}` is not an http:// or https:// URL"));
-        }
+        let target = match reqwest::Url::parse(&url) {
+            Ok(target) if matches!(target.scheme(), "http" | "https") && target.has_host() => target,
+            parsed => {
+                if !url.is_empty() {
+                    let why = parsed.err().map(|e| format!(": {e}")).unwrap_or_default();
+                    self.error(
+                        &raw.url,
+                        &format!("{key}.url"),
+                        format!("`{url}` is not an http:// or https:// URL{why}"),
+                    );
+                }
+                unusable_url()
+            }
+        };
         let timeout_ms = self.positive(
             raw.timeout_ms.as_ref(),
             &format!("{key}.timeout_ms"),
@@ -335,9 +346,20 @@ impl Cx<'_> {
         {
             self.error(spanned, &format!("{key}.signing_secret"), message);
         }
-        let headers =
-            raw.headers.iter().map(|(h, v)| (h.clone(), self.string(v, &format!("{key}.headers.{h}")))).collect();
-        Destination { name, url, timeout: Duration::from_millis(timeout_ms), retry, signing_secret, headers }
+        let mut headers = http::HeaderMap::new();
+        for (h, v) in &raw.headers {
+            let header_key = format!("{key}.headers.{h}");
+            let value = self.string(v, &header_key);
+            match (http::HeaderName::from_bytes(h.as_bytes()), http::HeaderValue::from_str(&value)) {
+                (Ok(name), Ok(value)) => {
+                    headers.append(name, value);
+                }
+                (Err(_), _) => self.error(v, &header_key, format!("`{h}` is not a valid HTTP header name")),
+                (_, Err(_)) => self.error(v, &header_key, "not a valid HTTP header value (no control characters)"),
+            }
+        }
+        let timeout = Duration::from_millis(timeout_ms);
+        Destination { name, url, target, timeout, retry, signing_secret, headers }
     }
 
     fn route(
@@ -402,4 +424,10 @@ impl Cx<'_> {
 /// `data.id` or `/data/id` → the JSON pointer `/data/id`.
 fn pointer(field: &str) -> String {
     if field.starts_with('/') { field.to_string() } else { format!("/{}", field.replace('.', "/")) }
+}
+/// Stands in for a destination URL that does not parse. The config that holds it is refused
+/// (its error is reported), so nothing is ever sent here.
+fn unusable_url() -> reqwest::Url {
+    #[allow(clippy::expect_used)]
+    reqwest::Url::parse("http://invalid.invalid/").expect("a constant URL parses")
 }

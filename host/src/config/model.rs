@@ -67,11 +67,15 @@ pub struct PluginSpec {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Destination {
     pub name: String,
+    /// As written in routes.toml, for messages.
     pub url: String,
+    /// `url` parsed once per config, not once per attempt.
+    pub target: reqwest::Url,
     pub timeout: Duration,
     pub retry: RetryPolicy,
     pub signing_secret: Option<String>,
-    pub headers: Vec<(String, String)>,
+    /// Extra request headers, validated as HTTP header names and values.
+    pub headers: http::HeaderMap,
 }
 
 /// When to try a failed delivery again.

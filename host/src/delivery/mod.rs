@@ -94,8 +94,9 @@ async fn deliver(live: &Live, store: &Store, client: &reqwest::Client, metrics: 
 /// One HTTP attempt of one delivery.
 pub async fn attempt(client: &reqwest::Client, destination: &Destination, delivery: &NewDelivery) -> Attempt {
     let d = destination;
-    let mut request = client.post(&d.url).timeout(d.timeout).body(delivery.body.clone());
-    for (k, v) in d.headers.iter().chain(&delivery.headers) {
+    let mut request =
+        client.post(d.target.clone()).timeout(d.timeout).headers(d.headers.clone()).body(delivery.body.clone());
+    for (k, v) in &delivery.headers {
         request = request.header(k, v);
     }
     let now = crate::event::now_ms() / 1000;
@@ -137,7 +138,12 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-/// The HTTP client every delivery shares.
+/// The HTTP client every delivery shares. It does not follow redirects: a POST redirected
+/// with 301/302 would arrive as a GET without its body, so a 3xx is an answer like any other
+/// non-2xx (retried, then dead-lettered) and the operator fixes the destination's URL.
 pub fn client() -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder().user_agent(concat!("switchyard/", env!("CARGO_PKG_VERSION"))).build()
+    reqwest::Client::builder()
+        .user_agent(concat!("switchyard/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
 }

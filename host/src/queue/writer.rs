@@ -20,14 +20,18 @@ use tokio::sync::{Notify, mpsc};
 /// Commands executed in one transaction at most.
 pub(super) const MAX_BATCH: usize = 512;
 
-/// While the store is busy (the last commit ended under [`BUSY`] ago) and a batch is small, the
-/// writer waits this long for more commands before it commits. Most of a commit's cost is
-/// fixed (an fsync, and every touched page written to the WAL again), whether it carries 3
-/// rows or 300; under load this is what makes group commit group; an idle store commits at
-/// once. Measured end-to-end on one core (2026-12-02): 0.5 ms gave ~35 commands per commit,
-/// 1.5 ms ~80 and +17% events delivered per second, 3 ms ~120 and no further gain. The cost
-/// is at most this much added to an acknowledgement under load.
-const GATHER: Duration = Duration::from_micros(1500);
+/// While the store is busy (the last commit ended under [`BUSY`] ago) and a batch is small,
+/// the writer yields its core once before it commits, so the tasks that produce commands run
+/// and the batch fills. Most of a commit's cost is fixed (an fsync, and every touched page
+/// written to the WAL again), whether it carries 3 rows or 300; an idle store commits at once.
+///
+/// A yield, not a sleep: when the producers have nothing to run it returns at once, so a
+/// moderately loaded gateway adds no latency, and on a saturated core it hands them the CPU
+/// for their slice. Measured 2026-12-02 (`bench/load.sh` budgets, alternating runs): against
+/// a fixed 1.5 ms sleep, end-to-end on one core 8.8–9.1k vs 8.2–8.7k events/s, open-loop at
+/// ~5k/s p50 1.0 vs 3.0 ms (two cores) and 1.9 vs 2.7 ms (one core); on two cores with
+/// nothing pinned the sleep delivered ~9% more (12.4k vs 11.3k/s) by committing less often.
+/// A 0.5 ms sleep was slower than both on one core.
 const BUSY: Duration = Duration::from_millis(2);
 const GATHER_BELOW: usize = 128;
 
@@ -215,7 +219,7 @@ fn serve(
         hands.admit(first, &mut batch);
         hands.admit_waiting(&mut rx, &mut batch);
         if batch.len() < GATHER_BELOW && last_commit.elapsed() < BUSY {
-            std::thread::sleep(GATHER);
+            std::thread::yield_now();
             hands.admit_waiting(&mut rx, &mut batch);
         }
         if batch.is_empty() {

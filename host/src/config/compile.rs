@@ -425,6 +425,7 @@ impl Cx<'_> {
 fn pointer(field: &str) -> String {
     if field.starts_with('/') { field.to_string() } else { format!("/{}", field.replace('.', "/")) }
 }
+
 /// Stands in for a destination URL that does not parse. The config that holds it is refused
 /// (its error is reported), so nothing is ever sent here.
 fn unusable_url() -> reqwest::Url {

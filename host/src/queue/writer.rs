@@ -31,7 +31,10 @@ pub(super) const MAX_BATCH: usize = 512;
 /// a fixed 1.5 ms sleep, end-to-end on one core 8.8–9.1k vs 8.2–8.7k events/s, open-loop at
 /// ~5k/s p50 1.0 vs 3.0 ms (two cores) and 1.9 vs 2.7 ms (one core); on two cores with
 /// nothing pinned the sleep delivered ~9% more (12.4k vs 11.3k/s) by committing less often.
-/// A 0.5 ms sleep was slower than both on one core.
+/// A 0.5 ms sleep was slower than both on one core. Also tried: yield, then sleep 1 ms when
+/// the previous batch carried ≥ 48 commands (a saturation signal): two cores +10% once and
+/// even in a repeat, one core −22% with open-loop p99 4× worse. Batches under yield average
+/// ~4 commands at a moderate load and ~23–70 saturated.
 const BUSY: Duration = Duration::from_millis(2);
 const GATHER_BELOW: usize = 128;
 

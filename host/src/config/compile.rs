@@ -305,17 +305,14 @@ impl Cx<'_> {
 
     fn destination(&mut self, key: &str, raw: &RawDestination) -> Destination {
         let name = key.trim_start_matches("destinations.").to_string();
-        let url = self.string(&raw.url, &format!("{key}.url"));
-        let target = match reqwest::Url::parse(&url) {
-            Ok(target) if matches!(target.scheme(), "http" | "https") && target.has_host() => target,
+        let written = self.string(&raw.url, &format!("{key}.url"));
+        let url = match reqwest::Url::parse(&written) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => url,
             parsed => {
-                if !url.is_empty() {
+                if !written.is_empty() {
                     let why = parsed.err().map(|e| format!(": {e}")).unwrap_or_default();
-                    self.error(
-                        &raw.url,
-                        &format!("{key}.url"),
-                        format!("`{url}` is not an http:// or https:// URL{why}"),
-                    );
+                    let message = format!("`{written}` is not an http:// or https:// URL{why}");
+                    self.error(&raw.url, &format!("{key}.url"), message);
                 }
                 unusable_url()
             }
@@ -359,7 +356,7 @@ impl Cx<'_> {
             }
         }
         let timeout = Duration::from_millis(timeout_ms);
-        Destination { name, url, target, timeout, retry, signing_secret, headers }
+        Destination { name, url, timeout, retry, signing_secret, headers }
     }
 
     fn route(
@@ -429,6 +426,5 @@ fn pointer(field: &str) -> String {
 /// Stands in for a destination URL that does not parse. The config that holds it is refused
 /// (its error is reported), so nothing is ever sent here.
 fn unusable_url() -> reqwest::Url {
-    #[allow(clippy::expect_used)]
     reqwest::Url::parse("http://invalid.invalid/").expect("a constant URL parses")
 }

@@ -67,10 +67,8 @@ pub struct PluginSpec {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Destination {
     pub name: String,
-    /// As written in routes.toml, for messages.
-    pub url: String,
-    /// `url` parsed once per config, not once per attempt.
-    pub target: reqwest::Url,
+    /// Parsed once per config, not once per attempt.
+    pub url: reqwest::Url,
     pub timeout: Duration,
     pub retry: RetryPolicy,
     pub signing_secret: Option<String>,

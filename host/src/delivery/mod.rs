@@ -58,7 +58,7 @@ async fn deliver(live: &Live, store: &Store, client: &reqwest::Client, metrics: 
         None => DeliveryOutcome::Dead { error: format!("destination `{}` is no longer configured", d.destination) },
         Some(destination) => {
             let attempt = attempt(client, destination, d).await;
-            retry::decide(&destination.retry, leased.attempts + 1, &attempt, &destination.url)
+            retry::decide(&destination.retry, leased.attempts + 1, &attempt, destination.url.as_str())
         }
     };
     let label = match &outcome {
@@ -95,7 +95,7 @@ async fn deliver(live: &Live, store: &Store, client: &reqwest::Client, metrics: 
 pub async fn attempt(client: &reqwest::Client, destination: &Destination, delivery: &NewDelivery) -> Attempt {
     let d = destination;
     let mut request =
-        client.post(d.target.clone()).timeout(d.timeout).headers(d.headers.clone()).body(delivery.body.clone());
+        client.post(d.url.clone()).timeout(d.timeout).headers(d.headers.clone()).body(delivery.body.clone());
     for (k, v) in &delivery.headers {
         request = request.header(k, v);
     }

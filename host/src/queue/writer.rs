@@ -33,7 +33,7 @@ pub(super) const MAX_BATCH: usize = 512;
 /// nothing pinned the sleep delivered ~9% more (12.4k vs 11.3k/s) by committing less often.
 /// A 0.5 ms sleep was slower than both on one core. Also tried: yield, then sleep 1 ms when
 /// the previous batch carried ≥ 48 commands (a saturation signal): two cores +10% once and
-/// even in a repeat, one core −22% with open-loop p99 4× worse. Batches under yield average
+/// no gain in a repeat, one core −22% with open-loop p99 4× worse. Batches under yield average
 /// ~4 commands at a moderate load and ~23–70 saturated.
 const BUSY: Duration = Duration::from_millis(2);
 const GATHER_BELOW: usize = 128;

@@ -1,5 +1,5 @@
-//! Assembles a running gateway: live config, plugin engine, store, and the ingest, dispatch,
-//! delivery, pruning and reload tasks, all stopped by one shutdown token.
+//! Assembles a running gateway: live config, plugin engine, store, and the ingest (plain or
+//! TLS), dispatch, delivery, pruning and reload tasks, all stopped by one shutdown token.
 //!
 //! `Gateway::start` takes an already bound listener, so tests bind `127.0.0.1:0` and read the
 //! port back. This is the only place besides `cli` that wires modules together.
@@ -7,6 +7,7 @@
 use crate::admin;
 use crate::delivery;
 use crate::dispatch;
+use crate::http_server::{self, HEADER_READ_TIMEOUT, Serving};
 use crate::metrics::Metrics;
 use crate::plugin::{ComponentCache, PluginEngine};
 use crate::queue::Store;
@@ -76,25 +77,31 @@ impl Gateway {
 
         let base = config_dir(&options.config);
         let store = Store::open(&snapshot.config.storage.url, &base).context("cannot open the store")?;
-        let client = delivery::client().context("cannot build the HTTP client")?;
+        let clients = delivery::Clients::new().context("cannot build the HTTP client")?;
         let shutdown = CancellationToken::new();
         let ingest_stop = CancellationToken::new();
         let tasks = TaskTracker::new();
         let reload = Arc::new(Notify::new());
         let metrics = Arc::new(Metrics::default());
 
-        tasks.spawn(delivery::run(live.clone(), store.clone(), client, metrics.clone(), shutdown.child_token()));
+        tasks.spawn(delivery::run(live.clone(), store.clone(), clients, metrics.clone(), shutdown.child_token()));
         let ctx = dispatch::Ctx { store: store.clone(), metrics: metrics.clone() };
         tasks.spawn(dispatch::run(live.clone(), ctx, snapshot.config.server.workers, shutdown.child_token()));
         tasks.spawn(prune(live.clone(), store.clone(), shutdown.child_token()));
         // Without file watching the loop still serves reload requests (SIGHUP, admin API).
         tasks.spawn(reload::watch(live.clone(), reload.clone(), options.watch, shutdown.child_token()));
         let ingest_addr = listener.local_addr()?;
-        let app = sources::router(Ingest { live: live.clone(), store: store.clone(), metrics: metrics.clone() })
-            .layer(axum::middleware::from_fn_with_state((metrics.clone(), live.clone()), crate::metrics::count_ingest));
-        let header_timeout = sources::server::HEADER_READ_TIMEOUT;
-        tasks.spawn(sources::server::serve(listener, app, header_timeout, ingest_stop.clone()));
-        tracing::info!(%ingest_addr, "ingest listening: POST /hooks/{{source}}");
+        let app = sources::router(Ingest {
+            live: live.clone(),
+            store: store.clone(),
+            metrics: metrics.clone(),
+            store_errors: Arc::default(),
+        });
+        let ingest_tls = tls_for(&live, snapshot.certs.ingest.is_some(), |certs| certs.ingest.clone())?;
+        let scheme = if ingest_tls.is_some() { "https" } else { "http" };
+        let serving = Serving { router: app, tls: ingest_tls, header_timeout: HEADER_READ_TIMEOUT };
+        tasks.spawn(http_server::serve(listener, serving, ingest_stop.clone()));
+        tracing::info!(%ingest_addr, scheme, "ingest listening: POST /hooks/{{source}}");
         let admin_addr = match options.admin {
             Some(listener) => {
                 let state = admin::Admin {
@@ -104,7 +111,8 @@ impl Gateway {
                     reload: reload.clone(),
                     loopback: false,
                 };
-                let (addr, server) = admin::start(listener, state, shutdown.child_token())?;
+                let tls = tls_for(&live, snapshot.certs.admin.is_some(), |certs| certs.admin.clone())?;
+                let (addr, server) = admin::start(listener, state, tls, shutdown.child_token())?;
                 tasks.spawn(server);
                 Some(addr)
             }
@@ -121,6 +129,22 @@ impl Gateway {
         self.tasks.close();
         self.tasks.wait().await;
     }
+}
+
+/// A TLS config for a listener whose certificate the first snapshot has (`enabled`), reading
+/// the certificate from the live snapshot at each handshake, so renewed files serve the next
+/// connection. Whether a listener speaks TLS at all is fixed at start.
+fn tls_for(
+    live: &Arc<Live>,
+    enabled: bool,
+    pick: fn(&reload::Certs) -> Option<Arc<rustls::sign::CertifiedKey>>,
+) -> anyhow::Result<Option<Arc<rustls::ServerConfig>>> {
+    if !enabled {
+        return Ok(None);
+    }
+    let live = live.clone();
+    let current: crate::tls::CurrentCert = Arc::new(move || pick(&live.snapshot().certs));
+    Ok(Some(crate::tls::server_config(current).context("cannot set up TLS")?))
 }
 
 /// The directory relative paths in the config start from.

@@ -9,14 +9,20 @@
 //! - `providers`: each platform's genuine webhooks are accepted once, forgeries refused.
 //! - `reload`: config and plugin changes apply live, broken ones change nothing, none loses an event.
 //! - `storage`: dedup survives restarts; PostgreSQL serves one gateway or several sharing it.
+//! - `https`: HTTPS destinations with a private CA, refused certificates, mutual TLS.
+//! - `tls_ingest`: the ingest listener over TLS (HTTP/1.1 and HTTP/2), certificates renewed live.
+//! - `hostile`: a plugin attacking the gateway from inside gets nowhere.
 
 mod admin;
 mod delivery;
+mod hostile;
+mod https;
 mod ingest;
 mod plugins;
 mod providers;
 mod reload;
 mod routing;
 mod storage;
+mod tls_ingest;
 
 pub use switchyard_e2e::support;

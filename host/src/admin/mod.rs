@@ -19,6 +19,7 @@ mod events;
 mod health;
 mod metrics;
 
+use crate::http_server::{HEADER_READ_TIMEOUT, Serving};
 use crate::metrics::Metrics;
 use crate::queue::Store;
 use crate::reload::Live;
@@ -48,17 +49,34 @@ pub struct Admin {
     pub loopback: bool,
 }
 
+/// The shortest admin token accepted on an address other machines can reach: long enough that
+/// guessing it over the network is hopeless (16 random characters are ~95 bits).
+pub const MIN_TOKEN_CHARS: usize = 16;
+
 /// Why the admin listener may not start.
 #[derive(Debug, thiserror::Error)]
-#[error(
-    "the admin listener on {0} is not a loopback address, and no `server.admin_token` is set: \
-     set one, or listen on 127.0.0.1"
-)]
-pub struct ExposedWithoutToken(pub SocketAddr);
+pub enum ExposedWithoutToken {
+    #[error(
+        "the admin listener on {0} is not a loopback address, and no `server.admin_token` is set: \
+         set one of at least {MIN_TOKEN_CHARS} characters, or listen on 127.0.0.1"
+    )]
+    Missing(SocketAddr),
+    #[error(
+        "the admin listener on {0} is not a loopback address, and `server.admin_token` is blank or shorter \
+         than {MIN_TOKEN_CHARS} characters: use a longer one, or listen on 127.0.0.1"
+    )]
+    Weak(SocketAddr),
+}
 
-/// Refuses an admin address reachable from other machines when no token protects it.
+/// Refuses an admin address reachable from other machines unless a strong enough token
+/// protects it.
 pub fn check_exposure(addr: SocketAddr, token: Option<&str>) -> Result<(), ExposedWithoutToken> {
-    if addr.ip().is_loopback() || token.is_some() { Ok(()) } else { Err(ExposedWithoutToken(addr)) }
+    match token {
+        _ if addr.ip().is_loopback() => Ok(()),
+        None => Err(ExposedWithoutToken::Missing(addr)),
+        Some(t) if t.trim().chars().count() < MIN_TOKEN_CHARS => Err(ExposedWithoutToken::Weak(addr)),
+        Some(_) => Ok(()),
+    }
 }
 
 /// The admin router.
@@ -85,20 +103,16 @@ pub fn router(admin: Admin) -> Router {
 pub fn start(
     listener: TcpListener,
     mut admin: Admin,
+    tls: Option<Arc<rustls::ServerConfig>>,
     shutdown: CancellationToken,
 ) -> Result<(SocketAddr, impl Future<Output = ()> + Send + 'static), StartError> {
     let addr = listener.local_addr()?;
     check_exposure(addr, admin.live.snapshot().config.server.admin_token.as_deref())?;
     admin.loopback = addr.ip().is_loopback();
-    tracing::info!(admin_addr = %addr, "admin listening: /health /ready /metrics /api/*");
-    let app = router(admin);
-    let server = async move {
-        let served = axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await;
-        if let Err(e) = served {
-            tracing::error!(error = %e, "admin server failed");
-        }
-    };
-    Ok((addr, server))
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(admin_addr = %addr, scheme, "admin listening: /health /ready /metrics /api/*");
+    let serving = Serving { router: router(admin), tls, header_timeout: HEADER_READ_TIMEOUT };
+    Ok((addr, crate::http_server::serve(listener, serving, shutdown)))
 }
 
 /// Why the admin listener did not start.
@@ -147,9 +161,20 @@ mod tests {
         let addr = |s: &str| s.parse::<SocketAddr>().unwrap_or_else(|e| panic!("{e}"));
         assert!(check_exposure(addr("127.0.0.1:9090"), None).is_ok());
         assert!(check_exposure(addr("[::1]:9090"), None).is_ok());
-        assert!(check_exposure(addr("0.0.0.0:9090"), Some("t")).is_ok());
+        assert!(check_exposure(addr("0.0.0.0:9090"), Some("a-long-random-token-1234")).is_ok());
         let refused = check_exposure(addr("0.0.0.0:9090"), None).map_err(|e| e.to_string());
         assert!(refused.is_err_and(|e| e.contains("admin_token")));
+    }
+
+    #[test]
+    fn a_blank_or_short_token_is_refused_off_loopback_and_a_sixteen_character_one_is_not() {
+        let exposed = "0.0.0.0:9090".parse::<SocketAddr>().unwrap_or_else(|e| panic!("{e}"));
+        for weak in ["t", "                    ", "fifteen-chars-x"] {
+            let refused = check_exposure(exposed, Some(weak)).map_err(|e| e.to_string());
+            assert!(refused.is_err_and(|e| e.contains("shorter than 16")), "{weak:?}");
+        }
+        assert!(check_exposure(exposed, Some("sixteen-chars-xx")).is_ok());
+        assert!(check_exposure("127.0.0.1:9090".parse().unwrap_or(exposed), Some("t")).is_ok());
     }
 
     #[test]

@@ -6,8 +6,10 @@
 
 use super::error::{ConfigError, SourceMap};
 use super::interpolate::{Lookup, interpolate};
-use super::model::{Config, Destination, PluginSpec, RetryPolicy, Route, Server, Source, Storage, defaults};
-use super::raw::{RawConfig, RawDestination, RawPlugin, RawRoute, RawSource};
+use super::model::{
+    Config, Destination, PemFile, PluginSpec, RetryPolicy, Route, Server, Source, Storage, TlsFiles, defaults,
+};
+use super::raw::{RawConfig, RawDestination, RawPlugin, RawRoute, RawSource, RawTlsFiles};
 use super::units::{ByteSize, check_name};
 use crate::scope::Pattern;
 use crate::sources::provider::{Algorithm, Encoding, GenericSpec, Location, ProviderKind, ProviderSettings};
@@ -41,6 +43,13 @@ pub fn compile(raw: RawConfig, path: &Path, text: &str, env: Lookup<'_>) -> Resu
         cx.errors.sort_by_key(|e| e.location.as_ref().map(|l| (l.line, l.column)));
         Err(cx.errors)
     }
+}
+
+/// What a PEM file must hold.
+#[derive(Clone, Copy)]
+enum Pem {
+    Certificates,
+    PrivateKey,
 }
 
 struct Cx<'a> {
@@ -130,7 +139,11 @@ impl Cx<'_> {
             s.admin_token.as_ref().map(|t| self.string(t, "server.admin_token")).filter(|t| !t.is_empty());
         let max_body = self.size(s.max_body.as_ref(), "server.max_body", defaults::MAX_BODY as u64);
         let workers = self.positive(s.workers.as_ref(), "server.workers", defaults::WORKERS, 4096);
+        let tls = s.tls.as_ref().and_then(|t| self.tls_files(t, "server.tls"));
+        let admin_tls = s.admin_tls.as_ref().and_then(|t| self.tls_files(t, "server.admin_tls"));
         Server {
+            tls,
+            admin_tls,
             listen,
             admin: (!admin.is_empty()).then_some(admin),
             admin_token,
@@ -355,8 +368,70 @@ impl Cx<'_> {
                 (_, Err(_)) => self.error(v, &header_key, "not a valid HTTP header value (no control characters)"),
             }
         }
+        let ca = raw.ca_file.as_ref().and_then(|f| self.pem(f, &format!("{key}.ca_file"), Pem::Certificates));
+        let identity = match (&raw.client_cert, &raw.client_key) {
+            (Some(cert), Some(k)) => {
+                let files = RawTlsFiles { cert: cert.clone(), key: k.clone() };
+                self.tls_pair(&files, &format!("{key}.client_cert"), &format!("{key}.client_key"))
+            }
+            (Some(one), None) | (None, Some(one)) => {
+                self.error(one, &format!("{key}.client_cert"), "give both client_cert and client_key, or neither");
+                None
+            }
+            (None, None) => None,
+        };
+        if (ca.is_some() || identity.is_some()) && url.scheme() != "https" {
+            let spanned = raw.ca_file.as_ref().or(raw.client_cert.as_ref()).unwrap_or(&raw.url);
+            self.error(spanned, &format!("{key}.url"), "ca_file and client certificates need an https:// url");
+        }
         let timeout = Duration::from_millis(timeout_ms);
-        Destination { name, url, timeout, retry, signing_secret, headers }
+        Destination { name, url, timeout, retry, signing_secret, headers, ca, identity }
+    }
+
+    /// `{ cert, key }` of a listener, both read and checked.
+    fn tls_files(&mut self, raw: &RawTlsFiles, key: &str) -> Option<TlsFiles> {
+        self.tls_pair(raw, &format!("{key}.cert"), &format!("{key}.key"))
+    }
+
+    fn tls_pair(&mut self, raw: &RawTlsFiles, cert_key: &str, key_key: &str) -> Option<TlsFiles> {
+        let cert = self.pem(&raw.cert, cert_key, Pem::Certificates);
+        let key = self.pem(&raw.key, key_key, Pem::PrivateKey);
+        Some(TlsFiles { cert: cert?, key: key? })
+    }
+
+    /// Reads a PEM file (relative to the config file) and checks it holds what `what` says.
+    fn pem(&mut self, value: &Spanned<String>, key: &str, what: Pem) -> Option<PemFile> {
+        use rustls_pki_types::pem::PemObject;
+        let rel = self.string(value, key);
+        if rel.is_empty() {
+            return None;
+        }
+        let path = self.path.parent().unwrap_or(Path::new(".")).join(&rel);
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                self.error(value, key, format!("cannot read {}: {e}", path.display()));
+                return None;
+            }
+        };
+        let problem = match what {
+            Pem::Certificates => {
+                let certs: Result<Vec<_>, _> = rustls_pki_types::CertificateDer::pem_slice_iter(&bytes).collect();
+                match certs {
+                    Ok(certs) if !certs.is_empty() => None,
+                    Ok(_) => Some("holds no PEM certificate (-----BEGIN CERTIFICATE-----)".to_string()),
+                    Err(e) => Some(format!("is not a PEM certificate file: {e}")),
+                }
+            }
+            Pem::PrivateKey => rustls_pki_types::PrivateKeyDer::from_pem_slice(&bytes)
+                .err()
+                .map(|_| "holds no PEM private key (PKCS#8, PKCS#1 or SEC1)".to_string()),
+        };
+        if let Some(problem) = problem {
+            self.error(value, key, format!("{} {problem}", path.display()));
+            return None;
+        }
+        Some(PemFile { path, bytes: bytes.into() })
     }
 
     fn route(

@@ -7,6 +7,7 @@
 
 mod compile;
 mod error;
+pub mod headers;
 mod interpolate;
 pub mod model;
 mod raw;

@@ -7,6 +7,7 @@ use crate::scope::Pattern;
 use crate::sources::provider::{ProviderKind, ProviderSettings};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
@@ -31,6 +32,31 @@ pub struct Server {
     pub admin_token: Option<String>,
     pub max_body: usize,
     pub workers: usize,
+    /// The ingest listener's certificate; `None` serves plain HTTP.
+    pub tls: Option<TlsFiles>,
+    /// The admin listener's certificate; `None` serves plain HTTP.
+    pub admin_tls: Option<TlsFiles>,
+}
+
+/// A PEM file as it was read when the config was loaded: its bytes are what is used, its path
+/// is for messages and for watching. `Debug` shows the path only (it may hold a private key).
+#[derive(Clone, PartialEq, Eq)]
+pub struct PemFile {
+    pub path: PathBuf,
+    pub bytes: Arc<[u8]>,
+}
+
+impl std::fmt::Debug for PemFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PemFile({})", self.path.display())
+    }
+}
+
+/// A certificate chain and its private key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PemFile,
+    pub key: PemFile,
 }
 
 #[derive(Debug, Clone)]
@@ -74,6 +100,10 @@ pub struct Destination {
     pub signing_secret: Option<String>,
     /// Extra request headers, validated as HTTP header names and values.
     pub headers: http::HeaderMap,
+    /// A CA to trust besides the system's roots.
+    pub ca: Option<PemFile>,
+    /// A client certificate to present to receivers that require one.
+    pub identity: Option<TlsFiles>,
 }
 
 /// When to try a failed delivery again.

@@ -35,6 +35,18 @@ pub struct RawServer {
     pub max_body: Option<Spanned<String>>,
     /// Concurrent event handlers (plugin calls).
     pub workers: Option<Spanned<u64>>,
+    /// Serve the ingest listener over TLS with this certificate.
+    pub tls: Option<RawTlsFiles>,
+    /// Serve the admin listener over TLS with this certificate.
+    pub admin_tls: Option<RawTlsFiles>,
+}
+
+/// `{ cert = "…", key = "…" }`: PEM files, relative to the config file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTlsFiles {
+    pub cert: Spanned<String>,
+    pub key: Spanned<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -89,6 +101,11 @@ pub struct RawDestination {
     pub signing_secret: Option<Spanned<String>>,
     #[serde(default)]
     pub headers: BTreeMap<String, Spanned<String>>,
+    /// A PEM CA certificate to trust besides the system's, for a receiver with a private CA.
+    pub ca_file: Option<Spanned<String>>,
+    /// A PEM client certificate and key, for receivers that require mutual TLS.
+    pub client_cert: Option<Spanned<String>>,
+    pub client_key: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

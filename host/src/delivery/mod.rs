@@ -2,18 +2,23 @@
 //! the outcome — delivered, retry at backoff(attempt), or dead letter.
 //!
 //! The destination is looked up by name in the snapshot current at each attempt, so a fixed
-//! URL in routes.toml applies to retries and replays. Every attempt of a delivery carries the
+//! URL in routes.toml applies to retries and replays. HTTPS uses rustls (`clients.rs`). Every attempt of a delivery carries the
 //! same `webhook-id` (the delivery id), signed with Standard Webhooks headers when the
 //! destination has a `signing_secret`, so receivers can verify and deduplicate. This module
 //! knows nothing of plugins or routing.
 
+mod clients;
 pub mod retry;
 pub mod signing;
 
+pub use clients::Clients;
+
+use crate::config::headers;
 use crate::config::model::Destination;
 use crate::metrics::Metrics;
 use crate::queue::{DeliveryOutcome, LeasedDelivery, NewDelivery, Store};
 use crate::reload::Live;
+use http::{HeaderName, HeaderValue};
 use retry::Attempt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,21 +33,16 @@ const IN_FLIGHT: usize = 256;
 const LEASE: Duration = Duration::from_secs(15 * 60);
 
 /// Runs until `shutdown`, then waits for requests in flight.
-pub async fn run(
-    live: Arc<Live>,
-    store: Store,
-    client: reqwest::Client,
-    metrics: Arc<Metrics>,
-    shutdown: CancellationToken,
-) {
+pub async fn run(live: Arc<Live>, store: Store, clients: Clients, metrics: Arc<Metrics>, shutdown: CancellationToken) {
+    let clients = Arc::new(clients);
     let shared = &store;
     let lease = move |n| async move { shared.lease_deliveries(n, LEASE).await.unwrap_or_default() };
     let work = |leased: LeasedDelivery| {
         let d = &leased.delivery;
         let span =
             tracing::info_span!("delivery", delivery_id = %d.id, event_id = %d.event_id, destination = %d.destination);
-        let (live, store, client, metrics) = (live.clone(), store.clone(), client.clone(), metrics.clone());
-        async move { deliver(&live, &store, &client, &metrics, leased).await }.instrument(span)
+        let (live, store, clients, metrics) = (live.clone(), store.clone(), clients.clone(), metrics.clone());
+        async move { deliver(&live, &store, &clients, &metrics, leased).await }.instrument(span)
     };
     let handed = match store.hand_deliveries(IN_FLIGHT, LEASE).await {
         Ok(handed) => handed,
@@ -51,13 +51,13 @@ pub async fn run(
     crate::workers::run(IN_FLIGHT, handed, lease, move || shared.deliveries_ready(), work, shutdown).await;
 }
 
-async fn deliver(live: &Live, store: &Store, client: &reqwest::Client, metrics: &Metrics, leased: LeasedDelivery) {
+async fn deliver(live: &Live, store: &Store, clients: &Clients, metrics: &Metrics, leased: LeasedDelivery) {
     let snapshot = live.snapshot();
     let d = &leased.delivery;
     let outcome = match snapshot.config.destinations.get(&d.destination) {
         None => DeliveryOutcome::Dead { error: format!("destination `{}` is no longer configured", d.destination) },
         Some(destination) => {
-            let attempt = attempt(client, destination, d).await;
+            let attempt = attempt(clients, destination, d).await;
             retry::decide(&destination.retry, leased.attempts + 1, &attempt, destination.url.as_str())
         }
     };
@@ -91,23 +91,35 @@ async fn deliver(live: &Live, store: &Store, client: &reqwest::Client, metrics: 
     }
 }
 
-/// One HTTP attempt of one delivery.
-pub async fn attempt(client: &reqwest::Client, destination: &Destination, delivery: &NewDelivery) -> Attempt {
+/// One HTTP attempt of one delivery. Headers, in the order they win: the destination's own,
+/// the plugin's (those the gateway owns left out, as dispatch already did), then the gateway's
+/// `webhook-id`, `webhook-timestamp` and signature, which replace any of the same name.
+pub async fn attempt(clients: &Clients, destination: &Destination, delivery: &NewDelivery) -> Attempt {
     let d = destination;
-    let mut request =
-        client.post(d.url.clone()).timeout(d.timeout).headers(d.headers.clone()).body(delivery.body.clone());
-    for (k, v) in &delivery.headers {
-        request = request.header(k, v);
-    }
+    let client = match clients.for_destination(d) {
+        Ok(client) => client,
+        Err(e) => return Attempt::NoAnswer(format!("{}: cannot set up TLS: {e}", d.url)),
+    };
     let now = crate::event::now_ms() / 1000;
-    match &d.signing_secret {
-        Some(secret) => {
-            for (k, v) in signing::headers(secret, &delivery.id, now, &delivery.body) {
-                request = request.header(k, v);
-            }
+    let mut headers = d.headers.clone();
+    for (k, v) in &delivery.headers {
+        if headers::gateway_owned(k) {
+            continue;
         }
-        None => request = request.header("webhook-id", &delivery.id).header("webhook-timestamp", now.to_string()),
+        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(v)) {
+            headers.append(name, value);
+        }
     }
+    let ours = match &d.signing_secret {
+        Some(secret) => signing::headers(secret, &delivery.id, now, &delivery.body),
+        None => vec![("webhook-id", delivery.id.clone()), ("webhook-timestamp", now.to_string())],
+    };
+    for (name, value) in ours {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    }
+    let request = client.post(d.url.clone()).timeout(d.timeout).headers(headers).body(delivery.body.clone());
     match request.send().await {
         Ok(r) => {
             let status = r.status().as_u16();
@@ -127,23 +139,19 @@ pub async fn attempt(client: &reqwest::Client, destination: &Destination, delive
     }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
+/// An error and its causes on one line, without the repetitions reqwest and hyper stack up
+/// ("error sending request for url (…): client error (Connect): invalid peer certificate:
+/// UnknownIssuer" becomes "… connect: invalid peer certificate: UnknownIssuer").
+fn error_chain(e: &reqwest::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
     while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
         source = s.source();
     }
-    text
-}
-
-/// The HTTP client every delivery shares. It does not follow redirects: a POST redirected
-/// with 301/302 would arrive as a GET without its body, so a 3xx is an answer like any other
-/// non-2xx (retried, then dead-lettered) and the operator fixes the destination's URL.
-pub fn client() -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .user_agent(concat!("switchyard/", env!("CARGO_PKG_VERSION")))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
+    let what = if e.is_connect() { "cannot connect" } else { "request failed" };
+    if parts.is_empty() { what.to_string() } else { format!("{what}: {}", parts.join(": ")) }
 }

@@ -12,7 +12,7 @@ mod snapshot;
 mod status;
 mod watcher;
 
-pub use snapshot::{BuildReport, Snapshot};
+pub use snapshot::{BuildReport, Certs, Snapshot};
 pub use status::{Problem, ReloadOutcome, ReloadStatus};
 pub use watcher::watch;
 
@@ -32,8 +32,8 @@ pub struct Live {
     current: ArcSwap<Snapshot>,
     status: watch::Sender<Arc<ReloadStatus>>,
     /// Serialises reloads (the watcher and SIGHUP may ask at once); never held by requests.
-    /// It guards the plugin files the last attempted config named, applied or not, so the
-    /// watcher also sees a fix to a plugin that only a rejected config refers to.
+    /// It guards the input files (plugins, certificates) the last attempted config named,
+    /// applied or not, so the watcher also sees a fix to a file only a rejected config names.
     reloading: Mutex<BTreeSet<PathBuf>>,
     env: fn(&str) -> Option<String>,
 }
@@ -57,7 +57,7 @@ impl Live {
         let config = config::load(path, &env)?;
         let (mut snapshot, report) = Snapshot::build(config, &engine, &cache, None)?;
         snapshot.inputs.insert(path.to_path_buf(), config_digest);
-        let attempted = snapshot.config.plugins.values().map(|p| p.path.clone()).collect();
+        let attempted = input_files(&snapshot.config);
         let live = Self {
             path: path.to_path_buf(),
             engine,
@@ -90,10 +90,9 @@ impl Live {
     }
 
     /// The files a change to which should cause a reload: the config, the current snapshot's
-    /// plugins, and the plugins the last attempted config named.
+    /// plugins and certificates, and the plugins the last attempted config named.
     pub fn watched_files(&self) -> BTreeSet<PathBuf> {
-        let snapshot = self.snapshot();
-        let mut files: BTreeSet<PathBuf> = snapshot.config.plugins.values().map(|p| p.path.clone()).collect();
+        let mut files = input_files(&self.snapshot().config);
         files.insert(self.path.clone());
         let attempted = self.reloading.lock().map(|a| a.clone()).unwrap_or_default();
         files.extend(attempted);
@@ -109,7 +108,7 @@ impl Live {
         // watcher reload once more, rather than the other way round.
         let config_digest = digest_file(&self.path);
         let built = config::load(&self.path, &self.env).and_then(|c| {
-            *attempted = c.plugins.values().map(|p| p.path.clone()).collect();
+            *attempted = input_files(&c);
             Snapshot::build(c, &self.engine, &self.cache, Some(&previous))
         });
         let last = self.status();
@@ -132,6 +131,15 @@ impl Live {
         self.status.send_replace(Arc::new(status));
         outcome
     }
+}
+
+/// The files besides itself that a config is built from: plugins, certificates and keys.
+fn input_files(config: &config::Config) -> BTreeSet<PathBuf> {
+    let mut files: BTreeSet<PathBuf> = config.plugins.values().map(|p| p.path.clone()).collect();
+    for tls in [&config.server.tls, &config.server.admin_tls].into_iter().flatten() {
+        files.extend([tls.cert.path.clone(), tls.key.path.clone()]);
+    }
+    files
 }
 
 /// SHA-256 of a file's bytes; all zeros when it cannot be read.

@@ -1,5 +1,6 @@
 //! `Snapshot`: one complete, immutable generation of the gateway's configuration — the
-//! config, its routing trie, its providers and its compiled plugins.
+//! config, its routing trie, its providers, its compiled plugins and its listeners'
+//! certificates.
 //!
 //! A snapshot is built whole, off the request path, and only then published; requests and
 //! events hold an `Arc` to the one they started with. Building reuses the previous snapshot's
@@ -23,9 +24,18 @@ pub struct Snapshot {
     pub providers: HashMap<String, Arc<dyn Provider>>,
     pub plugins: HashMap<String, Arc<CompiledPlugin>>,
     pub built_at: SystemTime,
-    /// SHA-256 of each file this snapshot was built from: its plugins (the bytes compiled) and,
-    /// once [`Live`](super::Live) adds it, the config file.
+    /// SHA-256 of each file this snapshot was built from: its plugins (the bytes compiled), its
+    /// certificates and keys, and, once [`Live`](super::Live) adds it, the config file.
     pub inputs: BTreeMap<PathBuf, [u8; 32]>,
+    /// What the TLS listeners present, when the config gives them certificates.
+    pub certs: Certs,
+}
+
+/// The certificates the listeners present, read at this snapshot's build.
+#[derive(Debug, Default, Clone)]
+pub struct Certs {
+    pub ingest: Option<Arc<rustls::sign::CertifiedKey>>,
+    pub admin: Option<Arc<rustls::sign::CertifiedKey>>,
 }
 
 impl std::fmt::Debug for Snapshot {
@@ -89,6 +99,25 @@ impl Snapshot {
                 Err(e) => errors.push(plugin_error(&config, name, e.message)),
             }
         }
+        let mut certs = Certs::default();
+        let listeners = [
+            ("server.tls", &config.server.tls, &mut certs.ingest),
+            ("server.admin_tls", &config.server.admin_tls, &mut certs.admin),
+        ];
+        for (key, files, slot) in listeners {
+            let Some(files) = files else { continue };
+            for pem in [&files.cert, &files.key] {
+                inputs.insert(pem.path.clone(), crate::plugin::digest(&pem.bytes));
+            }
+            match crate::tls::certified_key(&files.cert.bytes, &files.key.bytes) {
+                Ok(certified) => *slot = Some(certified),
+                Err(e) => errors.push(ConfigError::new(
+                    &config.path,
+                    None,
+                    format!("{key}: {} and {}: {e}", files.cert.path.display(), files.key.path.display()),
+                )),
+            }
+        }
         if !errors.is_empty() {
             return Err(ConfigErrors(errors));
         }
@@ -99,7 +128,7 @@ impl Snapshot {
             .map(|(name, s)| (name.clone(), Arc::from(provider::build(s.provider, s.settings.clone()))))
             .collect();
         let built_at = SystemTime::now();
-        Ok((Self { config: Arc::new(config), matcher, providers, plugins, built_at, inputs }, report))
+        Ok((Self { config: Arc::new(config), matcher, providers, plugins, built_at, inputs, certs }, report))
     }
 }
 

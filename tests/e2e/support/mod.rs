@@ -1,7 +1,10 @@
 //! `TestGateway` (a real gateway on 127.0.0.1:0 with a temp routes.toml) and `TestDestination`
-//! (a real HTTP server that records what it receives and answers with a settable status).
+//! (a real HTTP or HTTPS server that records what it receives and answers with a settable
+//! status); `tls` makes certificates at test time.
 //!
 //! Waiting is always for an observable outcome with a bound, never a fixed sleep.
+
+pub mod tls;
 
 use axum::Router;
 use axum::extract::State;
@@ -20,7 +23,7 @@ pub const PATIENCE: Duration = Duration::from_secs(15);
 
 /// Paths of the built plugins, for writing routes.toml files.
 pub mod wasm {
-    pub use switchyard_plugin_artifacts::{BAD_IMPORT, CHAOS, ENVELOPE, FILTER, ORDER_TO_ERP};
+    pub use switchyard_plugin_artifacts::{BAD_IMPORT, CHAOS, ENVELOPE, FILTER, HOSTILE, ORDER_TO_ERP};
 }
 
 /// Installs a test log subscriber once (RUST_LOG controls it; quiet by default).
@@ -130,6 +133,7 @@ pub fn expand(toml: &str) -> String {
         .replace("{wasm:filter}", wasm::FILTER)
         .replace("{wasm:chaos}", wasm::CHAOS)
         .replace("{wasm:bad-import}", wasm::BAD_IMPORT)
+        .replace("{wasm:hostile}", wasm::HOSTILE)
 }
 
 /// One request a destination received.
@@ -157,11 +161,17 @@ struct Inner {
 #[derive(Clone)]
 pub struct TestDestination {
     pub addr: SocketAddr,
+    /// `http://127.0.0.1:PORT`, or `https://HOST:PORT` for a TLS destination.
+    base: String,
     inner: Arc<Inner>,
 }
 
 impl TestDestination {
     pub async fn start() -> Self {
+        Self::start_with(None).await
+    }
+
+    async fn start_with(tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
         let inner = Arc::new(Inner { status: AtomicU16::new(200), ..Default::default() });
         let app = Router::new().route("/{*path}", post(record)).with_state(inner.clone());
         let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
@@ -169,12 +179,15 @@ impl TestDestination {
             Err(e) => panic!("cannot bind a test destination: {e}"),
         };
         let addr = listener.local_addr().unwrap_or_else(|e| panic!("no local addr: {e}"));
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        Self { addr, inner }
+        match tls {
+            None => drop(tokio::spawn(async move { axum::serve(listener, app).await })),
+            Some(acceptor) => drop(tokio::spawn(serve_tls(listener, acceptor, app))),
+        }
+        Self { addr, base: format!("http://{addr}"), inner }
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        format!("{}{path}", self.base)
     }
 
     /// Answer every later request with `status`.
@@ -228,6 +241,22 @@ impl TestDestination {
     /// Received requests whose path is `path`.
     pub fn at(&self, path: &str) -> Vec<Received> {
         self.received().into_iter().filter(|r| r.path == path).collect()
+    }
+}
+
+/// Serves `app` over TLS, one task per connection; failed handshakes are the test's point,
+/// so they are only dropped.
+async fn serve_tls(listener: tokio::net::TcpListener, acceptor: tokio_rustls::TlsAcceptor, app: Router) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else { continue };
+        let (acceptor, app) = (acceptor.clone(), app.clone());
+        tokio::spawn(async move {
+            let Ok(stream) = acceptor.accept(stream).await else { return };
+            let service = hyper_util::service::TowerToHyperService::new(app);
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+        });
     }
 }
 

@@ -1,40 +1,61 @@
-//! The ingest listener's connection loop: HTTP/1.1 with a deadline for each request head, so a
-//! client that connects and sends nothing, drips its headers a byte at a time, or idles on a
-//! kept-alive connection is disconnected instead of holding a connection forever.
+//! The listeners' connection loop, shared by ingest and admin: HTTP/1.1 with a deadline for
+//! each request head, over plain TCP or TLS (rustls, HTTP/2 or HTTP/1.1 by ALPN).
 //!
-//! `axum::serve` (0.8) gives hyper no timer, and without one hyper enforces no header read
-//! timeout, so this loop drives hyper's HTTP/1 connection itself with the timer and timeout
-//! set. The body has its own deadline in the router ([`BODY_READ_TIMEOUT`], answered 408).
-//! This module owns accepting and serving connections only: it must never look inside a
-//! request (that is the router's job) and must not return while a connection is still open.
+//! A client that connects and sends nothing, drips its headers a byte at a time, idles on a
+//! kept-alive connection or stalls its TLS handshake is disconnected instead of holding a
+//! connection forever. `axum::serve` (0.8) gives hyper no timer, and without one hyper
+//! enforces no header read timeout, so this loop drives hyper's connections itself with the
+//! timer and timeouts set. The body has its own deadline in the ingest router
+//! ([`BODY_READ_TIMEOUT`], answered 408). The TLS certificate is chosen at each handshake
+//! (see `tls.rs`), so a renewed one serves the next connection. This module owns accepting and
+//! serving connections only: it must never look inside a request (that is the router's job)
+//! and must not return while a connection is still open.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper::server::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 /// How long a client has to send a request's line and headers, from the moment the connection
-/// is ready for one (so it also closes kept-alive connections idle this long). Platforms send
-/// their headers in one packet; 15 s is generous for them and short for a slowloris.
+/// is ready for one (so it also closes kept-alive connections idle this long), and to finish
+/// a TLS handshake. Platforms send their headers in one packet; 15 s is generous for them and
+/// short for a slowloris.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// How long a client has to send a whole body once its headers are in. At the default 1 MiB
 /// `max_body`, 30 s still admits a sender as slow as ~35 KB/s. Past it: 408.
 pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// An HTTP/2 connection is pinged after this long without a frame, and closed when the ping is
+/// not answered within [`H2_PING_TIMEOUT`]: the HTTP/2 counterpart of the head deadline.
+const H2_PING_EVERY: Duration = Duration::from_secs(30);
+const H2_PING_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// Pause after an accept error that is not about one connection (out of file descriptors),
 /// so the loop does not spin; the same back-off `axum::serve` uses.
 const ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
 
-/// Serves `router` on `listener` until `shutdown` fires, then stops accepting, lets each open
+/// How one listener serves: its router, TLS (or not), and the head deadline.
+#[derive(Clone)]
+pub struct Serving {
+    pub router: Router,
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    pub header_timeout: Duration,
+}
+
+/// Serves on `listener` until `shutdown` fires, then stops accepting, lets each open
 /// connection finish the request it is in, and returns once every connection has closed.
-pub async fn serve(listener: TcpListener, router: Router, header_timeout: Duration, shutdown: CancellationToken) {
+pub async fn serve(listener: TcpListener, serving: Serving, shutdown: CancellationToken) {
     let connections = TaskTracker::new();
+    let acceptor = serving.tls.clone().map(TlsAcceptor::from);
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -42,11 +63,15 @@ pub async fn serve(listener: TcpListener, router: Router, header_timeout: Durati
         };
         match accepted {
             Ok((stream, _peer)) => {
-                connections.spawn(connection(stream, router.clone(), header_timeout, shutdown.clone()));
+                let (serving, shutdown) = (serving.clone(), shutdown.clone());
+                match acceptor.clone() {
+                    None => connections.spawn(plain(stream, serving, shutdown)),
+                    Some(acceptor) => connections.spawn(secure(stream, acceptor, serving, shutdown)),
+                };
             }
             Err(e) if is_connection_error(&e) => {}
             Err(e) => {
-                tracing::warn!(error = %e, "ingest listener cannot accept; pausing");
+                tracing::warn!(error = %e, "listener cannot accept; pausing");
                 tokio::select! {
                     _ = tokio::time::sleep(ACCEPT_BACKOFF) => {}
                     _ = shutdown.cancelled() => break,
@@ -58,14 +83,38 @@ pub async fn serve(listener: TcpListener, router: Router, header_timeout: Durati
     connections.wait().await;
 }
 
-/// One connection, closed by hyper when the head deadline passes, and gracefully (after the
-/// request in flight) when `shutdown` fires.
-async fn connection(stream: TcpStream, router: Router, header_timeout: Duration, shutdown: CancellationToken) {
+async fn plain(stream: TcpStream, serving: Serving, shutdown: CancellationToken) {
     // Small answers go out at once rather than waiting for Nagle's algorithm.
     let _ = stream.set_nodelay(true);
+    http1_connection(stream, serving, shutdown).await;
+}
+
+/// A TLS connection: the handshake within the head deadline, then HTTP/2 when the client chose
+/// it by ALPN, else HTTP/1.1.
+async fn secure(stream: TcpStream, acceptor: TlsAcceptor, serving: Serving, shutdown: CancellationToken) {
+    let _ = stream.set_nodelay(true);
+    let handshake = tokio::time::timeout(serving.header_timeout, acceptor.accept(stream));
+    let stream = match handshake.await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(e)) => return tracing::debug!(error = %e, "TLS handshake failed"),
+        Err(_) => return tracing::debug!("TLS handshake did not finish within the head deadline"),
+    };
+    if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+        http2_connection(stream, serving, shutdown).await;
+    } else {
+        http1_connection(stream, serving, shutdown).await;
+    }
+}
+
+/// One HTTP/1.1 connection, closed by hyper when the head deadline passes, and gracefully
+/// (after the request in flight) when `shutdown` fires.
+async fn http1_connection<I>(io: I, serving: Serving, shutdown: CancellationToken)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let mut builder = http1::Builder::new();
-    builder.timer(TokioTimer::new()).header_read_timeout(header_timeout);
-    let conn = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(router));
+    builder.timer(TokioTimer::new()).header_read_timeout(serving.header_timeout);
+    let conn = builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(serving.router));
     let mut conn = std::pin::pin!(conn);
     let result = tokio::select! {
         result = conn.as_mut() => result,
@@ -76,7 +125,28 @@ async fn connection(stream: TcpStream, router: Router, header_timeout: Duration,
     };
     if let Err(e) = result {
         // Header timeouts, resets and clients hanging up mid-request: routine at the edge.
-        tracing::debug!(error = %e, "ingest connection ended with an error");
+        tracing::debug!(error = %e, "connection ended with an error");
+    }
+}
+
+/// One HTTP/2 connection, pinged when idle, drained gracefully when `shutdown` fires.
+async fn http2_connection<I>(io: I, serving: Serving, shutdown: CancellationToken)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let mut builder = http2::Builder::new(TokioExecutor::new());
+    builder.timer(TokioTimer::new()).keep_alive_interval(H2_PING_EVERY).keep_alive_timeout(H2_PING_TIMEOUT);
+    let conn = builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(serving.router));
+    let mut conn = std::pin::pin!(conn);
+    let result = tokio::select! {
+        result = conn.as_mut() => result,
+        _ = shutdown.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "HTTP/2 connection ended with an error");
     }
 }
 
@@ -99,7 +169,8 @@ mod tests {
         let addr = listener.local_addr().unwrap_or_else(|e| panic!("addr: {e}"));
         let router = Router::new().route("/", post(|| async { "ok" }));
         let stop = CancellationToken::new();
-        let task = tokio::spawn(serve(listener, router, header_timeout, stop.clone()));
+        let serving = Serving { router, tls: None, header_timeout };
+        let task = tokio::spawn(serve(listener, serving, stop.clone()));
         (addr, stop, task)
     }
 

@@ -18,6 +18,9 @@ pub enum ApiError {
     Rejected { status: StatusCode, reason: String },
     #[error("the gateway is at capacity, retry in {0} s")]
     Overloaded(u64),
+    /// The store cannot write (disk full, database gone): nothing was kept, the sender retries.
+    #[error("the gateway's storage cannot accept writes right now, retry in {0} s")]
+    StorageUnavailable(u64),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -28,7 +31,7 @@ impl ApiError {
             ApiError::UnknownSource(_) => StatusCode::NOT_FOUND,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Rejected { status, .. } => *status,
-            ApiError::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Overloaded(_) | ApiError::StorageUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -42,7 +45,7 @@ impl IntoResponse for ApiError {
         }
         let body = Json(serde_json::json!({ "error": self.to_string(), "status": status.as_u16() }));
         let mut response = (status, body).into_response();
-        if let ApiError::Overloaded(secs) = self {
+        if let ApiError::Overloaded(secs) | ApiError::StorageUnavailable(secs) = self {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response

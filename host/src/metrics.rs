@@ -1,5 +1,4 @@
-//! Counters of what the gateway did, shared by ingest, dispatch and delivery, and the ingest
-//! middleware that counts answers by source and status.
+//! Counters of what the gateway did, shared by ingest, dispatch and delivery.
 //!
 //! Everything is atomics, updated on the hot path without locks. Labelled counters live in a
 //! [`Family`]: a map from label value to counter behind an `ArcSwap`, read with one atomic
@@ -9,9 +8,6 @@
 //! event data.
 
 use arc_swap::ArcSwap;
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -104,22 +100,6 @@ impl Metrics {
     pub fn delivery_attempted(&self, destination: &str, outcome: &str) {
         self.delivery_attempts.with(destination, |outcomes| outcomes.with(outcome, Self::inc));
     }
-}
-
-/// Counts ingest answers by source and status, around the ingest router. A source that the
-/// current snapshot does not know (a typo, a scan) is counted as [`OTHER`], so request paths
-/// never grow the family.
-pub async fn count_ingest(
-    State((metrics, live)): State<(Arc<Metrics>, Arc<crate::reload::Live>)>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let source = request.uri().path().strip_prefix("/hooks/").map(|s| s.trim_end_matches('/').to_string());
-    let response = next.run(request).await;
-    let known = source.filter(|s| live.snapshot().providers.contains_key(s));
-    let status = response.status();
-    metrics.requests.with(known.as_deref().unwrap_or(OTHER), |by_status| by_status.with(status.as_str(), Metrics::inc));
-    response
 }
 
 /// Values of one metric by one label: lock-free to read, copy-on-write to extend.

@@ -139,27 +139,29 @@ async fn metrics_parse_as_prometheus_text_and_counters_move_as_events_flow() {
     let refused = gw.post_with("signed", r#"{"scope": "thing.plain"}"#, &[("X-Signature", "00")]).await;
     assert_eq!(refused.status(), 401);
     assert_eq!(gw.post("nowhere", "{}").await.status(), 404);
-    // 3 wrapped events reach both routes (6 deliveries), the plain one reaches `plain` only.
-    dest.wait_for(7).await;
+    // A percent-encoded name reaches the source it decodes to, and is counted there.
+    assert_eq!(gw.post("op%65n", r#"{"scope": "thing.plain", "n": "encoded"}"#).await.status(), 200);
+    // 3 wrapped events reach both routes (6 deliveries), the 2 plain ones reach `plain` only.
+    dest.wait_for(8).await;
     let metrics = gw.gateway.metrics.clone();
-    eventually("7 delivery attempts counted", || metrics.delivery_attempts.get("d", "delivered") == 7).await;
+    eventually("8 delivery attempts counted", || metrics.delivery_attempts.get("d", "delivered") == 8).await;
 
     let after = scrape(&gw).await;
     let requests = "switchyard_ingest_requests_total";
-    assert_eq!(value(&after, requests, &[("source", "open"), ("status", "200")]), 4.0);
+    assert_eq!(value(&after, requests, &[("source", "open"), ("status", "200")]), 5.0);
     assert_eq!(value(&after, requests, &[("source", "signed"), ("status", "401")]), 1.0);
     assert_eq!(value(&after, requests, &[("source", "_other"), ("status", "404")]), 1.0, "unknown sources fold");
     let verify = "switchyard_verify_failures_total";
     assert_eq!(value(&after, verify, &[("source", "signed"), ("reason", "bad_signature")]), 1.0);
-    assert_eq!(value(&after, "switchyard_events_accepted_total", &[]), 4.0);
+    assert_eq!(value(&after, "switchyard_events_accepted_total", &[]), 5.0);
     assert_eq!(value(&after, "switchyard_route_events_total", &[("route", "wrapped")]), 3.0);
-    assert_eq!(value(&after, "switchyard_route_events_total", &[("route", "plain")]), 4.0);
+    assert_eq!(value(&after, "switchyard_route_events_total", &[("route", "plain")]), 5.0);
     let duration = "switchyard_plugin_duration_seconds";
     assert_eq!(value(&after, &format!("{duration}_count"), &[("plugin", "envelope")]), 3.0);
     assert!(value(&after, &format!("{duration}_sum"), &[("plugin", "envelope")]) > 0.0);
     assert_eq!(value(&after, duration, &[("plugin", "envelope")]), 3.0, "the +Inf bucket holds every call");
     let attempts = "switchyard_delivery_attempts_total";
-    assert_eq!(value(&after, attempts, &[("destination", "d"), ("outcome", "delivered")]), 7.0);
+    assert_eq!(value(&after, attempts, &[("destination", "d"), ("outcome", "delivered")]), 8.0);
     assert_eq!(value(&after, "switchyard_reloads_total", &[("outcome", "applied")]), 0.0);
     assert!(after.samples.iter().any(|s| s.metric == "switchyard_queue_events_pending"), "store gauges are there");
     let commits = value(&after, "switchyard_store_commit_seconds_count", &[]);

@@ -2,15 +2,21 @@
 //! derived events and recorded drops.
 //!
 //! A forward without a destination goes to every destination of the route; a named one must
-//! exist in the snapshot. An emit becomes a new stored event, routed on its own. Nothing here
-//! speaks HTTP or writes to the store: the caller commits what this returns.
+//! exist in the snapshot, or the event fails (dead letter) rather than losing the output. A
+//! forward's headers are checked here, once: one that cannot be sent (CR, LF, a bad name)
+//! fails the event at once; the ones the gateway owns (`host`, `content-length`, the
+//! Standard Webhooks headers…) are left out with a warning, so a receiver sees the gateway's
+//! own. An emit becomes a new stored event, routed on its own. Nothing here speaks HTTP or
+//! writes to the store: the caller commits what this returns.
 
+use crate::config::headers;
 use crate::config::model::Route;
 use crate::event::Event;
 use crate::metrics::Metrics;
 use crate::plugin::{self, Action, PluginError};
 use crate::queue::NewDelivery;
 use crate::reload::Snapshot;
+use crate::telemetry::Escaped;
 use bytes::Bytes;
 use std::sync::Arc;
 
@@ -51,7 +57,7 @@ pub async fn run_route(
                 }
                 Err(e) => {
                     metrics.plugin_failed_in(name, e.kind(), started.elapsed());
-                    tracing::warn!(plugin = %name, event_id = %event.id, cause = e.kind(), "plugin failed the event: {e}");
+                    tracing::warn!(plugin = %name, event_id = %event.id, cause = e.kind(), "plugin failed the event: {}", Escaped(&e.to_string()));
                     let why = format!("plugin `{name}` {e}");
                     return match e {
                         PluginError::RetryLater(_) => RouteResult::RetryLater(why),
@@ -64,11 +70,16 @@ pub async fn run_route(
     let mut deliveries = Vec::new();
     let mut emitted = Vec::new();
     for (index, action) in actions.into_iter().enumerate() {
-        apply(snapshot, event, route, (index, action), metrics, &mut deliveries, &mut emitted);
+        if let Err(why) = apply(snapshot, event, route, (index, action), metrics, &mut deliveries, &mut emitted) {
+            let by = route.plugin.as_deref().map_or_else(|| "the route".to_string(), |p| format!("plugin `{p}`"));
+            return RouteResult::Failed(format!("{by}: action {index}: {why}"));
+        }
     }
     RouteResult::Done { deliveries, emitted }
 }
 
+/// Turns one action into deliveries, a derived event or a recorded drop; an action that cannot
+/// be carried out (an unknown destination, a header that cannot be sent) fails the event.
 fn apply(
     snapshot: &Snapshot,
     event: &Event,
@@ -77,28 +88,36 @@ fn apply(
     metrics: &Metrics,
     deliveries: &mut Vec<NewDelivery>,
     emitted: &mut Vec<Event>,
-) {
+) -> Result<(), String> {
     match action {
         Action::Forward(f) => {
             let targets: Vec<&String> = match &f.destination {
                 Some(name) => vec![name],
                 None => route.to.iter().collect(),
             };
+            if let Some(unknown) = targets.iter().find(|name| !snapshot.config.destinations.contains_key(**name)) {
+                return Err(format!("forward to destination `{}`, which is not configured", Escaped(unknown)));
+            }
             if targets.is_empty() {
                 tracing::warn!(route = %route.name, "plugin forwarded, but the route has no destinations");
             }
+            let vetted = headers::vet(f.headers).map_err(|e| Escaped(&e.to_string()).to_string())?;
+            if !vetted.dropped.is_empty() {
+                tracing::warn!(
+                    route = %route.name,
+                    dropped = %Escaped(&vetted.dropped.join(", ")),
+                    "plugin set headers the gateway owns; sent the gateway's own instead"
+                );
+            }
+            let mut headers = vetted.kept;
             let body = f.body.map_or_else(|| event.body.clone(), Bytes::from);
-            let mut headers = f.headers;
-            if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+            if !headers.iter().any(|(k, _)| k == "content-type")
                 && let Some((_, ct)) = event.headers.iter().find(|(k, _)| k == "content-type")
+                && headers::check("content-type", ct).is_ok()
             {
                 headers.push(("content-type".into(), ct.clone()));
             }
             for name in targets {
-                if !snapshot.config.destinations.contains_key(name) {
-                    tracing::error!(destination = %name, "plugin forwarded to a destination that does not exist");
-                    continue;
-                }
                 deliveries.push(NewDelivery {
                     id: delivery_id(&event.id, &route.name, index, name),
                     event_id: event.id.clone(),
@@ -111,15 +130,16 @@ fn apply(
         }
         Action::Emit(e) => {
             if let Some(derived) = super::derived(event, e.scope, e.body) {
-                tracing::info!(derived = %derived.id, scope = %derived.scope, "plugin emitted an event");
+                tracing::debug!(derived = %derived.id, scope = %Escaped(&derived.scope), "plugin emitted an event");
                 emitted.push(derived);
             }
         }
         Action::Drop(reason) => {
             Metrics::inc(&metrics.dropped);
-            tracing::info!(route = %route.name, %reason, "plugin dropped the event");
+            tracing::info!(route = %route.name, reason = %Escaped(&reason), "plugin dropped the event");
         }
     }
+    Ok(())
 }
 
 /// A delivery's id, derived from what it is — the event, the route, which action and which

@@ -15,6 +15,7 @@ use crate::metrics::Metrics;
 use crate::queue::{EventNext, EventOutcome, LeasedEvent, Store};
 use crate::reload::{Live, Snapshot};
 use crate::scope::Scope;
+use crate::telemetry::Escaped;
 use action::RouteResult;
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,7 +48,8 @@ pub async fn run(live: Arc<Live>, ctx: Ctx, workers: usize, shutdown: Cancellati
         let snapshot = live.snapshot();
         let ctx = ctx.clone();
         let e = &leased.event;
-        let span = tracing::info_span!("event", event_id = %e.id, source = %e.source, scope = %e.scope);
+        let span =
+            tracing::info_span!("event", event_id = %e.id, source = %Escaped(&e.source), scope = %Escaped(&e.scope));
         async move {
             let id = leased.event.id.clone();
             let outcome = handle(&snapshot, leased, &ctx.metrics).await;
@@ -120,7 +122,7 @@ fn next_step(attempts: u32, retry: Vec<String>, failed: Vec<String>) -> EventNex
 /// A derived event from a plugin's `emit`, one generation deeper than its parent.
 pub(crate) fn derived(parent: &Event, scope: String, body: Vec<u8>) -> Option<Event> {
     if parent.depth >= MAX_EMIT_DEPTH {
-        tracing::error!(%scope, "emit depth limit reached; derived event dropped");
+        tracing::error!(scope = %Escaped(&scope), "emit depth limit reached; derived event dropped");
         return None;
     }
     let mut event = Event::new(&parent.source, scope, Vec::new(), body.into());

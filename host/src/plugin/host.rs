@@ -1,9 +1,9 @@
 //! What a plugin instance may touch: its `HostState` and the imports offered as capabilities.
 //!
-//! `log` writes into the current event's tracing span under the plugin's name, within a
-//! per-call budget; `config` reads the plugin's own table from routes.toml. WASI is linked
-//! with an empty context: no environment, no arguments, no files, no sockets; stderr goes to a
-//! small in-memory pipe so a panic message can be reported. This file must never hand a plugin
+//! `log` writes into the current event's tracing span under the plugin's name, escaped onto one
+//! line, within a per-call budget; `config` reads the plugin's own table from routes.toml. WASI
+//! is linked with an empty context: no environment, no arguments, no files, no sockets; stderr
+//! goes to a capped capture (`stderr.rs`) that is logged. This file must never hand a plugin
 //! anything that is not named in the WIT world.
 
 use super::bindings::switchyard::plugin::{config, log, types};
@@ -14,7 +14,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 /// Log lines one call may write before the rest are dropped (with one warning).
 const LOG_LINES_PER_CALL: u32 = 100;
-/// Longest log line kept; longer ones are cut.
+/// Longest log line kept, in characters; longer ones are cut.
 const LOG_LINE_MAX: usize = 4096;
 
 /// What a plugin is, as far as its imports are concerned.
@@ -59,12 +59,8 @@ impl log::Host for HostState {
             }
             return;
         }
-        let mut message = message;
-        if message.len() > LOG_LINE_MAX {
-            let cut = (0..=LOG_LINE_MAX).rev().find(|&i| message.is_char_boundary(i)).unwrap_or(0);
-            message.truncate(cut);
-            message.push('…');
-        }
+        // A plugin's text is data: one escaped line, cut at LOG_LINE_MAX characters.
+        let message = crate::telemetry::Escaped::cut(&message, LOG_LINE_MAX);
         let plugin = self.meta.name.as_str();
         let event_id = self.event_id.as_str();
         match level {

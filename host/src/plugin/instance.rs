@@ -9,17 +9,19 @@
 use super::bindings::{Handler, HandlerPre, switchyard::plugin::types};
 use super::engine::{EPOCH_TICK, PluginEngine};
 use super::host::{HostState, PluginMeta};
+use super::stderr::CapturedStderr;
 use super::{LoadError, PluginError};
 use crate::config::model::PluginSpec;
+use crate::telemetry::{Escaped, one_line};
 use std::sync::Arc;
 use std::time::Duration;
 use wasmtime::component::Component;
 use wasmtime::{Store, Trap};
 use wasmtime_wasi::WasiCtxBuilder;
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
-/// How much of a plugin's stderr (a panic message, usually) is kept for the error report.
-const STDERR_CAPTURE: usize = 2048;
+/// How much of a plugin's stderr (a panic message, usually) is kept for the log and the error
+/// report; the rest is counted and dropped.
+const STDERR_CAPTURE: usize = 4096;
 
 /// Data one guest→host crossing may move at least: wasmtime counts it as "hostcall fuel",
 /// both for import arguments (log lines) and for `handle`'s return value, so it is raised to
@@ -102,7 +104,7 @@ impl CompiledPlugin {
             message: "the plugin engine is shutting down".into(),
             stderr: String::new(),
         })?;
-        let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
+        let stderr = CapturedStderr::new(STDERR_CAPTURE);
         let wasi = WasiCtxBuilder::new().stderr(stderr.clone()).build();
         let state = HostState::new(wasi, self.meta.clone(), self.spec.memory_bytes, event.id.clone());
         let mut store = Store::new(&self.engine.engine, state);
@@ -120,6 +122,7 @@ impl CompiledPlugin {
             instance.call_handle(&mut store, event).await
         };
         let outcome = tokio::time::timeout(guard, run).await;
+        self.log_stderr(&stderr, &event.id);
         let result = match outcome {
             Err(_) => return Err(PluginError::Timeout { after: self.spec.timeout }),
             Ok(Err(trap)) => return Err(self.classify(trap, &store, &stderr)),
@@ -136,7 +139,18 @@ impl CompiledPlugin {
         Ok(actions)
     }
 
-    fn classify(&self, error: wasmtime::Error, store: &Store<HostState>, stderr: &MemoryOutputPipe) -> PluginError {
+    /// Writes what the plugin printed to stderr into the host's log, as one escaped line.
+    fn log_stderr(&self, stderr: &CapturedStderr, event_id: &str) {
+        let (kept, dropped) = stderr.contents();
+        if kept.is_empty() {
+            return;
+        }
+        let text = String::from_utf8_lossy(&kept);
+        let (plugin, stderr) = (self.meta.name.as_str(), Escaped::cut(text.trim_end(), STDERR_CAPTURE));
+        tracing::warn!(target: "plugin", plugin, event_id, dropped_bytes = dropped, "stderr: {stderr}");
+    }
+
+    fn classify(&self, error: wasmtime::Error, store: &Store<HostState>, stderr: &CapturedStderr) -> PluginError {
         if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
             return PluginError::Timeout { after: self.spec.timeout };
         }
@@ -146,9 +160,12 @@ impl CompiledPlugin {
         if format!("{error:#}").contains(HOSTCALL_FUEL_EXHAUSTED) {
             return PluginError::OutputTooLarge { size: None, limit: self.spec.max_output };
         }
-        let stderr = String::from_utf8_lossy(&stderr.contents()).trim().to_string();
-        // The full chain carries a wasm backtrace; the trap code alone reads better in a log line.
+        let (kept, _) = stderr.contents();
+        let stderr = one_line(String::from_utf8_lossy(&kept).trim(), 512);
+        // The full chain carries a wasm backtrace; the trap code alone reads better in a log
+        // line, and an `exit()` or a host error is kept to its first line.
         let message = error.downcast_ref::<Trap>().map_or_else(|| error.to_string(), |t| t.to_string());
+        let message = one_line(message.lines().next().unwrap_or_default().trim(), 512);
         PluginError::Trap { message, stderr }
     }
 }

@@ -4,6 +4,7 @@
 //! - `host.rs`: the imports a plugin gets (log, config) and the per-store state and memory cap.
 //! - `instance.rs`: compile + link once; per event, a fresh instance with deadline and caps.
 //! - `cache.rs`: compiled components on disk, keyed by content hash and engine compatibility.
+//! - `stderr.rs`: a plugin's stderr, kept up to a cap and never a reason to trap.
 //! - `bindings.rs`: `bindgen!` output for `wit/handler.wit`.
 //!
 //! Everything that can go wrong in a call comes back as a [`PluginError`] for that event alone;
@@ -14,6 +15,7 @@ mod cache;
 mod engine;
 mod host;
 mod instance;
+mod stderr;
 
 pub use bindings::switchyard::plugin::types::{Action, Emit, Event, Forward};
 pub use cache::{CacheOutcome, ComponentCache};

@@ -1,19 +1,19 @@
 //! Ingest: `POST /hooks/{source}` — limits, provider verification, durable append, then 200.
 //!
-//! A request is read up to the snapshot's `max_body` (within [`server::BODY_READ_TIMEOUT`], else
-//! 408), handed to its source's provider (signature, timestamp window, scope, event id) and
-//! appended to the store with its [`dedup`] key: in the same transaction, the store answers
-//! that a live event already holds the key (a repeat within the source's window, answered 200
-//! `duplicate`, going no further) or stores the event; the 200 goes out only once the event is
-//! committed to disk. A store that cannot keep up answers 503 with `Retry-After` instead of
-//! buffering without bound; nothing of that event was kept, key included, so the platform's
-//! retry is processed. [`server`] runs the connections. This module never sees plugins or
-//! destinations.
+//! A request is read up to the snapshot's `max_body` (within
+//! [`crate::http_server::BODY_READ_TIMEOUT`], else 408), handed to its source's provider
+//! (signature, timestamp window, scope, event id) and appended to the store with its [`dedup`]
+//! key: in the same transaction, the store answers that a live event already holds the key (a
+//! repeat within the source's window, answered 200 `duplicate`, going no further) or stores the
+//! event; the 200 goes out only once the event is committed to disk. A store that cannot keep
+//! up answers 503 with `Retry-After` instead of buffering without bound, and one that cannot
+//! write says so in its 503; nothing of that event was kept, key included, so the platform's
+//! retry is processed. Every answer is counted under the source it reached ([`count_ingest`]).
+//! [`crate::http_server`] runs the connections. This module never sees plugins or destinations.
 
 pub mod dedup;
 pub mod provider;
 pub mod providers;
-pub mod server;
 pub mod signature;
 
 use crate::event::Event;
@@ -21,16 +21,23 @@ use crate::http_error::ApiError;
 use crate::metrics::Metrics;
 use crate::queue::{Appended, Dedup, Store, StoreError};
 use crate::reload::Live;
+use crate::telemetry::{Escaped, RateLimited};
 use axum::Router;
 use axum::body::Body;
+use axum::extract::Request;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Json};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Json, Response};
 use axum::routing::post;
 use dedup::DedupKey;
 use provider::Inbound;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// How long a client is asked to wait when the store cannot write (the disk is full, the
+/// database is gone): long enough for an operator's fix or a failover, short for a platform.
+const STORAGE_RETRY_SECS: u64 = 5;
 
 /// What the ingest handlers share.
 #[derive(Clone)]
@@ -38,39 +45,58 @@ pub struct Ingest {
     pub live: Arc<Live>,
     pub store: Store,
     pub metrics: Arc<Metrics>,
+    /// Store failures are logged at a bounded rate: a full disk fails every request.
+    pub store_errors: Arc<RateLimited>,
 }
 
 /// The public ingest router.
 pub fn router(ingest: Ingest) -> Router {
+    let metrics = ingest.metrics.clone();
     Router::new()
         .route("/hooks/{source}", post(receive))
         .fallback(|| async {
             ApiError::Rejected { status: StatusCode::NOT_FOUND, reason: "webhooks go to POST /hooks/{source}".into() }
         })
         .with_state(ingest)
+        .layer(axum::middleware::from_fn_with_state(metrics, count_ingest))
 }
 
-async fn receive(
-    State(ingest): State<Ingest>,
-    Path(source): Path<String>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<impl IntoResponse, ApiError> {
+async fn receive(State(ingest): State<Ingest>, Path(source): Path<String>, headers: HeaderMap, body: Body) -> Response {
     let snapshot = ingest.live.snapshot();
     let Some(provider) = snapshot.providers.get(&source).cloned() else {
         Metrics::inc(&ingest.metrics.refused);
-        tracing::info!(%source, "unknown source");
-        return Err(ApiError::UnknownSource(source));
+        tracing::info!(source = %Escaped(&source), "unknown source");
+        return ApiError::UnknownSource(source).into_response();
     };
+    let answer = accept(&ingest, &snapshot, &source, provider.as_ref(), headers, body).await;
+    let mut response = answer.into_response();
+    // The middleware counts the answer under the source it reached, as routing decoded it.
+    response.extensions_mut().insert(ReachedSource(source));
+    response
+}
+
+/// The configured source a request reached, left on its response for [`count_ingest`].
+#[derive(Debug, Clone)]
+struct ReachedSource(String);
+
+/// Verifies and stores one webhook for a configured `source`.
+async fn accept(
+    ingest: &Ingest,
+    snapshot: &crate::reload::Snapshot,
+    source: &str,
+    provider: &dyn provider::Provider,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let max_body = snapshot.config.server.max_body;
-    let body = read_body(body, &headers, max_body, server::BODY_READ_TIMEOUT)
+    let body = read_body(body, &headers, max_body, crate::http_server::BODY_READ_TIMEOUT)
         .await
         .inspect_err(|_| Metrics::inc(&ingest.metrics.refused))?;
     let inbound = Inbound { headers: &headers, body: &body, now_unix: crate::event::now_ms() as i64 / 1000 };
     let verified = provider.verify(&inbound).map_err(|rejection| {
         Metrics::inc(&ingest.metrics.refused);
-        ingest.metrics.verify_failed(&source, rejection.reason());
-        tracing::info!(%source, reason = rejection.reason(), "webhook refused: {rejection}");
+        ingest.metrics.verify_failed(source, rejection.reason());
+        tracing::info!(source, reason = rejection.reason(), "webhook refused: {}", Escaped(&rejection.to_string()));
         ApiError::Rejected {
             status: StatusCode::from_u16(rejection.status()).unwrap_or(StatusCode::BAD_REQUEST),
             reason: rejection.to_string(),
@@ -78,30 +104,46 @@ async fn receive(
     })?;
     let headers =
         headers.iter().filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string()))).collect();
-    let event = Event::new(&source, verified.scope, headers, body);
+    let event = Event::new(source, verified.scope, headers, body);
     let id = event.id.clone();
     let scope = event.scope.clone();
-    let window = snapshot.config.sources.get(&source).and_then(|s| s.dedup_window);
-    let dedup = window.map(|window| Dedup {
-        key: DedupKey::new(&source, verified.event_id.as_deref(), &event.body).digest(),
-        window,
-    });
+    let window = snapshot.config.sources.get(source).and_then(|s| s.dedup_window);
+    let dedup = window
+        .map(|window| Dedup { key: DedupKey::new(source, verified.event_id.as_deref(), &event.body).digest(), window });
     let appended = ingest.store.append(event, dedup).await.map_err(|e| {
         Metrics::inc(&ingest.metrics.shed);
         match e {
-            StoreError::Busy => tracing::warn!(%source, "store backlog full: answering 503"),
-            e => tracing::error!(%source, error = %e, "cannot store the event: answering 503"),
+            StoreError::Busy => {
+                tracing::warn!(source, "store backlog full: answering 503");
+                ApiError::Overloaded(1)
+            }
+            e => {
+                ingest.store_errors.log(|suppressed| {
+                    tracing::error!(source, error = %e, suppressed, "cannot store the event: answering 503")
+                });
+                ApiError::StorageUnavailable(STORAGE_RETRY_SECS)
+            }
         }
-        ApiError::Overloaded(1)
     })?;
     if let Appended::Duplicate { original_id } = appended {
         Metrics::inc(&ingest.metrics.duplicates);
-        tracing::info!(%source, event_id = %original_id, %scope, "duplicate: acknowledged, not processed again");
+        tracing::info!(source, event_id = %original_id, scope = %Escaped(&scope), "duplicate: acknowledged, not processed again");
         return Ok(Json(serde_json::json!({ "id": original_id, "scope": scope, "status": "duplicate" })));
     }
     Metrics::inc(&ingest.metrics.accepted);
-    tracing::debug!(%source, event_id = %id, %scope, "accepted");
+    tracing::debug!(source, event_id = %id, scope = %Escaped(&scope), "accepted");
     Ok(Json(serde_json::json!({ "id": id, "scope": scope, "status": "accepted" })))
+}
+
+/// Counts ingest answers by the source they reached and their status. A request that reached
+/// no configured source (a typo, a scan, another path) is counted as [`crate::metrics::OTHER`],
+/// so request paths never grow the family.
+pub async fn count_ingest(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let source = response.extensions().get::<ReachedSource>().map_or(crate::metrics::OTHER, |s| s.0.as_str());
+    let status = response.status();
+    metrics.requests.with(source, |by_status| by_status.with(status.as_str(), Metrics::inc));
+    response
 }
 
 /// Reads the whole body within `timeout` (else 408), refusing with 413 as soon as it is known

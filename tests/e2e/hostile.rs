@@ -1,0 +1,97 @@
+//! A plugin that attacks the gateway from the inside (`plugins/testing/hostile`) gets nowhere:
+//! forged transport and signature headers are replaced by the gateway's own, a header carrying
+//! CR LF and a forward to an unknown destination dead-letter the event at once with the
+//! reason, and 3 KB of stderr is logged, not a trap.
+
+use crate::support::{PATIENCE, TestDestination, TestGateway};
+use switchyard::queue::DeadLetter;
+
+fn table(dest: &TestDestination) -> String {
+    format!(
+        r#"
+[sources.test]
+provider = "generic"
+scope_field = "scope"
+
+[plugins.hostile]
+path = "{{wasm:hostile}}"
+
+[destinations.ok]
+url = "{ok}"
+signing_secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+[[routes]]
+match = "attack"
+plugin = "hostile"
+to = ["ok"]
+"#,
+        ok = dest.url("/ok"),
+    )
+}
+
+fn attack(kind: &str) -> String {
+    format!(r#"{{"scope": "attack", "attack": "{kind}"}}"#)
+}
+
+async fn dead_letters(gw: &TestGateway, n: usize) -> Vec<DeadLetter> {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let dead = gw.gateway.store.dead_letters(10).await.unwrap_or_default();
+        if dead.len() >= n {
+            return dead;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "expected {n} dead letters, got {dead:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn forged_host_id_and_signature_headers_are_replaced_by_the_gateways_own_once() {
+    let dest = TestDestination::start().await;
+    let gw = TestGateway::start(&table(&dest)).await.unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(gw.post("test", &attack("forge")).await.status(), 200);
+    let got = dest.wait_for(1).await.remove(0);
+    let all = |name: &str| {
+        got.headers.get_all(name).iter().map(|v| v.to_str().unwrap_or("?").to_string()).collect::<Vec<_>>()
+    };
+    let ids = all("webhook-id");
+    assert_eq!(ids.len(), 1, "one webhook-id: {ids:?}");
+    assert!(ids[0].starts_with("dlv_"), "the gateway's own id: {ids:?}");
+    let signatures = all("webhook-signature");
+    assert_eq!(signatures.len(), 1, "{signatures:?}");
+    assert_ne!(signatures[0], "v1,Zm9yZ2Vk");
+    assert_eq!(all("host"), vec![dest.addr.to_string()], "the host the gateway connected to");
+    assert!(all("transfer-encoding").is_empty(), "the body was not re-framed by the plugin");
+    assert_eq!(all("x-plugin"), vec!["kept".to_string()], "ordinary headers pass");
+    assert_eq!(got.json()["attack"], "forge", "the body arrived whole");
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn a_header_with_crlf_and_a_forward_to_an_unknown_destination_are_dead_lettered_at_once() {
+    let dest = TestDestination::start().await;
+    let gw = TestGateway::start(&table(&dest)).await.unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(gw.post("test", &attack("crlf")).await.status(), 200);
+    assert_eq!(gw.post("test", &attack("nowhere")).await.status(), 200);
+    let dead = dead_letters(&gw, 2).await;
+    assert!(dead.iter().all(|d| d.kind == "event" && d.attempts == 1), "at once, not retried: {dead:#?}");
+    let errors: Vec<&str> = dead.iter().map(|d| d.error.as_str()).collect();
+    assert!(errors.iter().any(|e| e.contains("header `x-injected`") && e.contains("CR, LF")), "{errors:?}");
+    assert!(
+        errors.iter().any(|e| e.contains("destination `no-such-destination`, which is not configured")),
+        "{errors:?}"
+    );
+    assert!(dest.received().is_empty(), "nothing was sent");
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn three_kilobytes_of_stderr_are_logged_and_the_event_is_delivered() {
+    let dest = TestDestination::start().await;
+    let gw = TestGateway::start(&table(&dest)).await.unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(gw.post("test", &attack("stderr")).await.status(), 200);
+    let got = dest.wait_for(1).await;
+    assert_eq!(got[0].json()["attack"], "stderr");
+    assert_eq!(switchyard::metrics::Metrics::get(&gw.gateway.metrics.plugin_calls), 1);
+    gw.stop().await;
+}

@@ -39,6 +39,7 @@ fn plugin() -> Arc<CompiledPlugin> {
         timeout: Duration::from_millis(50),
         memory_bytes: 32 << 20,
         max_output: 1 << 20,
+        max_emits: 100,
         allowed_hosts: vec![],
         config: vec![("currency".into(), "USD".into())],
     };

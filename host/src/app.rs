@@ -85,7 +85,7 @@ impl Gateway {
         let metrics = Arc::new(Metrics::default());
 
         tasks.spawn(delivery::run(live.clone(), store.clone(), clients, metrics.clone(), shutdown.child_token()));
-        let ctx = dispatch::Ctx { store: store.clone(), metrics: metrics.clone() };
+        let ctx = dispatch::Ctx { store: store.clone(), metrics: metrics.clone(), unrecorded: Arc::default() };
         tasks.spawn(dispatch::run(live.clone(), ctx, snapshot.config.server.workers, shutdown.child_token()));
         tasks.spawn(prune(live.clone(), store.clone(), shutdown.child_token()));
         // Without file watching the loop still serves reload requests (SIGHUP, admin API).

@@ -18,11 +18,23 @@ pub struct Event {
     pub received_at_ms: u64,
     /// How many `emit`s led to this event (0 for a webhook); bounded to stop emit loops.
     pub depth: u8,
+    /// The webhook this event derives from through plugin `emit`s; `None` for a webhook. The
+    /// store counts a tree's derived events on its root's row (`max_emits`).
+    pub root: Option<String>,
 }
 
 impl Event {
     pub fn new(source: &str, scope: String, headers: Vec<(String, String)>, body: Bytes) -> Self {
-        Self { id: new_id("evt"), source: source.to_string(), scope, headers, body, received_at_ms: now_ms(), depth: 0 }
+        Self {
+            id: new_id("evt"),
+            source: source.to_string(),
+            scope,
+            headers,
+            body,
+            received_at_ms: now_ms(),
+            depth: 0,
+            root: None,
+        }
     }
 }
 

@@ -13,12 +13,16 @@
 //! - [`plugin`]: the wasmtime runtime — the only module that uses wasmtime.
 //! - [`reload`]: the live [`reload::Snapshot`] behind `ArcSwap`, file watching, reload status.
 //! - [`queue`]: the durable store (SQLite, or PostgreSQL shared by several gateways): events,
-//!   deliveries, dead letters, dedup keys; one writer thread per store, group commit; fresh
-//!   work written already leased and handed to its loop in memory (`queue::handoff`).
+//!   deliveries, dead letters, dedup keys; one writer thread per store, group commit; each
+//!   operation written once in SQL both backends take; fresh work written already leased and
+//!   handed to its loop in memory (`queue::handoff`).
 //! - [`dispatch`]: leased events → matching routes → plugin actions → deliveries.
 //! - [`delivery`]: HTTP POSTs to destinations, signed with Standard Webhooks headers; retries.
 //! - [`workers`]: the lease-and-run loop dispatch and delivery share.
 //! - [`metrics`]: lock-free counters; [`admin`]: health, readiness, Prometheus `/metrics`, JSON API.
+//! - [`http_server`]: the listeners' connection loop (plain or TLS, HTTP/1.1 and HTTP/2);
+//!   [`tls`]: rustls for HTTPS deliveries and TLS listeners; [`telemetry`]: logging, and
+//!   [`telemetry::Escaped`] for every outside value in a log line.
 //! - [`app`]: wires the above into a running [`app::Gateway`]; [`cli`]: the commands.
 //!
 //! # Flow

@@ -1,7 +1,8 @@
 //! A plugin that attacks the gateway from the inside (`plugins/testing/hostile`) gets nowhere:
-//! forged transport and signature headers are replaced by the gateway's own, a header carrying
-//! CR LF and a forward to an unknown destination dead-letter the event at once with the
-//! reason, and 3 KB of stderr is logged, not a trap.
+//! an exponential emit fan-out stops at `max_emits` derived events, forged transport and
+//! signature headers are replaced by the gateway's own, a header carrying CR LF and a forward
+//! to an unknown destination dead-letter the event at once with the reason, and 3 KB of stderr
+//! is logged, not a trap.
 
 use crate::support::{PATIENCE, TestDestination, TestGateway};
 use switchyard::queue::DeadLetter;
@@ -15,6 +16,7 @@ scope_field = "scope"
 
 [plugins.hostile]
 path = "{{wasm:hostile}}"
+max_emits = 30
 
 [destinations.ok]
 url = "{ok}"
@@ -93,5 +95,32 @@ async fn three_kilobytes_of_stderr_are_logged_and_the_event_is_delivered() {
     let got = dest.wait_for(1).await;
     assert_eq!(got[0].json()["attack"], "stderr");
     assert_eq!(switchyard::metrics::Metrics::get(&gw.gateway.metrics.plugin_calls), 1);
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn a_fan_out_of_ten_emits_on_its_own_scope_stops_at_max_emits() {
+    let dest = TestDestination::start().await;
+    let gw = TestGateway::start(&table(&dest)).await.unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(gw.post("test", &attack("fanout")).await.status(), 200);
+    let store = gw.gateway.store.clone();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let depth = store.depth().await.unwrap_or_default();
+        if depth.events_pending == 0 && depth.dead > 0 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the tree never settled: {depth:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let events = store.recent_events(10_000).await.unwrap_or_default();
+    assert_eq!(events.len(), 1 + 30, "the webhook and exactly max_emits derived events were stored");
+    let dead = store.dead_letters(1_000).await.unwrap_or_default();
+    assert!(!dead.is_empty() && dead.iter().all(|d| d.kind == "event"), "{dead:#?}");
+    let first = &dead[dead.len() - 1];
+    assert!(first.error.starts_with("emit limit reached") && first.error.contains("max_emits = 30"), "{}", first.error);
+    // Nothing else moves: no pending work is left to grow the store.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(store.recent_events(10_000).await.unwrap_or_default().len(), 31);
     gw.stop().await;
 }

@@ -12,6 +12,7 @@
 //! - `https`: HTTPS destinations with a private CA, refused certificates, mutual TLS.
 //! - `tls_ingest`: the ingest listener over TLS (HTTP/1.1 and HTTP/2), certificates renewed live.
 //! - `hostile`: a plugin attacking the gateway from inside gets nowhere.
+//! - `storage_faults`: a full disk and a deleted database are reported, and nothing acknowledged is lost.
 
 mod admin;
 mod delivery;
@@ -23,6 +24,7 @@ mod providers;
 mod reload;
 mod routing;
 mod storage;
+mod storage_faults;
 mod tls_ingest;
 
 pub use switchyard_e2e::support;

@@ -1,6 +1,7 @@
 //! `/health` answers as long as the process serves; `/ready` says whether it should get traffic:
 //! a snapshot is loaded (always true once the admin listener runs, since it starts after the
-//! first load) and the store answers a query within a second.
+//! first load) and the store answers within a second and can write (after a failed write, a
+//! probe write must commit).
 //!
 //! Neither needs a token, so orchestrators can probe them; neither reveals config or data.
 
@@ -21,8 +22,33 @@ pub async fn health() -> Json<Value> {
 pub async fn ready(State(admin): State<Admin>) -> (StatusCode, Json<Value>) {
     // `Live` exists only once the first snapshot is built, and a failed reload keeps it.
     let config = true;
-    let store = matches!(tokio::time::timeout(STORE_PATIENCE, admin.store.depth()).await, Ok(Ok(_)));
-    let ready = config && store;
+    let store = store_writes(&admin).await;
+    let ready = config && store.is_ok();
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, Json(json!({ "ready": ready, "checks": { "config": config, "store": store } })))
+    let mut body = json!({ "ready": ready, "checks": { "config": config, "store": store.is_ok() } });
+    if let Err(why) = store {
+        body["store_error"] = Value::from(why);
+    }
+    (status, Json(body))
+}
+
+/// Whether the store answers, and writes: while its last batch failed (a full disk, a deleted
+/// database), a probe write must commit before the gateway counts as ready again.
+async fn store_writes(admin: &Admin) -> Result<(), String> {
+    let check = async {
+        match admin.store.health() {
+            Ok(()) => admin.store.depth().await.map(drop),
+            Err(_) => {
+                // The probe's own commit may pass (a nearly full disk takes a small write) while
+                // the store's check still fails: the health after it is the answer.
+                admin.store.probe().await?;
+                admin.store.health()
+            }
+        }
+    };
+    match tokio::time::timeout(STORE_PATIENCE, check).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("the store did not answer within {STORE_PATIENCE:?}")),
+    }
 }

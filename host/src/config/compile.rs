@@ -291,6 +291,12 @@ impl Cx<'_> {
             defaults::PLUGIN_MEMORY_MB_MAX,
         );
         let max_output = self.size(raw.max_output.as_ref(), &format!("{key}.max_output"), defaults::PLUGIN_MAX_OUTPUT);
+        let max_emits = self.positive(
+            raw.max_emits.as_ref(),
+            &format!("{key}.max_emits"),
+            defaults::PLUGIN_MAX_EMITS.into(),
+            1_000_000,
+        );
         let allowed_hosts = raw.allowed_hosts.iter().map(|h| self.string(h, &format!("{key}.allowed_hosts"))).collect();
         let config = raw
             .config
@@ -311,6 +317,7 @@ impl Cx<'_> {
             timeout: Duration::from_millis(timeout_ms),
             memory_bytes: memory_mb << 20,
             max_output,
+            max_emits: u32::try_from(max_emits).unwrap_or(u32::MAX),
             allowed_hosts,
             config,
         }

@@ -85,6 +85,8 @@ pub struct PluginSpec {
     pub timeout: Duration,
     pub memory_bytes: u64,
     pub max_output: u64,
+    /// Derived events (emits) the whole tree under one webhook may hold when this plugin emits.
+    pub max_emits: u32,
     pub allowed_hosts: Vec<String>,
     /// The `config` table: strings as they are, other values as JSON text.
     pub config: Vec<(String, String)>,
@@ -144,6 +146,9 @@ pub mod defaults {
     /// The most memory one plugin instance may be given; the pooling allocator reserves for it.
     pub const PLUGIN_MEMORY_MB_MAX: u64 = 1024;
     pub const PLUGIN_MAX_OUTPUT: u64 = 1 << 20;
+    /// Enough for any fan-out a handler means (an order split into its line items), far below
+    /// what a plugin emitting its own scope would set off (10 per call is 10⁸ at depth 8).
+    pub const PLUGIN_MAX_EMITS: u32 = 100;
     pub const DESTINATION_TIMEOUT_MS: u64 = 5_000;
     pub const TOLERANCE_SECS: i64 = 300;
     /// A day: platforms retry a delivery whose answer was lost within minutes to hours.

@@ -86,6 +86,8 @@ pub struct RawPlugin {
     pub timeout_ms: Option<Spanned<u64>>,
     pub memory_mb: Option<Spanned<u64>>,
     pub max_output: Option<Spanned<String>>,
+    /// Derived events one webhook's tree may hold when this plugin emits.
+    pub max_emits: Option<Spanned<u32>>,
     #[serde(default)]
     pub allowed_hosts: Vec<Spanned<String>>,
     #[serde(default)]

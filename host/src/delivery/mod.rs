@@ -18,6 +18,7 @@ use crate::config::model::Destination;
 use crate::metrics::Metrics;
 use crate::queue::{DeliveryOutcome, LeasedDelivery, NewDelivery, Store};
 use crate::reload::Live;
+use crate::telemetry::{Escaped, RateLimited};
 use http::{HeaderName, HeaderValue};
 use retry::Attempt;
 use std::sync::Arc;
@@ -32,17 +33,36 @@ const IN_FLIGHT: usize = 256;
 /// leases at the next start; PostgreSQL caps leases at 11 minutes (see `queue/postgres.rs`).
 const LEASE: Duration = Duration::from_secs(15 * 60);
 
+/// How soon an attempt's outcome that could not be recorded is offered to the store again, at
+/// first and at most (doubling in between), while the store cannot write.
+const RECORD_FIRST: Duration = Duration::from_millis(100);
+const RECORD_MAX: Duration = Duration::from_secs(1);
+
+/// What every attempt needs.
+struct Deliverer {
+    live: Arc<Live>,
+    store: Store,
+    clients: Clients,
+    metrics: Arc<Metrics>,
+    /// Outcomes that cannot be recorded are logged at a bounded rate (a full disk fails them all).
+    unrecorded: RateLimited,
+    shutdown: CancellationToken,
+}
+
 /// Runs until `shutdown`, then waits for requests in flight.
 pub async fn run(live: Arc<Live>, store: Store, clients: Clients, metrics: Arc<Metrics>, shutdown: CancellationToken) {
-    let clients = Arc::new(clients);
+    let unrecorded = RateLimited::default();
+    let stopping = shutdown.clone();
+    let deliverer =
+        Arc::new(Deliverer { live, store: store.clone(), clients, metrics, unrecorded, shutdown: stopping });
     let shared = &store;
     let lease = move |n| async move { shared.lease_deliveries(n, LEASE).await.unwrap_or_default() };
     let work = |leased: LeasedDelivery| {
         let d = &leased.delivery;
         let span =
             tracing::info_span!("delivery", delivery_id = %d.id, event_id = %d.event_id, destination = %d.destination);
-        let (live, store, clients, metrics) = (live.clone(), store.clone(), clients.clone(), metrics.clone());
-        async move { deliver(&live, &store, &clients, &metrics, leased).await }.instrument(span)
+        let deliverer = deliverer.clone();
+        async move { deliverer.deliver(leased).await }.instrument(span)
     };
     let handed = match store.hand_deliveries(IN_FLIGHT, LEASE).await {
         Ok(handed) => handed,
@@ -51,43 +71,63 @@ pub async fn run(live: Arc<Live>, store: Store, clients: Clients, metrics: Arc<M
     crate::workers::run(IN_FLIGHT, handed, lease, move || shared.deliveries_ready(), work, shutdown).await;
 }
 
-async fn deliver(live: &Live, store: &Store, clients: &Clients, metrics: &Metrics, leased: LeasedDelivery) {
-    let snapshot = live.snapshot();
-    let d = &leased.delivery;
-    let outcome = match snapshot.config.destinations.get(&d.destination) {
-        None => DeliveryOutcome::Dead { error: format!("destination `{}` is no longer configured", d.destination) },
-        Some(destination) => {
-            let attempt = attempt(clients, destination, d).await;
-            retry::decide(&destination.retry, leased.attempts + 1, &attempt, destination.url.as_str())
-        }
-    };
-    let label = match &outcome {
-        DeliveryOutcome::Delivered => "delivered",
-        DeliveryOutcome::Retry { .. } => "retry",
-        DeliveryOutcome::Dead { .. } => "dead",
-    };
-    metrics.delivery_attempted(&d.destination, label);
-    match &outcome {
-        DeliveryOutcome::Delivered => {
-            Metrics::inc(&metrics.delivered);
-            tracing::debug!(attempt = leased.attempts + 1, "delivered");
-        }
-        DeliveryOutcome::Retry { retry_in, error } => {
-            Metrics::inc(&metrics.delivery_failures);
-            tracing::warn!(
-                attempt = leased.attempts + 1,
-                retry_in_ms = retry_in.as_millis() as u64,
-                "delivery failed, will retry: {error}"
-            );
-        }
-        DeliveryOutcome::Dead { error } => {
-            Metrics::inc(&metrics.delivery_failures);
-            Metrics::inc(&metrics.dead_letters);
-            tracing::error!(attempt = leased.attempts + 1, "delivery dead-lettered: {error}");
+impl Deliverer {
+    async fn deliver(&self, leased: LeasedDelivery) {
+        let snapshot = self.live.snapshot();
+        let d = &leased.delivery;
+        let outcome = match snapshot.config.destinations.get(&d.destination) {
+            None => DeliveryOutcome::Dead { error: format!("destination `{}` is no longer configured", d.destination) },
+            Some(destination) => {
+                let attempt = attempt(&self.clients, destination, d).await;
+                retry::decide(&destination.retry, leased.attempts + 1, &attempt, destination.url.as_str())
+            }
+        };
+        self.count(&d.destination, leased.attempts + 1, &outcome);
+        self.record(d.id.clone(), outcome).await;
+    }
+
+    fn count(&self, destination: &str, attempt: u32, outcome: &DeliveryOutcome) {
+        let metrics = &self.metrics;
+        let label = match outcome {
+            DeliveryOutcome::Delivered => "delivered",
+            DeliveryOutcome::Retry { .. } => "retry",
+            DeliveryOutcome::Dead { .. } => "dead",
+        };
+        metrics.delivery_attempted(destination, label);
+        match outcome {
+            DeliveryOutcome::Delivered => {
+                Metrics::inc(&metrics.delivered);
+                tracing::debug!(attempt, "delivered");
+            }
+            DeliveryOutcome::Retry { retry_in, error } => {
+                Metrics::inc(&metrics.delivery_failures);
+                let retry_in_ms = retry_in.as_millis() as u64;
+                tracing::warn!(attempt, retry_in_ms, "delivery failed, will retry: {}", Escaped(error));
+            }
+            DeliveryOutcome::Dead { error } => {
+                Metrics::inc(&metrics.delivery_failures);
+                Metrics::inc(&metrics.dead_letters);
+                tracing::error!(attempt, "delivery dead-lettered: {}", Escaped(error));
+            }
         }
     }
-    if let Err(e) = store.finish_delivery(d.id.clone(), outcome).await {
-        tracing::error!(error = %e, "cannot record the delivery outcome; it will be attempted again");
+
+    /// Records an attempt's outcome. When the store cannot write it, the same outcome is offered
+    /// again until it can (the attempt is not repeated: a delivered webhook is not sent twice
+    /// for it), or until shutdown, after which the lease lapses and the delivery is tried again.
+    async fn record(&self, id: String, outcome: DeliveryOutcome) {
+        let mut wait = RECORD_FIRST;
+        loop {
+            let Err(e) = self.store.finish_delivery(id.clone(), outcome.clone()).await else { return };
+            self.unrecorded.log(|suppressed| {
+                tracing::error!(error = %e, suppressed, "cannot record a delivery's outcome; trying again until the store writes")
+            });
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.shutdown.cancelled() => return,
+            }
+            wait = (wait * 2).min(RECORD_MAX);
+        }
     }
 }
 

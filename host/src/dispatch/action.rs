@@ -129,10 +129,9 @@ fn apply(
             }
         }
         Action::Emit(e) => {
-            if let Some(derived) = super::derived(event, e.scope, e.body) {
-                tracing::debug!(derived = %derived.id, scope = %Escaped(&derived.scope), "plugin emitted an event");
-                emitted.push(derived);
-            }
+            let derived = super::derived(event, e.scope, e.body)?;
+            tracing::debug!(derived = %derived.id, scope = %Escaped(&derived.scope), "plugin emitted an event");
+            emitted.push(derived);
         }
         Action::Drop(reason) => {
             Metrics::inc(&metrics.dropped);

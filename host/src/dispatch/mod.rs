@@ -12,17 +12,18 @@ mod action;
 use crate::config::model::RetryPolicy;
 use crate::event::Event;
 use crate::metrics::Metrics;
-use crate::queue::{EventNext, EventOutcome, LeasedEvent, Store};
+use crate::queue::{EventNext, EventOutcome, Finished, LeasedEvent, Store};
 use crate::reload::{Live, Snapshot};
 use crate::scope::Scope;
-use crate::telemetry::Escaped;
+use crate::telemetry::{Escaped, RateLimited};
 use action::RouteResult;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-/// Most `emit` generations one webhook may cause, so two plugins cannot emit at each other forever.
+/// Most `emit` generations one webhook may cause, so two plugins cannot emit at each other
+/// forever. How many derived events a webhook may cause in all is each plugin's `max_emits`.
 pub const MAX_EMIT_DEPTH: u8 = 8;
 
 /// How long a leased event stays hidden from other workers (plugins have deadlines far shorter).
@@ -38,24 +39,30 @@ pub const PLUGIN_RETRY: RetryPolicy =
 pub struct Ctx {
     pub store: Store,
     pub metrics: Arc<Metrics>,
+    /// Outcomes that cannot be recorded are logged at a bounded rate (a full disk fails them all).
+    pub unrecorded: Arc<RateLimited>,
 }
+
+/// How soon an event whose outcome could not be recorded is offered back to the store, at
+/// first and at most (doubling in between) while the store cannot write.
+const RELEASE_FIRST: Duration = Duration::from_millis(100);
+const RELEASE_MAX: Duration = Duration::from_secs(1);
 
 /// Runs until `shutdown`, then waits for events in flight.
 pub async fn run(live: Arc<Live>, ctx: Ctx, workers: usize, shutdown: CancellationToken) {
     let store = &ctx.store;
     let lease = move |n| async move { store.lease_events(n, LEASE).await.unwrap_or_default() };
+    let stopping = shutdown.clone();
     let work = |leased: LeasedEvent| {
         let snapshot = live.snapshot();
-        let ctx = ctx.clone();
+        let (ctx, stopping) = (ctx.clone(), stopping.clone());
         let e = &leased.event;
         let span =
             tracing::info_span!("event", event_id = %e.id, source = %Escaped(&e.source), scope = %Escaped(&e.scope));
         async move {
             let id = leased.event.id.clone();
             let outcome = handle(&snapshot, leased, &ctx.metrics).await;
-            if let Err(e) = ctx.store.finish_event(id, outcome).await {
-                tracing::error!(error = %e, "cannot record the event's outcome; it will be handled again");
-            }
+            record(&ctx, id, outcome, &stopping).await;
         }
         .instrument(span)
     };
@@ -66,10 +73,45 @@ pub async fn run(live: Arc<Live>, ctx: Ctx, workers: usize, shutdown: Cancellati
     crate::workers::run(workers, handed, lease, move || store.events_ready(), work, shutdown).await;
 }
 
+/// Commits an event's outcome. One the store refuses for passing the tree's `max_emits` is a
+/// dead letter, logged once per tree. One that cannot be committed (the disk is full, the
+/// database is unreachable) is handed back to the store as soon as it writes again, so the
+/// event runs again at once instead of when its lease runs out; its deliveries keep their ids,
+/// and KV writes made by its plugins were never committed.
+async fn record(ctx: &Ctx, id: String, outcome: EventOutcome, shutdown: &CancellationToken) {
+    let error = match ctx.store.finish_event(id.clone(), outcome).await {
+        Ok(Finished::Recorded) => return,
+        Ok(Finished::OverEmitLimit { error, first }) => {
+            Metrics::inc(&ctx.metrics.dead_letters);
+            if first {
+                tracing::error!("event dead-lettered: {error}");
+            } else {
+                tracing::debug!("event dead-lettered: {error}");
+            }
+            return;
+        }
+        Err(e) => e,
+    };
+    ctx.unrecorded.log(|suppressed| {
+        tracing::error!(error = %error, suppressed, "cannot record the event's outcome; handing it back once the store writes")
+    });
+    let mut wait = RELEASE_FIRST;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.cancelled() => return,
+        }
+        if ctx.store.release_event(id.clone()).await.is_ok() {
+            return;
+        }
+        wait = (wait * 2).min(RELEASE_MAX);
+    }
+}
+
 /// Routes one event through `snapshot`, skipping the routes done in earlier tries.
 pub async fn handle(snapshot: &Arc<Snapshot>, leased: LeasedEvent, metrics: &Metrics) -> EventOutcome {
     let LeasedEvent { event, attempts, mut routes_done } = leased;
-    let mut outcome = EventOutcome::default();
+    let mut outcome = EventOutcome { max_emits: u32::MAX, ..EventOutcome::default() };
     let mut retry: Vec<String> = Vec::new();
     let mut failed: Vec<String> = Vec::new();
     let mut routed = 0;
@@ -86,6 +128,11 @@ pub async fn handle(snapshot: &Arc<Snapshot>, leased: LeasedEvent, metrics: &Met
         let span = tracing::info_span!("route", route = %route.name, plugin = route.plugin.as_deref().unwrap_or("-"));
         match action::run_route(snapshot, &event, route, m.params, metrics).instrument(span).await {
             RouteResult::Done { deliveries, emitted } => {
+                if !emitted.is_empty() {
+                    let plugin = route.plugin.as_ref().and_then(|p| snapshot.config.plugins.get(p));
+                    let limit = plugin.map_or(crate::config::model::defaults::PLUGIN_MAX_EMITS, |p| p.max_emits);
+                    outcome.max_emits = outcome.max_emits.min(limit);
+                }
                 outcome.deliveries.extend(deliveries);
                 outcome.emitted.extend(emitted);
                 routes_done.push(route.name.clone());
@@ -119,13 +166,14 @@ fn next_step(attempts: u32, retry: Vec<String>, failed: Vec<String>) -> EventNex
     if errors.is_empty() { EventNext::Done } else { EventNext::Dead { error: errors.join("; ") } }
 }
 
-/// A derived event from a plugin's `emit`, one generation deeper than its parent.
-pub(crate) fn derived(parent: &Event, scope: String, body: Vec<u8>) -> Option<Event> {
+/// A derived event from a plugin's `emit`, one generation deeper than its parent and in the
+/// same tree; past [`MAX_EMIT_DEPTH`] generations it is refused, which fails the event.
+pub(crate) fn derived(parent: &Event, scope: String, body: Vec<u8>) -> Result<Event, String> {
     if parent.depth >= MAX_EMIT_DEPTH {
-        tracing::error!(scope = %Escaped(&scope), "emit depth limit reached; derived event dropped");
-        return None;
+        return Err(format!("emit depth limit reached: this event is {MAX_EMIT_DEPTH} emits deep, and may not emit"));
     }
     let mut event = Event::new(&parent.source, scope, Vec::new(), body.into());
     event.depth = parent.depth + 1;
-    Some(event)
+    event.root = Some(parent.root.clone().unwrap_or_else(|| parent.id.clone()));
+    Ok(event)
 }

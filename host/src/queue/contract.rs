@@ -5,7 +5,7 @@
 //! Backend-specific behaviour (what happens to leases at start, sharing one database) is
 //! tested beside its backend, not here.
 
-use super::{Appended, Dedup, DeliveryOutcome, EventOutcome, NewDelivery, ReplaySelector, Store};
+use super::{Appended, Dedup, DeliveryOutcome, EventOutcome, Finished, NewDelivery, ReplaySelector, Store};
 use crate::event::{Event, now_ms};
 use std::time::Duration;
 
@@ -26,7 +26,9 @@ macro_rules! contract_tests {
             an_append_that_fails_fails_alone_and_leaves_no_key_behind,
             recent_events_come_newest_first_with_their_deliveries,
             fresh_work_is_handed_off_leased_and_never_leased_twice,
-            a_full_handoff_stores_work_due_and_resumes_once_drained
+            a_full_handoff_stores_work_due_and_resumes_once_drained,
+            derived_events_past_the_trees_limit_are_refused_and_the_event_is_dead,
+            a_released_event_is_due_again_at_once
         );
     };
     (@ $open:path; $($name:ident),*) => {
@@ -286,4 +288,55 @@ pub(crate) async fn recent_events_come_newest_first_with_their_deliveries(store:
     assert_eq!(recent[1].deliveries[0].state, "pending");
     assert!(recent[0].deliveries.is_empty());
     assert_eq!(store.recent_events(1).await.map(|r| r.len()).ok(), Some(1));
+}
+
+/// Events derived from `parent` (as a plugin's `emit` makes them), `n` of them.
+fn derived(parent: &Event, n: u32) -> Vec<Event> {
+    (0..n)
+        .map(|i| {
+            let mut e = event(100 + i);
+            e.root = Some(parent.root.clone().unwrap_or_else(|| parent.id.clone()));
+            e.depth = parent.depth + 1;
+            e
+        })
+        .collect()
+}
+
+fn emitting(emitted: Vec<Event>, max_emits: u32) -> EventOutcome {
+    EventOutcome { emitted, max_emits, ..Default::default() }
+}
+
+pub(crate) async fn derived_events_past_the_trees_limit_are_refused_and_the_event_is_dead(store: Store) {
+    let root = event(1);
+    stored(&store, &root, None).await;
+    let _ = store.lease_events(10, LEASE).await;
+    let children = derived(&root, 3);
+    let first = store.finish_event(root.id.clone(), emitting(children.clone(), 5)).await;
+    assert_eq!(first.ok(), Some(Finished::Recorded));
+    assert_eq!(store.lease_events(10, LEASE).await.unwrap_or_default().len(), 3, "3 derived events stored");
+
+    // A child emits 3 more: 6 would pass 5, so none is written and the child is dead.
+    let over = store.finish_event(children[0].id.clone(), emitting(derived(&children[0], 3), 5)).await;
+    let Ok(Finished::OverEmitLimit { error, first: true }) = over else { panic!("{over:?}") };
+    assert!(error.contains("max_emits = 5") && error.contains(&root.id), "{error}");
+    // Another child asks for one more: refused too, and not reported as the first refusal.
+    let again = store.finish_event(children[1].id.clone(), emitting(derived(&children[1], 1), 5)).await;
+    assert!(matches!(again, Ok(Finished::OverEmitLimit { first: false, .. })), "{again:?}");
+    let done = store.finish_event(children[2].id.clone(), EventOutcome::default()).await;
+    assert_eq!(done.ok(), Some(Finished::Recorded));
+
+    assert_eq!(pending(&store).await, Some(0), "no derived event beyond the limit was written");
+    let dead = store.dead_letters(10).await.unwrap_or_default();
+    assert_eq!(dead.len(), 2);
+    assert!(dead.iter().all(|d| d.error.starts_with("emit limit reached")), "{dead:?}");
+}
+
+pub(crate) async fn a_released_event_is_due_again_at_once(store: Store) {
+    let e = event(1);
+    stored(&store, &e, None).await;
+    assert_eq!(store.lease_events(10, LEASE).await.unwrap_or_default().len(), 1);
+    assert!(store.lease_events(10, LEASE).await.unwrap_or_default().is_empty());
+    assert!(store.release_event(e.id.clone()).await.is_ok());
+    let again = store.lease_events(10, LEASE).await.unwrap_or_default();
+    assert_eq!(again.iter().map(|l| l.event.id.as_str()).collect::<Vec<_>>(), [e.id.as_str()]);
 }

@@ -1,11 +1,12 @@
 //! The durable store: events, deliveries and dead letters, behind one handle.
 //!
-//! [`Store`] is a cheap, cloneable handle that sends [`Command`]s to a backend; the embedded
-//! backend (`sqlite.rs`) is one thread owning the database, which executes every command that
-//! is waiting in one transaction — so many concurrent appends share one commit and one fsync
-//! (group commit, `writer.rs`). Each caller gets its answer through a oneshot, after the
-//! commit. The shared backend (`postgres.rs`) does the same over one PostgreSQL connection per
-//! gateway, for several gateways on one database; [`Store::open`] picks one by the url.
+//! [`Store`] is a cheap, cloneable handle that sends operations to a writer thread, which runs
+//! every operation waiting in one transaction — so many concurrent appends share one commit
+//! and one fsync (group commit, `writer.rs`). Each caller gets its answer through a oneshot,
+//! after the commit. Each operation (`ops/`) is written once, in SQL both backends take
+//! (`sql.rs`); the backends connect and bind: the embedded one (`sqlite.rs`) for one gateway,
+//! the shared one (`postgres.rs`) for several gateways on one database. [`Store::open`] picks
+//! one by the url.
 //!
 //! The model is at-least-once: work is *leased* (hidden from other workers until the lease
 //! expires) and completed explicitly; a crash leaves leases that expire, and the work is done
@@ -21,7 +22,9 @@ mod checkpointer;
 #[cfg(test)]
 mod contract;
 pub mod handoff;
+mod ops;
 mod postgres;
+mod sql;
 mod sqlite;
 mod writer;
 
@@ -31,8 +34,10 @@ pub use sqlite::{open_sqlite, open_sqlite_shared};
 use crate::event::Event;
 use bytes::Bytes;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
+use writer::{Message, Op};
 
 /// Commands waiting for the backend at most; past this, ingest answers 503.
 pub const BACKLOG: usize = 8192;
@@ -42,15 +47,8 @@ pub(crate) fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// The `(due_at_ms, lease_until_ms)` a new row is written with: due now, or leased to this
-/// gateway until `leased_until` when it is being handed off — a leased row becomes due when
-/// its lease ends, as with a lease taken by query (the visibility timeout both backends use).
-pub(crate) fn new_row_times(now: i64, leased_until: Option<i64>) -> (i64, i64) {
-    leased_until.map_or((now, 0), |until| (until, until))
-}
-
 /// Why a store operation did not happen.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// Too many writes are waiting: answer 503, do not buffer.
     #[error("the store is at capacity")]
@@ -58,8 +56,17 @@ pub enum StoreError {
     /// The backend has stopped (shutdown, or a fatal database error logged before).
     #[error("the store is closed")]
     Closed,
+    /// The operation failed; the store itself works (a constraint, a value refused).
     #[error("database error: {0}")]
     Database(String),
+    /// The database cannot be written at all right now (the disk is full, an I/O error, the
+    /// connection is lost); every operation fails until it can again.
+    #[error("the store cannot write: {0}")]
+    Unavailable(String),
+    /// The database file was deleted or replaced while the gateway was using it: nothing
+    /// written from now on would survive a restart, so nothing is written.
+    #[error("the store's database is gone: {0}")]
+    Lost(String),
     #[error("cannot open the store at {path}: {message}")]
     Open { path: PathBuf, message: String },
     #[error("unsupported storage url `{0}`: use sqlite://PATH or postgres://USER@HOST/DATABASE")]
@@ -134,9 +141,23 @@ pub struct EventOutcome {
     pub deliveries: Vec<NewDelivery>,
     /// Derived events (plugin `emit`s) to append.
     pub emitted: Vec<Event>,
+    /// How many derived events the whole tree under the webhook may hold (the smallest
+    /// `max_emits` of the plugins that emitted here); checked and counted with the commit.
+    pub max_emits: u32,
     /// Every route finished so far, including earlier tries: a retry skips them.
     pub routes_done: Vec<String>,
     pub next: EventNext,
+}
+
+/// What finishing an event recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finished {
+    /// The outcome as dispatch gave it.
+    Recorded,
+    /// Its derived events would have taken the webhook's tree past `max_emits`: none was
+    /// written, nor any delivery, and the event is a dead letter with `error`. `first` says
+    /// whether this is the first refusal for the tree (the one worth a log line).
+    OverEmitLimit { error: String, first: bool },
 }
 
 /// What becomes of the event itself.
@@ -152,7 +173,7 @@ pub enum EventNext {
 }
 
 /// What one delivery attempt decided.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum DeliveryOutcome {
     Delivered,
     Retry { retry_in: Duration, error: String },
@@ -218,75 +239,24 @@ pub struct Depth {
     pub oldest_due_ms: u64,
 }
 
-/// The commands a backend executes. Each carries the channel its answer goes back on.
-#[derive(Debug)]
-pub(crate) enum Command {
-    /// `lease` is filled in by the writer when the dispatch loop has room: the event is then
-    /// stored leased and handed over after the commit (`handoff.rs`).
-    Append {
-        event: Event,
-        dedup: Option<Dedup>,
-        lease: Option<handoff::Lease<LeasedEvent>>,
-        reply: oneshot::Sender<Result<Appended, StoreError>>,
-    },
-    LeaseEvents {
-        max: usize,
-        lease: Duration,
-        reply: oneshot::Sender<Result<Vec<LeasedEvent>, StoreError>>,
-    },
-    /// `leases` (filled in by the writer) cover the first deliveries of `outcome`: those are
-    /// stored leased and handed to the delivery loop after the commit.
-    FinishEvent {
-        id: String,
-        outcome: EventOutcome,
-        leases: Vec<handoff::Lease<LeasedDelivery>>,
-        reply: oneshot::Sender<Result<(), StoreError>>,
-    },
-    LeaseDeliveries {
-        max: usize,
-        lease: Duration,
-        reply: oneshot::Sender<Result<Vec<LeasedDelivery>, StoreError>>,
-    },
-    FinishDelivery {
-        id: String,
-        outcome: DeliveryOutcome,
-        reply: oneshot::Sender<Result<(), StoreError>>,
-    },
-    DeadLetters {
-        limit: usize,
-        reply: oneshot::Sender<Result<Vec<DeadLetter>, StoreError>>,
-    },
-    RecentEvents {
-        limit: usize,
-        reply: oneshot::Sender<Result<Vec<EventSummary>, StoreError>>,
-    },
-    Replay {
-        selector: ReplaySelector,
-        reply: oneshot::Sender<Result<u64, StoreError>>,
-    },
-    Prune {
-        older_than_ms: u64,
-        reply: oneshot::Sender<Result<u64, StoreError>>,
-    },
-    Depth {
-        reply: oneshot::Sender<Result<Depth, StoreError>>,
-    },
-    /// Where to hand fresh events from now on (taken by the writer, never by a backend).
-    HandEvents(handoff::Sender<LeasedEvent>),
-    /// Where to hand fresh deliveries from now on (taken by the writer, never by a backend).
-    HandDeliveries(handoff::Sender<LeasedDelivery>),
-}
-
 /// A handle to the store; clone it freely.
 #[derive(Debug, Clone)]
 pub struct Store {
-    tx: mpsc::Sender<Command>,
+    tx: mpsc::Sender<Message>,
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// What the handles and the writer thread share.
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
     /// Woken after a commit that made events due (appends, retries, replays).
-    pub(crate) events_ready: std::sync::Arc<tokio::sync::Notify>,
+    pub(crate) events_ready: Notify,
     /// Woken after a commit that created or replayed deliveries.
-    pub(crate) deliveries_ready: std::sync::Arc<tokio::sync::Notify>,
+    pub(crate) deliveries_ready: Notify,
     /// How long each batch took to execute and commit (its fsync included).
-    pub(crate) commit_seconds: std::sync::Arc<crate::metrics::Histogram>,
+    pub(crate) commit_seconds: crate::metrics::Histogram,
+    /// Whether the last batch could be written.
+    pub(crate) health: writer::Health,
 }
 
 impl Store {
@@ -308,12 +278,17 @@ impl Store {
         open_sqlite_shared(&sqlite_path(url, base)?)
     }
 
+    fn new(tx: mpsc::Sender<Message>) -> Self {
+        Self { tx, shared: Arc::default() }
+    }
+
     /// Makes an event durable; returns after the commit (and its fsync). With a `dedup` key held
     /// by a live event, stores nothing and names that event instead. Refuses at once with
     /// [`StoreError::Busy`] when the backlog is full.
     pub async fn append(&self, event: Event, dedup: Option<Dedup>) -> Result<Appended, StoreError> {
         let (reply, answer) = oneshot::channel();
-        self.tx.try_send(Command::Append { event, dedup, lease: None, reply }).map_err(|e| match e {
+        let job = writer::job(ops::Append { event, dedup, lease: None }, reply);
+        self.tx.try_send(Message::Job(job)).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => StoreError::Busy,
             mpsc::error::TrySendError::Closed(_) => StoreError::Closed,
         })?;
@@ -321,19 +296,26 @@ impl Store {
     }
 
     pub async fn lease_events(&self, max: usize, lease: Duration) -> Result<Vec<LeasedEvent>, StoreError> {
-        self.call(|reply| Command::LeaseEvents { max, lease, reply }).await
+        self.submit(ops::LeaseEvents { max, lease }).await
     }
 
-    pub async fn finish_event(&self, id: String, outcome: EventOutcome) -> Result<(), StoreError> {
-        self.call(|reply| Command::FinishEvent { id, outcome, leases: Vec::new(), reply }).await
+    /// Records what dispatch made of a leased event, in one transaction: its deliveries, its
+    /// derived events (within the tree's `max_emits`) and its new state.
+    pub async fn finish_event(&self, id: String, outcome: EventOutcome) -> Result<Finished, StoreError> {
+        self.submit(ops::FinishEvent { id, outcome, leases: Vec::new() }).await.map(|done| done.finished)
+    }
+
+    /// Gives a leased event back, due now, after its outcome could not be recorded.
+    pub async fn release_event(&self, id: String) -> Result<(), StoreError> {
+        self.submit(ops::ReleaseEvent { id }).await
     }
 
     pub async fn lease_deliveries(&self, max: usize, lease: Duration) -> Result<Vec<LeasedDelivery>, StoreError> {
-        self.call(|reply| Command::LeaseDeliveries { max, lease, reply }).await
+        self.submit(ops::LeaseDeliveries { max, lease }).await
     }
 
     pub async fn finish_delivery(&self, id: String, outcome: DeliveryOutcome) -> Result<(), StoreError> {
-        self.call(|reply| Command::FinishDelivery { id, outcome, reply }).await
+        self.submit(ops::FinishDelivery { id, outcome }).await
     }
 
     /// From now on, fresh events are stored leased for `lease` and handed to the returned
@@ -343,7 +325,7 @@ impl Store {
         capacity: usize,
         lease: Duration,
     ) -> Result<handoff::Receiver<LeasedEvent>, StoreError> {
-        self.hand(capacity, lease, Command::HandEvents).await
+        self.hand(capacity, lease, Message::HandEvents).await
     }
 
     /// As [`Store::hand_events`], for the deliveries dispatch creates; call once, from the
@@ -353,14 +335,14 @@ impl Store {
         capacity: usize,
         lease: Duration,
     ) -> Result<handoff::Receiver<LeasedDelivery>, StoreError> {
-        self.hand(capacity, lease, Command::HandDeliveries).await
+        self.hand(capacity, lease, Message::HandDeliveries).await
     }
 
     async fn hand<T>(
         &self,
         capacity: usize,
         lease: Duration,
-        register: fn(handoff::Sender<T>) -> Command,
+        register: fn(handoff::Sender<T>) -> Message,
     ) -> Result<handoff::Receiver<T>, StoreError> {
         let (tx, rx) = handoff::channel(capacity, lease);
         self.tx.send(register(tx)).await.map_err(|_| StoreError::Closed)?;
@@ -368,48 +350,58 @@ impl Store {
     }
 
     pub async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
-        self.call(|reply| Command::DeadLetters { limit, reply }).await
+        self.submit(ops::DeadLetters { limit }).await
     }
 
     /// The newest `limit` events (ids are time-ordered), each with its deliveries.
     pub async fn recent_events(&self, limit: usize) -> Result<Vec<EventSummary>, StoreError> {
-        self.call(|reply| Command::RecentEvents { limit, reply }).await
+        self.submit(ops::RecentEvents { limit }).await
     }
 
     pub async fn replay(&self, selector: ReplaySelector) -> Result<u64, StoreError> {
-        self.call(|reply| Command::Replay { selector, reply }).await
+        self.submit(ops::Replay { selector }).await
     }
 
     pub async fn prune(&self, older_than_ms: u64) -> Result<u64, StoreError> {
-        self.call(|reply| Command::Prune { older_than_ms, reply }).await
+        self.submit(ops::Prune { older_than_ms }).await
     }
 
     pub async fn depth(&self) -> Result<Depth, StoreError> {
-        self.call(|reply| Command::Depth { reply }).await
+        self.submit(ops::CountDepth).await
+    }
+
+    /// Whether the store could write its last batch: `Err` says why not (the disk is full,
+    /// the database is gone). Cheap: no query.
+    pub fn health(&self) -> Result<(), StoreError> {
+        self.shared.health.status()
+    }
+
+    /// Writes one row and commits: `Ok` proves the store writes now (and clears a failing
+    /// [`Store::health`]).
+    pub async fn probe(&self) -> Result<(), StoreError> {
+        self.submit(ops::Probe).await
     }
 
     /// Time each batch took to execute and commit, for `/metrics`.
     pub fn commit_seconds(&self) -> &crate::metrics::Histogram {
-        &self.commit_seconds
+        &self.shared.commit_seconds
     }
 
     /// Resolves when new events may be due (or at once if a wake-up is pending).
     pub async fn events_ready(&self) {
-        self.events_ready.notified().await
+        self.shared.events_ready.notified().await
     }
 
     /// Resolves when new deliveries may be due (or at once if a wake-up is pending).
     pub async fn deliveries_ready(&self) {
-        self.deliveries_ready.notified().await
+        self.shared.deliveries_ready.notified().await
     }
 
-    /// Sends a command, waiting for room (only ingest refuses when full), and awaits its answer.
-    async fn call<T>(
-        &self,
-        make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Command,
-    ) -> Result<T, StoreError> {
+    /// Sends an operation, waiting for room (only ingest refuses when full), and awaits its
+    /// answer, given after its batch committed.
+    async fn submit<O: Op>(&self, op: O) -> Result<O::Output, StoreError> {
         let (reply, answer) = oneshot::channel();
-        self.tx.send(make(reply)).await.map_err(|_| StoreError::Closed)?;
+        self.tx.send(Message::Job(writer::job(op, reply))).await.map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
 }

@@ -1,223 +1,195 @@
-//! The writer thread every backend runs — the group commit: take every command that is waiting
-//! (up to [`MAX_BATCH`]), execute them in one transaction, answer each caller only after the
-//! commit, then wake the loops the batch made work for.
+//! The group commit: one thread per store runs every operation waiting for it in one
+//! transaction, and answers each caller after the commit.
 //!
-//! It also owns the handoffs (`handoff.rs`): as each command joins a batch, fresh events and
-//! deliveries get a reserved slot in their loop's channel when there is room, so the backend
-//! stores them leased and the reply hands them over after the commit.
+//! An operation is an [`Op`]: its SQL (run on any backend through `sql::Tx`) and what it does
+//! once its batch has committed (hand fresh work to a loop, wake one). Callers send it as a
+//! [`Message::Job`]; the writer admits every job already waiting, up to [`MAX_BATCH`], runs
+//! them in order and commits once, so many concurrent appends share one transaction and one
+//! fsync. A job that fails fails alone: the transaction is rolled back and the batch run again
+//! without it (PostgreSQL aborts a whole transaction on one failed statement, and a failed
+//! multi-statement operation must not leave half its writes on either backend). An error that
+//! says the database itself cannot be written ([`StoreError::Unavailable`]) fails the whole
+//! batch at once instead.
 //!
-//! Backends supply only how a batch runs against their database ([`Batch`]); this file never
-//! writes SQL.
+//! While the store is busy (the last commit ended under [`BUSY`] ago) and a batch is small,
+//! the writer yields its core once before it commits, so the tasks that produce jobs run and
+//! the batch fills: most of a commit's cost (an fsync, every touched page written again) is
+//! the same for 3 rows or 300. A yield, not a sleep: with nothing else to run it returns at
+//! once, so an idle or moderately loaded gateway adds no latency (BENCHMARKS.md has what was
+//! measured against sleeping). This file knows no SQL.
 
 use super::handoff::{self, Lease};
-use super::{Appended, Command, EventNext, EventOutcome, LeasedDelivery, LeasedEvent, Store, StoreError};
-use crate::event::Event;
-use crate::metrics::Histogram;
-use std::sync::Arc;
+use super::sql::{Backend, Ctx, Flow, Tx};
+use super::{LeasedDelivery, LeasedEvent, Store, StoreError};
 use std::time::{Duration, Instant};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{mpsc, oneshot};
 
-/// Commands executed in one transaction at most.
+/// Jobs executed in one transaction at most.
 pub(super) const MAX_BATCH: usize = 512;
 
-/// While the store is busy (the last commit ended under [`BUSY`] ago) and a batch is small,
-/// the writer yields its core once before it commits, so the tasks that produce commands run
-/// and the batch fills. Most of a commit's cost is fixed (an fsync, and every touched page
-/// written to the WAL again), whether it carries 3 rows or 300; an idle store commits at once.
-///
-/// A yield, not a sleep: when the producers have nothing to run it returns at once, so a
-/// moderately loaded gateway adds no latency, and on a saturated core it hands them the CPU
-/// for their slice. Measured 2026-12-02 (`bench/load.sh` budgets, alternating runs): against
-/// a fixed 1.5 ms sleep, end-to-end on one core 8.8–9.1k vs 8.2–8.7k events/s, open-loop at
-/// ~5k/s p50 1.0 vs 3.0 ms (two cores) and 1.9 vs 2.7 ms (one core); on two cores with
-/// nothing pinned the sleep delivered ~9% more (12.4k vs 11.3k/s) by committing less often.
-/// A 0.5 ms sleep was slower than both on one core. Also tried: yield, then sleep 1 ms when
-/// the previous batch carried ≥ 48 commands (a saturation signal): two cores +10% once and
-/// no gain in a repeat, one core −22% with open-loop p99 4× worse. Batches under yield average
-/// ~4 commands at a moderate load and ~23–70 saturated.
+/// See the module doc: how recently a commit must have ended for the store to count as busy,
+/// and the batch size below which a busy writer yields once before committing.
 const BUSY: Duration = Duration::from_millis(2);
 const GATHER_BELOW: usize = 128;
 
-/// An answer to send once the batch's fate is known.
-pub(super) type Reply = Box<dyn FnOnce(Option<&str>) + Send>;
+/// How often a writer with nothing to do asks its backend whether it can still write.
+const CHECK_EVERY: Duration = Duration::from_millis(500);
 
-/// The answer `result` for `tx`, replaced by the commit's error if the commit fails.
-pub(super) fn reply<T: Send + 'static>(
-    tx: tokio::sync::oneshot::Sender<Result<T, StoreError>>,
-    result: Result<T, StoreError>,
-) -> Reply {
-    Box::new(move |commit_error: Option<&str>| {
-        let result = match commit_error {
-            Some(e) => Err(StoreError::Database(e.to_string())),
-            None => result,
-        };
-        let _ = tx.send(result);
-    })
+/// One store operation: its SQL, and what happens once its batch has committed.
+pub(crate) trait Op: Send + 'static {
+    type Output: Send + 'static;
+
+    /// Reserves handoff slots for the fresh work this operation will store leased.
+    fn admit(&mut self, _hands: &Hands) {}
+
+    /// Runs in the batch's transaction. It may run more than once when another job of the batch
+    /// failed and the batch was run again, so it must not consume what it needs.
+    fn run(&mut self, tx: &mut dyn Tx, ctx: &Ctx) -> Result<Self::Output, StoreError>;
+
+    /// After the batch committed: hand over what was stored leased, wake the loops that have
+    /// new due work, and give the caller its answer.
+    fn committed(self, output: Self::Output, _woke: &mut Woke) -> Self::Output
+    where
+        Self: Sized,
+    {
+        output
+    }
 }
 
-/// [`reply`], and after a successful commit first hand `items` to their loop: their rows were
-/// stored leased to it in this batch.
-fn reply_handing<T: Send + 'static, H>(
-    tx: tokio::sync::oneshot::Sender<Result<T, StoreError>>,
-    result: Result<T, StoreError>,
-    items: impl IntoIterator<Item = (Lease<H>, H)> + Send + 'static,
-) -> Reply {
-    Box::new(move |commit_error: Option<&str>| {
-        let result = match commit_error {
-            Some(e) => Err(StoreError::Database(e.to_string())),
-            None => {
-                for (lease, item) in items {
-                    lease.hand(item);
-                }
-                result
-            }
-        };
-        let _ = tx.send(result);
-    })
+/// What the writer thread receives.
+pub(crate) enum Message {
+    Job(Box<dyn Job>),
+    /// Where to hand fresh events from now on.
+    HandEvents(handoff::Sender<LeasedEvent>),
+    /// Where to hand fresh deliveries from now on.
+    HandDeliveries(handoff::Sender<LeasedDelivery>),
 }
 
-/// The reply to an append: a stored event that had a handoff slot is handed over after the
-/// commit; one stored without a slot wakes the dispatch loop instead.
-pub(super) fn appended(
-    tx: tokio::sync::oneshot::Sender<Result<Appended, StoreError>>,
-    result: Result<Appended, StoreError>,
-    event: Event,
-    lease: Option<Lease<LeasedEvent>>,
-    woke: &mut Woke,
-) -> Reply {
-    let stored = matches!(result, Ok(Appended::Stored));
-    woke.events |= stored && lease.is_none();
-    let handed = lease.filter(|_| stored).map(|l| (l, LeasedEvent { event, attempts: 0, routes_done: Vec::new() }));
-    reply_handing(tx, result, handed)
+/// An [`Op`] with its caller's reply channel, its type erased so one batch holds any mix.
+pub(crate) trait Job: Send {
+    fn admit(&mut self, hands: &Hands);
+    /// Runs the operation, keeping its result; `Err` (a copy) when it failed.
+    fn run(&mut self, tx: &mut dyn Tx, ctx: &Ctx) -> Result<(), StoreError>;
+    /// Whether it has already failed in this batch (it is not run again).
+    fn failed(&self) -> bool;
+    /// Forgets a result that a rolled-back transaction undid.
+    fn forget(&mut self);
+    /// Answers the caller: the kept result if the batch committed, else the commit's error.
+    fn finish(self: Box<Self>, commit: Result<(), &StoreError>, woke: &mut Woke);
 }
 
-/// The reply to a finished event: of its deliveries stored leased (the first `leases.len()`),
-/// those that were new (`inserted`) are handed over after the commit; deliveries stored
-/// without a slot, derived events and retries wake their loops instead.
-pub(super) fn finished(
-    tx: tokio::sync::oneshot::Sender<Result<(), StoreError>>,
-    inserted: Result<Vec<bool>, StoreError>,
-    outcome: EventOutcome,
-    leases: Vec<Lease<LeasedDelivery>>,
-    woke: &mut Woke,
-) -> Reply {
-    woke.deliveries |= outcome.deliveries.len() > leases.len();
-    woke.events |= !outcome.emitted.is_empty() || matches!(outcome.next, EventNext::Retry { .. });
-    match inserted {
-        Ok(inserted) => {
-            let handed = leases
-                .into_iter()
-                .zip(outcome.deliveries)
-                .zip(inserted)
-                .filter(|(_, inserted)| *inserted)
-                .map(|((lease, delivery), _)| (lease, LeasedDelivery { delivery, attempts: 0 }));
-            reply_handing(tx, Ok(()), handed)
+/// A job for `op`, answering on `reply`.
+pub(crate) fn job<O: Op>(op: O, reply: oneshot::Sender<Result<O::Output, StoreError>>) -> Box<dyn Job> {
+    Box::new(Pending { op, reply, result: None })
+}
+
+struct Pending<O: Op> {
+    op: O,
+    reply: oneshot::Sender<Result<O::Output, StoreError>>,
+    result: Option<Result<O::Output, StoreError>>,
+}
+
+impl<O: Op> Job for Pending<O> {
+    fn admit(&mut self, hands: &Hands) {
+        self.op.admit(hands);
+    }
+
+    fn run(&mut self, tx: &mut dyn Tx, ctx: &Ctx) -> Result<(), StoreError> {
+        let result = self.op.run(tx, ctx);
+        let outcome = result.as_ref().map(drop).map_err(Clone::clone);
+        self.result = Some(result);
+        outcome
+    }
+
+    fn failed(&self) -> bool {
+        matches!(self.result, Some(Err(_)))
+    }
+
+    fn forget(&mut self) {
+        if matches!(self.result, Some(Ok(_))) {
+            self.result = None;
         }
-        Err(e) => reply(tx, Err(e)),
+    }
+
+    fn finish(self: Box<Self>, commit: Result<(), &StoreError>, woke: &mut Woke) {
+        let Pending { op, reply, result } = *self;
+        let answer = match (commit, result) {
+            (Err(e), _) => Err(e.clone()),
+            (Ok(()), Some(Ok(output))) => Ok(op.committed(output, woke)),
+            (Ok(()), Some(Err(e))) => Err(e),
+            (Ok(()), None) => Err(StoreError::Database("the operation did not run".into())),
+        };
+        let _ = reply.send(answer);
     }
 }
 
 /// What a batch made due, so the right loops are woken after the commit.
-#[derive(Default)]
-pub(super) struct Woke {
-    pub(super) events: bool,
-    pub(super) deliveries: bool,
-}
-
-/// The answer for a command that never ran because its transaction could not start.
-pub(super) fn fail(command: Command, error: &str) -> Reply {
-    let e = || StoreError::Database(error.to_string());
-    match command {
-        Command::Append { reply: r, .. } => reply(r, Err(e())),
-        Command::LeaseEvents { reply: r, .. } => reply(r, Err(e())),
-        Command::FinishEvent { reply: r, .. } => reply(r, Err(e())),
-        Command::LeaseDeliveries { reply: r, .. } => reply(r, Err(e())),
-        Command::FinishDelivery { reply: r, .. } => reply(r, Err(e())),
-        Command::DeadLetters { reply: r, .. } => reply(r, Err(e())),
-        Command::RecentEvents { reply: r, .. } => reply(r, Err(e())),
-        Command::Replay { reply: r, .. } => reply(r, Err(e())),
-        Command::Prune { reply: r, .. } => reply(r, Err(e())),
-        Command::Depth { reply: r } => reply(r, Err(e())),
-        Command::HandEvents(_) | Command::HandDeliveries(_) => Box::new(|_| {}),
-    }
+#[derive(Debug, Default)]
+pub(crate) struct Woke {
+    pub(crate) events: bool,
+    pub(crate) deliveries: bool,
 }
 
 /// The loops' handoffs, as they registered.
 #[derive(Default)]
-struct Hands {
-    events: Option<handoff::Sender<LeasedEvent>>,
-    deliveries: Option<handoff::Sender<LeasedDelivery>>,
+pub(crate) struct Hands {
+    pub(crate) events: Option<handoff::Sender<LeasedEvent>>,
+    pub(crate) deliveries: Option<handoff::Sender<LeasedDelivery>>,
 }
 
 impl Hands {
-    /// Admits every command already waiting, up to a full batch.
-    fn admit_waiting(&mut self, rx: &mut mpsc::Receiver<Command>, batch: &mut Vec<Command>) {
+    /// A slot for one fresh event, if the dispatch loop has room.
+    pub(crate) fn event(&self) -> Option<Lease<LeasedEvent>> {
+        self.events.as_ref().and_then(handoff::Sender::reserve)
+    }
+
+    /// Slots for up to `n` fresh deliveries, as many as the delivery loop has room for.
+    pub(crate) fn deliveries(&self, n: usize) -> Vec<Lease<LeasedDelivery>> {
+        let Some(hand) = &self.deliveries else { return Vec::new() };
+        (0..n).map_while(|_| hand.reserve()).collect()
+    }
+
+    /// Admits every message already waiting, up to a full batch.
+    fn admit_waiting(&mut self, rx: &mut mpsc::Receiver<Message>, batch: &mut Vec<Box<dyn Job>>) {
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
-                Ok(command) => self.admit(command, batch),
+                Ok(message) => self.admit(message, batch),
                 Err(_) => break,
             }
         }
     }
 
-    /// Adds `command` to `batch`, reserving handoff slots for the fresh work it creates; a
-    /// handoff registration is kept here instead.
-    fn admit(&mut self, command: Command, batch: &mut Vec<Command>) {
-        match command {
-            Command::HandEvents(sender) => self.events = Some(sender),
-            Command::HandDeliveries(sender) => self.deliveries = Some(sender),
-            mut command => {
-                match &mut command {
-                    Command::Append { lease, .. } => *lease = self.events.as_ref().and_then(handoff::Sender::reserve),
-                    Command::FinishEvent { outcome, leases, .. } => {
-                        if let Some(hand) = &self.deliveries {
-                            leases.extend((0..outcome.deliveries.len()).map_while(|_| hand.reserve()));
-                        }
-                    }
-                    _ => {}
-                }
-                batch.push(command);
+    /// Adds a job to `batch`, reserving handoff slots for the fresh work it creates; a handoff
+    /// registration is kept here instead.
+    fn admit(&mut self, message: Message, batch: &mut Vec<Box<dyn Job>>) {
+        match message {
+            Message::HandEvents(sender) => self.events = Some(sender),
+            Message::HandDeliveries(sender) => self.deliveries = Some(sender),
+            Message::Job(mut job) => {
+                job.admit(self);
+                batch.push(job);
             }
         }
     }
 }
 
-/// How one backend runs a batch.
-pub(super) trait Batch: Send + 'static {
-    /// Executes every command of `batch` (draining it) in one transaction, pushing one reply
-    /// per command into `replies`, and returns the commit's outcome.
-    fn run(&mut self, batch: &mut Vec<Command>, replies: &mut Vec<Reply>, woke: &mut Woke) -> Result<(), String>;
-}
-
 /// Starts the writer thread `name` over `backend` and returns the handle that feeds it.
-pub(super) fn spawn(name: String, backend: impl Batch) -> Store {
+pub(super) fn spawn(name: String, backend: impl Backend) -> Store {
     let (tx, rx) = mpsc::channel(super::BACKLOG);
-    let store = Store {
-        tx,
-        events_ready: Arc::new(Notify::new()),
-        deliveries_ready: Arc::new(Notify::new()),
-        commit_seconds: Arc::default(),
-    };
-    let (events, deliveries) = (store.events_ready.clone(), store.deliveries_ready.clone());
-    let commit_seconds = store.commit_seconds.clone();
-    let spawned =
-        std::thread::Builder::new().name(name).spawn(move || serve(backend, rx, &events, &deliveries, &commit_seconds));
+    let store = Store::new(tx);
+    let shared = store.shared.clone();
+    let spawned = std::thread::Builder::new().name(name).spawn(move || serve(backend, rx, &shared));
     if let Err(e) = spawned {
         tracing::error!(error = %e, "cannot start the store thread; every store call will fail");
     }
     store
 }
 
-fn serve(
-    mut backend: impl Batch,
-    mut rx: mpsc::Receiver<Command>,
-    events: &Notify,
-    deliveries: &Notify,
-    commit_seconds: &Histogram,
-) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
+fn serve(mut backend: impl Backend, mut rx: mpsc::Receiver<Message>, shared: &super::Shared) {
+    let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
     let mut hands = Hands::default();
     let mut last_commit = Instant::now().checked_sub(BUSY).unwrap_or_else(Instant::now);
+    let mut last_check = Instant::now();
     while let Some(first) = rx.blocking_recv() {
         hands.admit(first, &mut batch);
         hands.admit_waiting(&mut rx, &mut batch);
@@ -228,26 +200,137 @@ fn serve(
         if batch.is_empty() {
             continue;
         }
-        let mut replies: Vec<Reply> = Vec::with_capacity(batch.len());
-        let mut woke = Woke::default();
-        let started = std::time::Instant::now();
-        let committed = backend.run(&mut batch, &mut replies, &mut woke);
-        commit_seconds.observe(started.elapsed());
-        last_commit = Instant::now();
-        if let Err(e) = &committed {
-            tracing::error!(error = %e, "store commit failed; the batch's callers are told");
+        // Checked at most every CHECK_EVERY, and before every batch while the store is failing,
+        // so a recovery is seen by the next batch (a readiness probe).
+        if last_check.elapsed() >= CHECK_EVERY || shared.health.status().is_err() {
+            last_check = Instant::now();
+            shared.health.checked(backend.check());
         }
-        let commit_error = committed.as_ref().err().map(String::as_str);
-        for r in replies {
-            r(commit_error);
+        let started = Instant::now();
+        let mut woke = Woke::default();
+        let committed = run_batch(&mut backend, &mut batch, shared);
+        shared.commit_seconds.observe(started.elapsed());
+        last_commit = Instant::now();
+        match &committed {
+            Ok(true) => shared.health.wrote(),
+            Ok(false) => {}
+            Err(e) => shared.health.failed(e),
+        }
+        for job in batch.drain(..) {
+            job.finish(committed.as_ref().map(|_| ()), &mut woke);
         }
         if committed.is_ok() {
             if woke.events {
-                events.notify_one();
+                shared.events_ready.notify_one();
             }
             if woke.deliveries {
-                deliveries.notify_one();
+                shared.deliveries_ready.notify_one();
             }
+        }
+    }
+}
+
+/// Runs `batch` in one transaction; a job that fails is left out and the rest run again.
+/// Says whether the committed transaction changed a row.
+fn run_batch(
+    backend: &mut impl Backend,
+    batch: &mut [Box<dyn Job>],
+    shared: &super::Shared,
+) -> Result<bool, StoreError> {
+    let ctx = backend.ctx()?;
+    if let Some(e) = shared.health.lost() {
+        return Err(e);
+    }
+    loop {
+        let mut failure: Option<StoreError> = None;
+        let changed = backend.transaction(&mut |tx| {
+            for job in batch.iter_mut().filter(|j| !j.failed()) {
+                if let Err(e) = job.run(tx, &ctx) {
+                    failure = Some(e);
+                    return Flow::Rollback;
+                }
+            }
+            Flow::Commit
+        })?;
+        match failure {
+            None => return Ok(changed),
+            Some(e @ StoreError::Unavailable(_)) => return Err(e),
+            Some(e) => {
+                tracing::warn!(error = %e, "a store operation failed; running its batch again without it");
+                batch.iter_mut().for_each(|j| j.forget());
+            }
+        }
+    }
+}
+
+/// Whether the store can write, as the writer last found out: `/ready` and ingest read it.
+#[derive(Debug, Default)]
+pub(crate) struct Health {
+    /// The last batch's fatal error, cleared by the next commit that changes a row.
+    commit: std::sync::Mutex<Option<StoreError>>,
+    /// The backend's last check, when it failed (a nearly full disk), cleared by one that passes.
+    check: std::sync::Mutex<Option<StoreError>>,
+    /// Set when the database file was deleted or replaced: final for this process.
+    lost: std::sync::Mutex<Option<StoreError>>,
+    /// Log lines about failing commits are rate-limited (a full disk fails every batch).
+    log: crate::telemetry::RateLimited,
+}
+
+impl Health {
+    fn wrote(&self) {
+        if Self::set(&self.commit, None).is_some() {
+            tracing::info!("the store writes again");
+        }
+    }
+
+    fn failed(&self, e: &StoreError) {
+        self.log.log(|suppressed| tracing::error!(error = %e, suppressed, "store commit failed; its callers are told"));
+        self.lose(e);
+        if matches!(e, StoreError::Unavailable(_) | StoreError::Lost(_)) {
+            Self::set(&self.commit, Some(e.clone()));
+        }
+    }
+
+    fn checked(&self, result: Result<(), StoreError>) {
+        match result {
+            Ok(()) => {
+                if Self::set(&self.check, None).is_some() {
+                    tracing::info!("the store's check passes again");
+                }
+            }
+            Err(e) => {
+                self.lose(&e);
+                if Self::set(&self.check, Some(e.clone())).is_none() {
+                    tracing::error!(error = %e, "the store cannot be written");
+                }
+            }
+        }
+    }
+
+    fn lose(&self, e: &StoreError) {
+        if let StoreError::Lost(_) = e
+            && let Ok(mut lost) = self.lost.lock()
+        {
+            lost.get_or_insert_with(|| e.clone());
+        }
+    }
+
+    fn lost(&self) -> Option<StoreError> {
+        self.lost.lock().ok().and_then(|l| l.clone())
+    }
+
+    /// Replaces a flag's value, returning the old one.
+    fn set(flag: &std::sync::Mutex<Option<StoreError>>, value: Option<StoreError>) -> Option<StoreError> {
+        let mut flag = flag.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        std::mem::replace(&mut *flag, value)
+    }
+
+    /// `Err` with the reason while the store cannot write.
+    pub(crate) fn status(&self) -> Result<(), StoreError> {
+        let read = |flag: &std::sync::Mutex<Option<StoreError>>| flag.lock().ok().and_then(|f| f.clone());
+        match self.lost().or_else(|| read(&self.check)).or_else(|| read(&self.commit)) {
+            Some(e) => Err(e),
+            None => Ok(()),
         }
     }
 }

@@ -118,6 +118,7 @@ async fn accept(
                 ApiError::Overloaded(1)
             }
             e => {
+                // The disk is full, the database is gone or unreachable: say it is storage.
                 ingest.store_errors.log(|suppressed| {
                     tracing::error!(source, error = %e, suppressed, "cannot store the event: answering 503")
                 });

@@ -57,6 +57,12 @@ impl TestGateway {
         Self::launch(dir, watch, None).await
     }
 
+    /// Starts a gateway on the routes.toml already in `dir`, with its admin listener.
+    pub async fn start_in_with_admin(dir: tempfile::TempDir) -> anyhow::Result<Self> {
+        let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        Self::launch(dir, false, Some(admin)).await
+    }
+
     /// Starts a gateway on `toml` with its admin listener on 127.0.0.1 (see [`Self::admin_url`]).
     pub async fn start_with_admin(toml: &str) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;

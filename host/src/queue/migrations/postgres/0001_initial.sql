@@ -1,21 +1,23 @@
--- Switchyard's embedded schema. Applied at open; every statement is idempotent.
--- Times are milliseconds since the Unix epoch. A row is leased while lease_until_ms > now.
+-- Switchyard's shared schema, for PostgreSQL, first step: the same tables as SQLite's. Applied
+-- at open under an advisory lock, so gateways starting together do not race; every statement
+-- is idempotent, so a database made before steps were counted takes it as a no-op. Times are milliseconds since the Unix epoch, on the database's clock.
+-- A row is leased while lease_until_ms > now.
 
 CREATE TABLE IF NOT EXISTS events (
     id              TEXT PRIMARY KEY,
     source          TEXT NOT NULL,
     scope           TEXT NOT NULL,
     headers         TEXT NOT NULL,           -- JSON [[name, value], …]
-    body            BLOB NOT NULL,
-    received_at_ms  INTEGER NOT NULL,
-    depth           INTEGER NOT NULL DEFAULT 0,
+    body            BYTEA NOT NULL,
+    received_at_ms  BIGINT NOT NULL,
+    depth           SMALLINT NOT NULL DEFAULT 0,
     state           TEXT NOT NULL,           -- pending | done | dead
     attempts        INTEGER NOT NULL DEFAULT 0,
-    due_at_ms       INTEGER NOT NULL,
-    lease_until_ms  INTEGER NOT NULL DEFAULT 0,
+    due_at_ms       BIGINT NOT NULL,
+    lease_until_ms  BIGINT NOT NULL DEFAULT 0,
     routes_done     TEXT NOT NULL DEFAULT '[]',  -- JSON [route name, …] finished in earlier tries
     last_error      TEXT,
-    updated_at_ms   INTEGER NOT NULL
+    updated_at_ms   BIGINT NOT NULL
 );
 -- Only the rows waiting or in flight are indexed for the lease query, so this index stays as
 -- small as the backlog however long the history kept; dead rows, rarely written, for the DLQ.
@@ -28,15 +30,15 @@ CREATE TABLE IF NOT EXISTS deliveries (
     event_id        TEXT NOT NULL,
     route           TEXT NOT NULL,
     destination     TEXT NOT NULL,
-    body            BLOB NOT NULL,
+    body            BYTEA NOT NULL,
     headers         TEXT NOT NULL,
     state           TEXT NOT NULL,           -- pending | delivered | dead
     attempts        INTEGER NOT NULL DEFAULT 0,
-    due_at_ms       INTEGER NOT NULL,
-    lease_until_ms  INTEGER NOT NULL DEFAULT 0,
+    due_at_ms       BIGINT NOT NULL,
+    lease_until_ms  BIGINT NOT NULL DEFAULT 0,
     last_error      TEXT,
-    created_at_ms   INTEGER NOT NULL,
-    updated_at_ms   INTEGER NOT NULL
+    created_at_ms   BIGINT NOT NULL,
+    updated_at_ms   BIGINT NOT NULL
 );
 -- Only the rows waiting or in flight are indexed for the lease query, so this index stays as
 -- small as the backlog however long the history kept; dead rows, rarely written, for the DLQ.
@@ -48,8 +50,8 @@ CREATE INDEX IF NOT EXISTS deliveries_event ON deliveries (event_id);
 -- Dedup keys of stored events: while expires_at_ms > now, an append with the same key is a
 -- duplicate of event_id. Written in the event's own transaction; prune deletes expired keys.
 CREATE TABLE IF NOT EXISTS dedup (
-    key             BLOB PRIMARY KEY,        -- 32-byte fingerprint of source + provider id or body hash
+    key             BYTEA PRIMARY KEY,       -- 32-byte fingerprint of source + provider id or body hash
     event_id        TEXT NOT NULL,
-    expires_at_ms   INTEGER NOT NULL
-) WITHOUT ROWID;
+    expires_at_ms   BIGINT NOT NULL
+);
 CREATE INDEX IF NOT EXISTS dedup_expiry ON dedup (expires_at_ms);

@@ -1,0 +1,276 @@
+//! Events: appending a webhook with its dedup key, leasing due events for dispatch, and
+//! recording what dispatch made of one (its deliveries, derived events and new state) in one
+//! transaction.
+//!
+//! Leasing works like a visibility timeout: a leased row's `due_at_ms` moves to the lease's
+//! end, so the due-work index never skips over work in flight, and an unfinished lease simply
+//! becomes due again. `lease_until_ms > 0` marks rows in flight.
+
+use super::super::handoff::Lease;
+use super::super::sql::{Arg, Ctx, Row, Tx};
+use super::super::writer::{Hands, Op, Woke};
+use super::super::{
+    Appended, Dedup, EventNext, EventOutcome, Finished, LeasedDelivery, LeasedEvent, StoreError, millis,
+};
+use super::deliveries::insert_deliveries;
+use super::{json, json_list};
+use crate::event::Event;
+use std::time::Duration;
+
+/// Makes an event durable unless a live event holds its dedup key. With a handoff slot, the
+/// event is stored leased and handed to the dispatch loop after the commit.
+pub(crate) struct Append {
+    pub(crate) event: Event,
+    pub(crate) dedup: Option<Dedup>,
+    pub(crate) lease: Option<Lease<LeasedEvent>>,
+}
+
+impl Op for Append {
+    type Output = Appended;
+
+    fn admit(&mut self, hands: &Hands) {
+        self.lease = hands.event();
+    }
+
+    fn run(&mut self, tx: &mut dyn Tx, ctx: &Ctx) -> Result<Appended, StoreError> {
+        if let Some(dedup) = &self.dedup
+            && let Some(original_id) = claim(tx, dedup, &self.event.id, ctx.now)?
+        {
+            return Ok(Appended::Duplicate { original_id });
+        }
+        let until = self.lease.as_ref().map(|l| ctx.until(l.duration, ctx.max_event_lease));
+        insert(tx, &self.event, ctx.now, until)?;
+        Ok(Appended::Stored)
+    }
+
+    fn committed(self, output: Appended, woke: &mut Woke) -> Appended {
+        if output == Appended::Stored {
+            match self.lease {
+                Some(lease) => lease.hand(LeasedEvent { event: self.event, attempts: 0, routes_done: Vec::new() }),
+                None => woke.events = true,
+            }
+        }
+        output
+    }
+}
+
+/// Takes the dedup key for `event_id` unless a live event holds it; `Some(original)` names
+/// that event. An expired key is taken over in place (prune deletes the rest). One statement
+/// decides: a gateway inserting the same key at the same moment waits for this transaction and
+/// then sees the key taken.
+fn claim(tx: &mut dyn Tx, dedup: &Dedup, event_id: &str, now: i64) -> Result<Option<String>, StoreError> {
+    let expires = now.saturating_add(millis(dedup.window));
+    let key: &[u8] = &dedup.key;
+    let taken = tx.row(
+        "INSERT INTO dedup (key, event_id, expires_at_ms) VALUES (?1, ?2, ?3)
+         ON CONFLICT (key) DO UPDATE SET event_id = excluded.event_id, expires_at_ms = excluded.expires_at_ms
+         WHERE dedup.expires_at_ms <= ?4
+         RETURNING event_id",
+        &[key.into(), event_id.into(), expires.into(), now.into()],
+        |_| Ok(()),
+    )?;
+    if taken.is_some() {
+        return Ok(None);
+    }
+    let holder = tx.row("SELECT event_id FROM dedup WHERE key = ?1", &[key.into()], |r| r.text(0))?;
+    holder
+        .map(Some)
+        .ok_or_else(|| StoreError::Database("the dedup key was pruned while being checked; try again".into()))
+}
+
+/// Stores `e` due now, or leased until `leased_until` (a leased row is due when its lease ends).
+pub(super) fn insert(tx: &mut dyn Tx, e: &Event, now: i64, leased_until: Option<i64>) -> Result<(), StoreError> {
+    let headers = json(&e.headers)?;
+    let (due, lease) = super::new_row_times(now, leased_until);
+    tx.execute(
+        "INSERT INTO events (id, source, scope, headers, body, received_at_ms, depth, root_id, state, due_at_ms, lease_until_ms, updated_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9, ?10, ?11)",
+        &[
+            (&e.id).into(),
+            (&e.source).into(),
+            (&e.scope).into(),
+            (&headers).into(),
+            (&e.body[..]).into(),
+            Arg::Int(e.received_at_ms as i64),
+            Arg::Int(i64::from(e.depth)),
+            e.root.as_deref().into(),
+            due.into(),
+            lease.into(),
+            now.into(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Leases up to `max` due events, oldest first.
+pub(crate) struct LeaseEvents {
+    pub(crate) max: usize,
+    pub(crate) lease: Duration,
+}
+
+impl Op for LeaseEvents {
+    type Output = Vec<LeasedEvent>;
+
+    fn run(&mut self, tx: &mut dyn Tx, ctx: &Ctx) -> Result<Vec<LeasedEvent>, StoreError> {
+        let until = ctx.until(self.lease, ctx.max_event_lease);
+        let mut leased = tx.rows(
+            "UPDATE events SET lease_until_ms = ?3, due_at_ms = ?3 WHERE id IN (
+                SELECT id FROM events WHERE state = 'pending' AND due_at_ms <= ?1
+                ORDER BY due_at_ms LIMIT ?2 {skip_locked})
+             RETURNING id, source, scope, headers, body, received_at_ms, depth, attempts, routes_done, root_id",
+            &[ctx.now.into(), Arg::Int(self.max as i64), until.into()],
+            leased_event,
+        )?;
+        leased.sort_by(|x, y| (x.event.received_at_ms, &x.event.id).cmp(&(y.event.received_at_ms, &y.event.id)));
+        Ok(leased)
+    }
+}
+
+fn leased_event(row: &dyn Row) -> Result<LeasedEvent, StoreError> {
+    Ok(LeasedEvent {
+        event: Event {
+            id: row.text(0)?,
+            source: row.text(1)?,
+            scope: row.text(2)?,
+            headers: json_list(&row.text(3)?),
+            body: row.blob(4)?.into(),
+            received_at_ms: row.int(5)?.max(0) as u64,
+            depth: u8::try_from(row.int(6)?).unwrap_or(u8::MAX),
+            root: row.opt_text(9)?,
+        },
+        attempts: row.int(7)?.clamp(0, u32::MAX.into()) as u32,
+        routes_done: json_list(&row.text(8)?),
+    })
+}
+
+/// Records what dispatch made of event `id`. The first deliveries, as many as the delivery
+/// loop has room for, are stored leased and handed to it after the commit (only those that
+/// are new: a delivery stored by an earlier try of the event is left alone).
+///
+/// Derived events count against their webhook's tree: the root event's row keeps how many were
+/// written under it, and a finish that would pass `max_emits` writes none of them, none of its
+/// deliveries, and makes the event a dead letter instead. The count and the check are in the
+/// same transaction as the writes, so concurrent branches of one tree cannot overshoot.
+pub(crate) struct FinishEvent {
+    pub(crate) id: String,
+    pub(crate) outcome: EventOutcome,
+    pub(crate) leases: Vec<Lease<LeasedDelivery>>,
+}
+
+/// What a finish did, for `committed`.
+pub(crate) struct EventFinished {
+    pub(crate) finished: Finished,
+    /// Which of the deliveries stored leased were new.
+    inserted: Vec<bool>,
+}
+
+impl Op for FinishEvent {
+    type Output = EventFinished;
+
+    fn admit(&mut self, hands: &Hands) {
+        self.leases = hands.deliveries(self.outcome.deliveries.len());
+    }
+
+    fn run(&mut self, tx: &mut dyn Tx, ctx: &Ctx) -> Result<EventFinished, StoreError> {
+        let (id, outcome, now) = (self.id.as_str(), &self.outcome, ctx.now);
+        if let Some(root) = outcome.emitted.first().and_then(|e| e.root.as_deref()) {
+            let n = outcome.emitted.len() as i64;
+            if let Some(finished) = count_emits(tx, root, n, outcome.max_emits)? {
+                if let Finished::OverEmitLimit { error, .. } = &finished {
+                    set_state(tx, id, &outcome.routes_done, &EventNext::Dead { error: error.clone() }, now)?;
+                }
+                return Ok(EventFinished { finished, inserted: Vec::new() });
+            }
+        }
+        let until = self.leases.first().map_or(now, |l| ctx.until(l.duration, ctx.max_delivery_lease));
+        let inserted = insert_deliveries(tx, &outcome.deliveries, now, self.leases.len(), until)?;
+        for event in &outcome.emitted {
+            insert(tx, event, now, None)?;
+        }
+        set_state(tx, id, &outcome.routes_done, &outcome.next, now)?;
+        Ok(EventFinished { finished: Finished::Recorded, inserted })
+    }
+
+    fn committed(self, done: EventFinished, woke: &mut Woke) -> EventFinished {
+        let FinishEvent { outcome, leases, .. } = self;
+        if done.finished != Finished::Recorded {
+            return done;
+        }
+        woke.deliveries |= outcome.deliveries.len() > leases.len();
+        woke.events |= !outcome.emitted.is_empty() || matches!(outcome.next, EventNext::Retry { .. });
+        let handed = leases.into_iter().zip(outcome.deliveries).zip(&done.inserted).filter(|(_, new)| **new);
+        for ((lease, delivery), _) in handed {
+            lease.hand(LeasedDelivery { delivery, attempts: 0 });
+        }
+        done
+    }
+}
+
+/// Adds `n` derived events to `root`'s count unless that passes `max`; then marks the root as
+/// over its limit (so only the first refusal is reported) and returns the refusal. A root
+/// already pruned counts nothing.
+fn count_emits(tx: &mut dyn Tx, root: &str, n: i64, max: u32) -> Result<Option<Finished>, StoreError> {
+    let max = i64::from(max);
+    let Some(count) = tx.row("SELECT emits FROM events WHERE id = ?1", &[root.into()], |r| r.int(0))? else {
+        return Ok(None);
+    };
+    if count + n <= max {
+        tx.execute("UPDATE events SET emits = emits + ?2 WHERE id = ?1", &[root.into(), n.into()])?;
+        return Ok(None);
+    }
+    let first = count <= max;
+    if first {
+        tx.execute("UPDATE events SET emits = ?2 WHERE id = ?1", &[root.into(), (max + 1).into()])?;
+    }
+    let error = format!(
+        "emit limit reached: webhook {root} has already caused {} derived events, and {n} more would pass \
+         max_emits = {max}; none of this event's output was written",
+        count.min(max)
+    );
+    Ok(Some(Finished::OverEmitLimit { error, first }))
+}
+
+/// The event's new state after a try.
+fn set_state(tx: &mut dyn Tx, id: &str, routes_done: &[String], next: &EventNext, now: i64) -> Result<(), StoreError> {
+    let done = json(routes_done)?;
+    match next {
+        EventNext::Done => tx.execute(
+            "UPDATE events SET state = 'done', lease_until_ms = 0, routes_done = ?2, updated_at_ms = ?3 WHERE id = ?1",
+            &[id.into(), (&done).into(), now.into()],
+        ),
+        EventNext::Retry { retry_in, error } => tx.execute(
+            "UPDATE events SET attempts = attempts + 1, due_at_ms = ?2, lease_until_ms = 0, routes_done = ?3,
+             last_error = ?4, updated_at_ms = ?5 WHERE id = ?1",
+            &[id.into(), now.saturating_add(millis(*retry_in)).into(), (&done).into(), error.into(), now.into()],
+        ),
+        EventNext::Dead { error } => tx.execute(
+            "UPDATE events SET state = 'dead', attempts = attempts + 1, lease_until_ms = 0, routes_done = ?2,
+             last_error = ?3, updated_at_ms = ?4 WHERE id = ?1",
+            &[id.into(), (&done).into(), error.into(), now.into()],
+        ),
+    }
+    .map(drop)
+}
+
+/// Gives a leased event back, due now: its outcome could not be committed (the store could not
+/// write), so it is run again as soon as the store can, rather than when its lease runs out.
+pub(crate) struct ReleaseEvent {
+    pub(crate) id: String,
+}
+
+impl Op for ReleaseEvent {
+    type Output = ();
+
+    fn run(&mut self, tx: &mut dyn Tx, ctx: &Ctx) -> Result<(), StoreError> {
+        tx.execute(
+            "UPDATE events SET lease_until_ms = 0, due_at_ms = ?2 WHERE id = ?1 AND state = 'pending'",
+            &[(&self.id).into(), ctx.now.into()],
+        )
+        .map(drop)
+    }
+
+    fn committed(self, output: (), woke: &mut Woke) {
+        woke.events = true;
+        output
+    }
+}

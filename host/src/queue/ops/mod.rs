@@ -1,0 +1,37 @@
+//! The store's operations, one [`Op`](super::writer::Op) each, written once in the SQL both
+//! backends take (`sql.rs`): adding one is a struct, its `run` with its SQL, and a method on
+//! [`Store`](super::Store). Grouped by what they touch:
+//!
+//! - `events.rs`: append (with dedup), lease, finish.
+//! - `deliveries.rs`: create, lease, finish an attempt.
+//! - `inspect.rs`: dead letters, recent events, queue depth (read-only).
+//! - `maintain.rs`: replay dead letters, prune old work, probe that the store writes.
+
+mod deliveries;
+mod events;
+mod inspect;
+mod maintain;
+
+pub(crate) use deliveries::{FinishDelivery, LeaseDeliveries};
+pub(crate) use events::{Append, FinishEvent, LeaseEvents, ReleaseEvent};
+pub(crate) use inspect::{CountDepth, DeadLetters, RecentEvents};
+pub(crate) use maintain::{Probe, Prune, Replay};
+
+use super::StoreError;
+
+/// The `(due_at_ms, lease_until_ms)` a new row is written with: due now, or leased to this
+/// gateway until `leased_until` when it is being handed off — a leased row becomes due when
+/// its lease ends, as with a lease taken by query (the visibility timeout both backends use).
+fn new_row_times(now: i64, leased_until: Option<i64>) -> (i64, i64) {
+    leased_until.map_or((now, 0), |until| (until, until))
+}
+
+/// A value as the JSON text a column holds.
+fn json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Database(e.to_string()))
+}
+
+/// A JSON list column read back (headers, route names); unreadable text reads as empty.
+fn json_list<T: serde::de::DeserializeOwned>(text: &str) -> Vec<T> {
+    serde_json::from_str(text).unwrap_or_default()
+}

@@ -1,0 +1,198 @@
+//! PostgreSQL-only behaviour, and the shared contract (`contract.rs`) run against a schema of
+//! the test database (`SWITCHYARD_TEST_POSTGRES_URL`); without it every test says it skipped.
+
+use super::*;
+use crate::queue::contract::{LEASE, contract_tests, event, key};
+use crate::queue::{Appended, EventNext, EventOutcome, millis};
+
+/// A schema of its own in the test database (`SWITCHYARD_TEST_POSTGRES_URL`), so tests
+/// running at once do not meet; dropped with the guard.
+pub(crate) struct TestSchema {
+    base: String,
+    name: String,
+}
+
+impl TestSchema {
+    /// `None`, said on stderr, when `SWITCHYARD_TEST_POSTGRES_URL` is not set.
+    pub(crate) fn create() -> Option<Self> {
+        let Ok(base) = std::env::var("SWITCHYARD_TEST_POSTGRES_URL") else {
+            eprintln!("skipped: SWITCHYARD_TEST_POSTGRES_URL is not set");
+            return None;
+        };
+        let name = format!("sy_test_{}", uuid::Uuid::now_v7().simple());
+        let schema = Self { base, name };
+        schema.run(&format!("CREATE SCHEMA {}", schema.name));
+        Some(schema)
+    }
+
+    /// The test database's url with this schema first on the search path.
+    pub(crate) fn url(&self) -> String {
+        let joiner = if self.base.contains('?') { '&' } else { '?' };
+        format!("{}{joiner}options=-csearch_path%3D{}", self.base, self.name)
+    }
+
+    /// Runs `sql` on a thread of its own (the sync client must not run inside tokio).
+    fn run(&self, sql: &str) {
+        let (base, owned) = (self.base.clone(), sql.to_string());
+        let done = std::thread::spawn(move || Client::connect(&base, NoTls)?.batch_execute(&owned)).join();
+        match done {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => panic!("{sql}: {e}"),
+            Err(_) => panic!("{sql}: the thread panicked"),
+        }
+    }
+}
+
+impl TestSchema {
+    /// The count `sql` (`SELECT COUNT(*) …`) answers, on a thread of its own.
+    fn count(&self, sql: &str) -> i64 {
+        let (base, owned) = (self.base.clone(), sql.to_string());
+        let counted = std::thread::spawn(move || Client::connect(&base, NoTls)?.query_one(&owned, &[])?.try_get(0));
+        match counted.join() {
+            Ok(Ok(n)) => n,
+            Ok(Err(e)) => panic!("{sql}: {e}"),
+            Err(_) => panic!("{sql}: the thread panicked"),
+        }
+    }
+}
+
+impl Drop for TestSchema {
+    fn drop(&mut self) {
+        self.run(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
+    }
+}
+
+fn open() -> Option<(Store, TestSchema)> {
+    let schema = TestSchema::create()?;
+    let store = open_postgres(&schema.url()).unwrap_or_else(|e| panic!("{e}"));
+    Some((store, schema))
+}
+
+contract_tests!(open);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_stores_on_one_database_never_lease_the_same_event() {
+    let Some((a, schema)) = open() else { return };
+    let b = open_postgres(&schema.url()).unwrap_or_else(|e| panic!("{e}"));
+    for n in 0..300 {
+        a.append(event(n), None).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    let take = |store: Store| {
+        tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for _ in 0..100 {
+                let leased = store.lease_events(7, LEASE).await.unwrap_or_else(|e| panic!("{e}"));
+                ids.extend(leased.into_iter().map(|l| l.event.id));
+            }
+            ids
+        })
+    };
+    let (from_a, from_b) = (take(a.clone()), take(b.clone()));
+    let (from_a, from_b) = (from_a.await.unwrap_or_default(), from_b.await.unwrap_or_default());
+    let mut all: Vec<&String> = from_a.iter().chain(&from_b).collect();
+    assert!(!from_a.is_empty() && !from_b.is_empty(), "both nodes got work: {} and {}", from_a.len(), from_b.len());
+    assert_eq!(all.len(), 300, "every event leased");
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 300, "no event leased by both nodes");
+}
+
+#[tokio::test]
+async fn a_new_node_leaves_live_leases_alone_and_takes_over_expired_ones() {
+    let Some((a, schema)) = open() else { return };
+    a.append(event(1), None).await.unwrap_or_else(|e| panic!("{e}"));
+    a.append(event(2), None).await.unwrap_or_else(|e| panic!("{e}"));
+    let held = a.lease_events(1, LEASE).await.unwrap_or_default();
+    let lapsing = a.lease_events(1, Duration::from_millis(1)).await.unwrap_or_default();
+    assert_eq!((held.len(), lapsing.len()), (1, 1));
+    drop(a);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let b = open_postgres(&schema.url()).unwrap_or_else(|e| panic!("{e}"));
+    let taken = b.lease_events(10, LEASE).await.unwrap_or_default();
+    let ids: Vec<&str> = taken.iter().map(|l| l.event.id.as_str()).collect();
+    assert_eq!(ids, [lapsing[0].event.id.as_str()], "only the expired lease is taken over");
+}
+
+#[tokio::test]
+async fn leases_are_bounded_whatever_the_caller_asks() {
+    let Some((store, schema)) = open() else { return };
+    store.append(event(1), None).await.unwrap_or_else(|e| panic!("{e}"));
+    let _ = store.lease_events(1, Duration::from_secs(3600)).await;
+    let url = schema.url();
+    let longest = std::thread::spawn(move || {
+        let mut client = Client::connect(&url, NoTls).ok()?;
+        let row = client.query_one("SELECT MAX(lease_until_ms - updated_at_ms) FROM events", &[]).ok()?;
+        row.try_get::<_, Option<i64>>(0).ok().flatten()
+    })
+    .join()
+    .ok()
+    .flatten();
+    let longest = longest.unwrap_or(i64::MAX);
+    assert!(longest <= millis(EVENT_LEASE) + 5_000, "an event leased for {longest} ms");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_repeat_sent_to_another_node_is_a_duplicate_of_the_first() {
+    let Some((a, schema)) = open() else { return };
+    let b = open_postgres(&schema.url()).unwrap_or_else(|e| panic!("{e}"));
+    let day = Duration::from_secs(86_400);
+    let first = event(1);
+    assert_eq!(a.append(first.clone(), key(1, day)).await.ok(), Some(Appended::Stored));
+    let repeat = b.append(event(1), key(1, day)).await.ok();
+    assert_eq!(repeat, Some(Appended::Duplicate { original_id: first.id }));
+    // The same key at the same moment on both nodes: exactly one stores.
+    let (x, y) = tokio::join!(a.append(event(2), key(2, day)), b.append(event(2), key(2, day)));
+    let stored = [x, y].into_iter().filter(|r| matches!(r, Ok(Appended::Stored))).count();
+    assert_eq!(stored, 1);
+    assert_eq!(a.depth().await.map(|d| d.events_pending).ok(), Some(2));
+}
+
+#[tokio::test]
+async fn nul_bytes_in_a_scope_or_an_error_are_stored_not_refused_forever() {
+    let Some((store, _schema)) = open() else { return };
+    let mut e = event(1);
+    e.scope = "order/\0created".into();
+    assert_eq!(store.append(e.clone(), None).await.ok(), Some(Appended::Stored));
+    let leased = store.lease_events(1, LEASE).await.unwrap_or_default();
+    assert_eq!(leased.first().map(|l| l.event.scope.as_str()), Some("order/\u{FFFD}created"));
+    let dead = EventOutcome { next: EventNext::Dead { error: "bad\0byte".into() }, ..Default::default() };
+    assert!(store.finish_event(e.id.clone(), dead).await.is_ok());
+    let letters = store.dead_letters(1).await.unwrap_or_default();
+    assert_eq!(letters.first().map(|d| d.error.as_str()), Some("bad\u{FFFD}byte"));
+}
+
+#[tokio::test]
+async fn a_connection_dropped_while_idle_is_reopened_without_failing_a_call() {
+    let Some(schema) = TestSchema::create() else { return };
+    let url = format!("{}&application_name={}", schema.url(), schema.name);
+    let store = open_postgres(&url).unwrap_or_else(|e| panic!("{e}"));
+    assert!(store.append(event(1), None).await.is_ok());
+    let ours = format!("FROM pg_stat_activity WHERE application_name = '{}'", schema.name);
+    schema.run(&format!("SELECT pg_terminate_backend(pid) {ours}"));
+    for _ in 0..500 {
+        if schema.count(&format!("SELECT COUNT(*) {ours}")) == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The server is gone from under the writer: its next batch reconnects, unseen.
+    assert!(store.depth().await.is_ok(), "the first call after the drop is answered");
+    assert!(store.append(event(2), None).await.is_ok());
+    assert_eq!(store.depth().await.map(|d| d.events_pending).ok(), Some(2));
+}
+
+#[test]
+fn an_unreachable_database_fails_the_open_with_the_url_but_not_its_password() {
+    // Port 9 (discard) on loopback: nothing listens, so the connection is refused at once.
+    let error = open_postgres("postgres://sy:secret@127.0.0.1:9/sy").err().map(|e| e.to_string());
+    let error = error.unwrap_or_default();
+    assert!(error.starts_with("cannot open the store at postgres://sy:***@127.0.0.1:9/sy: "), "{error}");
+    assert!(!error.contains("secret"), "{error}");
+}
+
+#[test]
+fn a_url_is_shown_without_its_password() {
+    assert_eq!(redacted("postgres://sy:s3cr@t@db:5432/sy"), "postgres://sy:***@db:5432/sy");
+    assert_eq!(redacted("postgres://sy@db/sy"), "postgres://sy@db/sy");
+    assert_eq!(redacted("postgresql://db/sy?user=a"), "postgresql://db/sy?user=a");
+}

@@ -33,7 +33,7 @@ pub(crate) struct Lease<T> {
 }
 
 impl<T> Lease<T> {
-    /// Hands `item` over; call only after the commit that stored its row leased.
+    /// Handoffs `item` over; call only after the commit that stored its row leased.
     pub(crate) fn hand(self, item: T) {
         self.permit.send(item);
     }

@@ -40,7 +40,7 @@ pub(crate) trait Op: Send + 'static {
     type Output: Send + 'static;
 
     /// Reserves handoff slots for the fresh work this operation will store leased.
-    fn admit(&mut self, _hands: &Hands) {}
+    fn admit(&mut self, _hands: &Handoffs) {}
 
     /// Runs in the batch's transaction. It may run more than once when another job of the batch
     /// failed and the batch was run again, so it must not consume what it needs.
@@ -48,7 +48,7 @@ pub(crate) trait Op: Send + 'static {
 
     /// After the batch committed: hand over what was stored leased, wake the loops that have
     /// new due work, and give the caller its answer.
-    fn committed(self, output: Self::Output, _woke: &mut Woke) -> Self::Output
+    fn committed(self, output: Self::Output, _wake: &mut Wakeups) -> Self::Output
     where
         Self: Sized,
     {
@@ -67,7 +67,7 @@ pub(crate) enum Message {
 
 /// An [`Op`] with its caller's reply channel, its type erased so one batch holds any mix.
 pub(crate) trait Job: Send {
-    fn admit(&mut self, hands: &Hands);
+    fn admit(&mut self, hands: &Handoffs);
     /// Runs the operation, keeping its result; `Err` (a copy) when it failed.
     fn run(&mut self, tx: &mut dyn Tx, ctx: &Ctx) -> Result<(), StoreError>;
     /// Whether it has already failed in this batch (it is not run again).
@@ -75,7 +75,7 @@ pub(crate) trait Job: Send {
     /// Forgets a result that a rolled-back transaction undid.
     fn forget(&mut self);
     /// Answers the caller: the kept result if the batch committed, else the commit's error.
-    fn finish(self: Box<Self>, commit: Result<(), &StoreError>, woke: &mut Woke);
+    fn finish(self: Box<Self>, commit: Result<(), &StoreError>, wake: &mut Wakeups);
 }
 
 /// A job for `op`, answering on `reply`.
@@ -90,7 +90,7 @@ struct Pending<O: Op> {
 }
 
 impl<O: Op> Job for Pending<O> {
-    fn admit(&mut self, hands: &Hands) {
+    fn admit(&mut self, hands: &Handoffs) {
         self.op.admit(hands);
     }
 
@@ -111,11 +111,11 @@ impl<O: Op> Job for Pending<O> {
         }
     }
 
-    fn finish(self: Box<Self>, commit: Result<(), &StoreError>, woke: &mut Woke) {
+    fn finish(self: Box<Self>, commit: Result<(), &StoreError>, wake: &mut Wakeups) {
         let Pending { op, reply, result } = *self;
         let answer = match (commit, result) {
             (Err(e), _) => Err(e.clone()),
-            (Ok(()), Some(Ok(output))) => Ok(op.committed(output, woke)),
+            (Ok(()), Some(Ok(output))) => Ok(op.committed(output, wake)),
             (Ok(()), Some(Err(e))) => Err(e),
             (Ok(()), None) => Err(StoreError::Database("the operation did not run".into())),
         };
@@ -125,19 +125,19 @@ impl<O: Op> Job for Pending<O> {
 
 /// What a batch made due, so the right loops are woken after the commit.
 #[derive(Debug, Default)]
-pub(crate) struct Woke {
+pub(crate) struct Wakeups {
     pub(crate) events: bool,
     pub(crate) deliveries: bool,
 }
 
 /// The loops' handoffs, as they registered.
 #[derive(Default)]
-pub(crate) struct Hands {
+pub(crate) struct Handoffs {
     pub(crate) events: Option<handoff::Sender<LeasedEvent>>,
     pub(crate) deliveries: Option<handoff::Sender<LeasedDelivery>>,
 }
 
-impl Hands {
+impl Handoffs {
     /// A slot for one fresh event, if the dispatch loop has room.
     pub(crate) fn event(&self) -> Option<Lease<LeasedEvent>> {
         self.events.as_ref().and_then(handoff::Sender::reserve)
@@ -187,7 +187,7 @@ pub(super) fn spawn(name: String, backend: impl Backend) -> Store {
 
 fn serve(mut backend: impl Backend, mut rx: mpsc::Receiver<Message>, shared: &super::Shared) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
-    let mut hands = Hands::default();
+    let mut hands = Handoffs::default();
     let mut last_commit = Instant::now().checked_sub(BUSY).unwrap_or_else(Instant::now);
     let mut last_check = Instant::now();
     while let Some(first) = rx.blocking_recv() {
@@ -207,7 +207,7 @@ fn serve(mut backend: impl Backend, mut rx: mpsc::Receiver<Message>, shared: &su
             shared.health.checked(backend.check());
         }
         let started = Instant::now();
-        let mut woke = Woke::default();
+        let mut wake = Wakeups::default();
         let committed = run_batch(&mut backend, &mut batch, shared);
         shared.commit_seconds.observe(started.elapsed());
         last_commit = Instant::now();
@@ -217,13 +217,13 @@ fn serve(mut backend: impl Backend, mut rx: mpsc::Receiver<Message>, shared: &su
             Err(e) => shared.health.failed(e),
         }
         for job in batch.drain(..) {
-            job.finish(committed.as_ref().map(|_| ()), &mut woke);
+            job.finish(committed.as_ref().map(|_| ()), &mut wake);
         }
         if committed.is_ok() {
-            if woke.events {
+            if wake.events {
                 shared.events_ready.notify_one();
             }
-            if woke.deliveries {
+            if wake.deliveries {
                 shared.deliveries_ready.notify_one();
             }
         }

@@ -8,7 +8,7 @@
 
 use super::super::handoff::Lease;
 use super::super::sql::{Arg, Ctx, Row, Tx};
-use super::super::writer::{Hands, Op, Woke};
+use super::super::writer::{Handoffs, Op, Wakeups};
 use super::super::{
     Appended, Dedup, EventNext, EventOutcome, Finished, LeasedDelivery, LeasedEvent, StoreError, millis,
 };
@@ -28,7 +28,7 @@ pub(crate) struct Append {
 impl Op for Append {
     type Output = Appended;
 
-    fn admit(&mut self, hands: &Hands) {
+    fn admit(&mut self, hands: &Handoffs) {
         self.lease = hands.event();
     }
 
@@ -43,11 +43,11 @@ impl Op for Append {
         Ok(Appended::Stored)
     }
 
-    fn committed(self, output: Appended, woke: &mut Woke) -> Appended {
+    fn committed(self, output: Appended, wake: &mut Wakeups) -> Appended {
         if output == Appended::Stored {
             match self.lease {
                 Some(lease) => lease.hand(LeasedEvent { event: self.event, attempts: 0, routes_done: Vec::new() }),
-                None => woke.events = true,
+                None => wake.events = true,
             }
         }
         output
@@ -167,7 +167,7 @@ pub(crate) struct EventFinished {
 impl Op for FinishEvent {
     type Output = EventFinished;
 
-    fn admit(&mut self, hands: &Hands) {
+    fn admit(&mut self, hands: &Handoffs) {
         self.leases = hands.deliveries(self.outcome.deliveries.len());
     }
 
@@ -191,13 +191,13 @@ impl Op for FinishEvent {
         Ok(EventFinished { finished: Finished::Recorded, inserted })
     }
 
-    fn committed(self, done: EventFinished, woke: &mut Woke) -> EventFinished {
+    fn committed(self, done: EventFinished, wake: &mut Wakeups) -> EventFinished {
         let FinishEvent { outcome, leases, .. } = self;
         if done.finished != Finished::Recorded {
             return done;
         }
-        woke.deliveries |= outcome.deliveries.len() > leases.len();
-        woke.events |= !outcome.emitted.is_empty() || matches!(outcome.next, EventNext::Retry { .. });
+        wake.deliveries |= outcome.deliveries.len() > leases.len();
+        wake.events |= !outcome.emitted.is_empty() || matches!(outcome.next, EventNext::Retry { .. });
         let handed = leases.into_iter().zip(outcome.deliveries).zip(&done.inserted).filter(|(_, new)| **new);
         for ((lease, delivery), _) in handed {
             lease.hand(LeasedDelivery { delivery, attempts: 0 });
@@ -269,8 +269,8 @@ impl Op for ReleaseEvent {
         .map(drop)
     }
 
-    fn committed(self, output: (), woke: &mut Woke) {
-        woke.events = true;
+    fn committed(self, output: (), wake: &mut Wakeups) {
+        wake.events = true;
         output
     }
 }

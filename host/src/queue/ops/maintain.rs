@@ -2,7 +2,7 @@
 //! its retention.
 
 use super::super::sql::{Arg, Ctx, Tx};
-use super::super::writer::{Op, Woke};
+use super::super::writer::{Op, Wakeups};
 use super::super::{ReplaySelector, StoreError};
 
 /// Makes dead letters due again, attempts counted from zero.
@@ -46,9 +46,9 @@ impl Op for Replay {
         })
     }
 
-    fn committed(self, replayed: u64, woke: &mut Woke) -> u64 {
-        woke.events = true;
-        woke.deliveries = true;
+    fn committed(self, replayed: u64, wake: &mut Wakeups) -> u64 {
+        wake.events = true;
+        wake.deliveries = true;
         replayed
     }
 }

@@ -8,7 +8,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use switchyard::config::model::PluginSpec;
-use switchyard::plugin::{CompiledPlugin, Event, PluginEngine};
+use switchyard::plugin::{CallContext, CompiledPlugin, Event, PluginEngine};
 
 fn event() -> Event {
     let body = serde_json::json!({
@@ -41,6 +41,13 @@ fn plugin() -> Arc<CompiledPlugin> {
         max_output: 1 << 20,
         max_emits: 100,
         allowed_hosts: vec![],
+        fetch_timeout: Duration::from_secs(10),
+        max_fetches: 10,
+        max_fetch_body: 4 << 20,
+        call_timeout: Duration::from_secs(30),
+        kv_max_value: 64 << 10,
+        kv_max_keys: 100_000,
+        instances: switchyard::config::model::Instances::Fresh,
         config: vec![("currency".into(), "USD".into())],
     };
     Arc::new(CompiledPlugin::new(&engine, &spec, &bytes).unwrap_or_else(|e| panic!("{e}")))
@@ -59,7 +66,7 @@ fn per_event(c: &mut Criterion) {
     });
     c.bench_function("plugin: instantiate + handle (order-to-erp)", |b| {
         b.to_async(&rt).iter(|| async {
-            std::hint::black_box(plugin.call(&event).await.ok());
+            std::hint::black_box(plugin.call(&event, CallContext::default()).await.ok());
         })
     });
     c.bench_function("plugin: 64 concurrent tasks, per event", |b| {
@@ -74,7 +81,7 @@ fn per_event(c: &mut Criterion) {
                         let (p, e) = (plugin.clone(), event.clone());
                         tokio::spawn(async move {
                             for _ in 0..per_task {
-                                std::hint::black_box(p.call(&e).await.ok());
+                                std::hint::black_box(p.call(&e, CallContext::default()).await.ok());
                             }
                         })
                     })

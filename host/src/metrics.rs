@@ -57,6 +57,10 @@ pub struct Metrics {
     pub plugin_failures_by: Family<Family<AtomicU64>>,
     /// Delivery attempts: destination → outcome (delivered, retry, dead) → count.
     pub delivery_attempts: Family<Family<AtomicU64>>,
+    /// Plugins' outbound requests: plugin → outcome (ok, http_error, refused, failed, timeout).
+    pub plugin_fetches: Family<Family<AtomicU64>>,
+    /// Time to each outbound request's answer, by plugin.
+    pub plugin_fetch_seconds: Family<Histogram<Network>>,
 }
 
 impl Metrics {
@@ -94,6 +98,14 @@ impl Metrics {
     /// An event routed to `route`.
     pub fn routed(&self, route: &str) {
         self.route_events.with(route, Self::inc);
+    }
+
+    /// One outbound request of `plugin` that ended in `outcome` after `took`.
+    pub fn plugin_fetched(&self, plugin: &str, outcome: &str, took: Duration) {
+        self.plugin_fetches.with(plugin, |outcomes| outcomes.with(outcome, Self::inc));
+        if outcome != "refused" {
+            self.plugin_fetch_seconds.with(plugin, |h| h.observe(took));
+        }
     }
 
     /// One attempt to deliver to `destination` that ended in `outcome`.
@@ -167,18 +179,43 @@ impl Family<Family<AtomicU64>> {
     }
 }
 
-/// A histogram of durations over [`PLUGIN_SECONDS_BUCKETS`].
-#[derive(Debug, Default)]
-pub struct Histogram {
-    /// Observations per bucket, not cumulative; the last is above every bound.
-    buckets: [AtomicU64; PLUGIN_SECONDS_BUCKETS.len() + 1],
-    sum_nanos: AtomicU64,
+/// The bucket bounds of one kind of histogram.
+pub trait Bounds: Send + Sync + 'static {
+    const BOUNDS: [f64; BUCKETS];
 }
 
-impl Histogram {
+/// Bounds for work measured in microseconds to a second (plugin calls, commits).
+#[derive(Debug, Default)]
+pub struct Fast;
+
+impl Bounds for Fast {
+    const BOUNDS: [f64; BUCKETS] = PLUGIN_SECONDS_BUCKETS;
+}
+
+/// Bounds for requests over a network, a millisecond to ten seconds (plugins' fetches).
+#[derive(Debug, Default)]
+pub struct Network;
+
+impl Bounds for Network {
+    const BOUNDS: [f64; BUCKETS] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+}
+
+/// How many bounds a histogram has.
+pub const BUCKETS: usize = PLUGIN_SECONDS_BUCKETS.len();
+
+/// A histogram of durations over `B`'s bounds.
+#[derive(Debug, Default)]
+pub struct Histogram<B: Bounds = Fast> {
+    /// Observations per bucket, not cumulative; the last is above every bound.
+    buckets: [AtomicU64; BUCKETS + 1],
+    sum_nanos: AtomicU64,
+    _bounds: std::marker::PhantomData<B>,
+}
+
+impl<B: Bounds> Histogram<B> {
     pub fn observe(&self, took: Duration) {
         let seconds = took.as_secs_f64();
-        let i = PLUGIN_SECONDS_BUCKETS.iter().position(|b| seconds <= *b).unwrap_or(PLUGIN_SECONDS_BUCKETS.len());
+        let i = B::BOUNDS.iter().position(|b| seconds <= *b).unwrap_or(BUCKETS);
         self.buckets[i].fetch_add(1, Ordering::Relaxed);
         self.sum_nanos.fetch_add(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
     }
@@ -187,12 +224,12 @@ impl Histogram {
     /// seconds.
     pub fn cumulative(&self) -> (Vec<(f64, u64)>, u64, f64) {
         let mut running = 0;
-        let mut out = Vec::with_capacity(PLUGIN_SECONDS_BUCKETS.len());
-        for (bound, count) in PLUGIN_SECONDS_BUCKETS.iter().zip(&self.buckets) {
+        let mut out = Vec::with_capacity(BUCKETS);
+        for (bound, count) in B::BOUNDS.iter().zip(&self.buckets) {
             running += count.load(Ordering::Relaxed);
             out.push((*bound, running));
         }
-        let total = running + self.buckets[PLUGIN_SECONDS_BUCKETS.len()].load(Ordering::Relaxed);
+        let total = running + self.buckets[BUCKETS].load(Ordering::Relaxed);
         (out, total, self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9)
     }
 }
@@ -215,7 +252,7 @@ mod tests {
 
     #[test]
     fn a_histogram_is_cumulative_and_sums_seconds() {
-        let h = Histogram::default();
+        let h: Histogram = Histogram::default();
         h.observe(Duration::from_micros(50));
         h.observe(Duration::from_millis(3));
         h.observe(Duration::from_secs(2));

@@ -111,6 +111,14 @@ pub fn client_config(extra: &ClientTls<'_>) -> Result<ClientConfig, TlsError> {
     Ok(config)
 }
 
+/// The client config for plugins' outbound requests: the default roots and HTTP/1.1 only (the
+/// plugin runtime speaks HTTP/1.1 to upstreams).
+pub fn fetch_client_config() -> Result<ClientConfig, TlsError> {
+    let mut config = client_config(&ClientTls::default())?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
 /// Where a listener finds the certificate to present, at each handshake.
 pub type CurrentCert = Arc<dyn Fn() -> Option<Arc<CertifiedKey>> + Send + Sync>;
 

@@ -6,7 +6,7 @@
 //! not answer in time). This file only formats: it never changes a counter.
 
 use super::Admin;
-use crate::metrics::{Family, Histogram, Metrics};
+use crate::metrics::{Bounds, Family, Histogram, Metrics};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -53,6 +53,10 @@ fn counters(out: &mut Text, m: &Metrics) {
     let failures = "Plugin calls that failed, by plugin and kind (timeout, memory, trap, output, retry_later, failed).";
     out.family2("switchyard_plugin_failures_total", failures, ["plugin", "kind"], &m.plugin_failures_by);
     out.counter("switchyard_plugin_drops_total", "Events plugins dropped on purpose.", Metrics::get(&m.dropped));
+    let fetches = "Plugins' outbound requests, by plugin and outcome (ok, http_error, refused, failed, timeout).";
+    out.family2("switchyard_plugin_fetches_total", fetches, ["plugin", "outcome"], &m.plugin_fetches);
+    let fetch_seconds = "Time plugins' outbound requests took to be answered (or to fail), by plugin.";
+    out.histograms("switchyard_plugin_fetch_seconds", fetch_seconds, "plugin", &m.plugin_fetch_seconds);
     let attempts = "Delivery attempts, by destination and outcome (delivered, retry, dead).";
     out.family2("switchyard_delivery_attempts_total", attempts, ["destination", "outcome"], &m.delivery_attempts);
     let dead = "Events and deliveries moved to the dead-letter queue.";
@@ -123,7 +127,7 @@ impl Text {
         }
     }
 
-    fn histogram(&mut self, name: &str, help: &str, histogram: &Histogram) {
+    fn histogram<B: Bounds>(&mut self, name: &str, help: &str, histogram: &Histogram<B>) {
         self.header(name, "histogram", help);
         let (buckets, total, seconds) = histogram.cumulative();
         for (bound, n) in buckets {
@@ -134,7 +138,7 @@ impl Text {
         self.sample(&format!("{name}_count"), &[], total);
     }
 
-    fn histograms(&mut self, name: &str, help: &str, label: &str, family: &Family<Histogram>) {
+    fn histograms<B: Bounds>(&mut self, name: &str, help: &str, label: &str, family: &Family<Histogram<B>>) {
         self.header(name, "histogram", help);
         let (bucket, sum, count) = (format!("{name}_bucket"), format!("{name}_sum"), format!("{name}_count"));
         for (value, histogram) in family.snapshot() {

@@ -6,6 +6,7 @@
 //! - `api.rs`: `/api/routes`, `/api/plugins`, `/api/reload` (GET the last outcome, POST to reload).
 //! - `dlq.rs`: `/api/dead-letters` (GET lists) and `/api/dead-letters/replay` (POST sends again).
 //! - `events.rs`: `/api/events`, the newest events with their deliveries.
+//! - `kv.rs`: `/api/kv/{plugin}`, plugins' key–value state (list, get, delete).
 //!
 //! Everything but `/health` and `/ready` needs `Authorization: Bearer <admin_token>` when a token
 //! is configured; the token is read from the live snapshot, so a reload rotates it. A listener
@@ -17,7 +18,10 @@ mod api;
 mod dlq;
 mod events;
 mod health;
+mod kv;
 mod metrics;
+
+pub use kv::value_json as kv_value_json;
 
 use crate::http_server::{HEADER_READ_TIMEOUT, Serving};
 use crate::metrics::Metrics;
@@ -89,6 +93,8 @@ pub fn router(admin: Admin) -> Router {
         .route("/api/events", get(events::recent))
         .route("/api/dead-letters", get(dlq::list))
         .route("/api/dead-letters/replay", axum::routing::post(dlq::replay))
+        .route("/api/kv/{plugin}", get(kv::list))
+        .route("/api/kv/{plugin}/{*key}", get(kv::get).delete(kv::delete))
         .route_layer(middleware::from_fn_with_state(admin.clone(), require_token));
     Router::new()
         .route("/health", get(health::health))

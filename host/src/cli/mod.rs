@@ -3,6 +3,7 @@
 mod check;
 mod dlq;
 mod explain;
+mod kv;
 pub mod send;
 mod serve;
 
@@ -52,6 +53,11 @@ pub enum Command {
     Dlq {
         #[command(subcommand)]
         command: DlqCommand,
+    },
+    /// Look at and change plugins' key–value state.
+    Kv {
+        #[command(subcommand)]
+        command: KvCommand,
     },
     /// POST a correctly signed sample webhook to a source, as its platform would send it.
     Send {
@@ -103,12 +109,46 @@ pub enum DlqCommand {
     },
 }
 
+/// `switchyard kv …`
+#[derive(Debug, Subcommand)]
+pub enum KvCommand {
+    /// List a plugin's keys (with their values), in byte order.
+    List {
+        plugin: String,
+        /// Only keys starting with this.
+        #[arg(long, default_value = "")]
+        prefix: String,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// Print JSON lines instead of `key<TAB>value`.
+        #[arg(long)]
+        json: bool,
+        #[arg(long, short, default_value = "routes.toml")]
+        config: PathBuf,
+    },
+    /// Print the value of one key.
+    Get {
+        plugin: String,
+        key: String,
+        #[arg(long, short, default_value = "routes.toml")]
+        config: PathBuf,
+    },
+    /// Delete one key.
+    Delete {
+        plugin: String,
+        key: String,
+        #[arg(long, short, default_value = "routes.toml")]
+        config: PathBuf,
+    },
+}
+
 /// Runs the parsed command; `Ok(false)` means "ran, but found problems" (exit status 1).
 pub async fn run(cli: Cli) -> anyhow::Result<bool> {
     match cli.command {
         Command::Serve { config, no_watch, grace } => serve::run(config, !no_watch, grace).await,
         Command::Check { config } => check::run(&config).await,
         Command::Dlq { command } => dlq::run(command).await,
+        Command::Kv { command } => kv::run(command).await,
         Command::Explain { scope, source, config } => explain::run(&config, &scope, source.as_deref()),
         Command::Send { source, scope, data, file, url, config } => {
             send::run(&config, send::Request { source, scope, data: None, url }, data, file).await

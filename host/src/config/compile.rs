@@ -7,7 +7,8 @@
 use super::error::{ConfigError, SourceMap};
 use super::interpolate::{Lookup, interpolate};
 use super::model::{
-    Config, Destination, PemFile, PluginSpec, RetryPolicy, Route, Server, Source, Storage, TlsFiles, defaults,
+    AllowedHost, Config, Destination, Instances, PemFile, PluginSpec, RetryPolicy, Route, Server, Source, Storage,
+    TlsFiles, defaults,
 };
 use super::raw::{RawConfig, RawDestination, RawPlugin, RawRoute, RawSource, RawTlsFiles};
 use super::units::{ByteSize, check_name};
@@ -297,7 +298,44 @@ impl Cx<'_> {
             defaults::PLUGIN_MAX_EMITS.into(),
             1_000_000,
         );
-        let allowed_hosts = raw.allowed_hosts.iter().map(|h| self.string(h, &format!("{key}.allowed_hosts"))).collect();
+        let allowed_hosts = raw
+            .allowed_hosts
+            .iter()
+            .filter_map(|h| {
+                let entry = self.string(h, &format!("{key}.allowed_hosts"));
+                entry
+                    .parse::<AllowedHost>()
+                    .map_err(|e| self.error(h, &format!("{key}.allowed_hosts"), e.to_string()))
+                    .ok()
+            })
+            .collect();
+        let millis = |cx: &mut Self, v: Option<&Spanned<u64>>, field: &str, default: u64, max: u64| {
+            Duration::from_millis(cx.positive(v, &format!("{key}.{field}"), default, max))
+        };
+        let fetch_timeout =
+            millis(self, raw.fetch_timeout_ms.as_ref(), "fetch_timeout_ms", defaults::FETCH_TIMEOUT_MS, 600_000);
+        let call_timeout =
+            millis(self, raw.call_timeout_ms.as_ref(), "call_timeout_ms", defaults::CALL_TIMEOUT_MS, 600_000);
+        let max_fetches =
+            self.positive(raw.max_fetches.as_ref(), &format!("{key}.max_fetches"), defaults::MAX_FETCHES, 10_000);
+        let max_fetch_body =
+            self.size(raw.max_fetch_body.as_ref(), &format!("{key}.max_fetch_body"), defaults::MAX_FETCH_BODY);
+        let kv_max_value = self.size(raw.kv_max_value.as_ref(), &format!("{key}.kv_max_value"), defaults::KV_MAX_VALUE);
+        let kv_max_keys =
+            self.positive(raw.kv_max_keys.as_ref(), &format!("{key}.kv_max_keys"), defaults::KV_MAX_KEYS, 1 << 40);
+        let reuse_max =
+            self.positive(raw.reuse_max.as_ref(), &format!("{key}.reuse_max"), defaults::REUSE_MAX, 1 << 30);
+        let instances = match raw.instances.as_ref().map(|i| (i, i.get_ref().as_str())) {
+            None | Some((_, "fresh")) => Instances::Fresh,
+            Some((_, "reuse")) => Instances::Reuse { max: u32::try_from(reuse_max).unwrap_or(u32::MAX) },
+            Some((i, other)) => {
+                self.error(i, &format!("{key}.instances"), format!("`{other}` is not fresh or reuse"));
+                Instances::Fresh
+            }
+        };
+        if let (Some(r), Instances::Fresh) = (&raw.reuse_max, instances) {
+            self.error(r, &format!("{key}.reuse_max"), "reuse_max needs instances = \"reuse\"");
+        }
         let config = raw
             .config
             .iter()
@@ -319,6 +357,13 @@ impl Cx<'_> {
             max_output,
             max_emits: u32::try_from(max_emits).unwrap_or(u32::MAX),
             allowed_hosts,
+            fetch_timeout,
+            max_fetches: u32::try_from(max_fetches).unwrap_or(u32::MAX),
+            max_fetch_body,
+            call_timeout,
+            kv_max_value,
+            kv_max_keys,
+            instances,
             config,
         }
     }

@@ -5,6 +5,7 @@
 //! that cannot be invalid, reporting every problem at once with file, line, column and key.
 //! Nothing here starts tasks, opens sockets or compiles wasm.
 
+pub mod allowed_host;
 mod compile;
 mod error;
 pub mod headers;

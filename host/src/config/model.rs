@@ -3,6 +3,7 @@
 //! Everything here is already valid: names resolve, patterns parse, secrets are interpolated,
 //! sizes are bytes. No spans, no raw strings to re-check, no I/O.
 
+pub use super::allowed_host::AllowedHost;
 use crate::scope::Pattern;
 use crate::sources::provider::{ProviderKind, ProviderSettings};
 use std::collections::BTreeMap;
@@ -87,9 +88,34 @@ pub struct PluginSpec {
     pub max_output: u64,
     /// Derived events (emits) the whole tree under one webhook may hold when this plugin emits.
     pub max_emits: u32,
-    pub allowed_hosts: Vec<String>,
+    /// Where the plugin may send requests; empty means nowhere.
+    pub allowed_hosts: Vec<AllowedHost>,
+    /// Each request's deadline, to its answer's head.
+    pub fetch_timeout: Duration,
+    /// Requests one call may make.
+    pub max_fetches: u32,
+    /// Bytes of one response the plugin may read.
+    pub max_fetch_body: u64,
+    /// The whole call's wall-clock limit, waiting included (`timeout` bounds its compute).
+    pub call_timeout: Duration,
+    /// Largest value the plugin may keep under one key, in bytes.
+    pub kv_max_value: u64,
+    /// Most keys the plugin may keep.
+    pub kv_max_keys: u64,
+    /// How instances serve events.
+    pub instances: Instances,
     /// The `config` table: strings as they are, other values as JSON text.
     pub config: Vec<(String, String)>,
+}
+
+/// How a plugin's instances serve events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Instances {
+    /// A fresh instance for every event: nothing a plugin keeps in memory survives it.
+    Fresh,
+    /// An instance serves up to `max` events, one at a time; its globals persist between
+    /// them. A trap, a timeout or a failed call throws it away.
+    Reuse { max: u32 },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -149,6 +175,15 @@ pub mod defaults {
     /// Enough for any fan-out a handler means (an order split into its line items), far below
     /// what a plugin emitting its own scope would set off (10 per call is 10⁸ at depth 8).
     pub const PLUGIN_MAX_EMITS: u32 = 100;
+    /// An API that has not answered within 10 s is better retried later.
+    pub const FETCH_TIMEOUT_MS: u64 = 10_000;
+    pub const MAX_FETCHES: u64 = 10;
+    pub const MAX_FETCH_BODY: u64 = 4 << 20;
+    pub const CALL_TIMEOUT_MS: u64 = 30_000;
+    pub const KV_MAX_VALUE: u64 = 64 << 10;
+    pub const KV_MAX_KEYS: u64 = 100_000;
+    /// Events one reused instance serves before a fresh one replaces it.
+    pub const REUSE_MAX: u64 = 1_000;
     pub const DESTINATION_TIMEOUT_MS: u64 = 5_000;
     pub const TOLERANCE_SECS: i64 = 300;
     /// A day: platforms retry a delivery whose answer was lost within minutes to hours.

@@ -88,8 +88,25 @@ pub struct RawPlugin {
     pub max_output: Option<Spanned<String>>,
     /// Derived events one webhook's tree may hold when this plugin emits.
     pub max_emits: Option<Spanned<u32>>,
+    /// `scheme://host[:port]` entries the plugin may fetch from.
     #[serde(default)]
     pub allowed_hosts: Vec<Spanned<String>>,
+    /// Each request's deadline, to its answer's head.
+    pub fetch_timeout_ms: Option<Spanned<u64>>,
+    /// Requests one call may make.
+    pub max_fetches: Option<Spanned<u32>>,
+    /// Bytes of one response the plugin may read.
+    pub max_fetch_body: Option<Spanned<String>>,
+    /// The whole call's wall-clock limit (waiting included).
+    pub call_timeout_ms: Option<Spanned<u64>>,
+    /// Largest value the plugin may keep under one key.
+    pub kv_max_value: Option<Spanned<String>>,
+    /// Most keys the plugin may keep.
+    pub kv_max_keys: Option<Spanned<u64>>,
+    /// `"fresh"` (an instance per event, the default) or `"reuse"`.
+    pub instances: Option<Spanned<String>>,
+    /// Events one reused instance serves before it is replaced.
+    pub reuse_max: Option<Spanned<u32>>,
     #[serde(default)]
     pub config: BTreeMap<String, Spanned<toml::Value>>,
 }

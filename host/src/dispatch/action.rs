@@ -6,15 +6,16 @@
 //! forward's headers are checked here, once: one that cannot be sent (CR, LF, a bad name)
 //! fails the event at once; the ones the gateway owns (`host`, `content-length`, the
 //! Standard Webhooks headers…) are left out with a warning, so a receiver sees the gateway's
-//! own. An emit becomes a new stored event, routed on its own. Nothing here speaks HTTP or
-//! writes to the store: the caller commits what this returns.
+//! own. An emit becomes a new stored event, routed on its own. A plugin's key–value writes
+//! come back with the rest. Nothing here speaks HTTP or writes to the store: the caller commits
+//! what this returns (the plugin's reads go to the store, through its `kv` capability).
 
 use crate::config::headers;
 use crate::config::model::Route;
 use crate::event::Event;
 use crate::metrics::Metrics;
 use crate::plugin::{self, Action, PluginError};
-use crate::queue::NewDelivery;
+use crate::queue::{KvWrite, NewDelivery, Store};
 use crate::reload::Snapshot;
 use crate::telemetry::Escaped;
 use bytes::Bytes;
@@ -22,18 +23,20 @@ use std::sync::Arc;
 
 /// What one route made of one event.
 pub enum RouteResult {
-    Done { deliveries: Vec<NewDelivery>, emitted: Vec<Event> },
+    Done { deliveries: Vec<NewDelivery>, emitted: Vec<Event>, kv: Vec<KvWrite> },
     RetryLater(String),
     Failed(String),
 }
 
 pub async fn run_route(
     snapshot: &Arc<Snapshot>,
+    store: &Store,
     event: &Event,
     route: &Route,
     params: Vec<(String, String)>,
     metrics: &Metrics,
 ) -> RouteResult {
+    let mut kv = Vec::new();
     let actions = match route.plugin.as_ref().map(|name| (name, snapshot.plugins.get(name))) {
         None => vec![Action::Forward(plugin::Forward { destination: None, body: None, headers: Vec::new() })],
         Some((name, None)) => return RouteResult::Failed(format!("plugin `{name}` is not loaded")),
@@ -49,11 +52,21 @@ pub async fn run_route(
                 received_at_ms: event.received_at_ms,
             };
             let started = std::time::Instant::now();
-            match compiled.call(&input).await {
-                Ok(actions) => {
+            let state: Arc<dyn plugin::KvReader> =
+                Arc::new(plugin::StoreKv { store: store.clone(), plugin: name.clone() });
+            let ctx = plugin::CallContext { kv: Some(state), ..Default::default() };
+            let fetches = ctx.fetches.clone();
+            let called = compiled.call(&input, ctx).await;
+            for fetch in fetches.records() {
+                metrics.plugin_fetched(name, fetch.outcome.label(), fetch.took);
+            }
+            match called {
+                Ok(outcome) => {
                     metrics.plugin_ran(name, started.elapsed());
-                    tracing::debug!(plugin = %name, micros = started.elapsed().as_micros() as u64, actions = actions.len(), "plugin ran");
-                    actions
+                    let (micros, n) = (started.elapsed().as_micros() as u64, outcome.actions.len());
+                    tracing::debug!(plugin = %name, micros, actions = n, "plugin ran");
+                    kv = outcome.kv;
+                    outcome.actions
                 }
                 Err(e) => {
                     metrics.plugin_failed_in(name, e.kind(), started.elapsed());
@@ -75,7 +88,7 @@ pub async fn run_route(
             return RouteResult::Failed(format!("{by}: action {index}: {why}"));
         }
     }
-    RouteResult::Done { deliveries, emitted }
+    RouteResult::Done { deliveries, emitted, kv }
 }
 
 /// Turns one action into deliveries, a derived event or a recorded drop; an action that cannot

@@ -61,7 +61,7 @@ pub async fn run(live: Arc<Live>, ctx: Ctx, workers: usize, shutdown: Cancellati
             tracing::info_span!("event", event_id = %e.id, source = %Escaped(&e.source), scope = %Escaped(&e.scope));
         async move {
             let id = leased.event.id.clone();
-            let outcome = handle(&snapshot, leased, &ctx.metrics).await;
+            let outcome = handle(&snapshot, &ctx.store, leased, &ctx.metrics).await;
             record(&ctx, id, outcome, &stopping).await;
         }
         .instrument(span)
@@ -109,7 +109,7 @@ async fn record(ctx: &Ctx, id: String, outcome: EventOutcome, shutdown: &Cancell
 }
 
 /// Routes one event through `snapshot`, skipping the routes done in earlier tries.
-pub async fn handle(snapshot: &Arc<Snapshot>, leased: LeasedEvent, metrics: &Metrics) -> EventOutcome {
+pub async fn handle(snapshot: &Arc<Snapshot>, store: &Store, leased: LeasedEvent, metrics: &Metrics) -> EventOutcome {
     let LeasedEvent { event, attempts, mut routes_done } = leased;
     let mut outcome = EventOutcome { max_emits: u32::MAX, ..EventOutcome::default() };
     let mut retry: Vec<String> = Vec::new();
@@ -126,8 +126,9 @@ pub async fn handle(snapshot: &Arc<Snapshot>, leased: LeasedEvent, metrics: &Met
         }
         metrics.routed(&route.name);
         let span = tracing::info_span!("route", route = %route.name, plugin = route.plugin.as_deref().unwrap_or("-"));
-        match action::run_route(snapshot, &event, route, m.params, metrics).instrument(span).await {
-            RouteResult::Done { deliveries, emitted } => {
+        match action::run_route(snapshot, store, &event, route, m.params, metrics).instrument(span).await {
+            RouteResult::Done { deliveries, emitted, kv } => {
+                outcome.kv.extend(kv);
                 if !emitted.is_empty() {
                     let plugin = route.plugin.as_ref().and_then(|p| snapshot.config.plugins.get(p));
                     let limit = plugin.map_or(crate::config::model::defaults::PLUGIN_MAX_EMITS, |p| p.max_emits);

@@ -7,7 +7,7 @@
 //! pool is an error, not a wait. This file must never compile plugins or run them: see
 //! `instance.rs` for that.
 
-use super::bindings::Handler;
+use super::bindings::{v1, v2};
 use super::host::HostState;
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +29,8 @@ pub struct PluginEngine {
     pub(super) engine: Engine,
     pub(super) linker: Linker<HostState>,
     pub(super) slots: Arc<Semaphore>,
+    /// TLS for plugins' outbound requests (HTTP/1.1 only, the default roots).
+    pub(super) fetch_tls: Arc<rustls::ClientConfig>,
     pooling: bool,
 }
 
@@ -50,9 +52,19 @@ impl PluginEngine {
         };
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        Handler::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        v1::Handler::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
+        {
+            use v2::switchyard::plugin::{config, kv, log, types};
+            types::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
+            log::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
+            config::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
+            kv::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
+        }
         start_epoch_ticker(&engine);
-        Ok(Arc::new(Self { engine, linker, slots: Arc::new(Semaphore::new(SLOTS as usize)), pooling }))
+        let fetch_tls = Arc::new(crate::tls::fetch_client_config().map_err(|e| wasmtime::format_err!("{e}"))?);
+        let slots = Arc::new(Semaphore::new(SLOTS as usize));
+        Ok(Arc::new(Self { engine, linker, slots, fetch_tls, pooling }))
     }
 
     /// Whether instances come from the pooling allocator.

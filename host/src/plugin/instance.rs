@@ -1,4 +1,5 @@
-//! A compiled plugin and one call of it: fresh `Store`, memory cap, deadline, output cap.
+//! A compiled plugin and one call of it: fresh `Store`, memory cap, deadline, output cap, and
+//! the call's capabilities (its key–value view, its request policy).
 //!
 //! Compilation and the link check (`instantiate_pre`) happen once, when a snapshot is built;
 //! a plugin importing something the host does not offer fails there, never per event. Each
@@ -6,17 +7,21 @@
 //! deadline (plus a wall-clock guard for host time), and classifies any failure. Nothing
 //! here decides what to do with the actions: that is `dispatch`'s job.
 
-use super::bindings::{Handler, HandlerPre, switchyard::plugin::types};
+use super::bindings::v2::switchyard::plugin::types;
 use super::engine::{EPOCH_TICK, PluginEngine};
-use super::host::{HostState, PluginMeta};
+use super::host::{CallState, HostState, PluginMeta};
+use super::http::{FetchLog, FetchPolicy, Fetcher};
+use super::kv::{KvLimits, KvReader, KvSession};
 use super::stderr::CapturedStderr;
+use super::versions::Pre;
 use super::{LoadError, PluginError};
 use crate::config::model::PluginSpec;
+use crate::queue::KvWrite;
 use crate::telemetry::{Escaped, one_line};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use wasmtime::component::Component;
-use wasmtime::{Store, Trap};
+use wasmtime::{Store, Trap, UpdateDeadline};
 use wasmtime_wasi::WasiCtxBuilder;
 
 /// How much of a plugin's stderr (a panic message, usually) is kept for the log and the error
@@ -31,10 +36,27 @@ const HOSTCALL_FUEL_MIN: usize = 256 << 10;
 /// What wasmtime says when hostcall fuel runs out (it has no distinct error type for it).
 const HOSTCALL_FUEL_EXHAUSTED: &str = "fuel allocated for hostcalls has been exhausted";
 
+/// What a call may use besides its event: where its plugin's state is read from, and where
+/// its requests are recorded (read by the caller after the call, whatever its outcome).
+#[derive(Clone, Default)]
+pub struct CallContext {
+    pub kv: Option<Arc<dyn KvReader>>,
+    pub fetches: Arc<FetchLog>,
+}
+
+/// What a call that succeeded produced.
+#[derive(Debug)]
+pub struct CallOutcome {
+    pub actions: Vec<types::Action>,
+    /// Key–value writes to commit with the event's outcome.
+    pub kv: Vec<KvWrite>,
+}
+
 /// A plugin ready to run: compiled, linked and pre-instantiated.
 pub struct CompiledPlugin {
     engine: Arc<PluginEngine>,
-    pre: HandlerPre<HostState>,
+    pre: Pre,
+    fetch: Arc<FetchPolicy>,
     /// Kept so a reload that changes only the plugin's settings relinks without recompiling.
     component: Component,
     meta: Arc<PluginMeta>,
@@ -75,10 +97,16 @@ impl CompiledPlugin {
         let pre = engine
             .linker
             .instantiate_pre(&component)
-            .and_then(HandlerPre::new)
+            .and_then(Pre::new)
             .map_err(|e| fail(format!("does not fit the host's `handler` world: {e:#}")))?;
-        let meta = Arc::new(PluginMeta { name: spec.name.clone(), config: spec.config.clone() });
-        Ok(Self { engine: engine.clone(), pre, component, meta, spec: spec.clone(), digest })
+        let meta = Arc::new(PluginMeta { name: spec.name.as_str().into(), config: spec.config.clone() });
+        let fetch = Arc::new(FetchPolicy {
+            allowed: spec.allowed_hosts.clone(),
+            timeout: spec.fetch_timeout,
+            max_fetches: spec.max_fetches,
+            max_body: spec.max_fetch_body,
+        });
+        Ok(Self { engine: engine.clone(), pre, fetch, component, meta, spec: spec.clone(), digest })
     }
 
     /// The same code with new settings (config, limits): relinked, not recompiled.
@@ -98,33 +126,56 @@ impl CompiledPlugin {
         self.digest
     }
 
-    /// Runs `handle(event)` in a fresh instance and returns its actions.
-    pub async fn call(&self, event: &types::Event) -> Result<Vec<types::Action>, PluginError> {
+    /// The contract version the plugin was built against (`0.1.0`, `0.2.0`).
+    pub fn contract(&self) -> &'static str {
+        self.pre.version()
+    }
+
+    /// Runs `handle(event)` in a fresh instance and returns its actions and key–value writes.
+    ///
+    /// `timeout_ms` bounds the plugin's compute: time it spends waiting for its requests and
+    /// its key–value reads is given back to it (the epoch deadline is extended by it), and
+    /// `call_timeout_ms` bounds the whole call on the wall clock.
+    pub async fn call(&self, event: &types::Event, ctx: CallContext) -> Result<CallOutcome, PluginError> {
         let _permit = self.engine.slots.acquire().await.map_err(|_| PluginError::Trap {
             message: "the plugin engine is shutting down".into(),
             stderr: String::new(),
         })?;
         let stderr = CapturedStderr::new(STDERR_CAPTURE);
         let wasi = WasiCtxBuilder::new().stderr(stderr.clone()).build();
-        let state = HostState::new(wasi, self.meta.clone(), self.spec.memory_bytes, event.id.clone());
-        let mut store = Store::new(&self.engine.engine, state);
+        let event_id: Arc<str> = event.id.as_str().into();
+        let fetcher = Fetcher::new(
+            self.fetch.clone(),
+            self.engine.fetch_tls.clone(),
+            ctx.fetches,
+            self.meta.name.clone(),
+            event_id.clone(),
+        );
+        let limits = KvLimits { max_value: self.spec.kv_max_value, max_keys: self.spec.kv_max_keys };
+        let kv = KvSession::new(self.meta.name.clone(), ctx.kv, limits);
+        let call = CallState { event_id, log_lines: 0, fetcher, kv };
+        let mut store =
+            Store::new(&self.engine.engine, HostState::new(wasi, self.meta.clone(), self.spec.memory_bytes, call));
         store.limiter(|s| &mut s.limiter);
         let max_output = usize::try_from(self.spec.max_output).unwrap_or(usize::MAX);
         store.set_hostcall_fuel(max_output.saturating_mul(2).max(HOSTCALL_FUEL_MIN));
-        let ticks = self.spec.timeout.as_millis().div_ceil(EPOCH_TICK.as_millis()) as u64 + 1;
-        store.set_epoch_deadline(ticks);
-        store.epoch_deadline_trap();
+        store.set_epoch_deadline(ticks(self.spec.timeout));
+        let (timeout, started) = (self.spec.timeout, Instant::now());
+        store.epoch_deadline_callback(move |store| {
+            let computed = started.elapsed().saturating_sub(store.data().call.waited());
+            Ok(if computed >= timeout {
+                UpdateDeadline::Interrupt
+            } else {
+                UpdateDeadline::Continue(ticks(timeout - computed))
+            })
+        });
 
         // Epochs stop guest code, not host calls; the wall-clock guard covers those.
-        let guard = self.spec.timeout + Duration::from_millis(100);
-        let run = async {
-            let instance: Handler = self.pre.instantiate_async(&mut store).await?;
-            instance.call_handle(&mut store, event).await
-        };
-        let outcome = tokio::time::timeout(guard, run).await;
+        let guard = self.spec.call_timeout.max(self.spec.timeout + Duration::from_millis(100));
+        let outcome = tokio::time::timeout(guard, self.pre.call(&mut store, event)).await;
         self.log_stderr(&stderr, &event.id);
         let result = match outcome {
-            Err(_) => return Err(PluginError::Timeout { after: self.spec.timeout }),
+            Err(_) => return Err(PluginError::Timeout { after: guard }),
             Ok(Err(trap)) => return Err(self.classify(trap, &store, &stderr)),
             Ok(Ok(result)) => result,
         };
@@ -136,7 +187,7 @@ impl CompiledPlugin {
         if size > self.spec.max_output {
             return Err(PluginError::OutputTooLarge { size: Some(size), limit: self.spec.max_output });
         }
-        Ok(actions)
+        Ok(CallOutcome { actions, kv: store.into_data().call.kv.into_writes() })
     }
 
     /// Writes what the plugin printed to stderr into the host's log, as one escaped line.
@@ -146,7 +197,7 @@ impl CompiledPlugin {
             return;
         }
         let text = String::from_utf8_lossy(&kept);
-        let (plugin, stderr) = (self.meta.name.as_str(), Escaped::cut(text.trim_end(), STDERR_CAPTURE));
+        let (plugin, stderr) = (&*self.meta.name, Escaped::cut(text.trim_end(), STDERR_CAPTURE));
         tracing::warn!(target: "plugin", plugin, event_id, dropped_bytes = dropped, "stderr: {stderr}");
     }
 
@@ -168,6 +219,11 @@ impl CompiledPlugin {
         let message = one_line(message.lines().next().unwrap_or_default().trim(), 512);
         PluginError::Trap { message, stderr }
     }
+}
+
+/// Epoch ticks in `d`, plus one so a deadline never fires early.
+fn ticks(d: Duration) -> u64 {
+    (d.as_millis().div_ceil(EPOCH_TICK.as_millis()) as u64).saturating_add(1)
 }
 
 /// Bytes an action carries out of the plugin.

@@ -2,10 +2,13 @@
 //!
 //! - `engine.rs`: the one `Engine` (pooling allocator, epoch interruption), its ticker, the `Linker`.
 //! - `host.rs`: the imports a plugin gets (log, config) and the per-store state and memory cap.
+//! - `http.rs`: outbound HTTP (`wasi:http`), decided request by request by the plugin's policy.
+//! - `kv.rs`: the plugin's key–value state during a call; its writes go back with the outcome.
+//! - `versions.rs`: the contract versions run side by side (0.1.0, 0.2.0).
 //! - `instance.rs`: compile + link once; per event, a fresh instance with deadline and caps.
 //! - `cache.rs`: compiled components on disk, keyed by content hash and engine compatibility.
 //! - `stderr.rs`: a plugin's stderr, kept up to a cap and never a reason to trap.
-//! - `bindings.rs`: `bindgen!` output for `wit/handler.wit`.
+//! - `bindings.rs`: `bindgen!` output for each version of the contract in `wit/`.
 //!
 //! Everything that can go wrong in a call comes back as a [`PluginError`] for that event alone;
 //! nothing a plugin does can take the process down.
@@ -14,13 +17,18 @@ mod bindings;
 mod cache;
 mod engine;
 mod host;
+pub mod http;
 mod instance;
+pub mod kv;
 mod stderr;
+mod versions;
 
-pub use bindings::switchyard::plugin::types::{Action, Emit, Event, Forward};
+pub use bindings::v2::switchyard::plugin::types::{Action, Emit, Event, Forward};
 pub use cache::{CacheOutcome, ComponentCache};
 pub use engine::PluginEngine;
-pub use instance::CompiledPlugin;
+pub use http::{FetchLog, FetchOutcome, FetchRecord};
+pub use instance::{CallContext, CallOutcome, CompiledPlugin};
+pub use kv::{KvReader, MemoryKv, StoreKv};
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -5,7 +5,9 @@
 //! Backend-specific behaviour (what happens to leases at start, sharing one database) is
 //! tested beside its backend, not here.
 
-use super::{Appended, Dedup, DeliveryOutcome, EventOutcome, Finished, NewDelivery, ReplaySelector, Store};
+use super::{
+    Appended, Dedup, DeliveryOutcome, EventOutcome, Finished, KvOp, KvWrite, NewDelivery, ReplaySelector, Store,
+};
 use crate::event::{Event, now_ms};
 use std::time::Duration;
 
@@ -28,7 +30,9 @@ macro_rules! contract_tests {
             fresh_work_is_handed_off_leased_and_never_leased_twice,
             a_full_handoff_stores_work_due_and_resumes_once_drained,
             derived_events_past_the_trees_limit_are_refused_and_the_event_is_dead,
-            a_released_event_is_due_again_at_once
+            a_released_event_is_due_again_at_once,
+            kv_writes_commit_with_their_event_and_increments_add_up,
+            kv_keys_expire_after_their_ttl_and_are_pruned
         );
     };
     (@ $open:path; $($name:ident),*) => {
@@ -186,7 +190,7 @@ pub(crate) async fn pruning_removes_only_finished_work(store: Store) {
     stored(&store, &finished, None).await;
     stored(&store, &pending_one, None).await;
     let _ = store.finish_event(finished.id.clone(), done(vec![])).await;
-    let removed = store.prune(now_ms() + 1).await.unwrap_or_default();
+    let removed = store.prune(now_ms() + 1).await.unwrap_or_else(|e| panic!("prune: {e}"));
     assert_eq!(removed, 1);
     assert_eq!(pending(&store).await, Some(1));
 }
@@ -339,4 +343,61 @@ pub(crate) async fn a_released_event_is_due_again_at_once(store: Store) {
     assert!(store.release_event(e.id.clone()).await.is_ok());
     let again = store.lease_events(10, LEASE).await.unwrap_or_default();
     assert_eq!(again.iter().map(|l| l.event.id.as_str()).collect::<Vec<_>>(), [e.id.as_str()]);
+}
+
+pub(crate) fn kv_write(plugin: &str, key: &str, op: KvOp) -> KvWrite {
+    KvWrite { plugin: plugin.into(), key: key.into(), op }
+}
+
+fn set(value: &str) -> KvOp {
+    KvOp::Set { value: value.as_bytes().to_vec(), ttl_ms: None }
+}
+
+pub(crate) async fn kv_writes_commit_with_their_event_and_increments_add_up(store: Store) {
+    let (a, b) = (event(1), event(2));
+    stored(&store, &a, None).await;
+    stored(&store, &b, None).await;
+    let first =
+        vec![kv_write("p", "name", set("first")), kv_write("p", "n", KvOp::Add(2)), kv_write("q", "n", set("9"))];
+    let outcome = EventOutcome { kv: first, ..Default::default() };
+    assert!(store.finish_event(a.id.clone(), outcome).await.is_ok());
+    let second = vec![kv_write("p", "n", KvOp::Add(3)), kv_write("p", "name", KvOp::Delete)];
+    assert!(store.finish_event(b.id.clone(), EventOutcome { kv: second, ..Default::default() }).await.is_ok());
+    assert_eq!(store.kv_get("p", "n").await.ok().flatten(), Some(b"5".to_vec()), "increments add up");
+    assert_eq!(store.kv_get("p", "name").await.ok(), Some(None));
+    assert_eq!(store.kv_get("q", "n").await.ok().flatten(), Some(b"9".to_vec()), "each plugin has its own keys");
+    assert_eq!(store.kv_count("p").await.ok(), Some(1));
+    let listed: Vec<String> = store.kv_list("p", "", 10).await.unwrap_or_default().into_iter().map(|e| e.key).collect();
+    assert_eq!(listed, vec!["n".to_string()]);
+    assert_eq!(store.kv_delete("p", "n").await.ok(), Some(true));
+    assert_eq!(store.kv_get("p", "n").await.ok(), Some(None));
+
+    // An outcome refused for its emits writes none of its kv either.
+    let root = event(3);
+    stored(&store, &root, None).await;
+    let mut child = event(4);
+    child.root = Some(root.id.clone());
+    let over = EventOutcome {
+        emitted: vec![child],
+        max_emits: 0,
+        kv: vec![kv_write("p", "x", set("1"))],
+        ..Default::default()
+    };
+    assert!(matches!(store.finish_event(root.id.clone(), over).await, Ok(Finished::OverEmitLimit { .. })));
+    assert_eq!(store.kv_get("p", "x").await.ok(), Some(None));
+}
+
+pub(crate) async fn kv_keys_expire_after_their_ttl_and_are_pruned(store: Store) {
+    let e = event(1);
+    stored(&store, &e, None).await;
+    let writes = vec![
+        kv_write("p", "short", KvOp::Set { value: b"v".to_vec(), ttl_ms: Some(1) }),
+        kv_write("p", "long", KvOp::Set { value: b"v".to_vec(), ttl_ms: Some(86_400_000) }),
+    ];
+    assert!(store.finish_event(e.id.clone(), EventOutcome { kv: writes, ..Default::default() }).await.is_ok());
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(store.kv_get("p", "short").await.ok(), Some(None), "expired");
+    assert_eq!(store.kv_get("p", "long").await.ok().flatten(), Some(b"v".to_vec()));
+    assert_eq!(store.kv_count("p").await.ok(), Some(1));
+    assert_eq!(store.prune(0).await.ok(), Some(1), "the expired key is pruned");
 }

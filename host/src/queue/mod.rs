@@ -28,6 +28,7 @@ mod sql;
 mod sqlite;
 mod writer;
 
+pub use ops::KV_MAX_LIST;
 pub use postgres::open_postgres;
 pub use sqlite::{open_sqlite, open_sqlite_shared};
 
@@ -146,7 +147,39 @@ pub struct EventOutcome {
     pub max_emits: u32,
     /// Every route finished so far, including earlier tries: a retry skips them.
     pub routes_done: Vec<String>,
+    /// Key–value writes of the plugin calls that succeeded in this try.
+    pub kv: Vec<KvWrite>,
     pub next: EventNext,
+}
+
+/// One change a plugin call made to its key–value state, applied with its event's outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KvWrite {
+    pub plugin: String,
+    pub key: String,
+    pub op: KvOp,
+}
+
+/// What a key–value write does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KvOp {
+    /// The key holds `value`, forgotten `ttl_ms` after the commit when given.
+    Set {
+        value: Vec<u8>,
+        ttl_ms: Option<u64>,
+    },
+    Delete,
+    /// Adds to the decimal integer under the key (absent counts as 0).
+    Add(i64),
+}
+
+/// A key and its value, as operators list them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KvEntry {
+    pub key: String,
+    pub value: Vec<u8>,
+    pub expires_at_ms: Option<u64>,
+    pub updated_at_ms: u64,
 }
 
 /// What finishing an event recorded.
@@ -380,6 +413,27 @@ impl Store {
     /// [`Store::health`]).
     pub async fn probe(&self) -> Result<(), StoreError> {
         self.submit(ops::Probe).await
+    }
+
+    /// The live value of a plugin's key.
+    pub async fn kv_get(&self, plugin: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.submit(ops::KvGet { plugin: plugin.into(), key: key.into() }).await
+    }
+
+    /// A plugin's live keys starting with `prefix`, with their values, in byte order (at most
+    /// `limit`, and at most 1000).
+    pub async fn kv_list(&self, plugin: &str, prefix: &str, limit: u32) -> Result<Vec<KvEntry>, StoreError> {
+        self.submit(ops::KvList { plugin: plugin.into(), prefix: prefix.into(), limit }).await
+    }
+
+    /// How many live keys a plugin holds.
+    pub async fn kv_count(&self, plugin: &str) -> Result<u64, StoreError> {
+        self.submit(ops::KvCount { plugin: plugin.into() }).await
+    }
+
+    /// Deletes a plugin's key (an operator's action); says whether it existed.
+    pub async fn kv_delete(&self, plugin: &str, key: &str) -> Result<bool, StoreError> {
+        self.submit(ops::KvDelete { plugin: plugin.into(), key: key.into() }).await
     }
 
     /// Time each batch took to execute and commit, for `/metrics`.

@@ -47,6 +47,7 @@ const SCHEMA_LOCK: i64 = 0x5377_6974_6368;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/postgres/0001_initial.sql"),
     include_str!("migrations/postgres/0002_emits_and_probe.sql"),
+    include_str!("migrations/postgres/0003_kv.sql"),
 ];
 
 /// The database's clock in Unix milliseconds.
@@ -103,12 +104,17 @@ fn redacted(url: &str) -> String {
     }
 }
 
-/// PostgreSQL's error as the store's: a lost connection means the store cannot write.
+/// PostgreSQL's error as the store's: a lost connection means the store cannot write. The
+/// server's own message is kept (the client's Display says only "db error").
 fn error(e: PgError) -> StoreError {
+    let message = match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.severity(), db.message()),
+        None => e.to_string(),
+    };
     if e.is_closed() || e.code() == Some(&SqlState::ADMIN_SHUTDOWN) {
-        StoreError::Unavailable(e.to_string())
+        StoreError::Unavailable(message)
     } else {
-        StoreError::Database(e.to_string())
+        StoreError::Database(message)
     }
 }
 

@@ -196,3 +196,26 @@ fn a_url_is_shown_without_its_password() {
     assert_eq!(redacted("postgres://sy@db/sy"), "postgres://sy@db/sy");
     assert_eq!(redacted("postgresql://db/sy?user=a"), "postgresql://db/sy?user=a");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn increments_from_two_gateways_on_one_database_add_up() {
+    let Some((a, schema)) = open() else { return };
+    let b = open_postgres(&schema.url()).unwrap_or_else(|e| panic!("{e}"));
+    let mut events = Vec::new();
+    for n in 0..60 {
+        let e = event(n);
+        a.append(e.clone(), None).await.unwrap_or_else(|e| panic!("{e}"));
+        events.push(e);
+    }
+    let finishes = events.into_iter().enumerate().map(|(i, e)| {
+        let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let add = crate::queue::contract::kv_write("p", "hits", crate::queue::KvOp::Add(1));
+        tokio::spawn(
+            async move { store.finish_event(e.id, EventOutcome { kv: vec![add], ..Default::default() }).await },
+        )
+    });
+    for f in finishes.collect::<Vec<_>>() {
+        assert!(matches!(f.await, Ok(Ok(_))));
+    }
+    assert_eq!(a.kv_get("p", "hits").await.ok().flatten(), Some(b"60".to_vec()));
+}

@@ -162,13 +162,13 @@ pub(crate) fn for_postgres(sql: &str) -> String {
             out.push(c);
         }
     }
-    out.replace("{skip_locked}", "FOR UPDATE SKIP LOCKED")
+    out.replace("{skip_locked}", "FOR UPDATE SKIP LOCKED").replace("{for_update}", "FOR UPDATE")
 }
 
-/// `?1`-style SQL as SQLite takes it: `{skip_locked}` is nothing. Most statements have no
-/// marker and are used as they are.
+/// `?1`-style SQL as SQLite takes it: the row-lock markers are nothing. Most statements have
+/// no marker and are used as they are.
 pub(crate) fn for_sqlite(sql: &str) -> std::borrow::Cow<'_, str> {
-    if sql.contains("{skip_locked}") { sql.replace("{skip_locked}", "").into() } else { sql.into() }
+    if sql.contains('{') { sql.replace("{skip_locked}", "").replace("{for_update}", "").into() } else { sql.into() }
 }
 
 #[cfg(test)]

@@ -59,8 +59,11 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
 }
 
 /// The schema, one step per file; `PRAGMA user_version` says how many steps a file has had.
-const MIGRATIONS: &[&str] =
-    &[include_str!("migrations/sqlite/0001_initial.sql"), include_str!("migrations/sqlite/0002_emits_and_probe.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/sqlite/0001_initial.sql"),
+    include_str!("migrations/sqlite/0002_emits_and_probe.sql"),
+    include_str!("migrations/sqlite/0003_kv.sql"),
+];
 
 fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     let applied: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;

@@ -16,7 +16,8 @@
 //! ```
 //!
 //! Build it with `cargo build --release --target wasm32-wasip2`; the `.wasm` is a component the
-//! host loads directly. This crate owns the bindings and small conveniences over them; it must
+//! host loads directly. Besides `log` and `config`, a plugin has [`kv`] (its own state, committed
+//! with the event) and [`http`] (requests to its `allowed_hosts`). This crate owns the bindings and small conveniences over them; it must
 //! never grow host-side assumptions (file paths, environment): plugins get only what the WIT
 //! world imports.
 
@@ -28,8 +29,15 @@ pub mod bindings {
         pub_export_macro: true,
         export_macro_name: "__export_handler",
         default_bindings_module: "switchyard_plugin_sdk::bindings",
+        generate_all,
+        // wasi:cli@0.2.12 (a dependency of wasi:http) names an unstable interface in one of its
+        // worlds; the parser must know the feature to read the package, nothing uses it.
+        features: ["clocks-timezone"],
     });
 }
+
+pub mod http;
+pub mod kv;
 
 pub use bindings::Guest as Plugin;
 pub use bindings::switchyard::plugin::types::{Action, Emit, Error, Event, Forward};
@@ -38,7 +46,8 @@ pub use serde_json;
 /// Everything a plugin usually needs, in one `use`.
 pub mod prelude {
     pub use crate::{
-        Action, Emit, Error, Event, EventExt, Forward, Plugin, config, drop_event, export_plugin, forward_json, log,
+        Action, Emit, Error, Event, EventExt, Forward, Plugin, config, drop_event, export_plugin, forward_json, http,
+        kv, log,
     };
 }
 

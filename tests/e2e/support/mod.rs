@@ -4,6 +4,7 @@
 //!
 //! Waiting is always for an observable outcome with a bound, never a fixed sleep.
 
+pub mod bigcommerce;
 pub mod tls;
 
 use axum::Router;
@@ -23,7 +24,9 @@ pub const PATIENCE: Duration = Duration::from_secs(15);
 
 /// Paths of the built plugins, for writing routes.toml files.
 pub mod wasm {
-    pub use switchyard_plugin_artifacts::{BAD_IMPORT, CHAOS, ENVELOPE, FILTER, HOSTILE, ORDER_TO_ERP};
+    pub use switchyard_plugin_artifacts::{
+        BAD_IMPORT, BIGCOMMERCE_ENRICH, CHAOS, ENVELOPE, FILTER, HOSTILE, LEGACY_V1, ORDER_TO_ERP, STATEFUL,
+    };
 }
 
 /// Installs a test log subscriber once (RUST_LOG controls it; quiet by default).
@@ -140,6 +143,9 @@ pub fn expand(toml: &str) -> String {
         .replace("{wasm:chaos}", wasm::CHAOS)
         .replace("{wasm:bad-import}", wasm::BAD_IMPORT)
         .replace("{wasm:hostile}", wasm::HOSTILE)
+        .replace("{wasm:bigcommerce-enrich}", wasm::BIGCOMMERCE_ENRICH)
+        .replace("{wasm:stateful}", wasm::STATEFUL)
+        .replace("{wasm:legacy-v1}", wasm::LEGACY_V1)
 }
 
 /// One request a destination received.
@@ -179,7 +185,7 @@ impl TestDestination {
 
     async fn start_with(tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
         let inner = Arc::new(Inner { status: AtomicU16::new(200), ..Default::default() });
-        let app = Router::new().route("/{*path}", post(record)).with_state(inner.clone());
+        let app = Router::new().route("/{*path}", post(record).get(record)).with_state(inner.clone());
         let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
             Ok(l) => l,
             Err(e) => panic!("cannot bind a test destination: {e}"),

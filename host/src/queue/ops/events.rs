@@ -147,6 +147,9 @@ fn leased_event(row: &dyn Row) -> Result<LeasedEvent, StoreError> {
 /// loop has room for, are stored leased and handed to it after the commit (only those that
 /// are new: a delivery stored by an earlier try of the event is left alone).
 ///
+/// The key–value writes of the plugin calls that succeeded are applied in the same
+/// transaction, so they happen exactly when the rest of the outcome does.
+///
 /// Derived events count against their webhook's tree: the root event's row keeps how many were
 /// written under it, and a finish that would pass `max_emits` writes none of them, none of its
 /// deliveries, and makes the event a dead letter instead. The count and the check are in the
@@ -187,6 +190,7 @@ impl Op for FinishEvent {
         for event in &outcome.emitted {
             insert(tx, event, now, None)?;
         }
+        super::kv::apply(tx, &outcome.kv, now)?;
         set_state(tx, id, &outcome.routes_done, &outcome.next, now)?;
         Ok(EventFinished { finished: Finished::Recorded, inserted })
     }

@@ -53,7 +53,8 @@ impl Op for Replay {
     }
 }
 
-/// Deletes delivered work last touched before `older_than_ms`, and dedup keys expired by now.
+/// Deletes delivered work last touched before `older_than_ms`, and dedup and kv keys expired
+/// by now.
 pub(crate) struct Prune {
     pub(crate) older_than_ms: u64,
 }
@@ -71,7 +72,8 @@ impl Op for Prune {
             &[cutoff],
         )?;
         let keys = tx.execute("DELETE FROM dedup WHERE expires_at_ms <= ?1", &[ctx.now.into()])?;
-        Ok(deliveries + events + keys)
+        let kv = super::kv::prune_expired(tx, ctx.now)?;
+        Ok(deliveries + events + keys + kv)
     }
 }
 

@@ -5,16 +5,20 @@
 //! - `events.rs`: append (with dedup), lease, finish.
 //! - `deliveries.rs`: create, lease, finish an attempt.
 //! - `inspect.rs`: dead letters, recent events, queue depth (read-only).
+//! - `kv.rs`: plugins' key–value state: reads, a call's writes applied with its event, inspection.
 //! - `maintain.rs`: replay dead letters, prune old work, probe that the store writes.
 
 mod deliveries;
 mod events;
 mod inspect;
+mod kv;
 mod maintain;
 
 pub(crate) use deliveries::{FinishDelivery, LeaseDeliveries};
 pub(crate) use events::{Append, FinishEvent, LeaseEvents, ReleaseEvent};
 pub(crate) use inspect::{CountDepth, DeadLetters, RecentEvents};
+pub use kv::MAX_LIST as KV_MAX_LIST;
+pub(crate) use kv::{KvCount, KvDelete, KvGet, KvList};
 pub(crate) use maintain::{Probe, Prune, Replay};
 
 use super::StoreError;

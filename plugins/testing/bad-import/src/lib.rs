@@ -14,13 +14,14 @@ wit_bindgen::generate!({
         }
 
         world bad-import {
-            include switchyard:plugin/handler@0.1.0;
+            include switchyard:plugin/handler@0.2.0;
             import secrets;
         }
     "#,
     path: "../../../wit",
     world: "switchyard:bad-import/bad-import",
     generate_all,
+    features: ["clocks-timezone"],
 });
 
 use switchyard::plugin::types::Forward;

@@ -12,6 +12,7 @@
 //! - `https`: HTTPS destinations with a private CA, refused certificates, mutual TLS.
 //! - `tls_ingest`: the ingest listener over TLS (HTTP/1.1 and HTTP/2), certificates renewed live.
 //! - `hostile`: a plugin attacking the gateway from inside gets nowhere.
+//! - `polyglot`: plugins in JavaScript, TypeScript and Python, built by the SDKs, run by the host.
 //! - `capabilities`: plugins call APIs through the allow-list and keep state in kv; 0.1.0 plugins still run.
 //! - `storage_faults`: a full disk and a deleted database are reported, and nothing acknowledged is lost.
 
@@ -22,6 +23,7 @@ mod hostile;
 mod https;
 mod ingest;
 mod plugins;
+mod polyglot;
 mod providers;
 mod reload;
 mod routing;

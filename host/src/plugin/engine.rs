@@ -93,7 +93,9 @@ fn config(pooling: bool) -> Config {
     if pooling {
         let mut pool = PoolingAllocationConfig::new();
         pool.total_component_instances(SLOTS)
-            .total_core_instances(SLOTS * 8)
+            // A Python component instantiates 14 core instances (interpreter, libc, adapters),
+            // a JavaScript one 4, a Rust one 1–3: 16 per slot lets any of them fill the pool.
+            .total_core_instances(SLOTS * 16)
             .total_memories(SLOTS * 2)
             .total_tables(SLOTS * 4)
             .total_stacks(SLOTS)

@@ -140,11 +140,13 @@ log_and_config!(v2);
 pub struct MemoryLimiter {
     max_bytes: usize,
     pub(super) refused: bool,
+    /// The largest linear memory granted so far, in bytes.
+    pub(super) peak: usize,
 }
 
 impl MemoryLimiter {
     fn new(max_bytes: u64) -> Self {
-        Self { max_bytes: usize::try_from(max_bytes).unwrap_or(usize::MAX), refused: false }
+        Self { max_bytes: usize::try_from(max_bytes).unwrap_or(usize::MAX), refused: false, peak: 0 }
     }
 }
 
@@ -152,6 +154,9 @@ impl ResourceLimiter for MemoryLimiter {
     fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> Result<bool> {
         let allowed = desired <= self.max_bytes;
         self.refused |= !allowed;
+        if allowed {
+            self.peak = self.peak.max(desired);
+        }
         Ok(allowed)
     }
 

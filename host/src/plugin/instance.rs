@@ -13,9 +13,9 @@ use super::host::{CallState, HostState, PluginMeta};
 use super::http::{FetchLog, FetchPolicy, Fetcher};
 use super::kv::{KvLimits, KvReader, KvSession};
 use super::stderr::CapturedStderr;
-use super::versions::Pre;
+use super::versions::{Bound, Pre};
 use super::{LoadError, PluginError};
-use crate::config::model::PluginSpec;
+use crate::config::model::{Instances, PluginSpec};
 use crate::queue::KvWrite;
 use crate::telemetry::{Escaped, one_line};
 use std::sync::Arc;
@@ -37,11 +37,14 @@ const HOSTCALL_FUEL_MIN: usize = 256 << 10;
 const HOSTCALL_FUEL_EXHAUSTED: &str = "fuel allocated for hostcalls has been exhausted";
 
 /// What a call may use besides its event: where its plugin's state is read from, and where
-/// its requests are recorded (read by the caller after the call, whatever its outcome).
+/// its requests and its memory are recorded (read by the caller after the call, whatever its
+/// outcome).
 #[derive(Clone, Default)]
 pub struct CallContext {
     pub kv: Option<Arc<dyn KvReader>>,
     pub fetches: Arc<FetchLog>,
+    /// The largest linear memory the instance had, in bytes.
+    pub peak_memory: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// What a call that succeeded produced.
@@ -52,8 +55,23 @@ pub struct CallOutcome {
     pub kv: Vec<KvWrite>,
 }
 
+/// Idle instances one plugin keeps at most (`instances = "reuse"`); each holds an instance
+/// slot of the engine's pool.
+const MAX_IDLE: usize = 8;
+
+/// An instance with its store, between two events of a plugin that reuses instances.
+struct Warm {
+    store: Store<HostState>,
+    bound: Bound,
+    stderr: CapturedStderr,
+    served: u32,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
 /// A plugin ready to run: compiled, linked and pre-instantiated.
 pub struct CompiledPlugin {
+    /// Instances kept for the next event (`instances = "reuse"` only).
+    idle: std::sync::Mutex<Vec<Warm>>,
     engine: Arc<PluginEngine>,
     pre: Pre,
     fetch: Arc<FetchPolicy>,
@@ -106,7 +124,8 @@ impl CompiledPlugin {
             max_fetches: spec.max_fetches,
             max_body: spec.max_fetch_body,
         });
-        Ok(Self { engine: engine.clone(), pre, fetch, component, meta, spec: spec.clone(), digest })
+        let idle = std::sync::Mutex::default();
+        Ok(Self { idle, engine: engine.clone(), pre, fetch, component, meta, spec: spec.clone(), digest })
     }
 
     /// The same code with new settings (config, limits): relinked, not recompiled.
@@ -131,18 +150,14 @@ impl CompiledPlugin {
         self.pre.version()
     }
 
-    /// Runs `handle(event)` in a fresh instance and returns its actions and key–value writes.
+    /// Runs `handle(event)` and returns its actions and key–value writes: in a fresh instance,
+    /// or with `instances = "reuse"` in one that served earlier events (made fresh when there
+    /// is none idle).
     ///
     /// `timeout_ms` bounds the plugin's compute: time it spends waiting for its requests and
     /// its key–value reads is given back to it (the epoch deadline is extended by it), and
     /// `call_timeout_ms` bounds the whole call on the wall clock.
     pub async fn call(&self, event: &types::Event, ctx: CallContext) -> Result<CallOutcome, PluginError> {
-        let _permit = self.engine.slots.acquire().await.map_err(|_| PluginError::Trap {
-            message: "the plugin engine is shutting down".into(),
-            stderr: String::new(),
-        })?;
-        let stderr = CapturedStderr::new(STDERR_CAPTURE);
-        let wasi = WasiCtxBuilder::new().stderr(stderr.clone()).build();
         let event_id: Arc<str> = event.id.as_str().into();
         let fetcher = Fetcher::new(
             self.fetch.clone(),
@@ -154,31 +169,30 @@ impl CompiledPlugin {
         let limits = KvLimits { max_value: self.spec.kv_max_value, max_keys: self.spec.kv_max_keys };
         let kv = KvSession::new(self.meta.name.clone(), ctx.kv, limits);
         let call = CallState { event_id, log_lines: 0, fetcher, kv };
-        let mut store =
-            Store::new(&self.engine.engine, HostState::new(wasi, self.meta.clone(), self.spec.memory_bytes, call));
-        store.limiter(|s| &mut s.limiter);
-        let max_output = usize::try_from(self.spec.max_output).unwrap_or(usize::MAX);
-        store.set_hostcall_fuel(max_output.saturating_mul(2).max(HOSTCALL_FUEL_MIN));
-        store.set_epoch_deadline(ticks(self.spec.timeout));
-        let (timeout, started) = (self.spec.timeout, Instant::now());
-        store.epoch_deadline_callback(move |store| {
-            let computed = started.elapsed().saturating_sub(store.data().call.waited());
-            Ok(if computed >= timeout {
-                UpdateDeadline::Interrupt
-            } else {
-                UpdateDeadline::Continue(ticks(timeout - computed))
-            })
-        });
 
         // Epochs stop guest code, not host calls; the wall-clock guard covers those.
         let guard = self.spec.call_timeout.max(self.spec.timeout + Duration::from_millis(100));
-        let outcome = tokio::time::timeout(guard, self.pre.call(&mut store, event)).await;
-        self.log_stderr(&stderr, &event.id);
+        let started = Instant::now();
+        let mut warm = match self.idle.lock().map(|mut idle| idle.pop()).unwrap_or(None) {
+            Some(mut warm) => {
+                warm.store.data_mut().call = call;
+                warm
+            }
+            None => match tokio::time::timeout(guard, self.instantiate(call)).await {
+                Ok(instance) => instance?,
+                Err(_) => return Err(PluginError::Timeout { after: guard }),
+            },
+        };
+        self.arm(&mut warm.store, started);
+        let outcome = tokio::time::timeout(guard, warm.bound.handle(&mut warm.store, event)).await;
+        self.log_stderr(&warm.stderr, &event.id);
+        ctx.peak_memory.fetch_max(warm.store.data().limiter.peak as u64, std::sync::atomic::Ordering::Relaxed);
         let result = match outcome {
             Err(_) => return Err(PluginError::Timeout { after: guard }),
-            Ok(Err(trap)) => return Err(self.classify(trap, &store, &stderr)),
+            Ok(Err(trap)) => return Err(self.classify(trap, &warm.store, &warm.stderr)),
             Ok(Ok(result)) => result,
         };
+        // From here the instance is sound: a failed call still throws it away, as documented.
         let actions = result.map_err(|e| match e {
             types::Error::RetryLater(message) => PluginError::RetryLater(message),
             types::Error::Fail(message) => PluginError::Failed(message),
@@ -187,7 +201,61 @@ impl CompiledPlugin {
         if size > self.spec.max_output {
             return Err(PluginError::OutputTooLarge { size: Some(size), limit: self.spec.max_output });
         }
-        Ok(CallOutcome { actions, kv: store.into_data().call.kv.into_writes() })
+        let kv = std::mem::replace(&mut warm.store.data_mut().call.kv, KvSession::idle()).into_writes();
+        self.keep(warm);
+        Ok(CallOutcome { actions, kv })
+    }
+
+    /// A new instance in a new store, holding one of the engine's instance slots.
+    async fn instantiate(&self, call: CallState) -> Result<Warm, PluginError> {
+        let permit = self.engine.slots.clone().acquire_owned().await.map_err(|_| PluginError::Trap {
+            message: "the plugin engine is shutting down".into(),
+            stderr: String::new(),
+        })?;
+        let stderr = CapturedStderr::new(STDERR_CAPTURE);
+        let wasi = WasiCtxBuilder::new().stderr(stderr.clone()).build();
+        let mut store =
+            Store::new(&self.engine.engine, HostState::new(wasi, self.meta.clone(), self.spec.memory_bytes, call));
+        store.limiter(|s| &mut s.limiter);
+        // Instantiation runs the guest's start code: give it the call's deadline too.
+        self.arm(&mut store, Instant::now());
+        match self.pre.instantiate(&mut store).await {
+            Ok(bound) => Ok(Warm { store, bound, stderr, served: 0, _permit: permit }),
+            Err(trap) => Err(self.classify(trap, &store, &stderr)),
+        }
+    }
+
+    /// Sets a call's limits on `store`: hostcall fuel, and a compute deadline that gives back the
+    /// time spent waiting (the epoch deadline callback extends it by that much).
+    fn arm(&self, store: &mut Store<HostState>, started: Instant) {
+        let max_output = usize::try_from(self.spec.max_output).unwrap_or(usize::MAX);
+        store.set_hostcall_fuel(max_output.saturating_mul(2).max(HOSTCALL_FUEL_MIN));
+        store.set_epoch_deadline(ticks(self.spec.timeout));
+        let timeout = self.spec.timeout;
+        store.epoch_deadline_callback(move |store| {
+            let computed = started.elapsed().saturating_sub(store.data().call.waited());
+            Ok(if computed >= timeout {
+                UpdateDeadline::Interrupt
+            } else {
+                UpdateDeadline::Continue(ticks(timeout - computed))
+            })
+        });
+    }
+
+    /// Keeps an instance that served a call well for the next one, when the plugin reuses
+    /// instances and this one has served fewer than `reuse_max` events.
+    fn keep(&self, mut warm: Warm) {
+        let Instances::Reuse { max } = self.spec.instances else { return };
+        warm.served += 1;
+        if warm.served >= max {
+            return;
+        }
+        warm.stderr.clear();
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < MAX_IDLE
+        {
+            idle.push(warm);
+        }
     }
 
     /// Writes what the plugin printed to stderr into the host's log, as one escaped line.

@@ -107,6 +107,11 @@ impl KvSession {
         Self { plugin, reader, limits, pending: BTreeMap::new(), writes: Vec::new(), waited: Default::default() }
     }
 
+    /// A session of no call (what a kept instance holds between events).
+    pub fn idle() -> Self {
+        Self::new("".into(), None, KvLimits { max_value: 0, max_keys: 0 })
+    }
+
     /// Time this call spent waiting for the store.
     pub fn waited(&self) -> std::time::Duration {
         std::time::Duration::from_nanos(self.waited.load(std::sync::atomic::Ordering::Relaxed))

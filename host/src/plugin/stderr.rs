@@ -42,6 +42,13 @@ impl CapturedStderr {
         (inner.kept.clone().freeze(), inner.dropped)
     }
 
+    /// Forgets what was kept (a reused instance's next call starts empty).
+    pub fn clear(&self) {
+        let mut inner = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        inner.kept.clear();
+        inner.dropped = 0;
+    }
+
     fn keep(&self, bytes: &[u8]) {
         let mut inner = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let room = self.cap.saturating_sub(inner.kept.len());

@@ -25,20 +25,12 @@ impl Pre {
         if v1 { v1::HandlerPre::new(instance_pre).map(Pre::V1) } else { v2::HandlerPre::new(instance_pre).map(Pre::V2) }
     }
 
-    /// Instantiates into `store` and calls `handle(event)`.
-    pub(super) async fn call(
-        &self,
-        store: &mut wasmtime::Store<HostState>,
-        event: &t2::Event,
-    ) -> wasmtime::Result<Result<Vec<t2::Action>, t2::Error>> {
-        match self {
-            Pre::V2(pre) => pre.instantiate_async(&mut *store).await?.call_handle(&mut *store, event).await,
-            Pre::V1(pre) => {
-                let instance = pre.instantiate_async(&mut *store).await?;
-                let result = instance.call_handle(&mut *store, &v1_event(event)).await?;
-                Ok(result.map(|actions| actions.into_iter().map(from_v1_action).collect()).map_err(from_v1_error))
-            }
-        }
+    /// Instantiates the component into `store`.
+    pub(super) async fn instantiate(&self, store: &mut wasmtime::Store<HostState>) -> wasmtime::Result<Bound> {
+        Ok(match self {
+            Pre::V1(pre) => Bound::V1(pre.instantiate_async(store).await?),
+            Pre::V2(pre) => Bound::V2(pre.instantiate_async(store).await?),
+        })
     }
 
     /// The contract version, for the admin API.
@@ -46,6 +38,29 @@ impl Pre {
         match self {
             Pre::V1(_) => "0.1.0",
             Pre::V2(_) => "0.2.0",
+        }
+    }
+}
+
+/// An instance, as the bindings of its version see it.
+pub(super) enum Bound {
+    V1(v1::Handler),
+    V2(v2::Handler),
+}
+
+impl Bound {
+    /// Calls `handle(event)`.
+    pub(super) async fn handle(
+        &self,
+        store: &mut wasmtime::Store<HostState>,
+        event: &t2::Event,
+    ) -> wasmtime::Result<Result<Vec<t2::Action>, t2::Error>> {
+        match self {
+            Bound::V2(instance) => instance.call_handle(store, event).await,
+            Bound::V1(instance) => {
+                let result = instance.call_handle(store, &v1_event(event)).await?;
+                Ok(result.map(|actions| actions.into_iter().map(from_v1_action).collect()).map_err(from_v1_error))
+            }
         }
     }
 }

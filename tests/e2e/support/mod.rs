@@ -5,6 +5,7 @@
 //! Waiting is always for an observable outcome with a bound, never a fixed sleep.
 
 pub mod bigcommerce;
+pub mod polyglot;
 pub mod tls;
 
 use axum::Router;

@@ -1,0 +1,50 @@
+"""Builds a Switchyard plugin written in Python into a WebAssembly component.
+
+    python -m switchyard_plugin.build app.py -o plugin.wasm [--wit DIR]
+
+Runs componentize-py (pinned in requirements.txt) against the contract in DIR (default: this
+repository's wit/), with the SDK and the app's directory on the module path. The contract's
+`types` interface is renamed `plugin_types` so it does not clash with `wasi:http/types`.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+SDK = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_WIT = os.path.normpath(os.path.join(SDK, "..", "..", "wit"))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="switchyard_plugin.build", description=__doc__.splitlines()[0])
+    parser.add_argument("app", help="the plugin's module, e.g. app.py (it defines class WitWorld)")
+    parser.add_argument("-o", "--out", required=True, help="where to write the component")
+    parser.add_argument("--wit", default=DEFAULT_WIT, help="the contract's WIT directory")
+    args = parser.parse_args()
+    app = os.path.abspath(args.app)
+    if not os.path.isfile(app):
+        parser.error(f"{args.app} is not a file")
+    module = os.path.splitext(os.path.basename(app))[0]
+    tool = os.path.join(os.path.dirname(sys.executable), "componentize-py")
+    command = [
+        tool,
+        "-d", args.wit, "-w", "handler",
+        "--import-interface-name", "wasi:http/types@0.2.12=types",
+        "--import-interface-name", "switchyard:plugin/types@0.2.0=plugin_types",
+        "componentize", module,
+        "-p", os.path.dirname(app), "-p", SDK,
+        "-o", args.out,
+    ]
+    started = time.monotonic()
+    done = subprocess.run(command)
+    if done.returncode != 0:
+        return done.returncode
+    size = os.path.getsize(args.out) / 1e6
+    print(f"built {args.out} ({size:.1f} MB) from {args.app} in {time.monotonic() - started:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

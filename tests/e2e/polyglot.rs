@@ -179,3 +179,66 @@ to = ["out"]
     assert_eq!(got[4].json()["n"], 1, "a trapped instance is replaced by a fresh one");
     gw.stop().await;
 }
+
+/// Runs a `switchyard` command line through the library, as the binary does.
+async fn switchyard(args: &[&str]) -> bool {
+    use clap::Parser;
+    let cli = switchyard::cli::Cli::try_parse_from(std::iter::once("switchyard").chain(args.iter().copied()))
+        .unwrap_or_else(|e| panic!("{e}"));
+    switchyard::cli::run(cli).await.unwrap_or_else(|e| panic!("switchyard {args:?}: {e:#}"))
+}
+
+fn build(what: &str, dir: &Path, program: &str, args: &[&str], env: &[(&str, String)]) {
+    let mut command = std::process::Command::new(program);
+    command.args(args).current_dir(dir).envs(env.iter().map(|(k, v)| (k, v)));
+    let status = command.status().unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(status.success(), "{what} failed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_plugin_in_every_language_builds_with_one_command_and_passes_its_test() {
+    let (_, python) = tokio::task::spawn_blocking(|| (polyglot::node_modules(), polyglot::venv_python()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let shared_target = root.join("target/plugins").display().to_string();
+    for lang in ["rust", "js", "ts", "python"] {
+        let project = dir.path().join(format!("hello-{lang}"));
+        let path = project.display().to_string();
+        assert!(switchyard(&["plugin", "new", &format!("hello-{lang}"), "--lang", lang, "--dir", &path]).await);
+        let wasm = match lang {
+            "rust" => {
+                // The plugins' own target directory: its dependencies are built already.
+                let env = [("CARGO_TARGET_DIR", shared_target.clone())];
+                let task = project.clone();
+                tokio::task::spawn_blocking(move || {
+                    build("cargo build", &task, "cargo", &["build", "--release", "--target", "wasm32-wasip2"], &env)
+                })
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+                root.join("target/plugins/wasm32-wasip2/release/hello_rust.wasm")
+            }
+            "python" => {
+                let (task, env) = (project.clone(), [("PYTHON", python.display().to_string())]);
+                tokio::task::spawn_blocking(move || build("make build", &task, "make", &["build"], &env))
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"));
+                project.join("plugin.wasm")
+            }
+            _ => {
+                let task = project.clone();
+                tokio::task::spawn_blocking(move || build("npm run build", &task, "npm", &["run", "build"], &[]))
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"));
+                project.join("plugin.wasm")
+            }
+        };
+        let (wasm, expected) = (wasm.display().to_string(), project.join("expected.json").display().to_string());
+        let sample = "bigcommerce:store/order/created";
+        assert!(
+            switchyard(&["plugin", "run", &wasm, "--sample", sample, "--expect", &expected]).await,
+            "{lang}: plugin run --expect"
+        );
+    }
+}

@@ -4,6 +4,8 @@ mod check;
 mod dlq;
 mod explain;
 mod kv;
+mod plugin_new;
+mod plugin_run;
 pub mod send;
 mod serve;
 
@@ -53,6 +55,11 @@ pub enum Command {
     Dlq {
         #[command(subcommand)]
         command: DlqCommand,
+    },
+    /// Make a plugin project, or run a plugin once outside a gateway.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
     },
     /// Look at and change plugins' key–value state.
     Kv {
@@ -109,6 +116,16 @@ pub enum DlqCommand {
     },
 }
 
+/// `switchyard plugin …`
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Write a plugin project (Rust, JavaScript, TypeScript or Python) that builds with one
+    /// command and has one passing test.
+    New(plugin_new::NewArgs),
+    /// Call a plugin once, with the real runtime and limits, and print what it did.
+    Run(plugin_run::RunArgs),
+}
+
 /// `switchyard kv …`
 #[derive(Debug, Subcommand)]
 pub enum KvCommand {
@@ -149,6 +166,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Check { config } => check::run(&config).await,
         Command::Dlq { command } => dlq::run(command).await,
         Command::Kv { command } => kv::run(command).await,
+        Command::Plugin { command: PluginCommand::New(args) } => plugin_new::run(args),
+        Command::Plugin { command: PluginCommand::Run(args) } => plugin_run::run(args).await,
         Command::Explain { scope, source, config } => explain::run(&config, &scope, source.as_deref()),
         Command::Send { source, scope, data, file, url, config } => {
             send::run(&config, send::Request { source, scope, data: None, url }, data, file).await

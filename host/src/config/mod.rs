@@ -17,7 +17,7 @@ mod units;
 pub use error::{ConfigError, ConfigErrors, Location};
 pub use interpolate::Lookup;
 pub use model::Config;
-pub use units::ByteSize;
+pub use units::{ByteSize, check_name};
 
 use std::path::Path;
 

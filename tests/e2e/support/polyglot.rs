@@ -49,7 +49,7 @@ fn stale(out: &Path, inputs: &[PathBuf]) -> bool {
 }
 
 /// `npm ci` in plugins/sdk-js, unless its node_modules matches its lockfile already.
-fn node_modules() -> PathBuf {
+pub fn node_modules() -> PathBuf {
     let sdk = root().join("plugins/sdk-js");
     let installed = sdk.join("node_modules/.package-lock.json");
     if stale(&installed, &[sdk.join("package-lock.json")]) {
@@ -59,7 +59,7 @@ fn node_modules() -> PathBuf {
 }
 
 /// The venv with componentize-py, made when missing.
-fn venv_python() -> PathBuf {
+pub fn venv_python() -> PathBuf {
     let venv = root().join("target/plugin-tools/venv");
     let python = venv.join("bin/python");
     let requirements = root().join("plugins/sdk-python/requirements.txt");

@@ -8,7 +8,8 @@
 //! - `count-then-fetch`: increments `key`, then GETs `url` (retry-later on 5xx), then forwards
 //!   `{"count": n}`: a retried event must count once;
 //! - `set-then-trap`: sets `key`, then panics: nothing may be written;
-//! - `fetch`: GETs `url` and forwards `{"status": …, "body": …}` (errors as the SDK maps them).
+//! - `fetch`: GETs `url` and forwards `{"status": …, "body": …}` (errors as the SDK maps them);
+//! - `echo`: forwards `{}` touching neither kv nor http (a baseline for benchmarks).
 
 use switchyard_plugin_sdk::prelude::*;
 use switchyard_plugin_sdk::serde_json::{Value, json};
@@ -42,6 +43,7 @@ impl Plugin for Stateful {
                 let text = String::from_utf8_lossy(&response.body).into_owned();
                 json!({ "status": response.status, "body": text })
             }
+            "echo" => json!({}),
             other => return Err(Error::Fail(format!("unknown mode {other:?}"))),
         };
         Ok(vec![forward_json(&json!({ "mode": field("mode"), "out": out, "n": body.get("n").cloned().unwrap_or(Value::Null) }))])

@@ -1,0 +1,302 @@
+#!/usr/bin/env python3
+"""End-to-end throughput of several gateway setups, measured in one run, alternating rounds.
+
+    python3 bench/compare.py [--seconds 15] [--connections 64] [--rounds 2] VARIANT...
+
+Each variant is a gateway setup (below). For each round, in turn, each variant gets a fresh
+store, then wrk posts signed BigCommerce order webhooks for SECONDS, and the run ends when
+every accepted event has been delivered to the sink: its rate is delivered / (load + drain).
+Rounds alternate so a noisy neighbour hurts every variant alike; the table gives each
+variant's rounds, their mean, and the ratio to the first variant.
+
+Variants:
+  plain        the shipped path: verified → SQLite → order-to-erp (Rust) → HTTP sink
+  base         the same with the binary in $BASE_BIN (a build of another commit)
+  tls          TLS ingest (HTTPS, HTTP/1.1 keep-alive) and an HTTPS sink (ca_file)
+  pg           plain on PostgreSQL ($PG_URL, default the test database)
+  kv-sqlite    the `stateful` plugin doing a kv get and set per event (keys spread), SQLite,
+               unsigned webhooks (the body varies per request)
+  nokv-sqlite  the same plugin and load, touching no kv (the baseline for kv-sqlite)
+  kv-pg, nokv-pg   the same two on PostgreSQL
+  ts, py       order-to-erp in TypeScript / Python, a fresh instance per event
+  ts-reuse, py-reuse   the same with instances = "reuse"
+  slow-route   plain, while another route gets 20 events/s whose plugin fetches an upstream
+               that answers after 2 s (the plain route's rate is what is measured)
+
+Needs: a release build (cargo build --release --bin switchyard --example bare_axum --example
+paced_load), wrk, openssl (for tls), and for ts/py the components built by the tests
+(target/plugins/polyglot). Prints a Markdown table for BENCHMARKS.md.
+"""
+
+import argparse
+import base64
+import hashlib
+import hmac
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REL = os.path.join(ROOT, "target/release")
+PLUGINS = os.path.join(ROOT, "target/plugins/wasm32-wasip2/release")
+POLYGLOT = os.path.join(ROOT, "target/plugins/polyglot")
+SECRET = "bench-client-secret"
+PORT, SINK, UPSTREAM = 18080, 19000, 19100
+
+
+def body(n=250):
+    return json.dumps({"scope": "store/order/created", "store_id": "1025646", "data": {"type": "order", "id": n},
+                       "hash": "dd70c0976e06b67aaf671e73f49dcb79230ebf9d", "created_at": 1561479335,
+                       "producer": "stores/abc123"}, separators=(",", ":"))
+
+
+def signed(payload):
+    msg_id, ts = "msg_bench", str(int(time.time()))
+    mac = hmac.new(SECRET.encode(), f"{msg_id}.{ts}.{payload}".encode(), hashlib.sha256).digest()
+    return {"webhook-id": msg_id, "webhook-timestamp": ts, "webhook-signature": "v1," + base64.b64encode(mac).decode()}
+
+
+def wait_port(port, seconds=60):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"port {port} never opened")
+
+
+def start(cmd, log, env=None):
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(log, "w"), env=env)
+
+
+def stop(proc):
+    if proc and proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def count(port, https=False):
+    scheme = "https" if https else "http"
+    ctx = None
+    if https:
+        import ssl
+        ctx = ssl._create_unverified_context()
+    return int(urllib.request.urlopen(f"{scheme}://127.0.0.1:{port}/count", context=ctx, timeout=5).read())
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.work = tempfile.mkdtemp(prefix="switchyard-bench-")
+        self.bin = os.path.join(REL, "switchyard")
+        self.tls = None
+
+    def certs(self):
+        if self.tls:
+            return self.tls
+        d = self.work
+        run = lambda *a: subprocess.run(a, check=True, capture_output=True)
+        run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+            "-subj", "/CN=bench CA", "-keyout", f"{d}/ca.key", "-out", f"{d}/ca.crt",
+            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=keyCertSign")
+        run("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=localhost",
+            "-keyout", f"{d}/leaf.key", "-out", f"{d}/leaf.csr")
+        with open(f"{d}/ext", "w") as f:
+            f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+        run("openssl", "x509", "-req", "-in", f"{d}/leaf.csr", "-CA", f"{d}/ca.crt", "-CAkey", f"{d}/ca.key",
+            "-CAcreateserial", "-days", "2", "-out", f"{d}/leaf.crt", "-extfile", f"{d}/ext")
+        self.tls = (f"{d}/ca.crt", f"{d}/leaf.crt", f"{d}/leaf.key")
+        return self.tls
+
+    def config(self, name, plugin_path, plugin_extra="", storage=None, tls=False, extra="", signed=True):
+        storage = storage or f"sqlite://{self.work}/{name}.db"
+        server_tls = ""
+        dest = f"http://127.0.0.1:{SINK}/erp"
+        dest_tls = ""
+        if tls:
+            ca, crt, key = self.certs()
+            server_tls = f'tls = {{ cert = "{crt}", key = "{key}" }}'
+            dest = f"https://localhost:{SINK}/erp"
+            dest_tls = f'ca_file = "{ca}"'
+        text = f"""
+[server]
+listen = "127.0.0.1:{PORT}"
+admin = ""
+{server_tls}
+[storage]
+url = "{storage}"
+[sources.bigcommerce]
+provider = "bigcommerce"
+secrets = [{f'"{SECRET}"' if signed else ""}]
+dedup_window_secs = 0
+[plugins.p]
+path = "{plugin_path}"
+config = {{ currency = "USD" }}
+{plugin_extra}
+[destinations.erp]
+url = "{dest}"
+{dest_tls}
+[[routes]]
+match = "store/order/*"
+plugin = "p"
+to = ["erp"]
+{extra}
+"""
+        path = os.path.join(self.work, f"{name}.toml")
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def lua(self, name, mode=None):
+        payload = body()
+        path = os.path.join(self.work, f"{name}.lua")
+        lines = ['wrk.method = "POST"', 'wrk.headers["Content-Type"] = "application/json"']
+        if mode:
+            # Unsigned, a different key per request: kv get+set on 10,000 keys, not one hot row.
+            template = json.dumps({"scope": "store/order/created", "mode": mode, "key": "KEY", "value": "v"})
+            lines.append("counter = 0")
+            lines.append("request = function() counter = counter + 1; return wrk.format(nil, nil, nil, "
+                         + json.dumps(template).replace("KEY", '" .. "k" .. (counter % 10000) .. "') + ") end")
+        else:
+            lines += [f'wrk.headers["{k}"] = "{v}"' for k, v in signed(payload).items()]
+            lines.append(f"wrk.body = [[{payload}]]")
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        return path
+
+    def variant(self, name):
+        """(config, lua, https) for a variant, and the binary."""
+        rust = os.path.join(PLUGINS, "order_to_erp.wasm")
+        pg = os.environ.get("PG_URL", "postgres://postgres@127.0.0.1:5432/test")
+        kv_plugin = os.path.join(PLUGINS, "stateful.wasm")
+        if name in ("plain", "base"):
+            return self.config(name, rust), self.lua(name), False
+        if name == "tls":
+            return self.config(name, rust, tls=True), self.lua(name), True
+        if name == "pg":
+            return self.config(name, rust, storage=self.pg_schema(pg, name)), self.lua(name), False
+        if name in ("kv-sqlite", "nokv-sqlite", "kv-pg", "nokv-pg"):
+            storage = self.pg_schema(pg, name) if name.endswith("pg") else None
+            mode = "set" if name.startswith("kv") else "echo"
+            return self.config(name, kv_plugin, storage=storage, signed=False), self.lua(name, mode), False
+        lang, _, reuse = name.partition("-")
+        if lang in ("ts", "py"):
+            path = os.path.join(POLYGLOT, f"order-to-erp-{lang}.wasm")
+            extra = 'instances = "reuse"' if reuse else ""
+            return self.config(name, path, plugin_extra=extra), self.lua(name), False
+        if name == "slow-route":
+            slow = f"""
+[plugins.slow]
+path = "{kv_plugin}"
+allowed_hosts = ["http://127.0.0.1:{UPSTREAM}"]
+[[routes]]
+match = "slow"
+plugin = "slow"
+to = ["erp"]
+[sources.slow]
+provider = "generic"
+scope_field = "scope"
+dedup_window_secs = 0
+"""
+            return self.config(name, rust, extra=slow), self.lua(name), False
+        raise SystemExit(f"unknown variant {name}")
+
+    def pg_schema(self, base, name):
+        schema = f"bench_{name.replace('-', '_')}_{os.getpid()}_{random.randrange(1 << 30)}"
+        subprocess.run(["psql", "-q", base, "-c", f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"], check=True)
+        sep = "&" if "?" in base else "?"
+        return f"{base}{sep}options=-csearch_path%3D{schema}"
+
+    def one(self, name):
+        config, lua, https = self.variant(name)
+        binary = os.environ.get("BASE_BIN") if name == "base" else self.bin
+        env = dict(os.environ, SWITCHYARD_CACHE_DIR=os.path.join(ROOT, "target/plugin-tools/cache"))
+        sink_cmd = [os.path.join(REL, "examples/bare_axum"), f"127.0.0.1:{SINK}"]
+        if name == "tls":
+            _, crt, key = self.certs()
+            sink_cmd += ["--tls", crt, key]
+        sink = start(sink_cmd, os.path.join(self.work, "sink.log"))
+        upstream = paced = None
+        try:
+            wait_port(SINK)
+            if name == "slow-route":
+                upstream = start([os.path.join(REL, "examples/bare_axum"), f"127.0.0.1:{UPSTREAM}", "--delay-ms", "2000"],
+                                 os.path.join(self.work, "upstream.log"))
+                wait_port(UPSTREAM)
+            gw = start([binary, "serve", "--no-watch", "--config", config], os.path.join(self.work, f"{name}.log"), env)
+            try:
+                wait_port(PORT, 120)
+                scheme = "https" if https else "http"
+                if name == "slow-route":
+                    slow_body = os.path.join(self.work, "slow.json")
+                    with open(slow_body, "w") as f:
+                        json.dump({"scope": "slow", "mode": "fetch", "url": f"http://127.0.0.1:{UPSTREAM}/order"}, f)
+                    paced = start([os.path.join(REL, "examples/paced_load"), f"http://127.0.0.1:{PORT}/hooks/slow", "20",
+                                   str(self.args.seconds), "--body", slow_body, "--header", "content-type: application/json"],
+                                  os.path.join(self.work, "paced.log"))
+                before = count(SINK, https)
+                started = time.time()
+                out = subprocess.run(["wrk", "-t1", f"-c{self.args.connections}", f"-d{self.args.seconds}s", "-s", lua,
+                                      f"{scheme}://127.0.0.1:{PORT}/hooks/bigcommerce"], capture_output=True, text=True).stdout
+                accepted = int(float(next(l.split()[0] for l in out.splitlines() if "requests in" in l)))
+                non2xx = next((int(l.split()[-1]) for l in out.splitlines() if "Non-2xx" in l), 0)
+                want = accepted - non2xx
+                deadline = time.time() + 600
+                slow_extra = 20 * self.args.seconds if name == "slow-route" else 0
+                while count(SINK, https) - before < want and time.time() < deadline:
+                    time.sleep(0.1)
+                elapsed = time.time() - started
+                delivered = count(SINK, https) - before
+                if name == "slow-route":
+                    delivered = min(delivered, want)  # the slow route's deliveries are not counted
+                return round(delivered / elapsed), want, non2xx, slow_extra
+            finally:
+                stop(paced)
+                stop(gw)
+        finally:
+            stop(upstream)
+            stop(sink)
+
+    def run(self):
+        results = {v: [] for v in self.args.variants}
+        for r in range(self.args.rounds):
+            order = self.args.variants if r % 2 == 0 else list(reversed(self.args.variants))
+            for v in order:
+                rate, accepted, non2xx, _ = self.one(v)
+                print(f"round {r + 1}: {v}: {rate} events/s ({accepted} accepted, {non2xx} non-2xx)", file=sys.stderr)
+                results[v].append(rate)
+        first = statistics.mean(results[self.args.variants[0]])
+        print(f"\n| variant ({self.args.connections} connections, {self.args.seconds} s, {self.args.rounds} rounds) "
+              "| events/s by round | mean | ratio to first |")
+        print("| --- | --- | ---: | ---: |")
+        for v, rates in results.items():
+            mean = statistics.mean(rates)
+            print(f"| {v} | {', '.join(f'{x:,}' for x in rates)} | {round(mean):,} | {mean / first:.2f} |")
+        shutil.rmtree(self.work, ignore_errors=True)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--seconds", type=int, default=15)
+    p.add_argument("--connections", type=int, default=64)
+    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("variants", nargs="+")
+    Bench(p.parse_args()).run()
+
+
+if __name__ == "__main__":
+    main()

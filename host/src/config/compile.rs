@@ -10,10 +10,10 @@ use super::model::{
     AllowedHost, Config, Destination, Instances, PemFile, PluginSpec, RetryPolicy, Route, Server, Source, Storage,
     TlsFiles, defaults,
 };
+use super::provider::{Algorithm, Encoding, GenericSpec, Location, ProviderKind, ProviderSettings, UnknownName};
 use super::raw::{RawConfig, RawDestination, RawPlugin, RawRoute, RawSource, RawTlsFiles};
 use super::units::{ByteSize, check_name};
 use crate::scope::Pattern;
-use crate::sources::provider::{Algorithm, Encoding, GenericSpec, Location, ProviderKind, ProviderSettings};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
@@ -107,6 +107,24 @@ impl Cx<'_> {
         }
     }
 
+    /// A value spelled by one of a fixed set of names (`provider`, `algorithm`, `encoding`);
+    /// `default` when absent or unknown (an unknown one is reported with the accepted names).
+    fn named_value<T: std::str::FromStr<Err = UnknownName>>(
+        &mut self,
+        value: Option<&Spanned<String>>,
+        key: &str,
+        default: T,
+    ) -> T {
+        let Some(value) = value else { return default };
+        match value.get_ref().parse::<T>() {
+            Ok(parsed) => parsed,
+            Err(unknown) => {
+                self.error(value, key, unknown.use_one_of());
+                default
+            }
+        }
+    }
+
     /// Compiles each `[table.name]`, checking the name itself first.
     fn named<R, T>(
         &mut self,
@@ -174,16 +192,7 @@ impl Cx<'_> {
 
     fn source(&mut self, key: &str, raw: &RawSource) -> Source {
         let name = key.trim_start_matches("sources.").to_string();
-        let provider = match raw.provider.get_ref().parse::<ProviderKind>() {
-            Ok(p) => p,
-            Err(_) => {
-                self.error(&raw.provider, &format!("{key}.provider"), format!(
-                    "unknown provider `{}`: use bigcommerce, bigcartel, shopify, stripe, github, standard-webhooks or generic",
-                    raw.provider.get_ref()
-                ));
-                ProviderKind::Generic
-            }
-        };
+        let provider = self.named_value(Some(&raw.provider), &format!("{key}.provider"), ProviderKind::Generic);
         let secrets: Vec<String> =
             raw.secrets.iter().map(|s| self.string(s, &format!("{key}.secrets"))).filter(|s| !s.is_empty()).collect();
         if secrets.is_empty() {
@@ -205,7 +214,7 @@ impl Cx<'_> {
             None => defaults::TOLERANCE_SECS,
         };
         let settings = ProviderSettings { secrets, tolerance_secs, required_headers, generic };
-        if let Err(e) = crate::sources::providers::validate(provider, &settings) {
+        if let Err(e) = settings.check(provider) {
             self.error(&raw.provider, &format!("{key}.provider"), e.to_string());
         }
         let dedup_secs = raw.dedup_window_secs.as_ref().map_or(defaults::DEDUP_WINDOW_SECS, |w| *w.get_ref());
@@ -233,27 +242,8 @@ impl Cx<'_> {
             }
             return None;
         }
-        let algorithm = match raw.algorithm.as_ref().map(|a| (a, a.get_ref().as_str())) {
-            None | Some((_, "sha256")) => Algorithm::Sha256,
-            Some((_, "sha1")) => Algorithm::Sha1,
-            Some((_, "sha512")) => Algorithm::Sha512,
-            Some((a, other)) => {
-                self.error(
-                    a,
-                    &format!("{key}.algorithm"),
-                    format!("unknown algorithm `{other}`: use sha256, sha1 or sha512"),
-                );
-                Algorithm::Sha256
-            }
-        };
-        let encoding = match raw.encoding.as_ref().map(|e| (e, e.get_ref().as_str())) {
-            None | Some((_, "hex")) => Encoding::Hex,
-            Some((_, "base64")) => Encoding::Base64,
-            Some((e, other)) => {
-                self.error(e, &format!("{key}.encoding"), format!("unknown encoding `{other}`: use hex or base64"));
-                Encoding::Hex
-            }
-        };
+        let algorithm = self.named_value(raw.algorithm.as_ref(), &format!("{key}.algorithm"), Algorithm::Sha256);
+        let encoding = self.named_value(raw.encoding.as_ref(), &format!("{key}.encoding"), Encoding::Hex);
         let scope = match (&raw.scope_header, &raw.scope_field) {
             (Some(h), None) => Location::Header(h.get_ref().to_ascii_lowercase()),
             (None, Some(f)) => Location::JsonPointer(pointer(f.get_ref())),

@@ -11,13 +11,14 @@ mod error;
 pub mod headers;
 mod interpolate;
 pub mod model;
+pub mod provider;
 mod raw;
 mod units;
 
 pub use error::{ConfigError, ConfigErrors, Location};
 pub use interpolate::Lookup;
 pub use model::Config;
-pub use units::{ByteSize, check_name};
+pub use units::{ByteSize, LENIENT_BASE64, WhsecKey, WhsecKeyError, check_name};
 
 use std::path::Path;
 

@@ -4,8 +4,8 @@
 //! sizes are bytes. No spans, no raw strings to re-check, no I/O.
 
 pub use super::allowed_host::AllowedHost;
+use super::provider::{ProviderKind, ProviderSettings};
 use crate::scope::Pattern;
-use crate::sources::provider::{ProviderKind, ProviderSettings};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -185,6 +185,8 @@ pub mod defaults {
     /// Events one reused instance serves before a fresh one replaces it.
     pub const REUSE_MAX: u64 = 1_000;
     pub const DESTINATION_TIMEOUT_MS: u64 = 5_000;
+    /// The replay window where a platform signs a timestamp: what the Standard Webhooks and
+    /// Stripe libraries use (5 minutes).
     pub const TOLERANCE_SECS: i64 = 300;
     /// A day: platforms retry a delivery whose answer was lost within minutes to hours.
     pub const DEDUP_WINDOW_SECS: u64 = 86_400;

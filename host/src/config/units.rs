@@ -1,10 +1,68 @@
-//! Validated value types that routes.toml spells as strings: byte sizes ("1MiB") and names.
+//! Validated value types that routes.toml spells as strings: byte sizes ("1MiB"), names, and
+//! Standard Webhooks secrets ([`WhsecKey`], with the one base64 rule for them).
 //!
 //! Each parses with `FromStr` and says exactly what it expected; nothing here reads files or
-//! the environment.
+//! the environment, and no key's bytes ever appear in a `Debug` output or an error.
 
+use base64::Engine as _;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use std::fmt;
 use std::str::FromStr;
+
+/// Standard base64 as the platforms' libraries read it: written padded, decoded as leniently
+/// as Python's `b64decode` on the points that matter (padding optional, non-zero trailing bits
+/// allowed). Secrets the libraries accept must not be refused here, and a MAC decoded this way
+/// still has to match byte for byte.
+pub const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true),
+);
+
+/// A Standard Webhooks secret, decoded: `whsec_` (optional, as the libraries make it) followed
+/// by the base64 of a non-empty key. The one rule for a `standard-webhooks` source's `secrets`
+/// and a destination's `signing_secret`. `Debug` hides the key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WhsecKey(Vec<u8>);
+
+/// Why a string is not a Standard Webhooks secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WhsecKeyError {
+    #[error("must be `whsec_` followed by base64, as Standard Webhooks secrets are")]
+    NotBase64,
+    #[error("decodes to an empty key")]
+    Empty,
+}
+
+impl WhsecKey {
+    /// The prefix the libraries put before the base64 key.
+    pub const PREFIX: &str = "whsec_";
+
+    /// The HMAC key.
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl FromStr for WhsecKey {
+    type Err = WhsecKeyError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let encoded = s.strip_prefix(Self::PREFIX).unwrap_or(s);
+        let key = LENIENT_BASE64.decode(encoded).map_err(|_| WhsecKeyError::NotBase64)?;
+        if key.is_empty() {
+            return Err(WhsecKeyError::Empty);
+        }
+        Ok(Self(key))
+    }
+}
+
+impl fmt::Debug for WhsecKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WhsecKey(redacted)")
+    }
+}
 
 /// A size in bytes, written as `512`, `64KiB`, `1MiB`, `2GB`…
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -71,6 +129,20 @@ mod tests {
         assert!("lots".parse::<ByteSize>().is_err());
         assert!("1TiB".parse::<ByteSize>().is_err());
         assert!("99999999999999999999GiB".parse::<ByteSize>().is_err());
+    }
+
+    #[test]
+    fn whsec_keys_take_the_prefix_optional_and_base64_as_leniently_as_the_libraries() {
+        let padded = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let key = padded.parse::<WhsecKey>().map(|k| k.bytes().len());
+        assert_eq!(key, Ok(24));
+        assert_eq!(padded["whsec_".len()..].parse::<WhsecKey>(), padded.parse());
+        // "aGk=" is "hi": without its padding, and with non-zero trailing bits ("aGl").
+        assert_eq!("whsec_aGk".parse::<WhsecKey>().map(|k| k.bytes().to_vec()), Ok(b"hi".to_vec()));
+        assert!("whsec_aGl".parse::<WhsecKey>().is_ok());
+        assert_eq!("whsec_!!!".parse::<WhsecKey>(), Err(WhsecKeyError::NotBase64));
+        assert_eq!("whsec_".parse::<WhsecKey>(), Err(WhsecKeyError::Empty));
+        assert_eq!(format!("{:?}", padded.parse::<WhsecKey>()), "Ok(WhsecKey(redacted))");
     }
 
     #[test]

@@ -3,12 +3,14 @@
 //! from a header or a JSON pointer.
 //!
 //! No timestamp is signed, so there is no replay window. Must never run with secrets but
-//! nowhere to read a signature (that is a `SettingsError`, not "accept unsigned").
+//! nowhere to read a signature (`ProviderSettings::check` refuses that, rather than "accept
+//! unsigned").
 
 use serde_json::Value;
 
+use crate::sources::provider::SettingsError;
 use crate::sources::provider::{GenericSpec, Inbound, Location, Provider, ProviderSettings, Rejection, Verified};
-use crate::sources::providers::{SettingsError, check_header_name, header, json_body, require_scope, text_at};
+use crate::sources::providers::{header, json_body, require_scope, text_at};
 use crate::sources::signature::{self, Keys};
 
 #[derive(Debug)]
@@ -20,20 +22,6 @@ pub(crate) struct Generic {
 impl Generic {
     pub(crate) fn new(settings: &ProviderSettings) -> Result<Self, SettingsError> {
         let spec = settings.generic.clone().ok_or(SettingsError::MissingGenericSpec)?;
-        match &spec.signature_header {
-            Some(name) => check_header_name(name)?,
-            None if !settings.secrets.is_empty() => return Err(SettingsError::NoSignatureHeader),
-            None => {}
-        }
-        for location in std::iter::once(&spec.scope).chain(&spec.id) {
-            match location {
-                Location::Header(name) => check_header_name(name)?,
-                Location::JsonPointer(p) if !p.starts_with('/') => {
-                    return Err(SettingsError::InvalidJsonPointer { pointer: p.clone() });
-                }
-                Location::JsonPointer(_) => {}
-            }
-        }
         Ok(Self { keys: Keys::utf8(&settings.secrets), spec })
     }
 
@@ -184,17 +172,14 @@ mod tests {
 
     #[test]
     fn secrets_without_a_signature_header_or_a_bad_pointer_are_settings_errors() {
-        use crate::sources::providers::{SettingsError, validate};
+        use crate::sources::provider::SettingsError;
         let mut s = settings(&[SECRET]);
         s.generic = Some(GenericSpec { signature_header: None, ..spec(Algorithm::Sha1, Encoding::Hex, "") });
-        assert_eq!(validate(ProviderKind::Generic, &s), Err(SettingsError::NoSignatureHeader));
+        assert_eq!(s.check(ProviderKind::Generic), Err(SettingsError::NoSignatureHeader));
         s.generic = Some(GenericSpec {
             scope: Location::JsonPointer("type".into()),
             ..spec(Algorithm::Sha1, Encoding::Hex, "")
         });
-        assert_eq!(
-            validate(ProviderKind::Generic, &s),
-            Err(SettingsError::InvalidJsonPointer { pointer: "type".into() })
-        );
+        assert_eq!(s.check(ProviderKind::Generic), Err(SettingsError::InvalidJsonPointer { pointer: "type".into() }));
     }
 }

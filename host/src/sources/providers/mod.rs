@@ -1,9 +1,9 @@
-//! The table from `ProviderKind` to implementation, settings validation, and small
-//! header/body extraction helpers shared by the platforms.
+//! The table from `ProviderKind` to implementation, and small header/body extraction helpers
+//! shared by the platforms.
 //!
-//! Platform rules belong in the per-platform files, never here. Must never let unusable
-//! settings turn into a provider that accepts requests: they become `Misconfigured`, which
-//! refuses everything.
+//! Platform rules belong in the per-platform files, never here; whether settings can work is
+//! `config::provider`'s one check. Must never let unusable settings turn into a provider that
+//! accepts requests: they become `Misconfigured`, which refuses everything.
 
 mod bigcartel;
 mod bigcommerce;
@@ -16,39 +16,13 @@ mod stripe;
 
 use serde_json::Value;
 
-use crate::sources::provider::{Inbound, Provider, ProviderKind, ProviderSettings, Rejection};
+use crate::sources::provider::{Inbound, Provider, ProviderKind, ProviderSettings, Rejection, SettingsError};
 use guards::{Misconfigured, RequiredHeaders};
 
-/// Settings that cannot produce a working provider; messages never include secret values.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SettingsError {
-    #[error("tolerance_secs must not be negative, got {secs}")]
-    NegativeTolerance { secs: i64 },
-    #[error("secret #{index} is empty")]
-    EmptySecret { index: usize },
-    #[error("secret #{index} is not base64 (after an optional `whsec_` prefix) or decodes to nothing")]
-    UndecodableSecret { index: usize },
-    #[error("`{name}` is not a valid header name")]
-    InvalidHeaderName { name: String },
-    #[error("the value configured for header `{name}` is not a valid header value")]
-    InvalidHeaderValue { name: String },
-    #[error("the generic provider needs a `generic` section")]
-    MissingGenericSpec,
-    #[error("secrets are set but the generic provider has no `signature_header`")]
-    NoSignatureHeader,
-    #[error("`{pointer}` is not a JSON pointer (it must start with `/`)")]
-    InvalidJsonPointer { pointer: String },
-}
-
-/// Check settings the way `build` will use them, so the config stage can report problems
-/// at load time instead of refusing every request later.
-pub fn validate(kind: ProviderKind, settings: &ProviderSettings) -> Result<(), SettingsError> {
-    check_common(settings)?;
-    build_inner(kind, settings).map(drop)
-}
-
+/// Builds the provider for `kind`; settings that fail [`ProviderSettings::check`] (the one
+/// check, which the config stage also runs) give one that refuses everything.
 pub(crate) fn build(kind: ProviderKind, settings: ProviderSettings) -> Box<dyn Provider> {
-    let inner = match check_common(&settings).and_then(|()| build_inner(kind, &settings)) {
+    let inner = match settings.check(kind).and_then(|()| build_checked(kind, &settings)) {
         Ok(inner) => inner,
         Err(err) => {
             return Box::new(Misconfigured { kind, problem: err.to_string() });
@@ -60,7 +34,9 @@ pub(crate) fn build(kind: ProviderKind, settings: ProviderSettings) -> Box<dyn P
     Box::new(RequiredHeaders { headers: settings.required_headers, inner })
 }
 
-fn build_inner(kind: ProviderKind, s: &ProviderSettings) -> Result<Box<dyn Provider>, SettingsError> {
+/// The provider for settings that passed the check (the constructors that decode or clone
+/// parts of them still say why they cannot, rather than assume it).
+fn build_checked(kind: ProviderKind, s: &ProviderSettings) -> Result<Box<dyn Provider>, SettingsError> {
     Ok(match kind {
         ProviderKind::BigCommerce => Box::new(bigcommerce::BigCommerce::new(s)),
         ProviderKind::BigCartel => Box::new(bigcartel::BigCartel::new(s)),
@@ -70,29 +46,6 @@ fn build_inner(kind: ProviderKind, s: &ProviderSettings) -> Result<Box<dyn Provi
         ProviderKind::StandardWebhooks => Box::new(standard_webhooks::StandardWebhooks::new(s)?),
         ProviderKind::Generic => Box::new(generic::Generic::new(s)?),
     })
-}
-
-fn check_common(settings: &ProviderSettings) -> Result<(), SettingsError> {
-    if settings.tolerance_secs < 0 {
-        return Err(SettingsError::NegativeTolerance { secs: settings.tolerance_secs });
-    }
-    if let Some(index) = settings.secrets.iter().position(String::is_empty) {
-        return Err(SettingsError::EmptySecret { index });
-    }
-    for (name, value) in &settings.required_headers {
-        check_header_name(name)?;
-        if http::HeaderValue::from_str(value).is_err() {
-            return Err(SettingsError::InvalidHeaderValue { name: name.clone() });
-        }
-    }
-    Ok(())
-}
-
-pub(crate) fn check_header_name(name: &str) -> Result<(), SettingsError> {
-    match http::HeaderName::from_bytes(name.as_bytes()) {
-        Ok(_) => Ok(()),
-        Err(_) => Err(SettingsError::InvalidHeaderName { name: name.to_owned() }),
-    }
 }
 
 /// A header as text; present but not visible ASCII is malformed.
@@ -147,12 +100,12 @@ mod tests {
     #[test]
     fn unusable_settings_build_a_provider_that_refuses_everything() {
         let mut s = settings(&["secret", ""]);
-        assert_eq!(validate(ProviderKind::Stripe, &s), Err(SettingsError::EmptySecret { index: 1 }));
+        assert_eq!(s.check(ProviderKind::Stripe), Err(SettingsError::EmptySecret { index: 1 }));
         s.secrets = vec!["whsec_!!!".into()];
         let p = build(ProviderKind::StandardWebhooks, s);
         let err = verify(&*p, &[], b"{}", 0).expect_err("misconfigured");
         assert_eq!((err.status(), err.reason()), (500, "misconfigured"));
-        assert!(validate(ProviderKind::Generic, &settings(&[])).is_err());
+        assert!(settings(&[]).check(ProviderKind::Generic).is_err());
     }
 
     #[test]

@@ -6,11 +6,12 @@
 //! libraries do. Must never treat a non-`v1` entry as a signature, and never parse an
 //! unauthenticated body when a secret is configured.
 
+use crate::config::WhsecKey;
+use crate::sources::provider::SettingsError;
 use crate::sources::provider::{Algorithm, Encoding, Inbound, Provider, ProviderSettings, Rejection, Verified};
-use crate::sources::providers::{SettingsError, header, json_body, require_scope, string_at};
+use crate::sources::providers::{header, json_body, require_scope, string_at};
 use crate::sources::signature::{self, Keys};
 
-const SECRET_PREFIX: &str = "whsec_";
 const ID: &str = "webhook-id";
 const TIMESTAMP: &str = "webhook-timestamp";
 const SIGNATURE: &str = "webhook-signature";
@@ -25,11 +26,8 @@ impl StandardWebhooks {
     pub(crate) fn new(settings: &ProviderSettings) -> Result<Self, SettingsError> {
         let mut keys = Vec::with_capacity(settings.secrets.len());
         for (index, secret) in settings.secrets.iter().enumerate() {
-            let encoded = secret.strip_prefix(SECRET_PREFIX).unwrap_or(secret);
-            match signature::decode(Encoding::Base64, encoded) {
-                Some(key) if !key.is_empty() => keys.push(key),
-                _ => return Err(SettingsError::UndecodableSecret { index }),
-            }
+            let key = secret.parse::<WhsecKey>().map_err(|_| SettingsError::UndecodableSecret { index })?;
+            keys.push(key.bytes().to_vec());
         }
         Ok(Self { keys: Keys::new(keys), tolerance_secs: settings.tolerance_secs })
     }

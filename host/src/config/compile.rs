@@ -5,6 +5,7 @@
 //! the environment except through the injected lookup.
 
 use super::error::{ConfigError, SourceMap};
+use super::headers::{self, HeaderError};
 use super::interpolate::{Lookup, interpolate};
 use super::model::{
     AllowedHost, Config, Destination, Instances, PemFile, PluginSpec, RetryPolicy, Route, Server, Source, Storage,
@@ -361,7 +362,7 @@ impl Cx<'_> {
     fn destination(&mut self, key: &str, raw: &RawDestination) -> Destination {
         let name = key.trim_start_matches("destinations.").to_string();
         let written = self.string(&raw.url, &format!("{key}.url"));
-        let url = match reqwest::Url::parse(&written) {
+        let url = match url::Url::parse(&written) {
             Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => url,
             parsed => {
                 if !written.is_empty() {
@@ -398,16 +399,17 @@ impl Cx<'_> {
         {
             self.error(spanned, &format!("{key}.signing_secret"), message);
         }
-        let mut headers = http::HeaderMap::new();
+        let mut headers = Vec::new();
         for (h, v) in &raw.headers {
             let header_key = format!("{key}.headers.{h}");
             let value = self.string(v, &header_key);
-            match (http::HeaderName::from_bytes(h.as_bytes()), http::HeaderValue::from_str(&value)) {
-                (Ok(name), Ok(value)) => {
-                    headers.append(name, value);
+            match headers::check(h, &value) {
+                // Values from routes.toml are ASCII, as they are written into the request as is.
+                Ok(()) if value.is_ascii() => headers.push((h.clone(), value)),
+                Err(HeaderError::Name(_)) => {
+                    self.error(v, &header_key, format!("`{h}` is not a valid HTTP header name"))
                 }
-                (Err(_), _) => self.error(v, &header_key, format!("`{h}` is not a valid HTTP header name")),
-                (_, Err(_)) => self.error(v, &header_key, "not a valid HTTP header value (no control characters)"),
+                _ => self.error(v, &header_key, "not a valid HTTP header value (no control characters)"),
             }
         }
         let ca = raw.ca_file.as_ref().and_then(|f| self.pem(f, &format!("{key}.ca_file"), Pem::Certificates));
@@ -542,6 +544,6 @@ fn pointer(field: &str) -> String {
 
 /// Stands in for a destination URL that does not parse. The config that holds it is refused
 /// (its error is reported), so nothing is ever sent here.
-fn unusable_url() -> reqwest::Url {
-    reqwest::Url::parse("http://invalid.invalid/").expect("a constant URL parses")
+fn unusable_url() -> url::Url {
+    url::Url::parse("http://invalid.invalid/").expect("a constant URL parses")
 }

@@ -121,13 +121,15 @@ pub enum Instances {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Destination {
     pub name: String,
-    /// Parsed once per config, not once per attempt.
-    pub url: reqwest::Url,
+    /// Parsed once per config, not once per attempt: `url::Url` is the type reqwest sends to,
+    /// so an attempt clones it instead of parsing text again.
+    pub url: url::Url,
     pub timeout: Duration,
     pub retry: RetryPolicy,
     pub signing_secret: Option<String>,
-    /// Extra request headers, validated as HTTP header names and values.
-    pub headers: http::HeaderMap,
+    /// Extra request headers in table order, each a valid HTTP header name and an ASCII value
+    /// without control characters (`headers::check`); delivery turns them into a request's.
+    pub headers: Vec<(String, String)>,
     /// A CA to trust besides the system's roots.
     pub ca: Option<PemFile>,
     /// A client certificate to present to receivers that require one.

@@ -19,7 +19,7 @@ use crate::metrics::Metrics;
 use crate::queue::{DeliveryOutcome, LeasedDelivery, NewDelivery, Store};
 use crate::reload::Live;
 use crate::telemetry::{Escaped, RateLimited};
-use http::{HeaderName, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use retry::Attempt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -141,11 +141,10 @@ pub async fn attempt(clients: &Clients, destination: &Destination, delivery: &Ne
         Err(e) => return Attempt::NoAnswer(format!("{}: cannot set up TLS: {e}", d.url)),
     };
     let now = crate::event::now_ms() / 1000;
-    let mut headers = d.headers.clone();
-    for (k, v) in &delivery.headers {
-        if headers::gateway_owned(k) {
-            continue;
-        }
+    let mut headers = HeaderMap::new();
+    // The destination's were checked by the config stage, so none is skipped here.
+    let plugins = delivery.headers.iter().filter(|(k, _)| !headers::gateway_owned(k));
+    for (k, v) in d.headers.iter().chain(plugins) {
         if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(v)) {
             headers.append(name, value);
         }

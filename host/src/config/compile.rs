@@ -13,7 +13,7 @@ use super::model::{
 };
 use super::provider::{Algorithm, Encoding, GenericSpec, Location, ProviderKind, ProviderSettings, UnknownName};
 use super::raw::{RawConfig, RawDestination, RawPlugin, RawRoute, RawSource, RawTlsFiles};
-use super::units::{ByteSize, check_name};
+use super::units::{ByteSize, WhsecKey, check_name};
 use crate::scope::Pattern;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -389,16 +389,16 @@ impl Cx<'_> {
                 self.error(r, &format!("{key}.retry"), "needs max_attempts ≥ 1 and 0 < first_ms ≤ max_ms");
             }
         }
-        let signing_secret = raw
-            .signing_secret
-            .as_ref()
-            .map(|s| self.string(s, &format!("{key}.signing_secret")))
-            .filter(|s| !s.is_empty());
-        if let (Some(secret), Some(spanned)) = (&signing_secret, &raw.signing_secret)
-            && let Err(message) = crate::delivery::signing::key(secret)
-        {
-            self.error(spanned, &format!("{key}.signing_secret"), message);
-        }
+        let signing_secret = raw.signing_secret.as_ref().and_then(|spanned| {
+            let secret = self.string(spanned, &format!("{key}.signing_secret"));
+            if secret.is_empty() {
+                return None;
+            }
+            secret
+                .parse::<WhsecKey>()
+                .map_err(|e| self.error(spanned, &format!("{key}.signing_secret"), e.to_string()))
+                .ok()
+        });
         let mut headers = Vec::new();
         for (h, v) in &raw.headers {
             let header_key = format!("{key}.headers.{h}");

@@ -5,6 +5,7 @@
 
 pub use super::allowed_host::AllowedHost;
 use super::provider::{ProviderKind, ProviderSettings};
+use super::units::WhsecKey;
 use crate::scope::Pattern;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -121,12 +122,14 @@ pub enum Instances {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Destination {
     pub name: String,
-    /// Parsed once per config, not once per attempt: `url::Url` is the type reqwest sends to,
+    /// Parsed once per config, not once per attempt: `url::Url` is the type the HTTP client takes,
     /// so an attempt clones it instead of parsing text again.
     pub url: url::Url,
     pub timeout: Duration,
     pub retry: RetryPolicy,
-    pub signing_secret: Option<String>,
+    /// The key deliveries are signed with (Standard Webhooks headers); `None` sends the id and
+    /// timestamp headers unsigned.
+    pub signing_secret: Option<WhsecKey>,
     /// Extra request headers in table order, each a valid HTTP header name and an ASCII value
     /// without control characters (`headers::check`); delivery turns them into a request's.
     pub headers: Vec<(String, String)>,

@@ -141,6 +141,7 @@ mod tests {
         assert_eq!("whsec_aGk".parse::<WhsecKey>().map(|k| k.bytes().to_vec()), Ok(b"hi".to_vec()));
         assert!("whsec_aGl".parse::<WhsecKey>().is_ok());
         assert_eq!("whsec_!!!".parse::<WhsecKey>(), Err(WhsecKeyError::NotBase64));
+        assert_eq!("not base64!".parse::<WhsecKey>(), Err(WhsecKeyError::NotBase64));
         assert_eq!("whsec_".parse::<WhsecKey>(), Err(WhsecKeyError::Empty));
         assert_eq!(format!("{:?}", padded.parse::<WhsecKey>()), "Ok(WhsecKey(redacted))");
     }

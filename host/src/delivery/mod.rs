@@ -2,14 +2,14 @@
 //! the outcome — delivered, retry at backoff(attempt), or dead letter.
 //!
 //! The destination is looked up by name in the snapshot current at each attempt, so a fixed
-//! URL in routes.toml applies to retries and replays. HTTPS uses rustls (`clients.rs`). Every attempt of a delivery carries the
-//! same `webhook-id` (the delivery id), signed with Standard Webhooks headers when the
-//! destination has a `signing_secret`, so receivers can verify and deduplicate. This module
-//! knows nothing of plugins or routing.
+//! URL in routes.toml applies to retries and replays. HTTPS uses rustls (`clients.rs`). Every
+//! attempt of a delivery carries the same `webhook-id` (the delivery id), signed by
+//! `crate::standard_webhooks` when the destination has a `signing_secret`, so receivers can
+//! verify and deduplicate. The request's headers are built here, from the destination's and
+//! the plugin's pairs. This module knows nothing of plugins or routing.
 
 mod clients;
 pub mod retry;
-pub mod signing;
 
 pub use clients::Clients;
 
@@ -18,6 +18,7 @@ use crate::config::model::Destination;
 use crate::metrics::Metrics;
 use crate::queue::{DeliveryOutcome, LeasedDelivery, NewDelivery, Store};
 use crate::reload::Live;
+use crate::standard_webhooks;
 use crate::telemetry::{Escaped, RateLimited};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use retry::Attempt;
@@ -149,11 +150,8 @@ pub async fn attempt(clients: &Clients, destination: &Destination, delivery: &Ne
             headers.append(name, value);
         }
     }
-    let ours = match &d.signing_secret {
-        Some(secret) => signing::headers(secret, &delivery.id, now, &delivery.body),
-        None => vec![("webhook-id", delivery.id.clone()), ("webhook-timestamp", now.to_string())],
-    };
-    for (name, value) in ours {
+    let signed_at = i64::try_from(now).unwrap_or(i64::MAX);
+    for (name, value) in gateway_headers(d, &delivery.id, signed_at, &delivery.body) {
         if let Ok(value) = HeaderValue::from_str(&value) {
             headers.insert(name, value);
         }
@@ -178,6 +176,15 @@ pub async fn attempt(clients: &Clients, destination: &Destination, delivery: &Ne
     }
 }
 
+/// The gateway's own headers on an attempt: the delivery's id and the time, signed with the
+/// destination's `signing_secret` when it has one (Standard Webhooks, as receivers verify it).
+fn gateway_headers(destination: &Destination, id: &str, now: i64, body: &[u8]) -> Vec<(&'static str, String)> {
+    match &destination.signing_secret {
+        Some(key) => standard_webhooks::sign(key.bytes(), id, now, body).into(),
+        None => vec![(standard_webhooks::ID, id.to_owned()), (standard_webhooks::TIMESTAMP, now.to_string())],
+    }
+}
+
 /// An error and its causes on one line, without the repetitions reqwest and hyper stack up
 /// ("error sending request for url (…): client error (Connect): invalid peer certificate:
 /// UnknownIssuer" becomes "… connect: invalid peer certificate: UnknownIssuer").
@@ -193,4 +200,63 @@ fn error_chain(e: &reqwest::Error) -> String {
     }
     let what = if e.is_connect() { "cannot connect" } else { "request failed" };
     if parts.is_empty() { what.to_string() } else { format!("{what}: {}", parts.join(": ")) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signature::Keys;
+    use crate::sources::provider::{self, Inbound};
+    use std::path::Path;
+
+    /// base64 of `sixteen-byte-key` is `c2l4dGVlbi1ieXRlLWtleQ==`; written here without its
+    /// padding, as the Python library accepts it.
+    const UNPADDED: &str = "whsec_c2l4dGVlbi1ieXRlLWtleQ";
+    const BODY: &[u8] = br#"{"type":"order.created","data":{"id":7}}"#;
+    const NOW: i64 = 1_700_000_000;
+
+    fn config() -> crate::config::Config {
+        let text = format!(
+            "[sources.std]\nprovider = \"standard-webhooks\"\nsecrets = [\"{UNPADDED}\"]\n\n\
+             [destinations.erp]\nurl = \"http://127.0.0.1:9/erp\"\nsigning_secret = \"{UNPADDED}\"\n\n\
+             [[routes]]\nmatch = \"**\"\nto = [\"erp\"]\n"
+        );
+        crate::config::load_str(Path::new("routes.toml"), &text, &|_| None).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn map(pairs: &[(impl AsRef<str>, String)]) -> http::HeaderMap {
+        let mut map = http::HeaderMap::new();
+        for (name, value) in pairs {
+            let name = HeaderName::from_bytes(name.as_ref().as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+            map.insert(name, HeaderValue::from_str(value).unwrap_or_else(|e| panic!("{e}")));
+        }
+        map
+    }
+
+    #[test]
+    fn a_whsec_secret_without_padding_is_accepted_by_a_source_and_a_destination() {
+        let config = config();
+        let key = config.destinations["erp"].signing_secret.as_ref().map(|k| k.bytes().to_vec());
+        assert_eq!(key.as_deref(), Some(&b"sixteen-byte-key"[..]));
+        assert_eq!(config.sources["std"].settings.check(config.sources["std"].provider), Ok(()));
+    }
+
+    #[test]
+    fn what_a_delivery_signs_a_standard_webhooks_source_verifies_and_the_other_way_round() {
+        let config = config();
+        let (source, destination) = (&config.sources["std"], &config.destinations["erp"]);
+        let receiver = provider::build(source.provider, source.settings.clone());
+
+        let sent = map(&gateway_headers(destination, "msg_delivery", NOW, BODY));
+        let got = receiver.verify(&Inbound { headers: &sent, body: BODY, now_unix: NOW });
+        assert_eq!(got.map(|v| (v.scope, v.event_id)), Ok(("order.created".into(), Some("msg_delivery".into()))));
+
+        let signed_by_source = receiver.sign(BODY, NOW, "msg_source");
+        let key = destination.signing_secret.as_ref().map(|k| k.bytes().to_vec()).unwrap_or_default();
+        let got = standard_webhooks::verify(&Keys::new(vec![key]), &map(&signed_by_source), BODY, NOW, 300);
+        assert_eq!(got, Ok("msg_source".to_owned()));
+        let by_delivery = gateway_headers(destination, "msg_source", NOW, BODY);
+        let by_delivery: Vec<(String, String)> = by_delivery.into_iter().map(|(n, v)| (n.to_owned(), v)).collect();
+        assert_eq!(signed_by_source, by_delivery, "one scheme, one signature");
+    }
 }

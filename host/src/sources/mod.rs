@@ -14,7 +14,6 @@
 pub mod dedup;
 pub mod provider;
 pub mod providers;
-pub mod signature;
 
 use crate::event::Event;
 use crate::http_error::ApiError;

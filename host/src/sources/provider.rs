@@ -68,6 +68,27 @@ pub enum Rejection {
     Misconfigured { problem: String },
 }
 
+impl From<crate::signature::Stale> for Rejection {
+    fn from(stale: crate::signature::Stale) -> Self {
+        Self::StaleTimestamp { age_secs: stale.age_secs }
+    }
+}
+
+/// The scheme's own reasons, as the ingest endpoint answers them.
+impl From<crate::standard_webhooks::VerifyError> for Rejection {
+    fn from(error: crate::standard_webhooks::VerifyError) -> Self {
+        use crate::standard_webhooks::{SIGNATURE, VerifyError};
+        match error {
+            VerifyError::MissingSignature => Self::MissingSignature { header: SIGNATURE.to_owned() },
+            VerifyError::MissingHeader { name } => Self::MissingHeader { name: name.to_owned() },
+            VerifyError::MalformedHeader { name } => Self::MalformedHeader { name },
+            VerifyError::UnsupportedScheme => Self::UnsupportedScheme { header: SIGNATURE.to_owned() },
+            VerifyError::BadSignature => Self::BadSignature,
+            VerifyError::Stale(stale) => stale.into(),
+        }
+    }
+}
+
 impl Rejection {
     /// HTTP status: 401 for authentication problems, 400 for an unusable body, 500 when the
     /// gateway itself is misconfigured.

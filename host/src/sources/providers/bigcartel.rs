@@ -4,9 +4,9 @@
 //!
 //! No timestamp is signed, so there is no replay window. Must never invent an event id.
 
+use crate::signature::{self, Keys};
 use crate::sources::provider::{Algorithm, Encoding, Inbound, Provider, ProviderSettings, Rejection, Verified};
 use crate::sources::providers::{header, json_body, require_scope, string_at};
-use crate::sources::signature::{self, Keys};
 
 /// The documented header name; preferred when both are sent.
 const SIGNATURE: &str = "X-Webhook-Signature";

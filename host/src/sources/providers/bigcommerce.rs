@@ -1,14 +1,15 @@
-//! BigCommerce HTTPS webhooks: Standard Webhooks headers keyed with the RAW UTF-8 client secret
-//! (no `whsec_`, no base64 decoding), scope in body `scope`, dedup id body `hash` or `webhook-id`.
+//! BigCommerce HTTPS webhooks: Standard Webhooks headers (`crate::standard_webhooks`) keyed with
+//! the RAW UTF-8 client secret (no `whsec_`, no base64 decoding), scope in body `scope`, dedup
+//! id body `hash` or `webhook-id`.
 //! Registration headers are checked by the `required_headers` wrapper in `providers/mod.rs`.
 //!
 //! Must never base64-decode the client secret, and never validate the body `hash`: it is an
 //! unkeyed SHA-1 of unknown pre-image, usable only as a dedup key.
 
+use crate::signature::Keys;
 use crate::sources::provider::{Inbound, Provider, ProviderSettings, Rejection, Verified};
-use crate::sources::providers::standard_webhooks::{sign_headers, std_header, verify_signed};
+use crate::sources::providers::standard_webhooks::{message_id, sign_headers};
 use crate::sources::providers::{json_body, require_scope, string_at, text_at};
-use crate::sources::signature::Keys;
 
 #[derive(Debug)]
 pub(crate) struct BigCommerce {
@@ -24,11 +25,7 @@ impl BigCommerce {
 
 impl Provider for BigCommerce {
     fn verify(&self, req: &Inbound<'_>) -> Result<Verified, Rejection> {
-        let delivery_id = if self.keys.is_empty() {
-            std_header(req, "id")?.map(str::to_owned)
-        } else {
-            Some(verify_signed(&self.keys, req, self.tolerance_secs)?)
-        };
+        let delivery_id = message_id(&self.keys, req, self.tolerance_secs)?;
         let json = json_body(req.body)?;
         // Some documented scopes end in `/` (doc typos); trimming one is harmless.
         let scope = string_at(&json, "/scope").map(|s| s.strip_suffix('/').map(str::to_owned).unwrap_or(s));

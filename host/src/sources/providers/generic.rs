@@ -8,10 +8,10 @@
 
 use serde_json::Value;
 
+use crate::signature::{self, Keys};
 use crate::sources::provider::SettingsError;
 use crate::sources::provider::{GenericSpec, Inbound, Location, Provider, ProviderSettings, Rejection, Verified};
 use crate::sources::providers::{header, json_body, require_scope, text_at};
-use crate::sources::signature::{self, Keys};
 
 #[derive(Debug)]
 pub(crate) struct Generic {

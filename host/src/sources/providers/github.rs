@@ -6,9 +6,9 @@
 //! (refused as `UnsupportedScheme`). No timestamp is signed, so there is no replay window.
 //! A form-encoded body (`payload=…`) is authenticated but contributes no `action`.
 
+use crate::signature::{self, Keys};
 use crate::sources::provider::{Algorithm, Encoding, Inbound, Provider, ProviderSettings, Rejection, Verified};
 use crate::sources::providers::{header, require_scope};
-use crate::sources::signature::{self, Keys};
 
 const SIGNATURE: &str = "X-Hub-Signature-256";
 const LEGACY_SIGNATURE: &str = "X-Hub-Signature";

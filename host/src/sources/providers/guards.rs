@@ -7,8 +7,8 @@
 
 use std::fmt;
 
+use crate::signature::secret_eq;
 use crate::sources::provider::{Inbound, Provider, ProviderKind, Rejection, Verified};
-use crate::sources::signature::secret_eq;
 
 /// Refuses every request; stands in for a source whose settings failed validation.
 #[derive(Debug)]

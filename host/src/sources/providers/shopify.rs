@@ -5,9 +5,9 @@
 //! replay window: dedup is the only defence. Must never treat `X-Shopify-Triggered-At` as
 //! authenticated.
 
+use crate::signature::{self, Keys};
 use crate::sources::provider::{Algorithm, Encoding, Inbound, Provider, ProviderSettings, Rejection, Verified};
 use crate::sources::providers::{header, require_scope};
-use crate::sources::signature::{self, Keys};
 
 const SIGNATURE: &str = "X-Shopify-Hmac-Sha256";
 const TOPIC: &str = "X-Shopify-Topic";

@@ -1,20 +1,14 @@
-//! Standard Webhooks (and Svix): `webhook-id`/`-timestamp`/`-signature` (or `svix-*`), signature
-//! `v1,<base64 HMAC-SHA256(key, "{id}.{ts}.{body}")>` in a space-separated list, ±tolerance.
-//! Also the signed-header check BigCommerce reuses with a different key convention.
+//! The `standard-webhooks` source: the scheme as `crate::standard_webhooks` verifies it, keyed
+//! with each secret decoded as `config::WhsecKey` (`whsec_` optional, then base64); scope body
+//! `type`, dedup id `webhook-id`.
 //!
-//! Key: `whsec_<base64>` decoded; a secret without the prefix is base64-decoded too, as the
-//! libraries do. Must never treat a non-`v1` entry as a signature, and never parse an
-//! unauthenticated body when a secret is configured.
+//! Must never parse an unauthenticated body when a secret is configured.
 
 use crate::config::WhsecKey;
-use crate::sources::provider::SettingsError;
-use crate::sources::provider::{Algorithm, Encoding, Inbound, Provider, ProviderSettings, Rejection, Verified};
-use crate::sources::providers::{header, json_body, require_scope, string_at};
-use crate::sources::signature::{self, Keys};
-
-const ID: &str = "webhook-id";
-const TIMESTAMP: &str = "webhook-timestamp";
-const SIGNATURE: &str = "webhook-signature";
+use crate::signature::Keys;
+use crate::sources::provider::{Inbound, Provider, ProviderSettings, Rejection, SettingsError, Verified};
+use crate::sources::providers::{json_body, require_scope, string_at};
+use crate::standard_webhooks;
 
 #[derive(Debug)]
 pub(crate) struct StandardWebhooks {
@@ -35,11 +29,7 @@ impl StandardWebhooks {
 
 impl Provider for StandardWebhooks {
     fn verify(&self, req: &Inbound<'_>) -> Result<Verified, Rejection> {
-        let event_id = if self.keys.is_empty() {
-            std_header(req, "id")?.map(str::to_owned)
-        } else {
-            Some(verify_signed(&self.keys, req, self.tolerance_secs)?)
-        };
+        let event_id = message_id(&self.keys, req, self.tolerance_secs)?;
         let json = json_body(req.body)?;
         let scope = require_scope(string_at(&json, "/type"), "body field `type`")?;
         Ok(Verified { scope, event_id })
@@ -50,62 +40,17 @@ impl Provider for StandardWebhooks {
     }
 }
 
-/// A Standard Webhooks header by suffix (`id`, `timestamp`, `signature`), preferring the
-/// `svix-` spelling when both are sent, as the Svix library does.
-pub(crate) fn std_header<'r>(req: &Inbound<'r>, suffix: &str) -> Result<Option<&'r str>, Rejection> {
-    match header(req, &format!("svix-{suffix}"))? {
-        Some(value) => Ok(Some(value)),
-        None => header(req, &format!("webhook-{suffix}")),
+/// The message id: authenticated when there are keys, read as sent when there are none.
+pub(crate) fn message_id(keys: &Keys, req: &Inbound<'_>, tolerance: i64) -> Result<Option<String>, Rejection> {
+    if keys.is_empty() {
+        return Ok(standard_webhooks::message_id(req.headers)?.map(str::to_owned));
     }
+    Ok(Some(standard_webhooks::verify(keys, req.headers, req.body, req.now_unix, tolerance)?))
 }
 
-/// Authenticate the three headers and return the message id.
-pub(crate) fn verify_signed(keys: &Keys, req: &Inbound<'_>, tolerance: i64) -> Result<String, Rejection> {
-    let missing = |name: &str| Rejection::MissingHeader { name: name.to_owned() };
-    let list =
-        std_header(req, "signature")?.ok_or_else(|| Rejection::MissingSignature { header: SIGNATURE.to_owned() })?;
-    let id = std_header(req, "id")?.ok_or_else(|| missing(ID))?;
-    let ts_text = std_header(req, "timestamp")?.ok_or_else(|| missing(TIMESTAMP))?;
-    let signed_at = signature::parse_unix_seconds(ts_text)
-        .ok_or_else(|| Rejection::MalformedHeader { name: TIMESTAMP.to_owned() })?;
-    let candidates = v1_signatures(list)?;
-    // The libraries sign the timestamp as they re-render it, so sign the parsed integer.
-    let ts = signed_at.to_string();
-    let parts: [&[u8]; 5] = [id.as_bytes(), b".", ts.as_bytes(), b".", req.body];
-    if !keys.match_any(Algorithm::Sha256, &parts, &candidates) {
-        return Err(Rejection::BadSignature);
-    }
-    signature::check_window(signed_at, req.now_unix, tolerance)?;
-    Ok(id.to_owned())
-}
-
-/// Decoded `v1` signatures; other versions and entries without a comma are skipped (the Python
-/// library raises `ValueError` on the latter). No `v1` entry at all is `UnsupportedScheme`.
-fn v1_signatures(list: &str) -> Result<Vec<Vec<u8>>, Rejection> {
-    let mut saw_v1 = false;
-    let mut out = Vec::new();
-    for (version, sig) in list.split(' ').filter_map(|entry| entry.split_once(',')) {
-        if version == "v1" {
-            saw_v1 = true;
-            out.extend(signature::decode(Encoding::Base64, sig));
-        }
-    }
-    if !saw_v1 {
-        return Err(Rejection::UnsupportedScheme { header: SIGNATURE.to_owned() });
-    }
-    Ok(out)
-}
-
-/// The three headers a Standard Webhooks sender adds.
+/// The three headers a Standard Webhooks sender adds, as `Provider::sign` returns them.
 pub(crate) fn sign_headers(key: &[u8], body: &[u8], now_unix: i64, id: &str) -> Vec<(String, String)> {
-    let ts = now_unix.to_string();
-    let parts: [&[u8]; 5] = [id.as_bytes(), b".", ts.as_bytes(), b".", body];
-    let mac = signature::mac(Algorithm::Sha256, key, &parts);
-    vec![
-        (ID.to_owned(), id.to_owned()),
-        (TIMESTAMP.to_owned(), ts),
-        (SIGNATURE.to_owned(), format!("v1,{}", signature::encode(Encoding::Base64, &mac))),
-    ]
+    standard_webhooks::sign(key, id, now_unix, body).into_iter().map(|(name, value)| (name.to_owned(), value)).collect()
 }
 
 #[cfg(test)]

@@ -6,9 +6,9 @@
 //! signature would otherwise stay replayable for longer than the window. Must never accept a
 //! header whose only signatures are `v0` (a downgrade) or decode the secret.
 
+use crate::signature::{self, Keys};
 use crate::sources::provider::{Algorithm, Encoding, Inbound, Provider, ProviderSettings, Rejection, Verified};
 use crate::sources::providers::{header, json_body, require_scope, string_at, text_at};
-use crate::sources::signature::{self, Keys};
 
 const HEADER: &str = "Stripe-Signature";
 
@@ -32,7 +32,7 @@ impl Stripe {
         if !self.keys.match_any(Algorithm::Sha256, &parts, &candidates) {
             return Err(Rejection::BadSignature);
         }
-        signature::check_window(signed_at, req.now_unix, self.tolerance_secs)
+        Ok(signature::check_window(signed_at, req.now_unix, self.tolerance_secs)?)
     }
 }
 

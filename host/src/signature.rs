@@ -1,29 +1,28 @@
-//! Signature primitives shared by every provider: HMAC over a message given in parts, constant-time
-//! comparison against each secret of a rotation list, the replay-window check, and hex/base64/
-//! timestamp parsing that returns `None` instead of panicking.
+//! Signature primitives shared by the providers (verifying) and Standard Webhooks signing:
+//! HMAC over a message given in parts, constant-time comparison against each secret of a
+//! rotation list, the replay-window check, and hex/base64/timestamp parsing that returns `None`
+//! instead of panicking.
 //!
-//! Owns no header names and no platform conventions. Must never compare MACs with `==`, and
-//! never log, format or return a key or a computed MAC.
+//! A leaf: it uses only `config`'s plain types. Owns no header names and no platform
+//! conventions. Must never compare MACs with `==`, and never log, format or return a key or a
+//! computed MAC.
 
 use std::fmt;
 
 use base64::Engine as _;
-use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use hmac::digest::KeyInit;
 use hmac::{Hmac, Mac};
 use subtle::{Choice, ConstantTimeEq};
 
-use crate::sources::provider::{Algorithm, Encoding, Rejection};
+use crate::config::LENIENT_BASE64 as BASE64;
+use crate::config::provider::{Algorithm, Encoding};
 
-/// Standard alphabet, written padded. Decoding is as lenient as Python's `b64decode` on the
-/// points that matter (padding optional, non-zero trailing bits allowed): a MAC still has to match
-/// byte for byte, and `whsec_` secrets the libraries accept must not be refused here.
-const BASE64: GeneralPurpose = GeneralPurpose::new(
-    &base64::alphabet::STANDARD,
-    GeneralPurposeConfig::new()
-        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
-        .with_decode_allow_trailing_bits(true),
-);
+/// A signed timestamp outside the replay window; a negative age is in the future.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("signed timestamp is outside the replay window (age {age_secs}s)")]
+pub struct Stale {
+    pub age_secs: i64,
+}
 
 /// Longest accepted timestamp: 12 digits is past the year 33000 and far from `i64` overflow.
 const MAX_TIMESTAMP_DIGITS: usize = 12;
@@ -101,10 +100,10 @@ pub fn secret_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Refuse a signed timestamp more than `tolerance_secs` away from `now`, in either direction.
-pub fn check_window(signed_at: i64, now: i64, tolerance_secs: i64) -> Result<(), Rejection> {
+pub fn check_window(signed_at: i64, now: i64, tolerance_secs: i64) -> Result<(), Stale> {
     let age_secs = now.saturating_sub(signed_at);
     if age_secs.unsigned_abs() > tolerance_secs.max(0).unsigned_abs() {
-        return Err(Rejection::StaleTimestamp { age_secs });
+        return Err(Stale { age_secs });
     }
     Ok(())
 }
@@ -178,8 +177,8 @@ mod tests {
     fn a_timestamp_at_the_edge_of_the_window_is_obeyed_and_one_past_it_violated() {
         assert_eq!(check_window(1000, 1300, 300), Ok(()));
         assert_eq!(check_window(1000, 700, 300), Ok(()));
-        assert_eq!(check_window(1000, 1301, 300), Err(Rejection::StaleTimestamp { age_secs: 301 }));
-        assert_eq!(check_window(1000, 699, 300), Err(Rejection::StaleTimestamp { age_secs: -301 }));
+        assert_eq!(check_window(1000, 1301, 300), Err(Stale { age_secs: 301 }));
+        assert_eq!(check_window(1000, 699, 300), Err(Stale { age_secs: -301 }));
     }
 
     #[test]

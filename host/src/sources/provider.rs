@@ -1,11 +1,14 @@
 //! The `Provider` contract: what an inbound webhook looks like, what verifying it yields, why it
-//! can be refused, and how a configured `ProviderKind` becomes an implementation.
+//! can be refused, what a sample webhook is (`switchyard send`), and how a configured
+//! `ProviderKind` becomes an implementation.
 //!
-//! Owns the public types only; each platform's rules live in `providers/`. The configured
+//! Owns the public types only; each platform's rules (verify, sign, sample) live in
+//! `providers/`. The configured
 //! side (`ProviderKind`, `ProviderSettings`, the generic provider's spec) is plain data in
 //! `config::provider`, re-exported here. Must never put a secret (or a computed MAC) into an
 //! error message, a `Debug` output or a metric label.
 
+use serde_json::Value;
 use std::fmt;
 
 pub use crate::config::provider::{
@@ -121,9 +124,52 @@ impl Rejection {
 pub trait Provider: Send + Sync + fmt::Debug {
     /// Authenticate the request (skipped when no secret is configured) and name the event.
     fn verify(&self, req: &Inbound<'_>) -> Result<Verified, Rejection>;
-    /// Headers a genuine sender would add, signed with the first secret; used by `switchyard send`.
-    /// Scope headers (`X-Shopify-Topic`, `X-GitHub-Event`) are the caller's to add.
+    /// Headers a genuine sender would add for `body`, signed with the first secret. Scope
+    /// headers (`X-Shopify-Topic`, `X-GitHub-Event`) are left to [`Provider::sample`].
     fn sign(&self, body: &[u8], now_unix: i64, id: &str) -> Vec<(String, String)>;
+    /// The webhook this platform would send (`switchyard send`): `data` (the platform's sample
+    /// data when `None`) in the platform's body shape, `scope` (its sample event type when
+    /// `None`) where the platform puts it, `id` in the platform's id form, signed at
+    /// `now_unix` with the first secret (unsigned without one).
+    fn sample(&self, scope: Option<&str>, data: Option<Value>, now_unix: i64, id: &str) -> Result<Sample, SampleError>;
+}
+
+/// A webhook as its platform would send it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sample {
+    /// The event type it carries.
+    pub scope: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// Why a sample cannot be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SampleError {
+    /// The scope or id must go into the body at a JSON pointer, but the data is not an object.
+    #[error("the data must be a JSON object to put a value at `{pointer}`")]
+    NotAnObject { pointer: String },
+    /// The source's settings are unusable (see `ProviderSettings::check`).
+    #[error("source is misconfigured: {problem}")]
+    Misconfigured { problem: String },
+}
+
+impl Sample {
+    /// `body` as JSON, after the `headers` that carry its scope, signed by `provider` and
+    /// labelled `application/json`.
+    pub fn signed<P: Provider + ?Sized>(
+        provider: &P,
+        scope: &str,
+        body: &Value,
+        mut headers: Vec<(String, String)>,
+        now_unix: i64,
+        id: &str,
+    ) -> Self {
+        let body = body.to_string().into_bytes();
+        headers.extend(provider.sign(&body, now_unix, id));
+        headers.push(("Content-Type".into(), "application/json".into()));
+        Self { scope: scope.to_owned(), headers, body }
+    }
 }
 
 /// Turn settings into a provider. Never fails: settings that fail

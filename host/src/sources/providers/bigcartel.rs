@@ -1,12 +1,15 @@
 //! Big Cartel: `X-Webhook-Signature: hex(HMAC-SHA256(client_secret, raw_body))` (the header name
 //! some tutorials use, `X-BigCartel-Signature`, is accepted too); scope body `type`; no dedup id,
-//! so the caller hashes the body.
+//! so the caller hashes the body. Its sample is `{account_id, type, payload}`.
 //!
 //! No timestamp is signed, so there is no replay window. Must never invent an event id.
 
 use crate::signature::{self, Keys};
-use crate::sources::provider::{Algorithm, Encoding, Inbound, Provider, ProviderSettings, Rejection, Verified};
+use crate::sources::provider::{
+    Algorithm, Encoding, Inbound, Provider, ProviderSettings, Rejection, Sample, SampleError, Verified,
+};
 use crate::sources::providers::{header, json_body, require_scope, string_at};
+use serde_json::{Value, json};
 
 /// The documented header name; preferred when both are sent.
 const SIGNATURE: &str = "X-Webhook-Signature";
@@ -59,6 +62,14 @@ impl Provider for BigCartel {
         };
         let mac = signature::mac(Algorithm::Sha256, key, &[body]);
         vec![(SIGNATURE.to_owned(), signature::encode(Encoding::Hex, &mac))]
+    }
+
+    /// Big Cartel's `{account_id, type, payload}` around `data`.
+    fn sample(&self, scope: Option<&str>, data: Option<Value>, now_unix: i64, id: &str) -> Result<Sample, SampleError> {
+        let scope = scope.unwrap_or("order.created");
+        let data = data.unwrap_or_else(|| json!({ "id": "SAMPLE-1001", "status": "completed" }));
+        let body = json!({ "account_id": "1000001", "type": scope, "payload": data });
+        Ok(Sample::signed(self, scope, &body, Vec::new(), now_unix, id))
     }
 }
 

@@ -1,15 +1,18 @@
 //! BigCommerce HTTPS webhooks: Standard Webhooks headers (`crate::standard_webhooks`) keyed with
 //! the RAW UTF-8 client secret (no `whsec_`, no base64 decoding), scope in body `scope`, dedup
 //! id body `hash` or `webhook-id`.
+//! Its sample is the documented `{scope, store_id, data, hash, created_at, producer}` body.
 //! Registration headers are checked by the `required_headers` wrapper in `providers/mod.rs`.
 //!
 //! Must never base64-decode the client secret, and never validate the body `hash`: it is an
 //! unkeyed SHA-1 of unknown pre-image, usable only as a dedup key.
 
 use crate::signature::Keys;
-use crate::sources::provider::{Inbound, Provider, ProviderSettings, Rejection, Verified};
+use crate::sources::provider::{Inbound, Provider, ProviderSettings, Rejection, Sample, SampleError, Verified};
 use crate::sources::providers::standard_webhooks::{message_id, sign_headers};
-use crate::sources::providers::{json_body, require_scope, string_at, text_at};
+use crate::sources::providers::{json_body, prefixed_id, require_scope, string_at, text_at};
+use serde_json::{Value, json};
+use sha1::Digest as _;
 
 #[derive(Debug)]
 pub(crate) struct BigCommerce {
@@ -38,6 +41,26 @@ impl Provider for BigCommerce {
     fn sign(&self, body: &[u8], now_unix: i64, id: &str) -> Vec<(String, String)> {
         self.keys.first().map(|key| sign_headers(key, body, now_unix, id)).unwrap_or_default()
     }
+
+    /// BigCommerce's documented body around `data`; the delivery id is a `msg_…` id.
+    fn sample(&self, scope: Option<&str>, data: Option<Value>, now_unix: i64, id: &str) -> Result<Sample, SampleError> {
+        let scope = scope.unwrap_or("store/order/created");
+        let data = data.unwrap_or_else(|| json!({ "type": "order", "id": 250 }));
+        let id = prefixed_id("msg_", id);
+        Ok(Sample::signed(self, scope, &envelope(scope, data, now_unix, &id), Vec::new(), now_unix, &id))
+    }
+}
+
+/// BigCommerce's documented body. `hash` is unkeyed SHA-1 "of the payload" with an unknown
+/// pre-image; the gateway dedups on it, so each sample gets its own.
+fn envelope(scope: &str, data: Value, now: i64, id: &str) -> Value {
+    let producer = "stores/sample";
+    let pre_image = json!({ "scope": scope, "data": data, "created_at": now, "producer": producer, "id": id });
+    let hash = hex::encode(sha1::Sha1::digest(pre_image.to_string().as_bytes()));
+    json!({
+        "scope": scope, "store_id": "1000001", "data": data, "hash": hash,
+        "created_at": now, "producer": producer,
+    })
 }
 
 #[cfg(test)]

@@ -1,16 +1,18 @@
 //! A provider described by configuration (`GenericSpec`): `prefix` + hex or base64 of
 //! HMAC-SHA1/256/512 keyed with the secret's UTF-8 bytes over the raw body; scope and id read
-//! from a header or a JSON pointer.
+//! from a header or a JSON pointer. Its sample puts the scope and id where the config reads them.
 //!
 //! No timestamp is signed, so there is no replay window. Must never run with secrets but
 //! nowhere to read a signature (`ProviderSettings::check` refuses that, rather than "accept
 //! unsigned").
 
-use serde_json::Value;
+use serde_json::{Map, Value, json};
 
 use crate::signature::{self, Keys};
 use crate::sources::provider::SettingsError;
-use crate::sources::provider::{GenericSpec, Inbound, Location, Provider, ProviderSettings, Rejection, Verified};
+use crate::sources::provider::{
+    GenericSpec, Inbound, Location, Provider, ProviderSettings, Rejection, Sample, SampleError, Verified,
+};
 use crate::sources::providers::{header, json_body, require_scope, text_at};
 
 #[derive(Debug)]
@@ -82,6 +84,36 @@ impl Provider for Generic {
         }
         out
     }
+
+    /// The data with the scope (and an id field) where the config reads them from.
+    fn sample(&self, scope: Option<&str>, data: Option<Value>, now_unix: i64, id: &str) -> Result<Sample, SampleError> {
+        let scope = scope.unwrap_or("sample.created");
+        let mut body = data.unwrap_or_else(|| json!({ "id": "sample" }));
+        let mut headers = Vec::new();
+        match &self.spec.scope {
+            Location::Header(name) => headers.push((name.clone(), scope.to_owned())),
+            Location::JsonPointer(pointer) => put(&mut body, pointer, Value::from(scope))?,
+        }
+        // An id header is added by `sign`; an id field has to be in the body it signs.
+        if let Some(Location::JsonPointer(pointer)) = &self.spec.id {
+            put(&mut body, pointer, Value::from(id))?;
+        }
+        Ok(Sample::signed(self, scope, &body, headers, now_unix, id))
+    }
+}
+
+/// Sets `value` at an RFC 6901 pointer, creating objects on the way.
+fn put(target: &mut Value, pointer: &str, value: Value) -> Result<(), SampleError> {
+    let not_object = || SampleError::NotAnObject { pointer: pointer.to_owned() };
+    let tokens: Vec<String> = pointer.split('/').skip(1).map(|t| t.replace("~1", "/").replace("~0", "~")).collect();
+    let Some((last, parents)) = tokens.split_last() else { return Err(not_object()) };
+    let mut here = target;
+    for token in parents {
+        let map = here.as_object_mut().ok_or_else(not_object)?;
+        here = map.entry(token.clone()).or_insert_with(|| Value::Object(Map::new()));
+    }
+    here.as_object_mut().ok_or_else(not_object)?.insert(last.clone(), value);
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,14 +1,18 @@
 //! GitHub: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(secret, raw_body)>`; scope
 //! `X-GitHub-Event`, plus `.` and body `action` when the body is JSON with a string `action`
-//! (`pull_request.opened`); id `X-GitHub-Delivery` (the same on redelivery).
+//! (`pull_request.opened`); id `X-GitHub-Delivery` (the same on redelivery). Its sample splits a
+//! scope back into the event header and the body's `action`.
 //!
 //! Must never accept the legacy `X-Hub-Signature: sha1=…` alone when a secret is configured
 //! (refused as `UnsupportedScheme`). No timestamp is signed, so there is no replay window.
 //! A form-encoded body (`payload=…`) is authenticated but contributes no `action`.
 
 use crate::signature::{self, Keys};
-use crate::sources::provider::{Algorithm, Encoding, Inbound, Provider, ProviderSettings, Rejection, Verified};
+use crate::sources::provider::{
+    Algorithm, Encoding, Inbound, Provider, ProviderSettings, Rejection, Sample, SampleError, Verified,
+};
 use crate::sources::providers::{header, require_scope};
+use serde_json::{Value, json};
 
 const SIGNATURE: &str = "X-Hub-Signature-256";
 const LEGACY_SIGNATURE: &str = "X-Hub-Signature";
@@ -76,6 +80,22 @@ impl Provider for Github {
             (LEGACY_SIGNATURE.to_owned(), format!("sha1={}", signature::encode(Encoding::Hex, &sha1))),
             (DELIVERY.to_owned(), id.to_owned()),
         ]
+    }
+
+    /// The data as the body; the gateway's `event.action` scope split back into the
+    /// `X-GitHub-Event` header and the body's `action`.
+    fn sample(&self, scope: Option<&str>, data: Option<Value>, now_unix: i64, id: &str) -> Result<Sample, SampleError> {
+        let scope = scope.unwrap_or("pull_request.opened");
+        let data = data.unwrap_or_else(|| json!({ "number": 1, "pull_request": { "id": 1, "title": "Sample" } }));
+        let (event, action) = scope.split_once('.').map_or((scope, None), |(e, a)| (e, Some(a)));
+        let body = match (action, data) {
+            (Some(action), Value::Object(mut map)) => {
+                map.entry("action").or_insert_with(|| Value::from(action));
+                Value::Object(map)
+            }
+            (_, data) => data,
+        };
+        Ok(Sample::signed(self, scope, &body, vec![(EVENT.into(), event.to_owned())], now_unix, id))
     }
 }
 

@@ -1,6 +1,6 @@
 //! The two kind-independent providers: `RequiredHeaders`, the static-header check (BigCommerce
 //! registration headers, basic auth) put in front of any platform, and `Misconfigured`, which
-//! stands in for a source whose settings failed validation.
+//! stands in for a source whose settings failed validation (and has no sample).
 //!
 //! Must never show a required header's value (often a credential) in `Debug` or an error, and
 //! never compare it in variable time.
@@ -8,7 +8,8 @@
 use std::fmt;
 
 use crate::signature::secret_eq;
-use crate::sources::provider::{Inbound, Provider, ProviderKind, Rejection, Verified};
+use crate::sources::provider::{Inbound, Provider, ProviderKind, Rejection, Sample, SampleError, Verified};
+use serde_json::Value;
 
 /// Refuses every request; stands in for a source whose settings failed validation.
 #[derive(Debug)]
@@ -23,6 +24,9 @@ impl Provider for Misconfigured {
     }
     fn sign(&self, _body: &[u8], _now_unix: i64, _id: &str) -> Vec<(String, String)> {
         Vec::new()
+    }
+    fn sample(&self, _: Option<&str>, _: Option<Value>, _: i64, _: &str) -> Result<Sample, SampleError> {
+        Err(SampleError::Misconfigured { problem: format!("{}: {}", self.kind, self.problem) })
     }
 }
 
@@ -57,6 +61,13 @@ impl Provider for RequiredHeaders {
         let mut out = self.headers.clone();
         out.extend(self.inner.sign(body, now_unix, id));
         out
+    }
+
+    /// The platform's sample, with the configured static headers first.
+    fn sample(&self, scope: Option<&str>, data: Option<Value>, now_unix: i64, id: &str) -> Result<Sample, SampleError> {
+        let mut sample = self.inner.sample(scope, data, now_unix, id)?;
+        sample.headers.splice(0..0, self.headers.iter().cloned());
+        Ok(sample)
     }
 }
 

@@ -1,7 +1,8 @@
 //! The table from `ProviderKind` to implementation, and small header/body extraction helpers
 //! shared by the platforms.
 //!
-//! Platform rules belong in the per-platform files, never here; whether settings can work is
+//! Platform rules belong in the per-platform files, never here: each owns its `verify`, its
+//! `sign` and its `sample` (body shape, scope placement, id form); whether settings can work is
 //! `config::provider`'s one check. Must never let unusable settings turn into a provider that
 //! accepts requests: they become `Misconfigured`, which refuses everything.
 
@@ -76,6 +77,13 @@ pub(crate) fn string_at(json: &Value, pointer: &str) -> Option<String> {
         Value::String(s) if !s.is_empty() => Some(s.clone()),
         _ => None,
     }
+}
+
+/// `id` in the form of platforms that prefix their ids (`msg_…`, `evt_…`): the prefix, then
+/// the id without dashes.
+pub(crate) fn prefixed_id(prefix: &str, id: &str) -> String {
+    let compact: String = id.chars().filter(|c| *c != '-').collect();
+    format!("{prefix}{compact}")
 }
 
 /// A scope must be present and non-empty.

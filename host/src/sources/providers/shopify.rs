@@ -1,13 +1,17 @@
 //! Shopify: `X-Shopify-Hmac-Sha256: base64(HMAC-SHA256(client_secret, raw_body))`; scope header
-//! `X-Shopify-Topic`; id `X-Shopify-Event-Id`, else `X-Shopify-Webhook-Id`.
+//! `X-Shopify-Topic`; id `X-Shopify-Event-Id`, else `X-Shopify-Webhook-Id`. Its sample is the
+//! data as the body with the topic in its header.
 //!
 //! No timestamp is signed (`X-Shopify-Triggered-At` is not covered by the HMAC), so there is no
 //! replay window: dedup is the only defence. Must never treat `X-Shopify-Triggered-At` as
 //! authenticated.
 
 use crate::signature::{self, Keys};
-use crate::sources::provider::{Algorithm, Encoding, Inbound, Provider, ProviderSettings, Rejection, Verified};
+use crate::sources::provider::{
+    Algorithm, Encoding, Inbound, Provider, ProviderSettings, Rejection, Sample, SampleError, Verified,
+};
 use crate::sources::providers::{header, require_scope};
+use serde_json::{Value, json};
 
 const SIGNATURE: &str = "X-Shopify-Hmac-Sha256";
 const TOPIC: &str = "X-Shopify-Topic";
@@ -60,6 +64,19 @@ impl Provider for Shopify {
             (EVENT_ID.to_owned(), id.to_owned()),
             (WEBHOOK_ID.to_owned(), id.to_owned()),
         ]
+    }
+
+    /// The data as the body; the topic and the shop in headers.
+    fn sample(&self, scope: Option<&str>, data: Option<Value>, now_unix: i64, id: &str) -> Result<Sample, SampleError> {
+        let scope = scope.unwrap_or("orders/create");
+        let data = data.unwrap_or_else(
+            || json!({ "id": 820982911946154508u64, "email": "jon@example.com", "total_price": "10.00" }),
+        );
+        let headers = vec![
+            (TOPIC.into(), scope.to_owned()),
+            ("X-Shopify-Shop-Domain".into(), "sample-shop.myshopify.com".into()),
+        ];
+        Ok(Sample::signed(self, scope, &data, headers, now_unix, id))
     }
 }
 

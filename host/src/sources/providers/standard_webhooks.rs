@@ -1,14 +1,17 @@
 //! The `standard-webhooks` source: the scheme as `crate::standard_webhooks` verifies it, keyed
 //! with each secret decoded as `config::WhsecKey` (`whsec_` optional, then base64); scope body
-//! `type`, dedup id `webhook-id`.
+//! `type`, dedup id `webhook-id`. Its sample is `{type, timestamp, data}` (RFC 3339 by jiff).
 //!
 //! Must never parse an unauthenticated body when a secret is configured.
 
 use crate::config::WhsecKey;
 use crate::signature::Keys;
-use crate::sources::provider::{Inbound, Provider, ProviderSettings, Rejection, SettingsError, Verified};
-use crate::sources::providers::{json_body, require_scope, string_at};
+use crate::sources::provider::{
+    Inbound, Provider, ProviderSettings, Rejection, Sample, SampleError, SettingsError, Verified,
+};
+use crate::sources::providers::{json_body, prefixed_id, require_scope, string_at};
 use crate::standard_webhooks;
+use serde_json::{Value, json};
 
 #[derive(Debug)]
 pub(crate) struct StandardWebhooks {
@@ -38,6 +41,20 @@ impl Provider for StandardWebhooks {
     fn sign(&self, body: &[u8], now_unix: i64, id: &str) -> Vec<(String, String)> {
         self.keys.first().map(|key| sign_headers(key, body, now_unix, id)).unwrap_or_default()
     }
+
+    /// The payload shape the spec suggests, `{type, timestamp, data}`, with a `msg_…` id.
+    fn sample(&self, scope: Option<&str>, data: Option<Value>, now_unix: i64, id: &str) -> Result<Sample, SampleError> {
+        let scope = scope.unwrap_or("user.created");
+        let data = data.unwrap_or_else(|| json!({ "id": "user_sample" }));
+        let id = prefixed_id("msg_", id);
+        let body = json!({ "type": scope, "timestamp": rfc3339(now_unix), "data": data });
+        Ok(Sample::signed(self, scope, &body, Vec::new(), now_unix, &id))
+    }
+}
+
+/// `2023-11-14T22:13:20Z` for Unix seconds; `None` outside the years jiff represents.
+fn rfc3339(unix: i64) -> Option<String> {
+    jiff::Timestamp::from_second(unix).ok().map(|t| t.to_string())
 }
 
 /// The message id: authenticated when there are keys, read as sent when there are none.
@@ -145,6 +162,15 @@ mod tests {
         assert_eq!(verify(&*p, &[("webhook-id", ID)], BODY.as_bytes(), 0), verified("user.created", Some(ID)));
         assert!(matches!(verify(&*p, &[], br#"{"type":7}"#, 0), Err(Rejection::MissingScope { .. })));
         assert!(matches!(verify(&*p, &[], b"{}", 0), Err(Rejection::MissingScope { .. })));
+    }
+
+    #[test]
+    fn rfc3339_renders_known_instants() {
+        use super::rfc3339;
+        assert_eq!(rfc3339(0).as_deref(), Some("1970-01-01T00:00:00Z"));
+        assert_eq!(rfc3339(951_782_400).as_deref(), Some("2000-02-29T00:00:00Z"));
+        assert_eq!(rfc3339(1_700_000_000).as_deref(), Some("2023-11-14T22:13:20Z"));
+        assert_eq!(rfc3339(-1).as_deref(), Some("1969-12-31T23:59:59Z"));
     }
 
     #[test]

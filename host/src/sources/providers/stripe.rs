@@ -1,5 +1,6 @@
 //! Stripe: `Stripe-Signature: t=<ts>,v1=<hex>[,v1=…][,v0=…]`, hex HMAC-SHA256 keyed with the
-//! whole `whsec_…` string's UTF-8 bytes over `"{t}.{body}"`; scope body `type`, id body `id`.
+//! whole `whsec_…` string's UTF-8 bytes over `"{t}.{body}"`; scope body `type`, id body `id`. Its sample is a Stripe
+//! event (`evt_…`) around the data.
 //!
 //! Replay window: Stripe's libraries refuse only timestamps older than the tolerance. We also
 //! refuse ones more than the tolerance in the future, like Standard Webhooks: a future-dated
@@ -7,8 +8,11 @@
 //! header whose only signatures are `v0` (a downgrade) or decode the secret.
 
 use crate::signature::{self, Keys};
-use crate::sources::provider::{Algorithm, Encoding, Inbound, Provider, ProviderSettings, Rejection, Verified};
-use crate::sources::providers::{header, json_body, require_scope, string_at, text_at};
+use crate::sources::provider::{
+    Algorithm, Encoding, Inbound, Provider, ProviderSettings, Rejection, Sample, SampleError, Verified,
+};
+use crate::sources::providers::{header, json_body, prefixed_id, require_scope, string_at, text_at};
+use serde_json::{Value, json};
 
 const HEADER: &str = "Stripe-Signature";
 
@@ -79,6 +83,20 @@ impl Provider for Stripe {
         let ts = now_unix.to_string();
         let mac = signature::mac(Algorithm::Sha256, key, &[ts.as_bytes(), b".", body]);
         vec![(HEADER.to_owned(), format!("t={ts},v1={}", signature::encode(Encoding::Hex, &mac)))]
+    }
+
+    /// A Stripe event (`evt_…`) with `data` as its object.
+    fn sample(&self, scope: Option<&str>, data: Option<Value>, now_unix: i64, id: &str) -> Result<Sample, SampleError> {
+        let scope = scope.unwrap_or("payment_intent.succeeded");
+        let data = data.unwrap_or_else(
+            || json!({ "id": "pi_sample", "object": "payment_intent", "amount": 1000, "currency": "usd" }),
+        );
+        let id = prefixed_id("evt_", id);
+        let body = json!({
+            "id": id, "object": "event", "api_version": "2024-06-20", "created": now_unix,
+            "livemode": false, "type": scope, "data": { "object": data },
+        });
+        Ok(Sample::signed(self, scope, &body, Vec::new(), now_unix, &id))
     }
 }
 

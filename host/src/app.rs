@@ -11,7 +11,7 @@ use crate::http_server::{self, HEADER_READ_TIMEOUT, Serving};
 use crate::metrics::Metrics;
 use crate::plugin::{ComponentCache, PluginEngine};
 use crate::queue::Store;
-use crate::reload::{self, Live};
+use crate::reload::{self, Reloader};
 use crate::sources::{self, Ingest};
 use anyhow::Context;
 use std::net::SocketAddr;
@@ -41,7 +41,7 @@ pub struct Options {
 
 /// A gateway that is serving.
 pub struct Gateway {
-    pub live: Arc<Live>,
+    pub live: Arc<Reloader>,
     pub store: Store,
     pub ingest_addr: SocketAddr,
     pub admin_addr: Option<SocketAddr>,
@@ -61,7 +61,7 @@ impl Gateway {
         let cache = ComponentCache::new(options.cache_dir.clone());
         let path = options.config.clone();
         let (live, report) =
-            tokio::task::spawn_blocking(move || Live::start(&path, engine, cache, crate::config::process_env))
+            tokio::task::spawn_blocking(move || Reloader::start(&path, engine, cache, crate::config::process_env))
                 .await
                 .context("config loader panicked")?
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -135,7 +135,7 @@ impl Gateway {
 /// the certificate from the live snapshot at each handshake, so renewed files serve the next
 /// connection. Whether a listener speaks TLS at all is fixed at start.
 fn tls_for(
-    live: &Arc<Live>,
+    live: &Arc<Reloader>,
     enabled: bool,
     pick: fn(&reload::Certs) -> Option<Arc<rustls::sign::CertifiedKey>>,
 ) -> anyhow::Result<Option<Arc<rustls::ServerConfig>>> {
@@ -156,7 +156,7 @@ pub fn config_dir(config: &Path) -> PathBuf {
 }
 
 /// Deletes delivered work older than the retention, every [`PRUNE_EVERY`].
-async fn prune(live: Arc<Live>, store: Store, shutdown: CancellationToken) {
+async fn prune(live: Arc<Reloader>, store: Store, shutdown: CancellationToken) {
     loop {
         tokio::select! {
             _ = tokio::time::sleep(PRUNE_EVERY) => {}

@@ -2,12 +2,12 @@
 //! fresh work handed over by the store (`queue/handoff.rs`) or lease due work from it, and
 //! sleep on a wake-up or a short poll when there is neither.
 //!
-//! The store is looked at when it says work was stored unleased (a wake-up or the handoff's
-//! backlog flag), when the last lease came back full, and at least every [`POLL`] in any case
-//! (retries and expired leases become due without a wake-up). Nothing leased waits in memory
-//! beyond the handoff's small bounded channel, and what is left there at shutdown is run
-//! before returning. This file knows nothing of events or deliveries: the caller says how to
-//! lease, how to wait for new work, and how to run one item.
+//! What an item is, and how to lease, wait for and run one, is the caller's [`Work`]; this
+//! file knows nothing of events or deliveries. The store is asked for due work when it said
+//! work was stored unleased (a wake-up or the handoff's backlog flag), when the last lease
+//! came back full, and at least every [`POLL`] in any case (retries and expired leases become
+//! due without a wake-up). Nothing leased waits in memory beyond the handoff's small bounded
+//! channel, and what is left there at shutdown is run before returning.
 
 use crate::queue::handoff;
 use std::future::Future;
@@ -21,26 +21,40 @@ use tokio_util::task::TaskTracker;
 /// How often to look for due work (retries, expired leases) when nothing wakes the loop.
 pub const POLL: Duration = Duration::from_millis(250);
 
+/// One kind of leased work, as [`run`] drives it: lease → ready → run.
+pub trait Work: Send + Sync + 'static {
+    /// What one lease hands out (a leased event, a leased delivery).
+    type Item: Send + 'static;
+
+    /// Leases up to `max` due items from the store; none when it cannot.
+    fn lease(&self, max: usize) -> impl Future<Output = Vec<Self::Item>> + Send;
+
+    /// Resolves when the store says work was stored without being handed over.
+    fn ready(&self) -> impl Future<Output = ()> + Send;
+
+    /// Runs one item to its end, its outcome recorded.
+    fn run(&self, item: Self::Item) -> impl Future<Output = ()> + Send;
+}
+
 /// Runs until `shutdown`, then runs what was handed over and waits for the items in flight.
-pub async fn run<T, L, LF, R, RF, W, WF>(
+pub async fn run<W: Work>(
+    work: Arc<W>,
     slots: usize,
-    mut handed: handoff::Receiver<T>,
-    lease: L,
-    ready: R,
-    work: W,
+    mut handed: handoff::Receiver<W::Item>,
     shutdown: CancellationToken,
-) where
-    L: Fn(usize) -> LF,
-    LF: Future<Output = Vec<T>>,
-    R: Fn() -> RF,
-    RF: Future<Output = ()>,
-    W: Fn(T) -> WF,
-    WF: Future<Output = ()> + Send + 'static,
-{
+) {
     let permits = Arc::new(Semaphore::new(slots.max(1)));
     let tasks = TaskTracker::new();
-    let mut look = true; // rows may be due from an earlier run
-    let mut looked = Instant::now();
+    let spawn = |item: W::Item, permit: Option<tokio::sync::OwnedSemaphorePermit>| {
+        let work = work.clone();
+        tasks.spawn(async move {
+            work.run(item).await;
+            drop(permit);
+        });
+    };
+    // Whether the store may hold due work now: rows may be due from an earlier run.
+    let mut lease_due = true;
+    let mut last_lease = Instant::now();
     let mut open = true;
     loop {
         let slot = tokio::select! {
@@ -48,11 +62,11 @@ pub async fn run<T, L, LF, R, RF, W, WF>(
             _ = shutdown.cancelled() => break,
         };
         let Ok(slot) = slot else { break };
-        if look || handed.backlog() || looked.elapsed() >= POLL {
+        if lease_due || handed.backlog() || last_lease.elapsed() >= POLL {
             let asked = permits.available_permits() + 1;
-            let leased = lease(asked).await;
-            looked = Instant::now();
-            look = leased.len() == asked;
+            let leased = work.lease(asked).await;
+            last_lease = Instant::now();
+            lease_due = leased.len() == asked;
             if leased.len() < asked {
                 handed.drained();
             }
@@ -66,11 +80,7 @@ pub async fn run<T, L, LF, R, RF, W, WF>(
                             Err(_) => break,
                         },
                     };
-                    let job = work(item);
-                    tasks.spawn(async move {
-                        job.await;
-                        drop(permit);
-                    });
+                    spawn(item, Some(permit));
                 }
                 continue;
             }
@@ -82,21 +92,17 @@ pub async fn run<T, L, LF, R, RF, W, WF>(
                     Some(item) => item,
                     None => { open = false; continue }
                 },
-                _ = ready() => { look = true; continue }
-                _ = tokio::time::sleep_until(looked + POLL) => continue,
+                _ = work.ready() => { lease_due = true; continue }
+                _ = tokio::time::sleep_until(last_lease + POLL) => continue,
                 _ = shutdown.cancelled() => break,
             },
         };
-        let job = work(item);
-        tasks.spawn(async move {
-            job.await;
-            drop(slot);
-        });
+        spawn(item, Some(slot));
     }
     // Handed-over items are leased to this process: run them rather than leave them to wait
     // for the lease to pass.
     for item in handed.close() {
-        tasks.spawn(work(item));
+        spawn(item, None);
     }
     tasks.close();
     tasks.wait().await;
@@ -113,6 +119,40 @@ mod tests {
         log.lock().map(|mut l| std::mem::take(&mut *l)).unwrap_or_default()
     }
 
+    /// Leases from `due`, records what it ran in `ran`; item 99 waits for `gate`.
+    struct TestWork {
+        due: Log,
+        ran: Log,
+        gate: Arc<tokio::sync::Notify>,
+    }
+
+    impl Work for TestWork {
+        type Item = u32;
+
+        async fn lease(&self, max: usize) -> Vec<u32> {
+            self.due
+                .lock()
+                .map(|mut d| {
+                    let k = max.min(d.len());
+                    d.drain(..k).collect()
+                })
+                .unwrap_or_default()
+        }
+
+        async fn ready(&self) {
+            std::future::pending::<()>().await
+        }
+
+        async fn run(&self, item: u32) {
+            if item == 99 {
+                self.gate.notified().await;
+            }
+            if let Ok(mut r) = self.ran.lock() {
+                r.push(item);
+            }
+        }
+    }
+
     #[tokio::test]
     async fn runs_due_rows_first_then_handed_work_and_what_is_handed_at_shutdown() {
         let (hand, handed) = handoff::channel::<u32>(4, Duration::from_secs(60));
@@ -120,34 +160,8 @@ mod tests {
         let ran: Log = Arc::default();
         let shutdown = CancellationToken::new();
         let gate = Arc::new(tokio::sync::Notify::new());
-        let lease = {
-            let due = due.clone();
-            move |n: usize| {
-                let due = due.clone();
-                async move {
-                    due.lock()
-                        .map(|mut d| {
-                            let k = n.min(d.len());
-                            d.drain(..k).collect()
-                        })
-                        .unwrap_or_default()
-                }
-            }
-        };
-        let (ran2, gate2) = (ran.clone(), gate.clone());
-        let work = move |item: u32| {
-            let (ran, gate) = (ran2.clone(), gate2.clone());
-            async move {
-                if item == 99 {
-                    gate.notified().await;
-                }
-                if let Ok(mut r) = ran.lock() {
-                    r.push(item);
-                }
-            }
-        };
-        let ready = || std::future::pending::<()>();
-        let run = tokio::spawn(super::run(1, handed, lease, ready, work, shutdown.clone()));
+        let work = Arc::new(TestWork { due, ran: ran.clone(), gate: gate.clone() });
+        let run = tokio::spawn(super::run(work, 1, handed, shutdown.clone()));
 
         // Rows due from an earlier run are leased before anything is handed off.
         for _ in 0..100 {

@@ -20,7 +20,7 @@ pub async fn health() -> Json<Value> {
 }
 
 pub async fn ready(State(admin): State<Admin>) -> (StatusCode, Json<Value>) {
-    // `Live` exists only once the first snapshot is built, and a failed reload keeps it.
+    // `Reloader` exists only once the first snapshot is built, and a failed reload keeps it.
     let config = true;
     let store = store_writes(&admin).await;
     let ready = config && store.is_ok();

@@ -26,7 +26,7 @@ pub use kv::value_json as kv_value_json;
 use crate::http_server::{HEADER_READ_TIMEOUT, Serving};
 use crate::metrics::Metrics;
 use crate::queue::Store;
-use crate::reload::Live;
+use crate::reload::Reloader;
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -44,7 +44,7 @@ use tokio_util::sync::CancellationToken;
 /// What the admin handlers read.
 #[derive(Clone)]
 pub struct Admin {
-    pub live: Arc<Live>,
+    pub live: Arc<Reloader>,
     pub metrics: Arc<Metrics>,
     pub store: Store,
     /// The gateway's reload request (what SIGHUP notifies).

@@ -22,15 +22,19 @@ use toml::Spanned;
 
 /// Compiles a parsed file. `path` is the file (for messages and relative plugin paths).
 pub fn compile(raw: RawConfig, path: &Path, text: &str, env: Lookup<'_>) -> Result<Config, Vec<ConfigError>> {
-    let mut cx = Cx { path, map: SourceMap::new(text), env, errors: Vec::new(), warnings: Vec::new() };
-    let server = cx.server(&raw);
-    let storage = cx.storage(&raw);
-    let sources = cx.named(&raw.sources, "sources", Cx::source);
-    let plugins = cx.named(&raw.plugins, "plugins", Cx::plugin);
-    let destinations = cx.named(&raw.destinations, "destinations", Cx::destination);
-    let routes =
-        raw.routes.iter().enumerate().filter_map(|(i, r)| cx.route(i, r, &sources, &plugins, &destinations)).collect();
-    if cx.errors.is_empty() {
+    let mut compiler = Compiler { path, map: SourceMap::new(text), env, errors: Vec::new(), warnings: Vec::new() };
+    let server = compiler.server(&raw);
+    let storage = compiler.storage(&raw);
+    let sources = compiler.named(&raw.sources, "sources", Compiler::source);
+    let plugins = compiler.named(&raw.plugins, "plugins", Compiler::plugin);
+    let destinations = compiler.named(&raw.destinations, "destinations", Compiler::destination);
+    let routes = raw
+        .routes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| compiler.route(i, r, &sources, &plugins, &destinations))
+        .collect();
+    if compiler.errors.is_empty() {
         Ok(Config {
             path: path.to_path_buf(),
             server,
@@ -39,11 +43,11 @@ pub fn compile(raw: RawConfig, path: &Path, text: &str, env: Lookup<'_>) -> Resu
             plugins,
             destinations,
             routes,
-            warnings: cx.warnings,
+            warnings: compiler.warnings,
         })
     } else {
-        cx.errors.sort_by_key(|e| e.location.as_ref().map(|l| (l.line, l.column)));
-        Err(cx.errors)
+        compiler.errors.sort_by_key(|e| e.location.as_ref().map(|l| (l.line, l.column)));
+        Err(compiler.errors)
     }
 }
 
@@ -54,7 +58,9 @@ enum Pem {
     PrivateKey,
 }
 
-struct Cx<'a> {
+/// One compilation: the file's text (for locations), the environment lookup, and every error
+/// and warning found so far.
+struct Compiler<'a> {
     path: &'a Path,
     map: SourceMap<'a>,
     env: Lookup<'a>,
@@ -62,7 +68,7 @@ struct Cx<'a> {
     warnings: Vec<String>,
 }
 
-impl Cx<'_> {
+impl Compiler<'_> {
     fn error<T>(&mut self, spanned: &Spanned<T>, key: &str, message: impl Into<String>) {
         let location = self.map.locate(spanned.span(), key);
         self.errors.push(ConfigError::new(self.path, Some(location), message));
@@ -300,8 +306,8 @@ impl Cx<'_> {
                     .ok()
             })
             .collect();
-        let millis = |cx: &mut Self, v: Option<&Spanned<u64>>, field: &str, default: u64, max: u64| {
-            Duration::from_millis(cx.positive(v, &format!("{key}.{field}"), default, max))
+        let millis = |compiler: &mut Self, v: Option<&Spanned<u64>>, field: &str, default: u64, max: u64| {
+            Duration::from_millis(compiler.positive(v, &format!("{key}.{field}"), default, max))
         };
         let fetch_timeout =
             millis(self, raw.fetch_timeout_ms.as_ref(), "fetch_timeout_ms", defaults::FETCH_TIMEOUT_MS, 600_000);
@@ -499,12 +505,16 @@ impl Cx<'_> {
                 Err(e) => self.error(&raw.patterns, &format!("{key}.match"), e.to_string()),
             }
         }
-        let check = |cx: &mut Self, value: &Spanned<String>, field: &str, noun: &str, known: Vec<&String>| {
+        let check = |compiler: &mut Self, value: &Spanned<String>, field: &str, noun: &str, known: Vec<&String>| {
             if !known.contains(&value.get_ref()) {
                 let list = known.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ");
                 let defined =
                     if list.is_empty() { format!(" (no {noun}s are defined)") } else { format!(" (defined: {list})") };
-                cx.error(value, &format!("{key}.{field}"), format!("unknown {noun} `{}`{defined}", value.get_ref()));
+                compiler.error(
+                    value,
+                    &format!("{key}.{field}"),
+                    format!("unknown {noun} `{}`{defined}", value.get_ref()),
+                );
             }
         };
         if let Some(s) = &raw.source {

@@ -17,9 +17,10 @@ use crate::config::headers;
 use crate::config::model::Destination;
 use crate::metrics::Metrics;
 use crate::queue::{DeliveryOutcome, LeasedDelivery, NewDelivery, Store};
-use crate::reload::Live;
+use crate::reload::Reloader;
 use crate::standard_webhooks;
 use crate::telemetry::{Escaped, RateLimited};
+use crate::workers::Work;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use retry::Attempt;
 use std::sync::Arc;
@@ -39,9 +40,9 @@ const LEASE: Duration = Duration::from_secs(15 * 60);
 const RECORD_FIRST: Duration = Duration::from_millis(100);
 const RECORD_MAX: Duration = Duration::from_secs(1);
 
-/// What every attempt needs.
+/// What every attempt needs; the worker loop runs leased deliveries through it.
 struct Deliverer {
-    live: Arc<Live>,
+    live: Arc<Reloader>,
     store: Store,
     clients: Clients,
     metrics: Arc<Metrics>,
@@ -51,25 +52,39 @@ struct Deliverer {
 }
 
 /// Runs until `shutdown`, then waits for requests in flight.
-pub async fn run(live: Arc<Live>, store: Store, clients: Clients, metrics: Arc<Metrics>, shutdown: CancellationToken) {
-    let unrecorded = RateLimited::default();
-    let stopping = shutdown.clone();
-    let deliverer =
-        Arc::new(Deliverer { live, store: store.clone(), clients, metrics, unrecorded, shutdown: stopping });
-    let shared = &store;
-    let lease = move |n| async move { shared.lease_deliveries(n, LEASE).await.unwrap_or_default() };
-    let work = |leased: LeasedDelivery| {
-        let d = &leased.delivery;
-        let span =
-            tracing::info_span!("delivery", delivery_id = %d.id, event_id = %d.event_id, destination = %d.destination);
-        let deliverer = deliverer.clone();
-        async move { deliverer.deliver(leased).await }.instrument(span)
-    };
+pub async fn run(
+    live: Arc<Reloader>,
+    store: Store,
+    clients: Clients,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+) {
     let handed = match store.hand_deliveries(IN_FLIGHT, LEASE).await {
         Ok(handed) => handed,
         Err(e) => return tracing::error!(error = %e, "delivery cannot start: the store is closed"),
     };
-    crate::workers::run(IN_FLIGHT, handed, lease, move || shared.deliveries_ready(), work, shutdown).await;
+    let unrecorded = RateLimited::default();
+    let deliverer = Arc::new(Deliverer { live, store, clients, metrics, unrecorded, shutdown: shutdown.clone() });
+    crate::workers::run(deliverer, IN_FLIGHT, handed, shutdown).await;
+}
+
+impl Work for Deliverer {
+    type Item = LeasedDelivery;
+
+    async fn lease(&self, max: usize) -> Vec<LeasedDelivery> {
+        self.store.lease_deliveries(max, LEASE).await.unwrap_or_default()
+    }
+
+    async fn ready(&self) {
+        self.store.deliveries_ready().await
+    }
+
+    async fn run(&self, leased: LeasedDelivery) {
+        let d = &leased.delivery;
+        let span =
+            tracing::info_span!("delivery", delivery_id = %d.id, event_id = %d.event_id, destination = %d.destination);
+        self.deliver(leased).instrument(span).await
+    }
 }
 
 impl Deliverer {

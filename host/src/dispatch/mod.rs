@@ -13,9 +13,10 @@ use crate::config::model::RetryPolicy;
 use crate::event::Event;
 use crate::metrics::Metrics;
 use crate::queue::{EventNext, EventOutcome, Finished, LeasedEvent, Store};
-use crate::reload::{Live, Snapshot};
+use crate::reload::{Reloader, Snapshot};
 use crate::scope::Scope;
 use crate::telemetry::{Escaped, RateLimited};
+use crate::workers::Work;
 use action::RouteResult;
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,28 +50,47 @@ const RELEASE_FIRST: Duration = Duration::from_millis(100);
 const RELEASE_MAX: Duration = Duration::from_secs(1);
 
 /// Runs until `shutdown`, then waits for events in flight.
-pub async fn run(live: Arc<Live>, ctx: Ctx, workers: usize, shutdown: CancellationToken) {
-    let store = &ctx.store;
-    let lease = move |n| async move { store.lease_events(n, LEASE).await.unwrap_or_default() };
-    let stopping = shutdown.clone();
-    let work = |leased: LeasedEvent| {
-        let snapshot = live.snapshot();
-        let (ctx, stopping) = (ctx.clone(), stopping.clone());
-        let e = &leased.event;
-        let span =
-            tracing::info_span!("event", event_id = %e.id, source = %Escaped(&e.source), scope = %Escaped(&e.scope));
-        async move {
-            let id = leased.event.id.clone();
-            let outcome = handle(&snapshot, &ctx.store, leased, &ctx.metrics).await;
-            record(&ctx, id, outcome, &stopping).await;
-        }
-        .instrument(span)
-    };
-    let handed = match store.hand_events(workers, LEASE).await {
+pub async fn run(live: Arc<Reloader>, ctx: Ctx, workers: usize, shutdown: CancellationToken) {
+    let handed = match ctx.store.hand_events(workers, LEASE).await {
         Ok(handed) => handed,
         Err(e) => return tracing::error!(error = %e, "dispatch cannot start: the store is closed"),
     };
-    crate::workers::run(workers, handed, lease, move || store.events_ready(), work, shutdown).await;
+    let dispatcher = Arc::new(Dispatcher { live, ctx, shutdown: shutdown.clone() });
+    crate::workers::run(dispatcher, workers, handed, shutdown).await;
+}
+
+/// Leased events, as the worker loop runs them.
+struct Dispatcher {
+    live: Arc<Reloader>,
+    ctx: Ctx,
+    shutdown: CancellationToken,
+}
+
+impl Work for Dispatcher {
+    type Item = LeasedEvent;
+
+    async fn lease(&self, max: usize) -> Vec<LeasedEvent> {
+        self.ctx.store.lease_events(max, LEASE).await.unwrap_or_default()
+    }
+
+    async fn ready(&self) {
+        self.ctx.store.events_ready().await
+    }
+
+    /// Handles the event on the snapshot current as it is taken, and records the outcome.
+    async fn run(&self, leased: LeasedEvent) {
+        let snapshot = self.live.snapshot();
+        let e = &leased.event;
+        let span =
+            tracing::info_span!("event", event_id = %e.id, source = %Escaped(&e.source), scope = %Escaped(&e.scope));
+        async {
+            let id = leased.event.id.clone();
+            let outcome = handle(&snapshot, &self.ctx.store, leased, &self.ctx.metrics).await;
+            record(&self.ctx, id, outcome, &self.shutdown).await;
+        }
+        .instrument(span)
+        .await
+    }
 }
 
 /// Commits an event's outcome. One the store refuses for passing the tree's `max_emits` is a

@@ -1,12 +1,12 @@
-//! Live configuration: the current [`Snapshot`] behind an `ArcSwap`, and the reloads that
-//! replace it.
+//! Live configuration: the [`Reloader`], which holds the current [`Snapshot`] behind an
+//! `ArcSwap` and runs the reloads that replace it.
 //!
 //! A reload reads routes.toml, builds a complete new snapshot off the request path and swaps
 //! it in atomically; if anything is wrong the old snapshot keeps serving and the errors are
-//! kept as the [`ReloadStatus`], which anyone may wait on ([`Live::subscribe`]). Requests in
+//! kept as the [`ReloadStatus`], which anyone may wait on ([`Reloader::subscribe`]). Requests in
 //! flight finish on the snapshot they loaded. `watcher.rs` turns file changes into reload
 //! requests; SIGHUP and `POST /api/reload` do too (see `app.rs`). Nothing here is on the
-//! request path except [`Live::snapshot`], one atomic load.
+//! request path except [`Reloader::snapshot`], one atomic load.
 
 mod snapshot;
 mod status;
@@ -24,8 +24,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
-/// Owns the live snapshot and knows how to rebuild it from the config file.
-pub struct Live {
+/// The reloader: owns the live snapshot and knows how to rebuild it from the config file.
+/// Every task that reads the configuration holds one (`Arc<Reloader>`, usually named `live`).
+pub struct Reloader {
     path: PathBuf,
     engine: Arc<PluginEngine>,
     cache: ComponentCache,
@@ -38,13 +39,13 @@ pub struct Live {
     env: fn(&str) -> Option<String>,
 }
 
-impl std::fmt::Debug for Live {
+impl std::fmt::Debug for Reloader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Live").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("Reloader").field("path", &self.path).finish_non_exhaustive()
     }
 }
 
-impl Live {
+impl Reloader {
     /// Loads the config and builds the first snapshot; any error is fatal here, since there is
     /// no previous snapshot to keep serving.
     pub fn start(

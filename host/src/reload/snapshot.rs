@@ -25,7 +25,7 @@ pub struct Snapshot {
     pub plugins: HashMap<String, Arc<CompiledPlugin>>,
     pub built_at: SystemTime,
     /// SHA-256 of each file this snapshot was built from: its plugins (the bytes compiled), its
-    /// certificates and keys, and, once [`Live`](super::Live) adds it, the config file.
+    /// certificates and keys, and, once [`Reloader`](super::Reloader) adds it, the config file.
     pub inputs: BTreeMap<PathBuf, [u8; 32]>,
     /// What the TLS listeners present, when the config gives them certificates.
     pub certs: Certs,

@@ -5,13 +5,13 @@
 //! editor's write-to-temp-and-rename, `cp` over the file, `cargo build` rewriting an artifact,
 //! and a Kubernetes ConfigMap's `..data` symlink swap. Bursts are debounced, and a reload runs
 //! only when the bytes actually changed (or when one is requested explicitly). It never swaps
-//! snapshots itself: that is [`Live::reload`].
+//! snapshots itself: that is [`Reloader::reload`].
 //!
 //! The watches are registered before [`watch`] returns, and its first check compares the files
 //! with the digests the current snapshot was built from, so a change made between the first
 //! load and the watch is not missed.
 
-use super::Live;
+use super::Reloader;
 use notify::{RecursiveMode, Watcher};
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -30,7 +30,7 @@ type Fingerprint = BTreeMap<PathBuf, [u8; 32]>;
 /// Sets up the file watches (when `files`) now, and returns the loop to spawn: it runs until
 /// `shutdown`, reloading on content changes and on every `requested` notification.
 pub fn watch(
-    live: Arc<Live>,
+    live: Arc<Reloader>,
     requested: Arc<Notify>,
     files: bool,
     shutdown: CancellationToken,
@@ -85,7 +85,7 @@ pub fn watch(
 /// quiet period from ever ending.
 type Names = Arc<std::sync::RwLock<std::collections::HashSet<std::ffi::OsString>>>;
 
-fn set_names(names: &Names, live: &Live) {
+fn set_names(names: &Names, live: &Reloader) {
     let wanted = live.watched_files().iter().filter_map(|f| f.file_name().map(|n| n.to_os_string())).collect();
     if let Ok(mut n) = names.write() {
         *n = wanted;
@@ -111,7 +111,7 @@ fn file_watcher(changed: Arc<Notify>, names: Names) -> Option<notify::Recommende
 }
 
 /// The directories holding the watched files.
-fn directories(live: &Live) -> BTreeSet<PathBuf> {
+fn directories(live: &Reloader) -> BTreeSet<PathBuf> {
     live.watched_files().iter().map(|f| parent(f)).collect()
 }
 
@@ -142,7 +142,7 @@ fn rewatch(watcher: &mut notify::RecommendedWatcher, watched: &mut BTreeSet<Path
 }
 
 /// The digest of every watched file, read on a blocking thread.
-async fn fingerprint(live: &Arc<Live>) -> Fingerprint {
+async fn fingerprint(live: &Arc<Reloader>) -> Fingerprint {
     let live = live.clone();
     tokio::task::spawn_blocking(move || {
         live.watched_files().into_iter().map(|f| (f.clone(), super::digest_file(&f))).collect()

@@ -19,7 +19,7 @@ use crate::event::Event;
 use crate::http_error::ApiError;
 use crate::metrics::Metrics;
 use crate::queue::{Appended, Dedup, Store, StoreError};
-use crate::reload::Live;
+use crate::reload::Reloader;
 use crate::telemetry::{Escaped, RateLimited};
 use axum::Router;
 use axum::body::Body;
@@ -41,7 +41,7 @@ const STORAGE_RETRY_SECS: u64 = 5;
 /// What the ingest handlers share.
 #[derive(Clone)]
 pub struct Ingest {
-    pub live: Arc<Live>,
+    pub live: Arc<Reloader>,
     pub store: Store,
     pub metrics: Arc<Metrics>,
     /// Store failures are logged at a bounded rate: a full disk fails every request.

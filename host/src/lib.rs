@@ -7,23 +7,45 @@
 //!
 //! # Layout
 //!
-//! - [`config`]: routes.toml → a validated, immutable [`config::Config`] (no I/O beyond reading it).
+//! - [`config`]: routes.toml → a validated, immutable [`config::Config`] (no I/O beyond reading
+//!   it), and the plain data the layers above read: provider kinds and settings with their one
+//!   check ([`config::provider`]), Standard Webhooks secrets ([`config::WhsecKey`]), header rules.
 //! - [`scope`]: scopes, patterns and the routing trie.
-//! - [`sources`]: the ingest endpoint and one provider per platform (signatures, scope, id).
+//! - [`signature`]: HMAC, constant-time comparison, the replay window, hex/base64 (a leaf).
+//! - [`standard_webhooks`]: the Standard Webhooks scheme both ways, sources verifying and
+//!   deliveries signing with the same code.
+//! - [`sources`]: the ingest endpoint and one provider per platform, each owning its
+//!   signature, scope, id and sample webhook (`switchyard send`).
 //! - [`plugin`]: the wasmtime runtime — the only module that uses wasmtime.
-//! - [`reload`]: the live [`reload::Snapshot`] behind `ArcSwap`, file watching, reload status.
+//! - [`reload`]: the [`reload::Reloader`], holding the live [`reload::Snapshot`] behind
+//!   `ArcSwap`; file watching, reload status.
 //! - [`queue`]: the durable store (SQLite, or PostgreSQL shared by several gateways): events,
 //!   deliveries, dead letters, dedup keys; one writer thread per store, group commit; each
 //!   operation written once in SQL both backends take; fresh work written already leased and
 //!   handed to its loop in memory (`queue::handoff`).
 //! - [`dispatch`]: leased events → matching routes → plugin actions → deliveries.
 //! - [`delivery`]: HTTP POSTs to destinations, signed with Standard Webhooks headers; retries.
-//! - [`workers`]: the lease-and-run loop dispatch and delivery share.
+//! - [`workers`]: the lease → ready → run loop dispatch and delivery share, each as a
+//!   [`workers::Work`].
 //! - [`metrics`]: lock-free counters; [`admin`]: health, readiness, Prometheus `/metrics`, JSON API.
 //! - [`http_server`]: the listeners' connection loop (plain or TLS, HTTP/1.1 and HTTP/2);
 //!   [`tls`]: rustls for HTTPS deliveries and TLS listeners; [`telemetry`]: logging, and
 //!   [`telemetry::Escaped`] for every outside value in a log line.
-//! - [`app`]: wires the above into a running [`app::Gateway`]; [`cli`]: the commands.
+//! - [`app`]: wires the above into a running [`app::Gateway`]; [`cli`]: the commands (only I/O:
+//!   `send` asks the provider for its sample).
+//!
+//! # Who imports whom
+//!
+//! ```text
+//! config → scope                          (the bottom: no tokio, axum, reqwest or wasmtime)
+//! signature → config                      standard_webhooks → signature, config
+//! sources → standard_webhooks, signature, config, queue, reload
+//! delivery → standard_webhooks, config, queue, reload
+//! dispatch → plugin, config, queue, reload, delivery::retry (backoff)
+//! dispatch, delivery → workers → queue;  event, metrics, telemetry are leaves anyone may use
+//! reload → config, scope, plugin, sources (a snapshot's providers)
+//! app, cli → everything (the only places that wire things together)
+//! ```
 //!
 //! # Flow
 //!

@@ -4,6 +4,11 @@
 //! `deny_unknown_fields`, spans kept); [`compile`] resolves and validates it into a [`Config`]
 //! that cannot be invalid, reporting every problem at once with file, line, column and key.
 //! Nothing here starts tasks, opens sockets or compiles wasm.
+//!
+//! The bottom layer: besides the config itself it owns the plain data the layers above read
+//! ([`provider`]: provider kinds and settings with their one check; [`headers`]: which
+//! headers may be sent; [`WhsecKey`]: the Standard Webhooks secret rule). It imports only
+//! `scope` from this crate, and never an HTTP client, server or runtime type.
 
 pub mod allowed_host;
 mod compile;

@@ -11,7 +11,9 @@ variant's rounds, their mean, and the ratio to the first variant.
 
 Variants:
   plain        the shipped path: verified → SQLite → order-to-erp (Rust) → HTTP sink
-  base         the same with the binary in $BASE_BIN (a build of another commit)
+  bin:NAME     plain with the binary target/bench-bins/NAME/switchyard (a release build of
+               another commit, e.g. NAME = its short hash), for before/after in one run; with
+               order_to_erp.wasm beside it when that commit's plugin contract is older
   tls          TLS ingest (HTTPS, HTTP/1.1 keep-alive) and an HTTPS sink (ca_file)
   pg           plain on PostgreSQL ($PG_URL, default the test database)
   kv-sqlite    the `stateful` plugin doing a kv get and set per event (keys spread), SQLite,
@@ -50,7 +52,7 @@ REL = os.path.join(ROOT, "target/release")
 PLUGINS = os.path.join(ROOT, "target/plugins/wasm32-wasip2/release")
 POLYGLOT = os.path.join(ROOT, "target/plugins/polyglot")
 SECRET = "bench-client-secret"
-PORT, SINK, UPSTREAM = 18080, 19000, 19100
+PORT, SINK, SIDE, UPSTREAM = 18080, 19000, 19001, 19100
 
 
 def body(n=250):
@@ -123,6 +125,7 @@ class Bench:
         return self.tls
 
     def config(self, name, plugin_path, plugin_extra="", storage=None, tls=False, extra="", signed=True):
+        name = name.replace(":", "-")
         storage = storage or f"sqlite://{self.work}/{name}.db"
         server_tls = ""
         dest = f"http://127.0.0.1:{SINK}/erp"
@@ -162,6 +165,7 @@ to = ["erp"]
         return path
 
     def lua(self, name, mode=None):
+        name = name.replace(":", "-")
         payload = body()
         path = os.path.join(self.work, f"{name}.lua")
         lines = ['wrk.method = "POST"', 'wrk.headers["Content-Type"] = "application/json"']
@@ -183,8 +187,12 @@ to = ["erp"]
         rust = os.path.join(PLUGINS, "order_to_erp.wasm")
         pg = os.environ.get("PG_URL", "postgres://postgres@127.0.0.1:5432/test")
         kv_plugin = os.path.join(PLUGINS, "stateful.wasm")
-        if name in ("plain", "base"):
+        if name == "plain":
             return self.config(name, rust), self.lua(name), False
+        if name.startswith("bin:"):
+            # An older build may need the plugin built at its own commit (an older WIT).
+            own = os.path.join(ROOT, "target/bench-bins", name[4:], "order_to_erp.wasm")
+            return self.config(name, own if os.path.exists(own) else rust), self.lua(name), False
         if name == "tls":
             return self.config(name, rust, tls=True), self.lua(name), True
         if name == "pg":
@@ -203,10 +211,12 @@ to = ["erp"]
 [plugins.slow]
 path = "{kv_plugin}"
 allowed_hosts = ["http://127.0.0.1:{UPSTREAM}"]
+[destinations.side]
+url = "http://127.0.0.1:{SIDE}/side"
 [[routes]]
 match = "slow"
 plugin = "slow"
-to = ["erp"]
+to = ["side"]
 [sources.slow]
 provider = "generic"
 scope_field = "scope"
@@ -223,17 +233,21 @@ dedup_window_secs = 0
 
     def one(self, name):
         config, lua, https = self.variant(name)
-        binary = os.environ.get("BASE_BIN") if name == "base" else self.bin
+        binary = self.bin
+        if name.startswith("bin:"):
+            binary = os.path.join(ROOT, "target/bench-bins", name[4:], "switchyard")
         env = dict(os.environ, SWITCHYARD_CACHE_DIR=os.path.join(ROOT, "target/plugin-tools/cache"))
         sink_cmd = [os.path.join(REL, "examples/bare_axum"), f"127.0.0.1:{SINK}"]
         if name == "tls":
             _, crt, key = self.certs()
             sink_cmd += ["--tls", crt, key]
         sink = start(sink_cmd, os.path.join(self.work, "sink.log"))
-        upstream = paced = None
+        upstream = paced = side = None
         try:
             wait_port(SINK)
             if name == "slow-route":
+                side = start([os.path.join(REL, "examples/bare_axum"), f"127.0.0.1:{SIDE}"], os.path.join(self.work, "side.log"))
+                wait_port(SIDE)
                 upstream = start([os.path.join(REL, "examples/bare_axum"), f"127.0.0.1:{UPSTREAM}", "--delay-ms", "2000"],
                                  os.path.join(self.work, "upstream.log"))
                 wait_port(UPSTREAM)
@@ -256,19 +270,17 @@ dedup_window_secs = 0
                 non2xx = next((int(l.split()[-1]) for l in out.splitlines() if "Non-2xx" in l), 0)
                 want = accepted - non2xx
                 deadline = time.time() + 600
-                slow_extra = 20 * self.args.seconds if name == "slow-route" else 0
                 while count(SINK, https) - before < want and time.time() < deadline:
                     time.sleep(0.1)
                 elapsed = time.time() - started
                 delivered = count(SINK, https) - before
-                if name == "slow-route":
-                    delivered = min(delivered, want)  # the slow route's deliveries are not counted
-                return round(delivered / elapsed), want, non2xx, slow_extra
+                return round(delivered / elapsed), want, non2xx
             finally:
                 stop(paced)
                 stop(gw)
         finally:
             stop(upstream)
+            stop(side)
             stop(sink)
 
     def run(self):
@@ -276,7 +288,7 @@ dedup_window_secs = 0
         for r in range(self.args.rounds):
             order = self.args.variants if r % 2 == 0 else list(reversed(self.args.variants))
             for v in order:
-                rate, accepted, non2xx, _ = self.one(v)
+                rate, accepted, non2xx = self.one(v)
                 print(f"round {r + 1}: {v}: {rate} events/s ({accepted} accepted, {non2xx} non-2xx)", file=sys.stderr)
                 results[v].append(rate)
         first = statistics.mean(results[self.args.variants[0]])
@@ -290,6 +302,10 @@ dedup_window_secs = 0
 
 
 def main():
+    if not shutil.which("wrk"):
+        # As bench/load.sh does: Debian's wrk, with sudo when not root.
+        sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
+        subprocess.run(sudo + ["apt-get", "install", "-y", "wrk"], check=True, capture_output=True)
     p = argparse.ArgumentParser()
     p.add_argument("--seconds", type=int, default=15)
     p.add_argument("--connections", type=int, default=64)

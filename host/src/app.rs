@@ -48,6 +48,8 @@ pub struct Gateway {
     /// Ask for a reload now (what SIGHUP does).
     pub reload: Arc<Notify>,
     pub metrics: Arc<Metrics>,
+    /// Each destination's limits and breaker state in this gateway.
+    pub control: Arc<delivery::Control>,
     shutdown: CancellationToken,
     ingest_stop: CancellationToken,
     tasks: TaskTracker,
@@ -84,7 +86,15 @@ impl Gateway {
         let reload = Arc::new(Notify::new());
         let metrics = Arc::new(Metrics::default());
 
-        tasks.spawn(delivery::run(live.clone(), store.clone(), clients, metrics.clone(), shutdown.child_token()));
+        let control = Arc::new(delivery::Control::default());
+        let parts = delivery::Parts {
+            live: live.clone(),
+            store: store.clone(),
+            clients,
+            metrics: metrics.clone(),
+            control: control.clone(),
+        };
+        tasks.spawn(delivery::run(parts, shutdown.child_token()));
         let ctx = dispatch::Ctx { store: store.clone(), metrics: metrics.clone(), unrecorded: Arc::default() };
         tasks.spawn(dispatch::run(live.clone(), ctx, snapshot.config.server.workers, shutdown.child_token()));
         tasks.spawn(prune(live.clone(), store.clone(), shutdown.child_token()));
@@ -108,6 +118,7 @@ impl Gateway {
                     live: live.clone(),
                     metrics: metrics.clone(),
                     store: store.clone(),
+                    control: control.clone(),
                     reload: reload.clone(),
                     loopback: false,
                 };
@@ -118,7 +129,7 @@ impl Gateway {
             }
             None => None,
         };
-        Ok(Self { live, store, ingest_addr, admin_addr, reload, metrics, shutdown, ingest_stop, tasks })
+        Ok(Self { live, store, ingest_addr, admin_addr, reload, metrics, control, shutdown, ingest_stop, tasks })
     }
 
     /// Stops accepting webhooks, then lets dispatch and delivery finish what they hold, and

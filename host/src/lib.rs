@@ -72,6 +72,7 @@ pub mod metrics;
 pub mod plugin;
 pub mod queue;
 pub mod reload;
+pub mod replay;
 pub mod scope;
 pub mod signature;
 pub mod sources;

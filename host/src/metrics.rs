@@ -61,6 +61,14 @@ pub struct Metrics {
     pub plugin_fetches: Family<Family<AtomicU64>>,
     /// Time to each outbound request's answer, by plugin.
     pub plugin_fetch_seconds: Family<Histogram<Network>>,
+    /// Events a route's filter kept from its plugin, by route.
+    pub route_filtered: Family<AtomicU64>,
+    /// Deliveries a limit or a pause sent back to wait: destination → reason → count.
+    pub delivery_waits: Family<Family<AtomicU64>>,
+    /// Destinations paused and resumed: destination → change (paused, resumed) → count.
+    pub destination_changes: Family<Family<AtomicU64>>,
+    /// Time each delivery attempt took, by destination.
+    pub delivery_seconds: Family<Histogram<Network>>,
 }
 
 impl Metrics {
@@ -106,6 +114,21 @@ impl Metrics {
         if outcome != "refused" {
             self.plugin_fetch_seconds.with(plugin, |h| h.observe(took));
         }
+    }
+
+    /// An event `route`'s filter kept from its plugin.
+    pub fn filtered(&self, route: &str) {
+        self.route_filtered.with(route, Self::inc);
+    }
+
+    /// A delivery to `destination` sent back to wait for `reason` (rate, concurrency, paused).
+    pub fn delivery_waited(&self, destination: &str, reason: &str) {
+        self.delivery_waits.with(destination, |reasons| reasons.with(reason, Self::inc));
+    }
+
+    /// `destination` was paused or resumed (`change`).
+    pub fn destination_changed(&self, destination: &str, change: &str) {
+        self.destination_changes.with(destination, |changes| changes.with(change, Self::inc));
     }
 
     /// One attempt to deliver to `destination` that ended in `outcome`.

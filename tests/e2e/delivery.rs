@@ -1,5 +1,7 @@
 //! Deliveries survive a destination that is down, end in the dead-letter queue when it never
-//! comes back, and a replay delivers them once it is fixed. Delays are configured short.
+//! comes back, and a replay delivers them once it is fixed. Delays are configured short, and
+//! the breaker is off (`pause_after = 0`): these tests are about retries (the breaker's own
+//! are in `delivery_control.rs`).
 
 use crate::support::{TestDestination, TestGateway, eventually};
 use std::collections::{HashMap, HashSet};
@@ -17,6 +19,7 @@ scope_field = "scope"
 url = "{dest_url}"
 timeout_ms = 2000
 retry = {{ max_attempts = {max_attempts}, first_ms = 20, max_ms = 100 }}
+pause_after = 0
 
 [[routes]]
 match = "order/*"

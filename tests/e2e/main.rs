@@ -5,6 +5,7 @@
 //! - `routing`: scopes reach the right routes and plugins, fan-out, no match, parameters.
 //! - `plugins`: misbehaving plugins fail only their own event.
 //! - `delivery`: retries, dead letters and replay.
+//! - `delivery_control`: rate and concurrency limits, the breaker, ordered keys, filters, event replay.
 //! - `ingest`: bad input is answered with the right status and never crashes anything.
 //! - `providers`: each platform's genuine webhooks are accepted once, forgeries refused.
 //! - `reload`: config and plugin changes apply live, broken ones change nothing, none loses an event.
@@ -19,6 +20,7 @@
 mod admin;
 mod capabilities;
 mod delivery;
+mod delivery_control;
 mod hostile;
 mod https;
 mod ingest;

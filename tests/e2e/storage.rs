@@ -1,6 +1,7 @@
 //! Storage: dedup keys are durable (a repeat after a restart is still a duplicate), and the
 //! PostgreSQL backend serves a gateway, or several sharing one database.
 
+use crate::support::pg::TestSchema;
 use crate::support::{TestDestination, TestGateway, eventually};
 use switchyard::metrics::Metrics;
 
@@ -54,50 +55,6 @@ async fn a_repeat_sent_after_a_restart_is_still_a_duplicate_and_is_not_delivered
     let orders: Vec<String> = dest.received().iter().map(|r| r.json()["order_id"].to_string()).collect();
     assert_eq!(orders, [r#""1001""#, r#""1002""#], "order 1001 is delivered once");
     gw.stop().await;
-}
-
-/// A schema of its own in the test database (`SWITCHYARD_TEST_POSTGRES_URL`), so tests running
-/// at once do not meet; dropped with the guard.
-struct TestSchema {
-    base: String,
-    name: String,
-}
-
-impl TestSchema {
-    /// `None`, said on stderr, when `SWITCHYARD_TEST_POSTGRES_URL` is not set.
-    fn create() -> Option<Self> {
-        let Ok(base) = std::env::var("SWITCHYARD_TEST_POSTGRES_URL") else {
-            eprintln!("skipped: SWITCHYARD_TEST_POSTGRES_URL is not set");
-            return None;
-        };
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-        let schema = Self { base, name: format!("sy_test_e2e_{}_{nanos}", std::process::id()) };
-        schema.run(&format!("CREATE SCHEMA {}", schema.name));
-        Some(schema)
-    }
-
-    /// The `[storage]` table of a routes.toml on this schema.
-    fn storage(&self) -> String {
-        let joiner = if self.base.contains('?') { '&' } else { '?' };
-        format!("[storage]\nurl = \"{}{joiner}options=-csearch_path%3D{}\"", self.base, self.name)
-    }
-
-    /// Runs `sql` on a thread of its own (the sync client must not run inside tokio).
-    fn run(&self, sql: &str) {
-        let (base, owned) = (self.base.clone(), sql.to_string());
-        let done = std::thread::spawn(move || postgres::Client::connect(&base, postgres::NoTls)?.batch_execute(&owned));
-        match done.join() {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => panic!("{sql}: {e}"),
-            Err(_) => panic!("{sql}: the thread panicked"),
-        }
-    }
-}
-
-impl Drop for TestSchema {
-    fn drop(&mut self) {
-        self.run(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
-    }
 }
 
 #[tokio::test]

@@ -23,12 +23,16 @@ pub async fn render(State(admin): State<Admin>) -> impl IntoResponse {
     let depth = tokio::time::timeout(STORE_PATIENCE, admin.store.depth()).await.ok().and_then(Result::ok);
     let mut out = Text::default();
     counters(&mut out, &admin.metrics);
+    destinations(&mut out, &admin);
     reloads(&mut out, &admin);
     let commit = "Time each store batch (many writes, one transaction) took to execute and commit, fsync included.";
     out.histogram("switchyard_store_commit_seconds", commit, admin.store.commit_seconds());
     if let Some(d) = depth {
         out.gauge("switchyard_queue_events_pending", "Events stored and not yet fully dispatched.", d.events_pending);
-        out.gauge("switchyard_queue_deliveries_pending", "Deliveries stored and not yet done.", d.deliveries_pending);
+        out.gauge("switchyard_queue_deliveries_pending", "Deliveries due or in flight.", d.deliveries_pending);
+        let held =
+            "Deliveries held back: parked for a paused destination, or waiting behind their ordered lane's head.";
+        out.gauge("switchyard_queue_deliveries_held", held, d.deliveries_held);
         out.gauge("switchyard_queue_dead_letters", "Dead letters waiting for a replay.", d.dead);
         let oldest = d.oldest_due_ms as f64 / 1000.0;
         out.gauge("switchyard_queue_oldest_due_seconds", "Age of the oldest due, unleased work.", oldest);
@@ -59,8 +63,59 @@ fn counters(out: &mut Text, m: &Metrics) {
     out.histograms("switchyard_plugin_fetch_seconds", fetch_seconds, "plugin", &m.plugin_fetch_seconds);
     let attempts = "Delivery attempts, by destination and outcome (delivered, retry, dead).";
     out.family2("switchyard_delivery_attempts_total", attempts, ["destination", "outcome"], &m.delivery_attempts);
+    let attempt_seconds = "Time delivery attempts took, by destination.";
+    out.histograms("switchyard_delivery_duration_seconds", attempt_seconds, "destination", &m.delivery_seconds);
+    let waits = "Deliveries sent back to wait in the store, not attempted, by destination and reason (rate, concurrency, paused).";
+    out.family2("switchyard_delivery_waits_total", waits, ["destination", "reason"], &m.delivery_waits);
+    let changes = "Destinations paused and resumed, by destination and change.";
+    out.family2("switchyard_destination_changes_total", changes, ["destination", "change"], &m.destination_changes);
+    let filtered = "Events a route's filter kept from its plugin, by route.";
+    out.family1("switchyard_route_filtered_total", filtered, "route", &m.route_filtered);
     let dead = "Events and deliveries moved to the dead-letter queue.";
     out.counter("switchyard_dead_letters_total", dead, Metrics::get(&m.dead_letters));
+}
+
+/// Per destination in the serving config: this gateway's limits, requests in flight, and
+/// whether the store holds it paused.
+fn destinations(out: &mut Text, admin: &Admin) {
+    let snapshot = admin.live.snapshot();
+    let pauses = admin.control.pauses();
+    let rows: Vec<_> = snapshot.config.destinations.values().collect();
+    out.header(
+        "switchyard_destination_paused",
+        "gauge",
+        "1 while the destination is paused (by its breaker or an operator).",
+    );
+    for d in &rows {
+        out.sample(
+            "switchyard_destination_paused",
+            &[("destination", &d.name)],
+            u8::from(pauses.contains_key(&d.name)),
+        );
+    }
+    out.header("switchyard_destination_in_flight", "gauge", "Attempts this gateway has in flight to the destination.");
+    for d in &rows {
+        out.sample(
+            "switchyard_destination_in_flight",
+            &[("destination", &d.name)],
+            admin.control.view(&d.name).in_flight,
+        );
+    }
+    let rate = "The destination's rate limit in deliveries per second, per gateway (absent: none).";
+    out.header("switchyard_destination_rate_limit", "gauge", rate);
+    for d in &rows {
+        if let Some(r) = d.limits.rate {
+            let per_second = f64::from(r.count) / r.per.as_secs_f64();
+            out.sample("switchyard_destination_rate_limit", &[("destination", &d.name)], per_second);
+        }
+    }
+    let concurrency = "The destination's concurrency limit, per gateway (absent: none).";
+    out.header("switchyard_destination_concurrency_limit", "gauge", concurrency);
+    for d in &rows {
+        if let Some(c) = d.limits.concurrency {
+            out.sample("switchyard_destination_concurrency_limit", &[("destination", &d.name)], c);
+        }
+    }
 }
 
 fn reloads(out: &mut Text, admin: &Admin) {

@@ -5,16 +5,20 @@
 //! - `metrics.rs`: `/metrics`, the [`Metrics`] counters and live gauges as Prometheus text.
 //! - `api.rs`: `/api/routes`, `/api/plugins`, `/api/reload` (GET the last outcome, POST to reload).
 //! - `dlq.rs`: `/api/dead-letters` (GET lists) and `/api/dead-letters/replay` (POST sends again).
-//! - `events.rs`: `/api/events`, the newest events with their deliveries.
+//! - `events.rs`: `/api/events`, the newest events with their deliveries; `/api/events/replay`
+//!   runs stored events through the current routes again.
+//! - `destinations.rs`: `/api/destinations` (limits, state, counts) and their pause/resume.
 //! - `kv.rs`: `/api/kv/{plugin}`, plugins' key–value state (list, get, delete).
 //!
 //! Everything but `/health` and `/ready` needs `Authorization: Bearer <admin_token>` when a token
 //! is configured; the token is read from the live snapshot, so a reload rotates it. A listener
 //! on a non-loopback address refuses to start without a token, and if a reload later removes
-//! it, the protected endpoints answer 401 rather than open up. This module only reads gateway
-//! state and asks for reloads; it must never change routing or touch events itself.
+//! it, the protected endpoints answer 401 rather than open up. This module reads gateway state,
+//! asks for reloads and relays operators' actions to the store (replays, pauses); it must never
+//! change routing itself.
 
 mod api;
+mod destinations;
 mod dlq;
 mod events;
 mod health;
@@ -47,6 +51,8 @@ pub struct Admin {
     pub live: Arc<Reloader>,
     pub metrics: Arc<Metrics>,
     pub store: Store,
+    /// Destinations' limits and breaker state in this gateway.
+    pub control: Arc<crate::delivery::Control>,
     /// The gateway's reload request (what SIGHUP notifies).
     pub reload: Arc<Notify>,
     /// Whether the listener is on a loopback address, where no token is needed.
@@ -91,6 +97,10 @@ pub fn router(admin: Admin) -> Router {
         .route("/api/plugins", get(api::plugins))
         .route("/api/reload", get(api::reload_status).post(api::reload_now))
         .route("/api/events", get(events::recent))
+        .route("/api/events/replay", axum::routing::post(events::replay))
+        .route("/api/destinations", get(destinations::list))
+        .route("/api/destinations/{name}/pause", axum::routing::post(destinations::pause))
+        .route("/api/destinations/{name}/resume", axum::routing::post(destinations::resume))
         .route("/api/dead-letters", get(dlq::list))
         .route("/api/dead-letters/replay", axum::routing::post(dlq::replay))
         .route("/api/kv/{plugin}", get(kv::list))

@@ -6,9 +6,7 @@
 //! destination first, then replay.
 
 use super::DlqCommand;
-use crate::app::config_dir;
 use crate::queue::{ReplaySelector, Store};
-use anyhow::Context;
 use std::path::Path;
 
 pub async fn run(command: DlqCommand) -> anyhow::Result<bool> {
@@ -27,8 +25,7 @@ pub async fn run(command: DlqCommand) -> anyhow::Result<bool> {
 }
 
 fn open(config: &Path) -> anyhow::Result<Store> {
-    let loaded = crate::config::load(config, &crate::config::process_env).map_err(|e| anyhow::anyhow!("{e}"))?;
-    Store::open_shared(&loaded.storage.url, &config_dir(config)).context("cannot open the store")
+    super::open_store(config).map(|(_, store)| store)
 }
 
 async fn list(config: &Path, limit: usize, json: bool) -> anyhow::Result<bool> {

@@ -3,9 +3,7 @@
 //! text when they are UTF-8, else as base64.
 
 use super::KvCommand;
-use crate::app::config_dir;
 use crate::queue::Store;
-use anyhow::Context;
 use std::path::Path;
 
 pub async fn run(command: KvCommand) -> anyhow::Result<bool> {
@@ -47,12 +45,12 @@ pub async fn run(command: KvCommand) -> anyhow::Result<bool> {
 
 /// Opens the store of `config`, after checking that it configures `plugin`.
 fn open(config: &Path, plugin: &str) -> anyhow::Result<Store> {
-    let loaded = crate::config::load(config, &crate::config::process_env).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (loaded, store) = super::open_store(config)?;
     if !loaded.plugins.contains_key(plugin) {
         let known: Vec<&str> = loaded.plugins.keys().map(String::as_str).collect();
         anyhow::bail!("no plugin named `{plugin}` in {} (plugins: {})", config.display(), known.join(", "));
     }
-    Store::open_shared(&loaded.storage.url, &config_dir(config)).context("cannot open the store")
+    Ok(store)
 }
 
 /// A value on one line: its text (control characters escaped, cut at `limit`), or base64.

@@ -1,17 +1,22 @@
 //! The `switchyard` command line: one file per subcommand, dispatched from here.
 
 mod check;
+mod destinations;
 mod dlq;
 mod explain;
 mod kv;
 mod plugin_new;
 mod plugin_run;
+mod replay;
 pub mod send;
 mod serve;
 
+use crate::config::Config;
+use crate::queue::Store;
 use crate::telemetry::LogFormat;
+use anyhow::Context;
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Parser)]
 #[command(name = "switchyard", version, about = "An edge gateway for webhooks")]
@@ -41,15 +46,25 @@ pub enum Command {
         #[arg(long, short, default_value = "routes.toml")]
         config: PathBuf,
     },
-    /// Show which routes a scope matches, in order, with captured parameters.
+    /// Show which routes a scope matches, in order, with captured parameters and filters.
     Explain {
         /// An event type, e.g. store/order/created.
         scope: String,
         /// Only consider routes open to this source.
         #[arg(long)]
         source: Option<String>,
+        /// A body (JSON file): say whether each route's filter holds for it, and its order key.
+        #[arg(long)]
+        body: Option<PathBuf>,
         #[arg(long, short, default_value = "routes.toml")]
         config: PathBuf,
+    },
+    /// Run stored events through the current routes and plugins again.
+    Replay(replay::ReplayArgs),
+    /// List destinations with their limits and state; pause or resume one.
+    Destinations {
+        #[command(subcommand)]
+        command: destinations::DestinationsCommand,
     },
     /// Inspect and replay the dead-letter queue.
     Dlq {
@@ -168,9 +183,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Kv { command } => kv::run(command).await,
         Command::Plugin { command: PluginCommand::New(args) } => plugin_new::run(args),
         Command::Plugin { command: PluginCommand::Run(args) } => plugin_run::run(args).await,
-        Command::Explain { scope, source, config } => explain::run(&config, &scope, source.as_deref()),
+        Command::Explain { scope, source, body, config } => {
+            explain::run(&config, &scope, source.as_deref(), body.as_deref())
+        }
+        Command::Replay(args) => replay::run(args).await,
+        Command::Destinations { command } => destinations::run(command).await,
         Command::Send { source, scope, data, file, url, config } => {
             send::run(&config, send::Request { source, scope, data: None, url }, data, file).await
         }
     }
+}
+
+/// Loads `config` and opens its store beside a gateway that may be serving it.
+pub(crate) fn open_store(config: &Path) -> anyhow::Result<(Config, Store)> {
+    let loaded = crate::config::load(config, &crate::config::process_env).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let store =
+        Store::open_shared(&loaded.storage.url, &crate::app::config_dir(config)).context("cannot open the store")?;
+    Ok((loaded, store))
 }

@@ -5,15 +5,16 @@
 //! the environment except through the injected lookup.
 
 use super::error::{ConfigError, SourceMap};
+use super::filter::{Condition, Filter, accepted_values, check_pointer};
 use super::headers::{self, HeaderError};
 use super::interpolate::{Lookup, interpolate};
 use super::model::{
-    AllowedHost, Config, Destination, Instances, PemFile, PluginSpec, RetryPolicy, Route, Server, Source, Storage,
-    TlsFiles, defaults,
+    AllowedHost, Config, Destination, Instances, Limits, PemFile, PluginSpec, RetryPolicy, Route, Server, Source,
+    Storage, TlsFiles, defaults,
 };
 use super::provider::{Algorithm, Encoding, GenericSpec, Location, ProviderKind, ProviderSettings, UnknownName};
 use super::raw::{RawConfig, RawDestination, RawPlugin, RawRoute, RawSource, RawTlsFiles};
-use super::units::{ByteSize, WhsecKey, check_name};
+use super::units::{ByteSize, Rate, WhsecKey, check_name, parse_duration};
 use crate::scope::Pattern;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -435,7 +436,34 @@ impl Compiler<'_> {
             self.error(spanned, &format!("{key}.url"), "ca_file and client certificates need an https:// url");
         }
         let timeout = Duration::from_millis(timeout_ms);
-        Destination { name, url, timeout, retry, signing_secret, headers, ca, identity }
+        let limits = self.limits(key, raw);
+        Destination { name, url, timeout, retry, signing_secret, headers, ca, identity, limits }
+    }
+
+    /// `rate`, `concurrency`, `pause_after` and `probe_every` of a destination.
+    fn limits(&mut self, key: &str, raw: &RawDestination) -> Limits {
+        let mut limits = Limits::default();
+        if let Some(rate) = &raw.rate {
+            match rate.get_ref().parse::<Rate>() {
+                Ok(parsed) => limits.rate = Some(parsed),
+                Err(e) => self.error(rate, &format!("{key}.rate"), e.to_string()),
+            }
+        }
+        limits.concurrency = raw
+            .concurrency
+            .as_ref()
+            .map(|_| self.positive(raw.concurrency.as_ref(), &format!("{key}.concurrency"), 1, 10_000) as u32);
+        if let Some(n) = &raw.pause_after {
+            limits.pause_after = (*n.get_ref() > 0).then_some(*n.get_ref());
+        }
+        if let Some(every) = &raw.probe_every {
+            match parse_duration(every.get_ref()) {
+                Ok(d) if d >= Duration::from_millis(100) => limits.probe_every = d,
+                Ok(_) => self.error(every, &format!("{key}.probe_every"), "must be at least 100ms"),
+                Err(e) => self.error(every, &format!("{key}.probe_every"), e),
+            }
+        }
+        limits
     }
 
     /// `{ cert, key }` of a listener, both read and checked.
@@ -533,6 +561,23 @@ impl Compiler<'_> {
                 "a route without a plugin needs at least one destination in `to`",
             );
         }
+        let mut filter = Filter::default();
+        for (pointer, value) in &raw.filter {
+            let entry = format!("{key}.filter.\"{}\"", pointer.get_ref());
+            if let Err(e) = check_pointer(pointer.get_ref()) {
+                self.error(pointer, &entry, format!("this filter can never hold: {e}"));
+                continue;
+            }
+            match accepted_values(value.get_ref()) {
+                Ok(accepted) => filter.0.push(Condition { pointer: pointer.get_ref().clone(), accepted }),
+                Err(e) => self.error(value, &entry, format!("this filter can never hold: {e}")),
+            }
+        }
+        if let Some(order_by) = &raw.order_by
+            && let Err(e) = check_pointer(order_by.get_ref())
+        {
+            self.error(order_by, &format!("{key}.order_by"), e);
+        }
         if self.errors.len() > errors_before {
             return None;
         }
@@ -543,6 +588,8 @@ impl Compiler<'_> {
             source: raw.source.as_ref().map(|s| s.get_ref().clone()),
             plugin: raw.plugin.as_ref().map(|p| p.get_ref().clone()),
             to: raw.to.iter().map(|d| d.get_ref().clone()).collect(),
+            filter,
+            order_by: raw.order_by.as_ref().map(|p| p.get_ref().clone()),
         })
     }
 }

@@ -13,12 +13,13 @@
 pub mod allowed_host;
 mod compile;
 mod error;
+pub mod filter;
 pub mod headers;
 mod interpolate;
 pub mod model;
 pub mod provider;
 mod raw;
-mod units;
+pub mod units;
 
 pub use error::{ConfigError, ConfigErrors, Location};
 pub use interpolate::Lookup;

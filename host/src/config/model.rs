@@ -4,7 +4,9 @@
 //! sizes are bytes. No spans, no raw strings to re-check, no I/O.
 
 pub use super::allowed_host::AllowedHost;
+pub use super::filter::Filter;
 use super::provider::{ProviderKind, ProviderSettings};
+pub use super::units::Rate;
 use super::units::WhsecKey;
 use crate::scope::Pattern;
 use std::collections::BTreeMap;
@@ -137,6 +139,33 @@ pub struct Destination {
     pub ca: Option<PemFile>,
     /// A client certificate to present to receivers that require one.
     pub identity: Option<TlsFiles>,
+    /// How hard this gateway may push the destination, and when it stops trying for a while.
+    pub limits: Limits,
+}
+
+/// A destination's protection, per gateway: deliveries over a limit wait in the store (they
+/// are neither attempts nor failures); a run of failures pauses the destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Deliveries started per second or minute at most.
+    pub rate: Option<Rate>,
+    /// Requests in flight at most.
+    pub concurrency: Option<u32>,
+    /// Consecutive failed attempts that pause the destination; `None` never pauses.
+    pub pause_after: Option<u32>,
+    /// While paused by failures, one delivery is tried this often.
+    pub probe_every: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            rate: None,
+            concurrency: None,
+            pause_after: Some(defaults::PAUSE_AFTER),
+            probe_every: Duration::from_secs(defaults::PROBE_EVERY_SECS),
+        }
+    }
 }
 
 /// When to try a failed delivery again.
@@ -162,6 +191,10 @@ pub struct Route {
     pub source: Option<String>,
     pub plugin: Option<String>,
     pub to: Vec<String>,
+    /// Conditions on the body, checked before the plugin runs.
+    pub filter: Filter,
+    /// A JSON pointer whose value orders this route's deliveries (per destination).
+    pub order_by: Option<String>,
 }
 
 /// Defaults, in one place so the README and `check` agree with the code.
@@ -190,6 +223,9 @@ pub mod defaults {
     /// Events one reused instance serves before a fresh one replaces it.
     pub const REUSE_MAX: u64 = 1_000;
     pub const DESTINATION_TIMEOUT_MS: u64 = 5_000;
+    /// Enough failures in a row that a destination is down, not flaky.
+    pub const PAUSE_AFTER: u32 = 20;
+    pub const PROBE_EVERY_SECS: u64 = 30;
     /// The replay window where a platform signs a timestamp: what the Standard Webhooks and
     /// Stripe libraries use (5 minutes).
     pub const TOLERANCE_SECS: i64 = 300;

@@ -125,6 +125,14 @@ pub struct RawDestination {
     /// A PEM client certificate and key, for receivers that require mutual TLS.
     pub client_cert: Option<Spanned<String>>,
     pub client_key: Option<Spanned<String>>,
+    /// At most this many deliveries started per second or minute: `"50/s"`, `"600/min"`.
+    pub rate: Option<Spanned<String>>,
+    /// At most this many requests in flight at once.
+    pub concurrency: Option<Spanned<u32>>,
+    /// Consecutive failed attempts that pause the destination; 0 never pauses.
+    pub pause_after: Option<Spanned<u32>>,
+    /// How often a paused destination is probed with one attempt: `"30s"`.
+    pub probe_every: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -145,6 +153,11 @@ pub struct RawRoute {
     pub plugin: Option<Spanned<String>>,
     #[serde(default)]
     pub to: Vec<Spanned<String>>,
+    /// JSON pointer → value (or list of values) the body must hold for the route to run.
+    #[serde(default)]
+    pub filter: BTreeMap<Spanned<String>, Spanned<toml::Value>>,
+    /// A JSON pointer into the body: deliveries sharing its value go out one at a time, in order.
+    pub order_by: Option<Spanned<String>>,
 }
 
 /// `match = "a/*"` or `match = ["a/*", "b/**"]`. (Untagged enums cannot hold `Spanned`

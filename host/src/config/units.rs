@@ -1,5 +1,6 @@
-//! Validated value types that routes.toml spells as strings: byte sizes ("1MiB"), names, and
-//! Standard Webhooks secrets ([`WhsecKey`], with the one base64 rule for them).
+//! Validated value types that routes.toml spells as strings: byte sizes ("1MiB"), rates
+//! ("50/s"), durations ("30s"), names, and Standard Webhooks secrets ([`WhsecKey`], with the
+//! one base64 rule for them).
 //!
 //! Each parses with `FromStr` and says exactly what it expected; nothing here reads files or
 //! the environment, and no key's bytes ever appear in a `Debug` output or an error.
@@ -8,6 +9,7 @@ use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use std::fmt;
 use std::str::FromStr;
+use std::time::Duration;
 
 /// Standard base64 as the platforms' libraries read it: written padded, decoded as leniently
 /// as Python's `b64decode` on the points that matter (padding optional, non-zero trailing bits
@@ -100,6 +102,62 @@ impl fmt::Display for ByteSize {
     }
 }
 
+/// A rate limit, written `50/s` or `600/min` (also `/h`): at most `count` per `per`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    pub count: u32,
+    pub per: Duration,
+}
+
+impl Rate {
+    /// The time between two sends at this rate, evenly spaced.
+    pub fn interval(&self) -> Duration {
+        self.per / self.count.max(1)
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("`{0}` is not a rate: write a count per second, minute or hour, like \"50/s\" or \"600/min\"")]
+pub struct RateError(String);
+
+impl FromStr for Rate {
+    type Err = RateError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let error = || RateError(s.into());
+        let (count, unit) = s.split_once('/').ok_or_else(error)?;
+        let count: u32 = count.trim().parse().map_err(|_| error())?;
+        let per = match unit.trim() {
+            "s" | "sec" | "second" => Duration::from_secs(1),
+            "m" | "min" | "minute" => Duration::from_secs(60),
+            "h" | "hour" => Duration::from_secs(3600),
+            _ => return Err(error()),
+        };
+        if count == 0 {
+            return Err(error());
+        }
+        Ok(Self { count, per })
+    }
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.per.as_secs() {
+            1 => write!(f, "{}/s", self.count),
+            60 => write!(f, "{}/min", self.count),
+            _ => write!(f, "{}/h", self.count),
+        }
+    }
+}
+
+/// A span of time written as people write it: `30s`, `2m`, `1h 30m`, `500ms` (jiff's friendly
+/// format, or ISO 8601's `PT30S`). Negative spans are refused.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let parsed: jiff::SignedDuration =
+        s.trim().parse().map_err(|_| format!("`{s}` is not a duration: write one like \"30s\", \"5m\" or \"2h\""))?;
+    Duration::try_from(parsed).map_err(|_| format!("`{s}` is negative: a duration must be 0 or more"))
+}
+
 /// Checks a name used as a table key and a reference (`[sources.shop]`, `to = ["erp"]`):
 /// letters, digits, `-` and `_`, starting with a letter, so it is safe in a URL path.
 pub fn check_name(name: &str) -> Result<(), String> {
@@ -144,6 +202,29 @@ mod tests {
         assert_eq!("not base64!".parse::<WhsecKey>(), Err(WhsecKeyError::NotBase64));
         assert_eq!("whsec_".parse::<WhsecKey>(), Err(WhsecKeyError::Empty));
         assert_eq!(format!("{:?}", padded.parse::<WhsecKey>()), "Ok(WhsecKey(redacted))");
+    }
+
+    #[test]
+    fn rates_are_a_count_per_second_minute_or_hour() {
+        let rate = |s: &str| s.parse::<Rate>().map(|r| (r.count, r.per.as_secs()));
+        assert_eq!(rate("50/s"), Ok((50, 1)));
+        assert_eq!(rate("600/min"), Ok((600, 60)));
+        assert_eq!(rate(" 3 / h "), Ok((3, 3600)));
+        assert_eq!("20/s".parse::<Rate>().map(|r| r.interval()), Ok(Duration::from_millis(50)));
+        for bad in ["0/s", "50", "50/day", "-1/s", "fast"] {
+            assert!(bad.parse::<Rate>().is_err(), "{bad}");
+        }
+        assert_eq!("600/min".parse::<Rate>().map(|r| r.to_string()), Ok("600/min".to_string()));
+    }
+
+    #[test]
+    fn durations_are_written_as_people_write_them() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("-5s").is_err());
     }
 
     #[test]

@@ -6,12 +6,20 @@
 //! attempt of a delivery carries the same `webhook-id` (the delivery id), signed by
 //! `crate::standard_webhooks` when the destination has a `signing_secret`, so receivers can
 //! verify and deduplicate. The request's headers are built here, from the destination's and
-//! the plugin's pairs. This module knows nothing of plugins or routing.
+//! the plugin's pairs.
+//!
+//! Before an attempt, the destination's limits (`control.rs`) may send the delivery back to
+//! the store to wait, and a paused destination's deliveries are parked there; after it, the
+//! attempt feeds the destination's breaker (`breaker.rs`), which pauses it after a run of
+//! failures and probes it until it answers. This module knows nothing of plugins or routing.
 
+mod breaker;
 mod clients;
+pub mod control;
 pub mod retry;
 
 pub use clients::Clients;
+pub use control::Control;
 
 use crate::config::headers;
 use crate::config::model::Destination;
@@ -21,11 +29,13 @@ use crate::reload::Reloader;
 use crate::standard_webhooks;
 use crate::telemetry::{Escaped, RateLimited};
 use crate::workers::Work;
+use control::Admission;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use retry::Attempt;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 /// Concurrent outgoing requests.
@@ -46,26 +56,37 @@ struct Deliverer {
     store: Store,
     clients: Clients,
     metrics: Arc<Metrics>,
+    control: Arc<Control>,
     /// Outcomes that cannot be recorded are logged at a bounded rate (a full disk fails them all).
     unrecorded: RateLimited,
     shutdown: CancellationToken,
 }
 
+/// What the delivery loop runs with.
+pub struct Parts {
+    pub live: Arc<Reloader>,
+    pub store: Store,
+    pub clients: Clients,
+    pub metrics: Arc<Metrics>,
+    pub control: Arc<Control>,
+}
+
 /// Runs until `shutdown`, then waits for requests in flight.
-pub async fn run(
-    live: Arc<Reloader>,
-    store: Store,
-    clients: Clients,
-    metrics: Arc<Metrics>,
-    shutdown: CancellationToken,
-) {
+pub async fn run(parts: Parts, shutdown: CancellationToken) {
+    let Parts { live, store, clients, metrics, control } = parts;
     let handed = match store.hand_deliveries(IN_FLIGHT, LEASE).await {
         Ok(handed) => handed,
         Err(e) => return tracing::error!(error = %e, "delivery cannot start: the store is closed"),
     };
     let unrecorded = RateLimited::default();
-    let deliverer = Arc::new(Deliverer { live, store, clients, metrics, unrecorded, shutdown: shutdown.clone() });
+    let deliverer =
+        Arc::new(Deliverer { live, store, clients, metrics, control, unrecorded, shutdown: shutdown.clone() });
+    let probes = TaskTracker::new();
+    let watch = tokio::spawn(breaker::watch(deliverer.clone(), probes.clone(), shutdown.clone()));
     crate::workers::run(deliverer, IN_FLIGHT, handed, shutdown).await;
+    let _ = watch.await;
+    probes.close();
+    probes.wait().await;
 }
 
 impl Work for Deliverer {
@@ -80,26 +101,65 @@ impl Work for Deliverer {
     }
 
     async fn run(&self, leased: LeasedDelivery) {
-        let d = &leased.delivery;
-        let span =
-            tracing::info_span!("delivery", delivery_id = %d.id, event_id = %d.event_id, destination = %d.destination);
-        self.deliver(leased).instrument(span).await
+        self.run_one(leased, false).await
     }
 }
 
 impl Deliverer {
-    async fn deliver(&self, leased: LeasedDelivery) {
+    /// One leased delivery, in its span; a `probe` tests a paused destination.
+    async fn run_one(&self, leased: LeasedDelivery, probe: bool) {
+        let d = &leased.delivery;
+        let span =
+            tracing::info_span!("delivery", delivery_id = %d.id, event_id = %d.event_id, destination = %d.destination);
+        self.deliver(leased, probe).instrument(span).await
+    }
+
+    async fn deliver(&self, leased: LeasedDelivery, probe: bool) {
         let snapshot = self.live.snapshot();
         let d = &leased.delivery;
-        let outcome = match snapshot.config.destinations.get(&d.destination) {
-            None => DeliveryOutcome::Dead { error: format!("destination `{}` is no longer configured", d.destination) },
-            Some(destination) => {
-                let attempt = attempt(&self.clients, destination, d).await;
-                retry::decide(&destination.retry, leased.attempts + 1, &attempt, destination.url.as_str())
+        let Some(destination) = snapshot.config.destinations.get(&d.destination) else {
+            let outcome =
+                DeliveryOutcome::Dead { error: format!("destination `{}` is no longer configured", d.destination) };
+            self.count(&d.destination, leased.attempts + 1, &outcome);
+            return self.record(leased, outcome).await;
+        };
+        if !probe && self.control.pause(&d.destination).is_some() {
+            self.metrics.delivery_waited(&d.destination, "paused");
+            return self.hand_back(&d.id, None, None).await;
+        }
+        let gate = self.control.gate(&d.destination);
+        let ticket = if probe {
+            None
+        } else {
+            match gate.admit(&d.id, &destination.limits).await {
+                Admission::Go(ticket) => Some(ticket),
+                Admission::Wait(wait, reason) => {
+                    self.metrics.delivery_waited(&d.destination, reason.label());
+                    return self.hand_back(&d.id, Some(wait), None).await;
+                }
             }
         };
+        let started = Instant::now();
+        let result = attempt(&self.clients, destination, d).await;
+        let took = started.elapsed();
+        drop(ticket);
+        self.metrics.delivery_seconds.with(&d.destination, |h| h.observe(took));
+        let outcome = retry::decide(&destination.retry, leased.attempts + 1, &result, destination.url.as_str());
+        let failures = gate.attempted(breaker::health(&result), took);
+        if probe {
+            return breaker::probed(self, destination, leased, outcome).await;
+        }
         self.count(&d.destination, leased.attempts + 1, &outcome);
-        self.record(d.id.clone(), outcome).await;
+        if destination.limits.pause_after.is_some_and(|limit| failures >= limit)
+            && self.control.pause(&d.destination).is_none()
+        {
+            let reason = match &outcome {
+                DeliveryOutcome::Retry { error, .. } | DeliveryOutcome::Dead { error } => error.clone(),
+                DeliveryOutcome::Delivered => String::new(),
+            };
+            breaker::trip(self, destination, failures, &reason).await;
+        }
+        self.record(leased, outcome).await
     }
 
     fn count(&self, destination: &str, attempt: u32, outcome: &DeliveryOutcome) {
@@ -131,19 +191,47 @@ impl Deliverer {
     /// Records an attempt's outcome. When the store cannot write it, the same outcome is offered
     /// again until it can (the attempt is not repeated: a delivered webhook is not sent twice
     /// for it), or until shutdown, after which the lease lapses and the delivery is tried again.
-    async fn record(&self, id: String, outcome: DeliveryOutcome) {
+    async fn record(&self, leased: LeasedDelivery, outcome: DeliveryOutcome) {
+        let d = leased.delivery;
+        if let (Some(key), DeliveryOutcome::Dead { .. }) = (&d.order_key, &outcome) {
+            tracing::warn!(route = %d.route, order_key = %Escaped(key), "order broken for this key: a delivery died, the next one goes");
+        }
+        let lane = d.order_key.map(|key| (d.route, key));
         let mut wait = RECORD_FIRST;
         loop {
-            let Err(e) = self.store.finish_delivery(id.clone(), outcome.clone()).await else { return };
+            let Err(e) = self.store.finish_delivery(d.id.clone(), outcome.clone(), lane.clone()).await else { return };
             self.unrecorded.log(|suppressed| {
                 tracing::error!(error = %e, suppressed, "cannot record a delivery's outcome; trying again until the store writes")
             });
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = self.shutdown.cancelled() => return,
+            if !self.pause_before_retry(&mut wait).await {
+                return;
             }
-            wait = (wait * 2).min(RECORD_MAX);
         }
+    }
+
+    /// Hands a leased delivery back to the store unattempted: due after `wait` (a limit), or
+    /// parked (`wait` = `None`: its destination is paused; `error` says why a probe failed).
+    /// If the store cannot take it now, its lease runs out and it comes back anyway.
+    async fn hand_back(&self, id: &str, wait: Option<Duration>, error: Option<String>) {
+        let handed = match wait {
+            Some(wait) => self.store.defer_delivery(id.to_owned(), wait).await,
+            None => self.store.park_delivery(id.to_owned(), error).await,
+        };
+        if let Err(e) = handed {
+            self.unrecorded.log(|suppressed| {
+                tracing::error!(error = %e, suppressed, "cannot hand a delivery back to the store; it returns when its lease ends")
+            });
+        }
+    }
+
+    /// Waits before trying the store again (doubling `wait`); `false` at shutdown.
+    async fn pause_before_retry(&self, wait: &mut Duration) -> bool {
+        tokio::select! {
+            _ = tokio::time::sleep(*wait) => {}
+            _ = self.shutdown.cancelled() => return false,
+        }
+        *wait = (*wait * 2).min(RECORD_MAX);
+        true
     }
 }
 

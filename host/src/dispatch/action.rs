@@ -21,6 +21,15 @@ use crate::telemetry::Escaped;
 use bytes::Bytes;
 use std::sync::Arc;
 
+/// How a route's deliveries are ordered and named for this run of the event.
+#[derive(Debug, Clone, Default)]
+pub struct Ordering {
+    /// The route's `order_by` value in the event's body, if it has one.
+    pub key: Option<String>,
+    /// How many times the event was replayed (part of its deliveries' ids).
+    pub replays: u32,
+}
+
 /// What one route made of one event.
 pub enum RouteResult {
     Done { deliveries: Vec<NewDelivery>, emitted: Vec<Event>, kv: Vec<KvWrite> },
@@ -34,6 +43,7 @@ pub async fn run_route(
     event: &Event,
     route: &Route,
     params: Vec<(String, String)>,
+    ordering: Ordering,
     metrics: &Metrics,
 ) -> RouteResult {
     let mut kv = Vec::new();
@@ -80,15 +90,21 @@ pub async fn run_route(
             }
         }
     };
-    let mut deliveries = Vec::new();
-    let mut emitted = Vec::new();
+    let mut made = Made::default();
     for (index, action) in actions.into_iter().enumerate() {
-        if let Err(why) = apply(snapshot, event, route, (index, action), metrics, &mut deliveries, &mut emitted) {
+        if let Err(why) = apply(snapshot, event, route, (index, action), &ordering, metrics, &mut made) {
             let by = route.plugin.as_deref().map_or_else(|| "the route".to_string(), |p| format!("plugin `{p}`"));
             return RouteResult::Failed(format!("{by}: action {index}: {why}"));
         }
     }
-    RouteResult::Done { deliveries, emitted, kv }
+    RouteResult::Done { deliveries: made.deliveries, emitted: made.emitted, kv }
+}
+
+/// What a route's actions have made so far.
+#[derive(Default)]
+struct Made {
+    deliveries: Vec<NewDelivery>,
+    emitted: Vec<Event>,
 }
 
 /// Turns one action into deliveries, a derived event or a recorded drop; an action that cannot
@@ -98,9 +114,9 @@ fn apply(
     event: &Event,
     route: &Route,
     (index, action): (usize, Action),
+    ordering: &Ordering,
     metrics: &Metrics,
-    deliveries: &mut Vec<NewDelivery>,
-    emitted: &mut Vec<Event>,
+    made: &mut Made,
 ) -> Result<(), String> {
     match action {
         Action::Forward(f) => {
@@ -131,20 +147,21 @@ fn apply(
                 headers.push(("content-type".into(), ct.clone()));
             }
             for name in targets {
-                deliveries.push(NewDelivery {
-                    id: delivery_id(&event.id, &route.name, index, name),
+                made.deliveries.push(NewDelivery {
+                    id: delivery_id(&event.id, ordering.replays, &route.name, index, name),
                     event_id: event.id.clone(),
                     route: route.name.clone(),
                     destination: name.clone(),
                     body: body.clone(),
                     headers: headers.clone(),
+                    order_key: ordering.key.clone(),
                 });
             }
         }
         Action::Emit(e) => {
             let derived = super::derived(event, e.scope, e.body)?;
             tracing::debug!(derived = %derived.id, scope = %Escaped(&derived.scope), "plugin emitted an event");
-            emitted.push(derived);
+            made.emitted.push(derived);
         }
         Action::Drop(reason) => {
             Metrics::inc(&metrics.dropped);
@@ -156,17 +173,21 @@ fn apply(
 
 /// A delivery's id, derived from what it is — the event, the route, which action and which
 /// destination — so handling the same event again (after a crash) yields the same ids, the
-/// store ignores the repeats, and receivers see one `webhook-id` per delivery.
+/// store ignores the repeats, and receivers see one `webhook-id` per delivery. A replay of the
+/// event (`replays` > 0) is new work, so its deliveries get new ids.
 ///
 /// It starts with the event's time-ordered UUID, so new deliveries land at the end of the
 /// store's id index instead of each on a random page of it (a page every commit would have
 /// to write again).
-pub fn delivery_id(event_id: &str, route: &str, action: usize, destination: &str) -> String {
+pub fn delivery_id(event_id: &str, replays: u32, route: &str, action: usize, destination: &str) -> String {
     use sha2::Digest;
     let mut h = sha2::Sha256::new();
     for part in [event_id, route, &action.to_string(), destination] {
         h.update(part.as_bytes());
         h.update([0]);
+    }
+    if replays > 0 {
+        h.update(replays.to_be_bytes());
     }
     let hash = hex::encode(&h.finalize()[..8]);
     match event_id.strip_prefix("evt_") {
@@ -181,16 +202,21 @@ mod tests {
 
     #[test]
     fn delivery_ids_are_stable_and_distinct() {
-        assert_eq!(delivery_id("evt_1", "r", 0, "erp"), delivery_id("evt_1", "r", 0, "erp"));
-        assert_ne!(delivery_id("evt_1", "r", 0, "erp"), delivery_id("evt_1", "r", 1, "erp"));
-        assert_ne!(delivery_id("evt_1", "r", 0, "erp"), delivery_id("evt_1", "r", 0, "crm"));
-        assert_ne!(delivery_id("evt_1", "r", 0, "erp"), delivery_id("evt_2", "r", 0, "erp"));
+        assert_eq!(delivery_id("evt_1", 0, "r", 0, "erp"), delivery_id("evt_1", 0, "r", 0, "erp"));
+        assert_ne!(delivery_id("evt_1", 0, "r", 0, "erp"), delivery_id("evt_1", 0, "r", 1, "erp"));
+        assert_ne!(delivery_id("evt_1", 0, "r", 0, "erp"), delivery_id("evt_1", 0, "r", 0, "crm"));
+        assert_ne!(delivery_id("evt_1", 0, "r", 0, "erp"), delivery_id("evt_2", 0, "r", 0, "erp"));
+        assert_ne!(
+            delivery_id("evt_1", 0, "r", 0, "erp"),
+            delivery_id("evt_1", 1, "r", 0, "erp"),
+            "a replay is new work"
+        );
     }
 
     #[test]
     fn delivery_ids_sort_with_their_events() {
         let (early, late) = ("evt_0190a0000000700080000000000000aa", "evt_0190b0000000700080000000000000aa");
-        assert!(delivery_id(early, "zzz", 9, "zzz") < delivery_id(late, "a", 0, "a"));
-        assert!(delivery_id(early, "r", 0, "erp").starts_with("dlv_0190a"));
+        assert!(delivery_id(early, 0, "zzz", 9, "zzz") < delivery_id(late, 0, "a", 0, "a"));
+        assert!(delivery_id(early, 0, "r", 0, "erp").starts_with("dlv_0190a"));
     }
 }

@@ -9,10 +9,11 @@
 
 mod action;
 
+use crate::config::filter;
 use crate::config::model::RetryPolicy;
 use crate::event::Event;
 use crate::metrics::Metrics;
-use crate::queue::{EventNext, EventOutcome, Finished, LeasedEvent, Store};
+use crate::queue::{EventNext, EventOutcome, Finished, Hold, LeasedEvent, Store};
 use crate::reload::{Reloader, Snapshot};
 use crate::scope::Scope;
 use crate::telemetry::{Escaped, RateLimited};
@@ -130,23 +131,34 @@ async fn record(ctx: &Ctx, id: String, outcome: EventOutcome, shutdown: &Cancell
 
 /// Routes one event through `snapshot`, skipping the routes done in earlier tries.
 pub async fn handle(snapshot: &Arc<Snapshot>, store: &Store, leased: LeasedEvent, metrics: &Metrics) -> EventOutcome {
-    let LeasedEvent { event, attempts, mut routes_done } = leased;
-    let mut outcome = EventOutcome { max_emits: u32::MAX, ..EventOutcome::default() };
+    let LeasedEvent { event, attempts, mut routes_done, held, replays } = leased;
+    let mut outcome = EventOutcome { max_emits: u32::MAX, held, ..EventOutcome::default() };
     let mut retry: Vec<String> = Vec::new();
     let mut failed: Vec<String> = Vec::new();
-    let mut routed = 0;
+    let mut matched = 0;
+    // Parsed once, for the routes that read the body (filters, order keys).
+    let body = std::sync::OnceLock::new();
+    let json = || body.get_or_init(|| serde_json::from_slice::<serde_json::Value>(&event.body).ok()).as_ref();
     for m in snapshot.matcher.matches(&Scope::new(&event.scope)) {
         let Some(route) = snapshot.config.routes.get(m.route) else { continue };
         if route.source.as_ref().is_some_and(|s| *s != event.source) {
             continue;
         }
-        routed += 1;
+        matched += 1;
         if routes_done.contains(&route.name) {
+            continue;
+        }
+        if !route.filter.is_empty() && !route.filter.holds(json()) {
+            metrics.filtered(&route.name);
+            tracing::debug!(route = %route.name, "the route's filter does not hold; the plugin is not called");
+            routes_done.push(route.name.clone());
             continue;
         }
         metrics.routed(&route.name);
         let span = tracing::info_span!("route", route = %route.name, plugin = route.plugin.as_deref().unwrap_or("-"));
-        match action::run_route(snapshot, store, &event, route, m.params, metrics).instrument(span).await {
+        let ordered =
+            action::Ordering { key: route.order_by.as_deref().and_then(|p| filter::key_at(json(), p)), replays };
+        match action::run_route(snapshot, store, &event, route, m.params, ordered, metrics).instrument(span).await {
             RouteResult::Done { deliveries, emitted, kv } => {
                 outcome.kv.extend(kv);
                 if !emitted.is_empty() {
@@ -155,14 +167,18 @@ pub async fn handle(snapshot: &Arc<Snapshot>, store: &Store, leased: LeasedEvent
                     outcome.max_emits = outcome.max_emits.min(limit);
                 }
                 outcome.deliveries.extend(deliveries);
-                outcome.emitted.extend(emitted);
+                for derived in emitted {
+                    let at = outcome.emitted.len();
+                    outcome.holds.extend(order_holds(snapshot, &derived).into_iter().map(|h| (at, h)));
+                    outcome.emitted.push(derived);
+                }
                 routes_done.push(route.name.clone());
             }
             RouteResult::RetryLater(why) => retry.push(format!("route {:?}: {why}", route.name)),
             RouteResult::Failed(why) => failed.push(format!("route {:?}: {why}", route.name)),
         }
     }
-    if routed == 0 {
+    if matched == 0 {
         Metrics::inc(&metrics.unrouted);
         tracing::info!("no route matches; event accepted and delivered nowhere");
     }
@@ -172,6 +188,12 @@ pub async fn handle(snapshot: &Arc<Snapshot>, store: &Store, leased: LeasedEvent
         Metrics::inc(&metrics.dead_letters);
     }
     outcome
+}
+
+/// The places `event` takes in ordered lanes (see [`Snapshot::order_keys`]).
+pub fn order_holds(snapshot: &Snapshot, event: &Event) -> Vec<Hold> {
+    let keys = snapshot.order_keys(&event.source, &event.scope, &event.body);
+    keys.into_iter().map(|(route, key)| Hold { route, key }).collect()
 }
 
 /// Retry while some route asked to and tries remain; dead-letter on a permanent failure.

@@ -6,7 +6,8 @@
 //! tested beside its backend, not here.
 
 use super::{
-    Appended, Dedup, DeliveryOutcome, EventOutcome, Finished, KvOp, KvWrite, NewDelivery, ReplaySelector, Store,
+    Appended, Dedup, DeliveryOutcome, EventOutcome, EventReplay, Finished, Hold, KvOp, KvWrite, NewDelivery, PausedBy,
+    ReplaySelector, ReplayState, Store,
 };
 use crate::event::{Event, now_ms};
 use std::time::Duration;
@@ -32,7 +33,12 @@ macro_rules! contract_tests {
             derived_events_past_the_trees_limit_are_refused_and_the_event_is_dead,
             a_released_event_is_due_again_at_once,
             kv_writes_commit_with_their_event_and_increments_add_up,
-            kv_keys_expire_after_their_ttl_and_are_pruned
+            kv_keys_expire_after_their_ttl_and_are_pruned,
+            ordered_deliveries_go_one_at_a_time_in_acceptance_order_per_lane,
+            a_retrying_head_holds_its_lane_and_a_dead_one_lets_the_next_go,
+            a_paused_destination_parks_its_deliveries_until_resumed_and_probes_one_at_a_time,
+            a_deferred_delivery_waits_unattempted,
+            finished_events_are_replayed_as_new_work_and_unknown_or_pending_ones_are_refused
         );
     };
     (@ $open:path; $($name:ident),*) => {
@@ -71,6 +77,7 @@ fn delivery(event: &Event, destination: &str) -> NewDelivery {
         destination: destination.into(),
         body: event.body.clone(),
         headers: vec![],
+        order_key: None,
     }
 }
 
@@ -130,7 +137,7 @@ pub(crate) async fn fresh_work_is_handed_off_leased_and_never_leased_twice(store
     // deliveries exist already and must not be handed off a second time.
     store.finish_event(e.id.clone(), done(vec![a.clone()])).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(deliveries.try_recv().is_none(), "a delivery already stored is not handed off again");
-    let _ = store.finish_delivery(a.id.clone(), DeliveryOutcome::Delivered).await;
+    let _ = store.finish_delivery(a.id.clone(), DeliveryOutcome::Delivered, None).await;
     assert_eq!(store.depth().await.map(|d| d.deliveries_pending).ok(), Some(1));
 }
 
@@ -160,7 +167,7 @@ pub(crate) async fn dead_deliveries_are_listed_and_replayed_by_destination(store
     let _ = store.finish_event(e.id.clone(), done(vec![a.clone(), b.clone()])).await;
     let _ = store.lease_deliveries(10, LEASE).await;
     for d in [&a, &b] {
-        let _ = store.finish_delivery(d.id.clone(), DeliveryOutcome::Dead { error: "410 Gone".into() }).await;
+        let _ = store.finish_delivery(d.id.clone(), DeliveryOutcome::Dead { error: "410 Gone".into() }, None).await;
     }
     let dead = store.dead_letters(10).await.unwrap_or_default();
     assert_eq!(dead.len(), 2);
@@ -400,4 +407,138 @@ pub(crate) async fn kv_keys_expire_after_their_ttl_and_are_pruned(store: Store) 
     assert_eq!(store.kv_get("p", "long").await.ok().flatten(), Some(b"v".to_vec()));
     assert_eq!(store.kv_count("p").await.ok(), Some(1));
     assert_eq!(store.prune(0).await.ok(), Some(1), "the expired key is pruned");
+}
+
+fn ordered(event: &Event, destination: &str, key: &str) -> NewDelivery {
+    NewDelivery { order_key: Some(key.into()), ..delivery(event, destination) }
+}
+
+async fn append_held(store: &Store, event: &Event, key: &str) {
+    let holds = vec![Hold { route: "r".into(), key: key.into() }];
+    store.append_held(event.clone(), None, holds).await.unwrap_or_else(|e| panic!("append: {e}"));
+}
+
+/// Finishes a leased event whose lease is `held` with `deliveries`.
+async fn finish_held(store: &Store, event: &Event, deliveries: Vec<NewDelivery>) {
+    let outcome = EventOutcome { deliveries, held: true, ..Default::default() };
+    store.finish_event(event.id.clone(), outcome).await.unwrap_or_else(|e| panic!("{e}"));
+}
+
+async fn leased_ids(store: &Store) -> Vec<String> {
+    let mut ids: Vec<String> =
+        store.lease_deliveries(100, LEASE).await.unwrap_or_default().into_iter().map(|d| d.delivery.id).collect();
+    ids.sort();
+    ids
+}
+
+async fn finish(store: &Store, d: &NewDelivery, outcome: DeliveryOutcome) {
+    let lane = d.order_key.clone().map(|k| (d.route.clone(), k));
+    store.finish_delivery(d.id.clone(), outcome, lane).await.unwrap_or_else(|e| panic!("{e}"));
+}
+
+pub(crate) async fn ordered_deliveries_go_one_at_a_time_in_acceptance_order_per_lane(store: Store) {
+    let (e1, e2, e3) = (event(1), event(2), event(3));
+    append_held(&store, &e1, "k").await;
+    append_held(&store, &e2, "k").await;
+    append_held(&store, &e3, "j").await;
+    assert_eq!(store.lease_events(10, LEASE).await.unwrap_or_default().iter().filter(|e| e.held).count(), 3);
+    // e2's plugin finishes first: its delivery waits behind e1, which still holds its place.
+    let (d1, d2, d3) = (ordered(&e1, "erp", "k"), ordered(&e2, "erp", "k"), ordered(&e3, "erp", "j"));
+    finish_held(&store, &e2, vec![d2.clone()]).await;
+    finish_held(&store, &e3, vec![d3.clone()]).await;
+    assert_eq!(leased_ids(&store).await, vec![d3.id.clone()], "another key does not wait");
+    finish_held(&store, &e1, vec![d1.clone()]).await;
+    assert_eq!(leased_ids(&store).await, vec![d1.id.clone()], "the lane's first goes, alone");
+    finish(&store, &d1, DeliveryOutcome::Delivered).await;
+    assert_eq!(leased_ids(&store).await, vec![d2.id.clone()], "then the next");
+    assert_eq!(store.depth().await.map(|d| d.deliveries_held).ok(), Some(0));
+}
+
+pub(crate) async fn a_retrying_head_holds_its_lane_and_a_dead_one_lets_the_next_go(store: Store) {
+    let (e1, e2) = (event(1), event(2));
+    let (d1, d2) = (ordered(&e1, "erp", "k"), ordered(&e2, "erp", "k"));
+    // Without holds (a plugin's key): the lane is ordered by when the deliveries were made.
+    store.finish_event(e1.id.clone(), done(vec![d1.clone()])).await.unwrap_or_else(|e| panic!("{e}"));
+    store.finish_event(e2.id.clone(), done(vec![d2.clone()])).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(leased_ids(&store).await, vec![d1.id.clone()]);
+    assert_eq!(store.depth().await.map(|d| d.deliveries_held).ok(), Some(1));
+    let retry = DeliveryOutcome::Retry { retry_in: Duration::ZERO, error: "503".into() };
+    finish(&store, &d1, retry).await;
+    assert_eq!(leased_ids(&store).await, vec![d1.id.clone()], "a retrying head holds back its lane");
+    finish(&store, &d1, DeliveryOutcome::Dead { error: "gave up".into() }).await;
+    assert_eq!(leased_ids(&store).await, vec![d2.id.clone()], "a dead head lets the next go");
+}
+
+pub(crate) async fn a_paused_destination_parks_its_deliveries_until_resumed_and_probes_one_at_a_time(store: Store) {
+    let e = event(1);
+    let (a, b, other) = (delivery(&e, "erp"), delivery(&e, "erp"), delivery(&e, "crm"));
+    let paused = store.pause_destination("erp", PausedBy::Breaker, "500s", Some(Duration::ZERO)).await;
+    assert_eq!(paused.ok(), Some(true));
+    store
+        .finish_event(e.id.clone(), done(vec![a.clone(), b.clone(), other.clone()]))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let leased = store.lease_deliveries(10, LEASE).await.unwrap_or_default();
+    assert_eq!(leased.len(), 3, "new deliveries are stored as usual; delivery parks them");
+    for d in leased.iter().filter(|d| d.delivery.destination == "erp") {
+        store.park_delivery(d.delivery.id.clone(), None).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    assert_eq!(store.depth().await.map(|d| d.deliveries_held).ok(), Some(2));
+    let pauses = store.destination_pauses().await.unwrap_or_default();
+    assert_eq!(
+        pauses.iter().map(|p| (p.destination.as_str(), p.paused_by)).collect::<Vec<_>>(),
+        vec![("erp", PausedBy::Breaker)]
+    );
+    // One probe at a time: the first claim leases one parked delivery and moves the next probe on.
+    let probe = store.claim_probe("erp", Duration::from_secs(3600), LEASE).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(probe.is_some_and(|p| p.delivery.destination == "erp" && p.attempts == 0));
+    assert!(store.claim_probe("erp", Duration::from_secs(3600), LEASE).await.ok().flatten().is_none());
+    // An operator's pause is not replaced by the breaker, and is not probed.
+    assert_eq!(store.pause_destination("erp", PausedBy::Operator, "maintenance", None).await.ok(), Some(false));
+    assert_eq!(store.pause_destination("erp", PausedBy::Breaker, "500s", None).await.ok(), Some(false));
+    assert_eq!(
+        store.resume_destination("erp", true).await.ok(),
+        Some(false),
+        "a probe does not end an operator's pause"
+    );
+    assert_eq!(store.resume_destination("erp", false).await.ok(), Some(true));
+    assert_eq!(store.lease_deliveries(10, LEASE).await.unwrap_or_default().len(), 1, "the parked one is due again");
+    assert!(store.destination_pauses().await.unwrap_or_default().is_empty());
+}
+
+pub(crate) async fn a_deferred_delivery_waits_unattempted(store: Store) {
+    let e = event(1);
+    let d = delivery(&e, "erp");
+    store.finish_event(e.id.clone(), done(vec![d.clone()])).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(leased_ids(&store).await, vec![d.id.clone()]);
+    store.defer_delivery(d.id.clone(), Duration::from_secs(3600)).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(leased_ids(&store).await.is_empty(), "it waits");
+    store.defer_delivery(d.id.clone(), Duration::ZERO).await.unwrap_or_else(|e| panic!("{e}"));
+    let again = store.lease_deliveries(10, LEASE).await.unwrap_or_default();
+    assert_eq!(again.iter().map(|l| (l.delivery.id.clone(), l.attempts)).collect::<Vec<_>>(), vec![(d.id.clone(), 0)]);
+}
+
+pub(crate) async fn finished_events_are_replayed_as_new_work_and_unknown_or_pending_ones_are_refused(store: Store) {
+    let (e1, e2) = (event(1), event(2));
+    stored(&store, &e1, None).await;
+    stored(&store, &e2, None).await;
+    store.lease_events(10, LEASE).await.unwrap_or_default();
+    store.finish_event(e1.id.clone(), done(vec![])).await.unwrap_or_else(|e| panic!("{e}"));
+    let one = |id: &str| EventReplay { event: Some(id.into()), limit: 10, ..EventReplay::default() };
+    let pending = store.replay_events(one(&e2.id)).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(pending.refused.is_some_and(|r| r.contains("still pending")) && !pending.not_stored);
+    let unknown = store.replay_events(one("evt_0000")).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(unknown.not_stored && unknown.refused.is_some_and(|r| r.contains("retention")));
+
+    // By time: a dry run changes nothing; then only the finished event is replayed.
+    let range = EventReplay { since_ms: Some(0), limit: 10, dry_run: true, ..EventReplay::default() };
+    assert_eq!(store.replay_events(range.clone()).await.map(|r| r.events).ok(), Some(vec![e1.id.clone()]));
+    let dead_only = EventReplay { state: ReplayState::Dead, ..range.clone() };
+    assert_eq!(store.replay_events(dead_only).await.map(|r| r.events.len()).ok(), Some(0));
+    let run = EventReplay { dry_run: false, skip_routes: vec!["old".into()], ..range };
+    assert_eq!(store.replay_events(run).await.map(|r| r.events).ok(), Some(vec![e1.id.clone()]));
+    let again = store.lease_events(10, LEASE).await.unwrap_or_default();
+    assert_eq!(again.len(), 1);
+    assert_eq!((again[0].event.id.as_str(), again[0].replays), (e1.id.as_str(), 1));
+    assert_eq!(again[0].routes_done, vec!["old".to_string()]);
 }

@@ -117,6 +117,95 @@ pub struct NewDelivery {
     pub destination: String,
     pub body: Bytes,
     pub headers: Vec<(String, String)>,
+    /// Deliveries of one route to one destination with the same key go out one at a time, in
+    /// their events' acceptance order (`ops/ordering.rs`).
+    pub order_key: Option<String>,
+}
+
+/// An accepted event's place in the ordered lanes of `route` for `key`: a later event's
+/// deliveries there wait until this event's dispatch of the route has ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hold {
+    pub route: String,
+    pub key: String,
+}
+
+/// A destination the store holds paused: its deliveries wait, keeping their attempts.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DestinationPause {
+    pub destination: String,
+    pub paused_by: PausedBy,
+    pub reason: String,
+    pub since_ms: u64,
+    /// When a breaker pause is next probed with one delivery.
+    pub probe_at_ms: Option<u64>,
+}
+
+/// Who paused a destination: the breaker resumes it on a successful probe; an operator's pause
+/// lasts until an operator resumes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PausedBy {
+    Breaker,
+    Operator,
+}
+
+impl PausedBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PausedBy::Breaker => "breaker",
+            PausedBy::Operator => "operator",
+        }
+    }
+}
+
+/// Which stored events to run through routing and plugins again.
+#[derive(Debug, Clone, Default)]
+pub struct EventReplay {
+    /// One event by id (the other filters then do not apply).
+    pub event: Option<String>,
+    /// Received at or after, before (Unix ms).
+    pub since_ms: Option<u64>,
+    pub until_ms: Option<u64>,
+    pub source: Option<String>,
+    pub state: ReplayState,
+    /// Routes the replay must not run again (all but the one asked for, with `--route`).
+    pub skip_routes: Vec<String>,
+    /// Only say which events would be replayed.
+    pub dry_run: bool,
+    /// Events one call replays at most (a caller repeats until none is left).
+    pub limit: usize,
+}
+
+/// Which finished events a replay takes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ReplayState {
+    /// Dead events, and events with a dead delivery.
+    Dead,
+    /// Events whose deliveries were all delivered.
+    Delivered,
+    /// Every finished event.
+    #[default]
+    Any,
+}
+
+/// What a replay call found: the events it replayed (or would, on a dry run), at most `limit`.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Replayed {
+    pub events: Vec<String>,
+    /// With `event`: why that one was not replayed (not stored, still pending).
+    pub refused: Option<String>,
+    /// With `event`: it is not stored (pruned, or never accepted).
+    pub not_stored: bool,
+}
+
+/// Per destination, what the store holds for it.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct DestinationCounts {
+    pub pending: u64,
+    pub paused: u64,
+    pub waiting: u64,
+    pub dead: u64,
 }
 
 /// A delivery leased for an attempt.
@@ -133,6 +222,10 @@ pub struct LeasedEvent {
     pub event: Event,
     pub attempts: u32,
     pub routes_done: Vec<String>,
+    /// Whether the event holds places in ordered lanes (released when its routes end).
+    pub held: bool,
+    /// How many times the event was replayed: deliveries of a replay get new ids.
+    pub replays: u32,
 }
 
 /// What dispatch produced for one leased event, committed in one transaction.
@@ -150,6 +243,10 @@ pub struct EventOutcome {
     /// Key–value writes of the plugin calls that succeeded in this try.
     pub kv: Vec<KvWrite>,
     pub next: EventNext,
+    /// Whether the event holds places in ordered lanes (as leased).
+    pub held: bool,
+    /// Places the derived events take in ordered lanes, by their index in `emitted`.
+    pub holds: Vec<(usize, Hold)>,
 }
 
 /// One change a plugin call made to its key–value state, applied with its event's outcome.
@@ -267,6 +364,8 @@ pub enum ReplaySelector {
 pub struct Depth {
     pub events_pending: u64,
     pub deliveries_pending: u64,
+    /// Deliveries of paused destinations, and those waiting behind their lane's head.
+    pub deliveries_held: u64,
     pub dead: u64,
     /// Age in ms of the oldest due, unleased work (0 when none).
     pub oldest_due_ms: u64,
@@ -319,8 +418,18 @@ impl Store {
     /// by a live event, stores nothing and names that event instead. Refuses at once with
     /// [`StoreError::Busy`] when the backlog is full.
     pub async fn append(&self, event: Event, dedup: Option<Dedup>) -> Result<Appended, StoreError> {
+        self.append_held(event, dedup, Vec::new()).await
+    }
+
+    /// [`Store::append`] for an event that takes places in ordered lanes (`holds`).
+    pub async fn append_held(
+        &self,
+        event: Event,
+        dedup: Option<Dedup>,
+        holds: Vec<Hold>,
+    ) -> Result<Appended, StoreError> {
         let (reply, answer) = oneshot::channel();
-        let job = writer::job(ops::Append { event, dedup, lease: None }, reply);
+        let job = writer::job(ops::Append { event, dedup, holds, lease: None }, reply);
         self.tx.try_send(Message::Job(job)).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => StoreError::Busy,
             mpsc::error::TrySendError::Closed(_) => StoreError::Closed,
@@ -347,8 +456,75 @@ impl Store {
         self.submit(ops::LeaseDeliveries { max, lease }).await
     }
 
-    pub async fn finish_delivery(&self, id: String, outcome: DeliveryOutcome) -> Result<(), StoreError> {
-        self.submit(ops::FinishDelivery { id, outcome }).await
+    /// Records an attempt's outcome; `lane` is the delivery's (route, order key) when it has
+    /// one, so the next delivery of its lane goes once this one is delivered or dead.
+    pub async fn finish_delivery(
+        &self,
+        id: String,
+        outcome: DeliveryOutcome,
+        lane: Option<(String, String)>,
+    ) -> Result<(), StoreError> {
+        self.submit(ops::FinishDelivery { id, outcome, lane }).await.map(drop)
+    }
+
+    /// Hands a leased delivery back unattempted, due after `wait` (a limit held it back).
+    pub async fn defer_delivery(&self, id: String, wait: Duration) -> Result<(), StoreError> {
+        self.submit(ops::DeferDelivery { id, wait }).await
+    }
+
+    /// Parks a leased delivery of a paused destination, its attempts kept; `error` records a
+    /// failed probe.
+    pub async fn park_delivery(&self, id: String, error: Option<String>) -> Result<(), StoreError> {
+        self.submit(ops::ParkDelivery { id, error }).await
+    }
+
+    /// Pauses `destination` and parks its waiting deliveries. A breaker pause does not replace
+    /// an operator's. Says whether the destination was not paused before.
+    pub async fn pause_destination(
+        &self,
+        destination: &str,
+        by: PausedBy,
+        reason: &str,
+        probe_every: Option<Duration>,
+    ) -> Result<bool, StoreError> {
+        let op = ops::Pause { destination: destination.into(), by, reason: reason.into(), probe_every };
+        self.submit(op).await
+    }
+
+    /// Resumes `destination` (only a breaker pause when `breaker_only`), making its parked
+    /// deliveries due again. Says whether it was paused.
+    pub async fn resume_destination(&self, destination: &str, breaker_only: bool) -> Result<bool, StoreError> {
+        self.submit(ops::Resume { destination: destination.into(), breaker_only }).await
+    }
+
+    pub async fn destination_pauses(&self) -> Result<Vec<DestinationPause>, StoreError> {
+        self.submit(ops::Pauses).await
+    }
+
+    /// When `destination`'s breaker pause is due for a probe, takes the probe (the next one is
+    /// `every` later, whichever gateway makes it) and leases its oldest parked delivery for it.
+    pub async fn claim_probe(
+        &self,
+        destination: &str,
+        every: Duration,
+        lease: Duration,
+    ) -> Result<Option<LeasedDelivery>, StoreError> {
+        self.submit(ops::ClaimProbe { destination: destination.into(), every, lease }).await
+    }
+
+    /// Counts of each destination's deliveries by state.
+    pub async fn destination_counts(&self) -> Result<std::collections::HashMap<String, DestinationCounts>, StoreError> {
+        self.submit(ops::DestinationCountsOp).await
+    }
+
+    /// Runs stored events through routing and plugins again (see [`EventReplay`]).
+    pub async fn replay_events(&self, replay: EventReplay) -> Result<Replayed, StoreError> {
+        self.submit(ops::ReplayEvents { replay }).await
+    }
+
+    /// When the oldest stored event was received, if any is.
+    pub async fn oldest_event_ms(&self) -> Result<Option<u64>, StoreError> {
+        self.submit(ops::OldestEvent).await
     }
 
     /// From now on, fresh events are stored leased for `lease` and handed to the returned

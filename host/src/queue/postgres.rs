@@ -48,6 +48,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/postgres/0001_initial.sql"),
     include_str!("migrations/postgres/0002_emits_and_probe.sql"),
     include_str!("migrations/postgres/0003_kv.sql"),
+    include_str!("migrations/postgres/0004_delivery_control.sql"),
 ];
 
 /// The database's clock in Unix milliseconds.

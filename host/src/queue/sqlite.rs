@@ -63,6 +63,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/sqlite/0001_initial.sql"),
     include_str!("migrations/sqlite/0002_emits_and_probe.sql"),
     include_str!("migrations/sqlite/0003_kv.sql"),
+    include_str!("migrations/sqlite/0004_delivery_control.sql"),
 ];
 
 fn migrate(conn: &Connection) -> rusqlite::Result<()> {

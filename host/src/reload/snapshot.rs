@@ -29,6 +29,8 @@ pub struct Snapshot {
     pub inputs: BTreeMap<PathBuf, [u8; 32]>,
     /// What the TLS listeners present, when the config gives them certificates.
     pub certs: Certs,
+    /// Whether any route has `order_by` (else ingest computes no order holds).
+    pub ordered: bool,
 }
 
 /// The certificates the listeners present, read at this snapshot's build.
@@ -56,6 +58,28 @@ pub struct BuildReport {
 }
 
 impl Snapshot {
+    /// The ordered lanes an event from `source` with `scope` and `body` takes a place in: one
+    /// `(route, key)` per route with `order_by` that it matches (filter included) and whose
+    /// pointer finds a key in the body. Nothing is parsed when no route is ordered.
+    pub fn order_keys(&self, source: &str, scope: &str, body: &[u8]) -> Vec<(String, String)> {
+        if !self.ordered {
+            return Vec::new();
+        }
+        let json = serde_json::from_slice::<serde_json::Value>(body).ok();
+        let mut keys = Vec::new();
+        for m in self.matcher.matches(&crate::scope::Scope::new(scope)) {
+            let Some(route) = self.config.routes.get(m.route) else { continue };
+            let Some(pointer) = &route.order_by else { continue };
+            if route.source.as_ref().is_some_and(|s| s != source) || !route.filter.holds(json.as_ref()) {
+                continue;
+            }
+            if let Some(key) = crate::config::filter::key_at(json.as_ref(), pointer) {
+                keys.push((route.name.clone(), key));
+            }
+        }
+        keys
+    }
+
     /// Compiles `config` into a snapshot, reusing what `previous` already compiled.
     pub fn build(
         config: Config,
@@ -128,7 +152,8 @@ impl Snapshot {
             .map(|(name, s)| (name.clone(), Arc::from(provider::build(s.provider, s.settings.clone()))))
             .collect();
         let built_at = SystemTime::now();
-        Ok((Self { config: Arc::new(config), matcher, providers, plugins, built_at, inputs, certs }, report))
+        let ordered = config.routes.iter().any(|r| r.order_by.is_some());
+        Ok((Self { config: Arc::new(config), matcher, providers, plugins, built_at, inputs, certs, ordered }, report))
     }
 }
 

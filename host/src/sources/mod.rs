@@ -8,7 +8,9 @@
 //! event; the 200 goes out only once the event is committed to disk. A store that cannot keep
 //! up answers 503 with `Retry-After` instead of buffering without bound, and one that cannot
 //! write says so in its 503; nothing of that event was kept, key included, so the platform's
-//! retry is processed. Every answer is counted under the source it reached ([`count_ingest`]).
+//! retry is processed. An event for a route with `order_by` takes its place in that route's
+//! ordered lane in the same transaction (the snapshot says which). Every answer is counted
+//! under the source it reached ([`count_ingest`]).
 //! [`crate::http_server`] runs the connections. This module never sees plugins or destinations.
 
 pub mod dedup;
@@ -18,7 +20,7 @@ pub mod providers;
 use crate::event::Event;
 use crate::http_error::ApiError;
 use crate::metrics::Metrics;
-use crate::queue::{Appended, Dedup, Store, StoreError};
+use crate::queue::{Appended, Dedup, Hold, Store, StoreError};
 use crate::reload::Reloader;
 use crate::telemetry::{Escaped, RateLimited};
 use axum::Router;
@@ -109,7 +111,9 @@ async fn accept(
     let window = snapshot.config.sources.get(source).and_then(|s| s.dedup_window);
     let dedup = window
         .map(|window| Dedup { key: DedupKey::new(source, verified.event_id.as_deref(), &event.body).digest(), window });
-    let appended = ingest.store.append(event, dedup).await.map_err(|e| {
+    let holds = snapshot.order_keys(source, &event.scope, &event.body);
+    let holds = holds.into_iter().map(|(route, key)| Hold { route, key }).collect();
+    let appended = ingest.store.append_held(event, dedup, holds).await.map_err(|e| {
         Metrics::inc(&ingest.metrics.shed);
         match e {
             StoreError::Busy => {

@@ -5,6 +5,7 @@
 //! Waiting is always for an observable outcome with a bound, never a fixed sleep.
 
 pub mod bigcommerce;
+pub mod pg;
 pub mod polyglot;
 pub mod tls;
 
@@ -14,7 +15,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use switchyard::app::{Gateway, Options};
@@ -155,6 +156,8 @@ pub struct Received {
     pub path: String,
     pub headers: HeaderMap,
     pub body: Vec<u8>,
+    /// When it arrived (before any configured delay).
+    pub at: std::time::Instant,
 }
 
 impl Received {
@@ -168,6 +171,13 @@ struct Inner {
     received: Mutex<Vec<Received>>,
     arrived: Notify,
     status: AtomicU16,
+    /// Each answer waits this long, plus up to `jitter_ms` more (varying per request).
+    delay_ms: AtomicU64,
+    jitter_ms: AtomicU64,
+    /// Every n-th request is answered 503 (0: none).
+    fail_every: AtomicU64,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
 }
 
 /// An HTTP destination on 127.0.0.1 that records every request.
@@ -206,6 +216,23 @@ impl TestDestination {
     /// Answer every later request with `status`.
     pub fn answer(&self, status: u16) {
         self.inner.status.store(status, Ordering::SeqCst);
+    }
+
+    /// Answer every later request after `ms`, plus up to `jitter_ms` more that varies from one
+    /// request to the next.
+    pub fn delay(&self, ms: u64, jitter_ms: u64) {
+        self.inner.delay_ms.store(ms, Ordering::SeqCst);
+        self.inner.jitter_ms.store(jitter_ms, Ordering::SeqCst);
+    }
+
+    /// Answer every `n`-th request 503, whatever the status set (0 stops it).
+    pub fn fail_every(&self, n: u64) {
+        self.inner.fail_every.store(n, Ordering::SeqCst);
+    }
+
+    /// The most requests it has held at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.inner.max_in_flight.load(Ordering::SeqCst)
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -279,10 +306,28 @@ async fn record(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> StatusCode {
-    if let Ok(mut r) = inner.received.lock() {
-        r.push(Received { path: uri.path().to_string(), headers, body: body.to_vec() });
-    }
+    let at = std::time::Instant::now();
+    let n = match inner.received.lock() {
+        Ok(mut r) => {
+            r.push(Received { path: uri.path().to_string(), headers, body: body.to_vec(), at });
+            r.len() as u64
+        }
+        Err(_) => 0,
+    };
     inner.arrived.notify_waiters();
+    let now = inner.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    inner.max_in_flight.fetch_max(now, Ordering::SeqCst);
+    let (delay, jitter) = (inner.delay_ms.load(Ordering::SeqCst), inner.jitter_ms.load(Ordering::SeqCst));
+    if delay + jitter > 0 {
+        // A spread that varies per request without a random source: Knuth's multiplicative hash.
+        let spread = if jitter == 0 { 0 } else { n.wrapping_mul(2_654_435_761) % (jitter + 1) };
+        tokio::time::sleep(Duration::from_millis(delay + spread)).await;
+    }
+    inner.in_flight.fetch_sub(1, Ordering::SeqCst);
+    let every = inner.fail_every.load(Ordering::SeqCst);
+    if every > 0 && n % every == 0 {
+        return StatusCode::SERVICE_UNAVAILABLE;
+    }
     StatusCode::from_u16(inner.status.load(Ordering::SeqCst)).unwrap_or(StatusCode::OK)
 }
 

@@ -1,28 +1,39 @@
 //! Deliveries: creating them (with the event that produced them), leasing due ones for an
-//! attempt, and recording each attempt's outcome.
+//! attempt, recording each attempt's outcome, and handing one back unattempted when a limit or
+//! a pause holds it back.
 
 use super::super::sql::{Arg, Ctx, Row, Tx};
-use super::super::writer::Op;
+use super::super::writer::{Op, Wakeups};
 use super::super::{DeliveryOutcome, LeasedDelivery, NewDelivery, StoreError, millis};
+use super::ordering;
 use super::{json, json_list};
 use std::time::Duration;
 
 /// Inserts `deliveries` (a delivery already stored, by an earlier try of its event, is left
-/// alone); the first `leased` are stored leased until `until`. Says which of those were new.
+/// alone). An ordered one (`seqs[i]` is its seq) is stored `waiting` for its lane; of the
+/// others, the first `leased` are stored leased until `until`. Says which of those were new.
 pub(super) fn insert_deliveries(
     tx: &mut dyn Tx,
     deliveries: &[NewDelivery],
+    seqs: &[Option<i64>],
     now: i64,
     leased: usize,
     until: i64,
 ) -> Result<Vec<bool>, StoreError> {
     let mut inserted = Vec::with_capacity(leased);
-    for (i, d) in deliveries.iter().enumerate() {
+    for (d, seq) in deliveries.iter().zip(seqs.iter().chain(std::iter::repeat(&None))) {
         let headers = json(&d.headers)?;
-        let (due, lease) = super::new_row_times(now, (i < leased).then_some(until));
+        let (state, due, lease) = match (seq, &d.order_key) {
+            (Some(_), Some(_)) => ("waiting", now, 0),
+            _ => {
+                let (due, lease) = super::new_row_times(now, (inserted.len() < leased).then_some(until));
+                ("pending", due, lease)
+            }
+        };
         let n = tx.execute(
-            "INSERT INTO deliveries (id, event_id, route, destination, body, headers, state, due_at_ms, lease_until_ms, created_at_ms, updated_at_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8, ?9, ?9) ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO deliveries (id, event_id, route, destination, body, headers, state, due_at_ms, lease_until_ms,
+                                     created_at_ms, updated_at_ms, order_key, seq)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12) ON CONFLICT (id) DO NOTHING",
             &[
                 (&d.id).into(),
                 (&d.event_id).into(),
@@ -30,12 +41,15 @@ pub(super) fn insert_deliveries(
                 (&d.destination).into(),
                 (&d.body[..]).into(),
                 (&headers).into(),
+                state.into(),
                 due.into(),
                 lease.into(),
                 now.into(),
+                d.order_key.as_deref().filter(|_| seq.is_some()).into(),
+                seq.map_or(Arg::Null, Arg::Int),
             ],
         )?;
-        if i < leased {
+        if state == "pending" && inserted.len() < leased {
             inserted.push(n == 1);
         }
     }
@@ -57,7 +71,7 @@ impl Op for LeaseDeliveries {
             "UPDATE deliveries SET lease_until_ms = ?3, due_at_ms = ?3 WHERE id IN (
                 SELECT id FROM deliveries WHERE state = 'pending' AND due_at_ms <= ?1
                 ORDER BY due_at_ms LIMIT ?2 {skip_locked})
-             RETURNING id, event_id, route, destination, body, headers, attempts, created_at_ms",
+             RETURNING id, event_id, route, destination, body, headers, attempts, created_at_ms, order_key",
             &[ctx.now.into(), Arg::Int(self.max as i64), until.into()],
             leased_delivery,
         )?;
@@ -66,8 +80,9 @@ impl Op for LeaseDeliveries {
     }
 }
 
-/// A leased delivery and its creation time (the order deliveries are attempted in).
-fn leased_delivery(row: &dyn Row) -> Result<(i64, LeasedDelivery), StoreError> {
+/// A leased delivery and its creation time (the order deliveries are attempted in), from
+/// `id, event_id, route, destination, body, headers, attempts, created_at_ms, order_key`.
+pub(super) fn leased_delivery(row: &dyn Row) -> Result<(i64, LeasedDelivery), StoreError> {
     let delivery = NewDelivery {
         id: row.text(0)?,
         event_id: row.text(1)?,
@@ -75,20 +90,24 @@ fn leased_delivery(row: &dyn Row) -> Result<(i64, LeasedDelivery), StoreError> {
         destination: row.text(3)?,
         body: row.blob(4)?.into(),
         headers: json_list(&row.text(5)?),
+        order_key: row.opt_text(8)?,
     };
     Ok((row.int(7)?, LeasedDelivery { delivery, attempts: row.int(6)?.clamp(0, u32::MAX.into()) as u32 }))
 }
 
-/// Records one attempt's outcome.
+/// Records one attempt's outcome. When the delivery heads an ordered lane (`lane`) and is
+/// delivered or dead, the lane's next delivery becomes due.
 pub(crate) struct FinishDelivery {
     pub(crate) id: String,
     pub(crate) outcome: DeliveryOutcome,
+    pub(crate) lane: Option<(String, String)>,
 }
 
 impl Op for FinishDelivery {
-    type Output = ();
+    /// How many deliveries of the lane became due.
+    type Output = u64;
 
-    fn run(&mut self, tx: &mut dyn Tx, ctx: &Ctx) -> Result<(), StoreError> {
+    fn run(&mut self, tx: &mut dyn Tx, ctx: &Ctx) -> Result<u64, StoreError> {
         let (id, now) = (self.id.as_str(), ctx.now);
         match &self.outcome {
             DeliveryOutcome::Delivered => tx.execute(
@@ -106,7 +125,57 @@ impl Op for FinishDelivery {
                  updated_at_ms = ?3 WHERE id = ?1",
                 &[id.into(), error.into(), now.into()],
             ),
+        }?;
+        match (&self.lane, &self.outcome) {
+            (Some((route, key)), DeliveryOutcome::Delivered | DeliveryOutcome::Dead { .. }) => {
+                ordering::take_seq(tx)?;
+                ordering::promote(tx, route, key, now)
+            }
+            _ => Ok(0),
         }
+    }
+
+    fn committed(self, promoted: u64, wake: &mut Wakeups) -> u64 {
+        wake.deliveries |= promoted > 0;
+        promoted
+    }
+}
+
+/// Hands a leased delivery back without an attempt, due after `wait`: a rate or concurrency
+/// limit held it back.
+pub(crate) struct DeferDelivery {
+    pub(crate) id: String,
+    pub(crate) wait: Duration,
+}
+
+impl Op for DeferDelivery {
+    type Output = ();
+
+    fn run(&mut self, tx: &mut dyn Tx, ctx: &Ctx) -> Result<(), StoreError> {
+        tx.execute(
+            "UPDATE deliveries SET due_at_ms = ?2, lease_until_ms = 0 WHERE id = ?1 AND state = 'pending'",
+            &[(&self.id).into(), ctx.now.saturating_add(millis(self.wait)).into()],
+        )
+        .map(drop)
+    }
+}
+
+/// Parks a leased delivery of a paused destination, keeping its attempts: it waits, out of the
+/// lease query, until the destination resumes. `error` records why a probe failed.
+pub(crate) struct ParkDelivery {
+    pub(crate) id: String,
+    pub(crate) error: Option<String>,
+}
+
+impl Op for ParkDelivery {
+    type Output = ();
+
+    fn run(&mut self, tx: &mut dyn Tx, ctx: &Ctx) -> Result<(), StoreError> {
+        tx.execute(
+            "UPDATE deliveries SET state = 'paused', lease_until_ms = 0, due_at_ms = ?2,
+             last_error = COALESCE(?3, last_error), updated_at_ms = ?2 WHERE id = ?1 AND state = 'pending'",
+            &[(&self.id).into(), ctx.now.into(), self.error.as_deref().into()],
+        )
         .map(drop)
     }
 }

@@ -10,9 +10,11 @@ use super::super::handoff::Lease;
 use super::super::sql::{Arg, Ctx, Row, Tx};
 use super::super::writer::{Handoffs, Op, Wakeups};
 use super::super::{
-    Appended, Dedup, EventNext, EventOutcome, Finished, LeasedDelivery, LeasedEvent, StoreError, millis,
+    Appended, Dedup, EventNext, EventOutcome, Finished, Hold, LeasedDelivery, LeasedEvent, NewDelivery, StoreError,
+    millis,
 };
 use super::deliveries::insert_deliveries;
+use super::ordering;
 use super::{json, json_list};
 use crate::event::Event;
 use std::time::Duration;
@@ -22,6 +24,8 @@ use std::time::Duration;
 pub(crate) struct Append {
     pub(crate) event: Event,
     pub(crate) dedup: Option<Dedup>,
+    /// Places the event takes in ordered lanes.
+    pub(crate) holds: Vec<Hold>,
     pub(crate) lease: Option<Lease<LeasedEvent>>,
 }
 
@@ -40,13 +44,24 @@ impl Op for Append {
         }
         let until = self.lease.as_ref().map(|l| ctx.until(l.duration, ctx.max_event_lease));
         insert(tx, &self.event, ctx.now, until)?;
+        if !self.holds.is_empty() {
+            let seq = ordering::take_seq(tx)?;
+            ordering::hold(tx, &self.event.id, &self.holds, seq)?;
+        }
         Ok(Appended::Stored)
     }
 
     fn committed(self, output: Appended, wake: &mut Wakeups) -> Appended {
         if output == Appended::Stored {
+            let held = !self.holds.is_empty();
             match self.lease {
-                Some(lease) => lease.hand(LeasedEvent { event: self.event, attempts: 0, routes_done: Vec::new() }),
+                Some(lease) => lease.hand(LeasedEvent {
+                    event: self.event,
+                    attempts: 0,
+                    routes_done: Vec::new(),
+                    held,
+                    replays: 0,
+                }),
                 None => wake.events = true,
             }
         }
@@ -117,7 +132,7 @@ impl Op for LeaseEvents {
             "UPDATE events SET lease_until_ms = ?3, due_at_ms = ?3 WHERE id IN (
                 SELECT id FROM events WHERE state = 'pending' AND due_at_ms <= ?1
                 ORDER BY due_at_ms LIMIT ?2 {skip_locked})
-             RETURNING id, source, scope, headers, body, received_at_ms, depth, attempts, routes_done, root_id",
+             RETURNING id, source, scope, headers, body, received_at_ms, depth, attempts, routes_done, root_id, held, replays",
             &[ctx.now.into(), Arg::Int(self.max as i64), until.into()],
             leased_event,
         )?;
@@ -140,6 +155,8 @@ fn leased_event(row: &dyn Row) -> Result<LeasedEvent, StoreError> {
         },
         attempts: row.int(7)?.clamp(0, u32::MAX.into()) as u32,
         routes_done: json_list(&row.text(8)?),
+        held: row.int(10)? != 0,
+        replays: row.int(11)?.clamp(0, u32::MAX.into()) as u32,
     })
 }
 
@@ -165,6 +182,8 @@ pub(crate) struct EventFinished {
     pub(crate) finished: Finished,
     /// Which of the deliveries stored leased were new.
     inserted: Vec<bool>,
+    /// Ordered deliveries that became due (the heads of their lanes).
+    promoted: u64,
 }
 
 impl Op for FinishEvent {
@@ -176,38 +195,121 @@ impl Op for FinishEvent {
 
     fn run(&mut self, tx: &mut dyn Tx, ctx: &Ctx) -> Result<EventFinished, StoreError> {
         let (id, outcome, now) = (self.id.as_str(), &self.outcome, ctx.now);
+        let ordered =
+            outcome.held || !outcome.holds.is_empty() || outcome.deliveries.iter().any(|d| d.order_key.is_some());
+        // Taken before any lane is read: it serializes lane changes across gateways.
+        let fresh_seq = if ordered { Some(ordering::take_seq(tx)?) } else { None };
         if let Some(root) = outcome.emitted.first().and_then(|e| e.root.as_deref()) {
             let n = outcome.emitted.len() as i64;
             if let Some(finished) = count_emits(tx, root, n, outcome.max_emits)? {
+                let mut promoted = 0;
                 if let Finished::OverEmitLimit { error, .. } = &finished {
-                    set_state(tx, id, &outcome.routes_done, &EventNext::Dead { error: error.clone() }, now)?;
+                    let next = EventNext::Dead { error: error.clone() };
+                    set_state(tx, id, &outcome.routes_done, &next, now)?;
+                    if outcome.held {
+                        promoted = settle_lanes(tx, id, None, Vec::new(), now)?;
+                    }
                 }
-                return Ok(EventFinished { finished, inserted: Vec::new() });
+                return Ok(EventFinished { finished, inserted: Vec::new(), promoted });
             }
         }
+        let mut seqs = Vec::new();
+        let mut lanes = Vec::new();
+        if let Some(fresh) = fresh_seq {
+            seqs = lane_seqs(tx, id, &outcome.deliveries, fresh, outcome.held)?;
+            lanes = outcome.deliveries.iter().filter_map(|d| Some((d.route.clone(), d.order_key.clone()?))).collect();
+        }
         let until = self.leases.first().map_or(now, |l| ctx.until(l.duration, ctx.max_delivery_lease));
-        let inserted = insert_deliveries(tx, &outcome.deliveries, now, self.leases.len(), until)?;
-        for event in &outcome.emitted {
+        let inserted = insert_deliveries(tx, &outcome.deliveries, &seqs, now, self.leases.len(), until)?;
+        for (i, event) in outcome.emitted.iter().enumerate() {
             insert(tx, event, now, None)?;
+            let holds: Vec<Hold> = outcome.holds.iter().filter(|(at, _)| *at == i).map(|(_, h)| h.clone()).collect();
+            if !holds.is_empty() {
+                let seq = ordering::take_seq(tx)?;
+                ordering::hold(tx, &event.id, &holds, seq)?;
+            }
         }
         super::kv::apply(tx, &outcome.kv, now)?;
         set_state(tx, id, &outcome.routes_done, &outcome.next, now)?;
-        Ok(EventFinished { finished: Finished::Recorded, inserted })
+        let mut promoted = 0;
+        if ordered {
+            promoted = if outcome.held {
+                // A retry keeps its holds on the routes still to run; an end releases them all.
+                let routes = match outcome.next {
+                    EventNext::Retry { .. } => Some(outcome.routes_done.as_slice()),
+                    EventNext::Done | EventNext::Dead { .. } => None,
+                };
+                settle_lanes(tx, id, routes, lanes, now)?
+            } else {
+                promote_all(tx, lanes, now)?
+            };
+        }
+        Ok(EventFinished { finished: Finished::Recorded, inserted, promoted })
     }
 
     fn committed(self, done: EventFinished, wake: &mut Wakeups) -> EventFinished {
         let FinishEvent { outcome, leases, .. } = self;
+        wake.deliveries |= done.promoted > 0;
         if done.finished != Finished::Recorded {
             return done;
         }
-        wake.deliveries |= outcome.deliveries.len() > leases.len();
+        let unordered = outcome.deliveries.into_iter().filter(|d| d.order_key.is_none());
+        wake.deliveries |= unordered.clone().count() > leases.len();
         wake.events |= !outcome.emitted.is_empty() || matches!(outcome.next, EventNext::Retry { .. });
-        let handed = leases.into_iter().zip(outcome.deliveries).zip(&done.inserted).filter(|(_, new)| **new);
+        let handed = leases.into_iter().zip(unordered).zip(&done.inserted).filter(|(_, new)| **new);
         for ((lease, delivery), _) in handed {
             lease.hand(LeasedDelivery { delivery, attempts: 0 });
         }
         done
     }
+}
+
+/// The seq of each ordered delivery of event `id` (`None` for the others): the place the event
+/// holds in the delivery's lane, or `fresh` when it holds none there, plus its rank among the
+/// event's deliveries in that lane, so none shares a seq.
+fn lane_seqs(
+    tx: &mut dyn Tx,
+    id: &str,
+    deliveries: &[NewDelivery],
+    fresh: i64,
+    held: bool,
+) -> Result<Vec<Option<i64>>, StoreError> {
+    let mut seqs = Vec::with_capacity(deliveries.len());
+    let mut ranks: std::collections::HashMap<(&str, &str, &str), i64> = std::collections::HashMap::new();
+    for d in deliveries {
+        let Some(key) = d.order_key.as_deref() else {
+            seqs.push(None);
+            continue;
+        };
+        let base = if held { ordering::held_seq(tx, id, &d.route, key)?.unwrap_or(fresh) } else { fresh };
+        let rank = ranks.entry((&d.route, &d.destination, key)).or_default();
+        seqs.push(Some(base + (*rank).min(ordering::STEP - 1)));
+        *rank += 1;
+    }
+    Ok(seqs)
+}
+
+/// Releases event `id`'s holds on `routes` (all when `None`) and promotes those lanes and
+/// `lanes`; returns how many deliveries became due.
+fn settle_lanes(
+    tx: &mut dyn Tx,
+    id: &str,
+    routes: Option<&[String]>,
+    mut lanes: Vec<(String, String)>,
+    now: i64,
+) -> Result<u64, StoreError> {
+    lanes.extend(ordering::release(tx, id, routes)?);
+    promote_all(tx, lanes, now)
+}
+
+fn promote_all(tx: &mut dyn Tx, mut lanes: Vec<(String, String)>, now: i64) -> Result<u64, StoreError> {
+    lanes.sort();
+    lanes.dedup();
+    let mut promoted = 0;
+    for (route, key) in &lanes {
+        promoted += ordering::promote(tx, route, key, now)?;
+    }
+    Ok(promoted)
 }
 
 /// Adds `n` derived events to `root`'s count unless that passes `max`; then marks the root as

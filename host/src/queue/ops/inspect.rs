@@ -101,13 +101,16 @@ impl Op for CountDepth {
                 (SELECT COUNT(*) FROM deliveries WHERE state = 'dead') + (SELECT COUNT(*) FROM events WHERE state = 'dead'),
                 (SELECT MIN(due) FROM (
                     SELECT MIN(due_at_ms) AS due FROM events WHERE state = 'pending' AND due_at_ms <= ?1
-                    UNION ALL SELECT MIN(due_at_ms) FROM deliveries WHERE state = 'pending' AND due_at_ms <= ?1) AS due)",
+                    UNION ALL SELECT MIN(due_at_ms) FROM deliveries WHERE state = 'pending' AND due_at_ms <= ?1) AS due),
+                (SELECT COUNT(*) FROM deliveries WHERE state = 'paused')
+                    + (SELECT COUNT(*) FROM deliveries WHERE state = 'waiting' AND order_key IS NOT NULL)",
             &[ctx.now.into()],
             |row| {
                 let count = |i| row.int(i).map(|n| n.max(0) as u64);
                 Ok(Depth {
                     events_pending: count(0)?,
                     deliveries_pending: count(1)?,
+                    deliveries_held: count(4)?,
                     dead: count(2)?,
                     oldest_due_ms: row.opt_int(3)?.map_or(0, |t| (ctx.now - t).max(0) as u64),
                 })

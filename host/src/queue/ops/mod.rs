@@ -3,23 +3,29 @@
 //! [`Store`](super::Store). Grouped by what they touch:
 //!
 //! - `events.rs`: append (with dedup), lease, finish.
-//! - `deliveries.rs`: create, lease, finish an attempt.
+//! - `deliveries.rs`: create, lease, finish an attempt, hand one back unattempted (a limit) or
+//!   park it (a paused destination).
+//! - `ordering.rs`: ordered lanes: holds, seqs, promoting a lane's next delivery.
+//! - `destinations.rs`: pausing, resuming and probing destinations; counts per destination.
 //! - `inspect.rs`: dead letters, recent events, queue depth (read-only).
 //! - `kv.rs`: plugins' key–value state: reads, a call's writes applied with its event, inspection.
-//! - `maintain.rs`: replay dead letters, prune old work, probe that the store writes.
+//! - `maintain.rs`: replay dead letters and events, prune old work, probe that the store writes.
 
 mod deliveries;
+mod destinations;
 mod events;
 mod inspect;
 mod kv;
 mod maintain;
+mod ordering;
 
-pub(crate) use deliveries::{FinishDelivery, LeaseDeliveries};
+pub(crate) use deliveries::{DeferDelivery, FinishDelivery, LeaseDeliveries, ParkDelivery};
+pub(crate) use destinations::{ClaimProbe, DestinationCountsOp, Pause, Pauses, Resume};
 pub(crate) use events::{Append, FinishEvent, LeaseEvents, ReleaseEvent};
 pub(crate) use inspect::{CountDepth, DeadLetters, RecentEvents};
 pub use kv::MAX_LIST as KV_MAX_LIST;
 pub(crate) use kv::{KvCount, KvDelete, KvGet, KvList};
-pub(crate) use maintain::{Probe, Prune, Replay};
+pub(crate) use maintain::{OldestEvent, Probe, Prune, Replay, ReplayEvents};
 
 use super::StoreError;
 

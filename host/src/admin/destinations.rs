@@ -1,0 +1,115 @@
+//! Destinations on the admin API: `GET /api/destinations` shows each one's limits, state
+//! (active or paused, by whom and why), this gateway's requests in flight and attempt counts,
+//! and what the store holds for it; `POST /api/destinations/{name}/pause|resume` is the
+//! operator's switch, the same as `switchyard destinations pause|resume`.
+//!
+//! URLs are shown as scheme, host and port only (paths and queries may carry credentials).
+//! Limits are per gateway: with several gateways on one database, each applies them.
+
+use super::{Admin, error};
+use crate::config::model::Destination;
+use crate::queue::PausedBy;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Json, Response};
+use serde_json::{Value, json};
+
+pub async fn list(State(admin): State<Admin>) -> Response {
+    let snapshot = admin.live.snapshot();
+    let counts = match admin.store.destination_counts().await {
+        Ok(counts) => counts,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot count deliveries by destination");
+            return error(StatusCode::SERVICE_UNAVAILABLE, "the store is not answering");
+        }
+    };
+    let pauses = admin.control.pauses();
+    let m = &admin.metrics;
+    let list: Vec<Value> = snapshot
+        .config
+        .destinations
+        .values()
+        .map(|d| {
+            let pause = pauses.get(&d.name);
+            let attempts: serde_json::Map<String, Value> = ["delivered", "retry", "dead", "probe_failed"]
+                .iter()
+                .map(|outcome| ((*outcome).to_string(), json!(m.delivery_attempts.get(&d.name, outcome))))
+                .collect();
+            json!({
+                "name": d.name,
+                "url": origin(d),
+                "state": if pause.is_some() { "paused" } else { "active" },
+                "pause": pause,
+                "limits": {
+                    "rate": d.limits.rate.map(|r| r.to_string()),
+                    "concurrency": d.limits.concurrency,
+                    "pause_after": d.limits.pause_after,
+                    "probe_every_ms": d.limits.probe_every.as_millis() as u64,
+                },
+                "gateway": admin.control.view(&d.name),
+                "attempts": attempts,
+                "deliveries": counts.get(&d.name).cloned().unwrap_or_default(),
+            })
+        })
+        .collect();
+    Json(json!({ "destinations": list })).into_response()
+}
+
+/// `{"reason": "…"}`, optional.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PauseRequest {
+    reason: Option<String>,
+}
+
+pub async fn pause(State(admin): State<Admin>, Path(name): Path<String>, body: Option<Json<PauseRequest>>) -> Response {
+    if !admin.live.snapshot().config.destinations.contains_key(&name) {
+        return error(StatusCode::NOT_FOUND, "no destination has that name");
+    }
+    let reason = body.and_then(|Json(b)| b.reason).unwrap_or_else(|| "paused by an operator".into());
+    let reason: String = reason.chars().take(500).collect();
+    match admin.store.pause_destination(&name, PausedBy::Operator, &reason, None).await {
+        Ok(newly) => {
+            admin.metrics.destination_changed(&name, "paused");
+            tracing::info!(destination = %name, reason = %crate::telemetry::Escaped(&reason), "destination paused by an operator");
+            refresh(&admin).await;
+            Json(json!({ "destination": name, "state": "paused", "was_active": newly })).into_response()
+        }
+        Err(e) => store_error(e),
+    }
+}
+
+pub async fn resume(State(admin): State<Admin>, Path(name): Path<String>) -> Response {
+    if !admin.live.snapshot().config.destinations.contains_key(&name) {
+        return error(StatusCode::NOT_FOUND, "no destination has that name");
+    }
+    match admin.store.resume_destination(&name, false).await {
+        Ok(was_paused) => {
+            if was_paused {
+                admin.metrics.destination_changed(&name, "resumed");
+                admin.control.gate(&name).reset_failures();
+                tracing::info!(destination = %name, "destination resumed by an operator");
+            }
+            refresh(&admin).await;
+            Json(json!({ "destination": name, "state": "active", "was_paused": was_paused })).into_response()
+        }
+        Err(e) => store_error(e),
+    }
+}
+
+/// Reads the pauses again, so this gateway acts on the change at once.
+async fn refresh(admin: &Admin) {
+    if let Ok(pauses) = admin.store.destination_pauses().await {
+        admin.control.set_pauses(pauses);
+    }
+}
+
+fn store_error(e: crate::queue::StoreError) -> Response {
+    tracing::error!(error = %e, "cannot change the destination's state");
+    error(StatusCode::SERVICE_UNAVAILABLE, "the store is not answering")
+}
+
+/// `https://erp.example.com:8443`: what a URL says about where it goes, without its path.
+fn origin(d: &Destination) -> String {
+    d.url.origin().ascii_serialization()
+}

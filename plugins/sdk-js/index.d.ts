@@ -2,9 +2,9 @@
 // `wit-types/`, generated from wit/ by `switchyard-plugin types` (the build runs it).
 /// <reference path="./wit-types/handler.d.ts" />
 
-import type { Action, Event as WitEvent } from 'switchyard:plugin/types@0.2.0';
+import type { Action, Event as WitEvent } from 'switchyard:plugin/types@0.3.0';
 
-export type { Action } from 'switchyard:plugin/types@0.2.0';
+export type { Action } from 'switchyard:plugin/types@0.3.0';
 
 /** A body: text (sent as UTF-8) or bytes. */
 export type Body = string | Uint8Array | ArrayBuffer | ArrayBufferView;
@@ -24,8 +24,14 @@ export interface Event extends WitEvent {
 }
 
 export declare function bytes(body: Body): Uint8Array;
-export declare function forward(body?: Body, options?: { destination?: string; headers?: Headers }): Action;
-export declare function forwardJson(value: unknown, options?: { destination?: string; headers?: Headers }): Action;
+/** `orderKey`: deliveries of the route to one destination that share it go out one at a time, in order. */
+export interface ForwardOptions {
+  destination?: string;
+  headers?: Headers;
+  orderKey?: string | number;
+}
+export declare function forward(body?: Body, options?: ForwardOptions): Action;
+export declare function forwardJson(value: unknown, options?: ForwardOptions): Action;
 export declare function emit(scope: string, body: Body): Action;
 export declare function drop(reason: string): Action;
 

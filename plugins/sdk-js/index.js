@@ -1,5 +1,5 @@
 // @switchyard/plugin-sdk: the helpers a Switchyard plugin written in JavaScript or TypeScript
-// needs, over the `switchyard:plugin@0.2.0` contract (wit/handler.wit). The same helpers as the
+// needs, over the `switchyard:plugin@0.3.0` contract (wit/handler.wit). The same helpers as the
 // Rust SDK: forward, forwardJson, emit, drop, config, log, kv, and errors that say
 // retry-later or fail. Outbound HTTP is the global `fetch`: the gateway sends each request
 // only to the plugin's `allowed_hosts`.
@@ -14,9 +14,9 @@
 //     return [forwardJson({ order: body.data.id })];
 //   });
 
-import { log as hostLog } from 'switchyard:plugin/log@0.2.0';
-import { get as configGet, all as configAll } from 'switchyard:plugin/config@0.2.0';
-import * as hostKv from 'switchyard:plugin/kv@0.2.0';
+import { log as hostLog } from 'switchyard:plugin/log@0.3.0';
+import { get as configGet, all as configAll } from 'switchyard:plugin/config@0.3.0';
+import * as hostKv from 'switchyard:plugin/kv@0.3.0';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -37,19 +37,25 @@ function headerList(headers) {
 
 /**
  * Forward to the route's destinations (or `destination`), with the event's body or `body`,
- * and extra `headers` (an object or a list of pairs).
+ * and extra `headers` (an object or a list of pairs). With `orderKey`, the route's deliveries
+ * to one destination that share the key go out one at a time, in order.
  */
-export function forward(body, { destination, headers } = {}) {
+export function forward(body, { destination, headers, orderKey } = {}) {
   return {
     tag: 'forward',
-    val: { destination, body: body === undefined ? undefined : bytes(body), headers: headerList(headers) },
+    val: {
+      destination,
+      body: body === undefined ? undefined : bytes(body),
+      headers: headerList(headers),
+      orderKey: orderKey === undefined ? undefined : String(orderKey),
+    },
   };
 }
 
 /** Forward `value` as a JSON body (content-type application/json). */
-export function forwardJson(value, { destination, headers } = {}) {
+export function forwardJson(value, { destination, headers, orderKey } = {}) {
   const all = [['content-type', 'application/json'], ...headerList(headers)];
-  return forward(JSON.stringify(value), { destination, headers: all });
+  return forward(JSON.stringify(value), { destination, headers: all, orderKey });
 }
 
 /** A derived event of `scope`, routed again as if it had arrived on the same source. */

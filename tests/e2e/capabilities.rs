@@ -193,6 +193,9 @@ path = "{{wasm:stateful}}"
 path = "{{wasm:legacy-v1}}"
 config = {{ tag = "old" }}
 
+[plugins.legacy2]
+path = "{{wasm:legacy-v2}}"
+
 [destinations.out]
 url = "{out}"
 
@@ -209,6 +212,11 @@ to = ["out"]
 [[routes]]
 match = "legacy"
 plugin = "legacy"
+to = ["out"]
+
+[[routes]]
+match = "legacy2"
+plugin = "legacy2"
 to = ["out"]
 "#,
         out = dest.url("/out")
@@ -280,5 +288,22 @@ async fn a_plugin_built_against_contract_0_1_0_still_runs() {
     assert_eq!(got.json()["x"], 1);
     let plugins = gw.gateway.live.snapshot().plugins.get("legacy").map(|p| p.contract());
     assert_eq!(plugins, Some("0.1.0"));
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn a_plugin_built_against_contract_0_2_0_still_runs_with_its_kv() {
+    let dest = TestDestination::start().await;
+    let gw = TestGateway::start(&stateful_table(&dest, "")).await.unwrap_or_else(|e| panic!("{e:#}"));
+    for x in 1..=2 {
+        assert_eq!(gw.post("test", &format!(r#"{{"scope": "legacy2", "x": {x}}}"#)).await.status(), 200);
+        dest.wait_for(x).await;
+    }
+    let got = dest.received();
+    let header = |i: usize, name: &str| got[i].headers.get(name).and_then(|v| v.to_str().ok()).map(String::from);
+    assert_eq!(header(0, "x-contract").as_deref(), Some("0.2.0"));
+    assert_eq!((header(0, "x-seen").as_deref(), header(1, "x-seen").as_deref()), (Some("1"), Some("2")));
+    let contract = gw.gateway.live.snapshot().plugins.get("legacy2").map(|p| p.contract());
+    assert_eq!(contract, Some("0.2.0"));
     gw.stop().await;
 }

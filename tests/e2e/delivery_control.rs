@@ -51,6 +51,11 @@ on_both_stores!(
     each_keys_deliveries_arrive_in_acceptance_order_on_postgres
 );
 on_both_stores!(
+    plugin_key_case,
+    a_plugins_order_key_orders_its_deliveries_on_sqlite,
+    a_plugins_order_key_orders_its_deliveries_on_postgres
+);
+on_both_stores!(
     filter_case,
     a_filtered_out_event_never_reaches_the_plugin_on_sqlite,
     a_filtered_out_event_never_reaches_the_plugin_on_postgres
@@ -221,6 +226,37 @@ async fn ordering_case(postgres: bool) {
     }
     assert!(Metrics::get(&metrics.delivery_failures) > 0, "some first attempts failed, as the sink was told");
     assert!(dest.max_in_flight() > 1, "keys do not wait on each other: several were in flight at once");
+    gw.stop().await;
+}
+
+async fn plugin_key_case(postgres: bool) {
+    let Some((storage, _schema)) = store(postgres) else { return };
+    let dest = TestDestination::start().await;
+    dest.delay(0, 10);
+    dest.fail_every(5);
+    let toml = table(&storage, &dest.url("/erp"), "", "plugin = \"keyed\"")
+        + "\n[plugins.keyed]\npath = \"{wasm:stateful}\"\n";
+    let gw = TestGateway::start(&toml).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let body = |n: usize| format!(r#"{{"scope": "order/updated", "mode": "ordered", "key": "k{}", "n": {n}}}"#, n % 4);
+    post_all(&gw, (0..100).map(body)).await;
+    let metrics = gw.gateway.metrics.clone();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Metrics::get(&metrics.delivered) < 100 {
+        assert!(Instant::now() < deadline, "100 deliveries within 30 s: {}", Metrics::get(&metrics.delivered));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut by_key: HashMap<String, Vec<u64>> = HashMap::new();
+    for r in dest.received() {
+        let body = r.json();
+        by_key
+            .entry(body["key"].as_str().unwrap_or_default().into())
+            .or_default()
+            .push(body["n"].as_u64().unwrap_or(0));
+    }
+    assert_eq!(by_key.len(), 4);
+    for (key, ns) in &by_key {
+        assert!(ns.windows(2).all(|w| w[0] <= w[1]), "key {key} out of order: {ns:?}");
+    }
     gw.stop().await;
 }
 

@@ -103,14 +103,23 @@ pub fn accepted_values(value: &toml::Value) -> Result<Vec<Value>, String> {
     }
 }
 
+/// Longest ordering key kept as it is; a longer one is replaced by its SHA-256.
+pub const MAX_KEY: usize = 512;
+
 /// The value at `pointer` as an ordering key: a string as it is, any other value as its JSON
-/// text; `None` when the body is not JSON or has nothing (or `null`) there.
+/// text (past [`MAX_KEY`] bytes, `sha256:` and its hash); `None` when the body is not JSON or
+/// has nothing (or `null`) there.
 pub fn key_at(body: Option<&Value>, pointer: &str) -> Option<String> {
-    match body?.pointer(pointer)? {
-        Value::Null => None,
-        Value::String(s) => Some(s.clone()),
-        other => Some(other.to_string()),
+    let key = match body?.pointer(pointer)? {
+        Value::Null => return None,
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if key.len() <= MAX_KEY {
+        return Some(key);
     }
+    use sha2::Digest;
+    Some(format!("sha256:{}", hex::encode(sha2::Sha256::digest(key.as_bytes()))))
 }
 
 #[cfg(test)]
@@ -185,5 +194,7 @@ mod tests {
         assert_eq!(key_at(Some(&body), "/data/none"), None);
         assert_eq!(key_at(Some(&body), "/data/missing"), None);
         assert_eq!(key_at(None, "/data/id"), None);
+        let long = json!({ "k": "x".repeat(MAX_KEY + 1) });
+        assert!(key_at(Some(&long), "/k").is_some_and(|k| k.starts_with("sha256:") && k.len() == 71));
     }
 }

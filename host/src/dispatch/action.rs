@@ -21,6 +21,9 @@ use crate::telemetry::Escaped;
 use bytes::Bytes;
 use std::sync::Arc;
 
+/// Longest order key a plugin may set, in bytes.
+pub const MAX_ORDER_KEY: usize = crate::config::filter::MAX_KEY;
+
 /// How a route's deliveries are ordered and named for this run of the event.
 #[derive(Debug, Clone, Default)]
 pub struct Ordering {
@@ -48,7 +51,14 @@ pub async fn run_route(
 ) -> RouteResult {
     let mut kv = Vec::new();
     let actions = match route.plugin.as_ref().map(|name| (name, snapshot.plugins.get(name))) {
-        None => vec![Action::Forward(plugin::Forward { destination: None, body: None, headers: Vec::new() })],
+        None => {
+            vec![Action::Forward(plugin::Forward {
+                destination: None,
+                body: None,
+                headers: Vec::new(),
+                order_key: None,
+            })]
+        }
         Some((name, None)) => return RouteResult::Failed(format!("plugin `{name}` is not loaded")),
         Some((name, Some(compiled))) => {
             let input = plugin::Event {
@@ -138,6 +148,11 @@ fn apply(
                     "plugin set headers the gateway owns; sent the gateway's own instead"
                 );
             }
+            if f.order_key.as_ref().is_some_and(|k| k.len() > MAX_ORDER_KEY) {
+                return Err(format!("an order key is at most {MAX_ORDER_KEY} bytes"));
+            }
+            // The plugin's key wins over the route's `order_by`.
+            let order_key = f.order_key.or_else(|| ordering.key.clone());
             let mut headers = vetted.kept;
             let body = f.body.map_or_else(|| event.body.clone(), Bytes::from);
             if !headers.iter().any(|(k, _)| k == "content-type")
@@ -154,7 +169,7 @@ fn apply(
                     destination: name.clone(),
                     body: body.clone(),
                     headers: headers.clone(),
-                    order_key: ordering.key.clone(),
+                    order_key: order_key.clone(),
                 });
             }
         }

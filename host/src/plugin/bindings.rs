@@ -3,8 +3,11 @@
 //!
 //! - `v1`: `switchyard:plugin@0.1.0` (`wit/v0.1.0/`), kept so plugins built against it load and
 //!   run unchanged.
-//! - `v2`: `switchyard:plugin@0.2.0` (`wit/`), which adds `kv` (async on the host: it reads the
-//!   store) and imports `wasi:http/outgoing-handler`, whose host side is wasmtime-wasi-http's.
+//! - `v2`: `switchyard:plugin@0.2.0` (`wit/v0.2.0/`), which adds `kv` (async on the host: it
+//!   reads the store) and imports `wasi:http/outgoing-handler`, whose host side is
+//!   wasmtime-wasi-http's.
+//! - `v3`: `switchyard:plugin@0.3.0` (`wit/`), the newest, which adds `order-key` to `forward`.
+//!   The rest of the host speaks its types.
 //!
 //! Exports are async (the host calls `handle` on a fiber so epoch deadlines can interrupt it).
 
@@ -17,6 +20,21 @@ pub mod v1 {
 }
 
 pub mod v2 {
+    wasmtime::component::bindgen!({
+        path: "../wit/v0.2.0",
+        world: "handler",
+        imports: { "switchyard:plugin/kv": async },
+        exports: { default: async },
+        additional_derives: [PartialEq, Eq],
+        with: {
+            "wasi:http": wasmtime_wasi_http::p2::bindings::http,
+            "wasi:io": wasmtime_wasi::p2::bindings::io,
+            "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
+        },
+    });
+}
+
+pub mod v3 {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "handler",

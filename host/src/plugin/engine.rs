@@ -7,7 +7,7 @@
 //! pool is an error, not a wait. This file must never compile plugins or run them: see
 //! `instance.rs` for that.
 
-use super::bindings::{v1, v2};
+use super::bindings::{v1, v2, v3};
 use super::host::HostState;
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,6 +56,13 @@ impl PluginEngine {
         v1::Handler::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
         {
             use v2::switchyard::plugin::{config, kv, log, types};
+            types::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
+            log::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
+            config::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
+            kv::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
+        }
+        {
+            use v3::switchyard::plugin::{config, kv, log, types};
             types::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
             log::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
             config::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;

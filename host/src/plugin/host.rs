@@ -7,7 +7,7 @@
 //! goes to a capped capture (`stderr.rs`) that is logged. This file must never hand a plugin
 //! anything that is not named in the WIT world.
 
-use super::bindings::{v1, v2};
+use super::bindings::{v1, v2, v3};
 use super::http::Fetcher;
 use super::kv::KvSession;
 use std::sync::Arc;
@@ -101,7 +101,7 @@ impl WasiHttpView for HostState {
     }
 }
 
-/// Both versions of the contract offer the same `log` and `config`.
+/// Every version of the contract offers the same `log` and `config`.
 macro_rules! log_and_config {
     ($v:ident) => {
         impl $v::switchyard::plugin::types::Host for HostState {}
@@ -134,6 +134,7 @@ macro_rules! log_and_config {
 
 log_and_config!(v1);
 log_and_config!(v2);
+log_and_config!(v3);
 
 /// Caps each linear memory at the plugin's `memory_mb` and remembers whether it had to refuse,
 /// so a trap that follows (a guest aborting on allocation failure) is reported as a memory cap.

@@ -7,7 +7,7 @@
 //! deadline (plus a wall-clock guard for host time), and classifies any failure. Nothing
 //! here decides what to do with the actions: that is `dispatch`'s job.
 
-use super::bindings::v2::switchyard::plugin::types;
+use super::bindings::v3::switchyard::plugin::types;
 use super::engine::{EPOCH_TICK, PluginEngine};
 use super::host::{CallState, HostState, PluginMeta};
 use super::http::{FetchLog, FetchPolicy, Fetcher};

@@ -8,7 +8,8 @@
 //! call creates a key; events handled at the same time can overshoot by the keys they create
 //! together). This file never writes to the store itself.
 
-use super::bindings::v2::switchyard::plugin::kv::{self, Error};
+use super::bindings::v2::switchyard::plugin::kv as kv2;
+use super::bindings::v3::switchyard::plugin::kv::{self, Error};
 use super::host::HostState;
 use crate::queue::{KV_MAX_LIST, KvOp, KvWrite, Store};
 use std::collections::BTreeMap;
@@ -256,6 +257,39 @@ impl kv::Host for HostState {
 
     async fn keys(&mut self, prefix: String, limit: u32) -> Result<Vec<String>, Error> {
         self.call.kv.list(prefix, limit).await
+    }
+}
+
+/// 0.2.0's `kv` is 0.3.0's under another name.
+impl kv2::Host for HostState {
+    async fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, kv2::Error> {
+        self.call.kv.get(key).await.map_err(to_v2)
+    }
+
+    async fn set(&mut self, key: String, value: Vec<u8>, ttl_ms: Option<u64>) -> Result<(), kv2::Error> {
+        self.call.kv.set(key, value, ttl_ms).await.map_err(to_v2)
+    }
+
+    async fn delete(&mut self, key: String) -> Result<(), kv2::Error> {
+        self.call.kv.delete(key).await.map_err(to_v2)
+    }
+
+    async fn increment(&mut self, key: String, delta: i64) -> Result<i64, kv2::Error> {
+        self.call.kv.increment(key, delta).await.map_err(to_v2)
+    }
+
+    async fn keys(&mut self, prefix: String, limit: u32) -> Result<Vec<String>, kv2::Error> {
+        self.call.kv.list(prefix, limit).await.map_err(to_v2)
+    }
+}
+
+fn to_v2(e: Error) -> kv2::Error {
+    match e {
+        Error::ValueTooLarge(n) => kv2::Error::ValueTooLarge(n),
+        Error::TooManyKeys(n) => kv2::Error::TooManyKeys(n),
+        Error::InvalidKey => kv2::Error::InvalidKey,
+        Error::NotANumber => kv2::Error::NotANumber,
+        Error::Unavailable(why) => kv2::Error::Unavailable(why),
     }
 }
 

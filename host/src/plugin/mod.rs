@@ -23,7 +23,7 @@ pub mod kv;
 mod stderr;
 mod versions;
 
-pub use bindings::v2::switchyard::plugin::types::{Action, Emit, Event, Forward};
+pub use bindings::v3::switchyard::plugin::types::{Action, Emit, Event, Forward};
 pub use cache::{CacheOutcome, ComponentCache};
 pub use engine::PluginEngine;
 pub use http::{FetchLog, FetchOutcome, FetchRecord};

@@ -8,12 +8,13 @@
 // one ES module (rolldown; the contract's `switchyard:` and `wasi:` imports stay imports), and
 // componentizes that with componentize-js against the WIT in DIR (default: this repository's
 // wit/). Global `fetch` goes through wasi:http, so the gateway's allow-list decides it.
-// `types` writes the contract's TypeScript types into wit-types/ (build does it when missing).
+// `types` writes the contract's TypeScript types into wit-types/ (build does it when they are
+// missing or older than the contract).
 
 import { componentize } from '@bytecodealliance/componentize-js';
 import { rolldown } from 'rolldown';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,7 +51,10 @@ function types(wit) {
 
 /** Type-checks a TypeScript entry against the SDK's and the contract's types. */
 function check(entry, wit) {
-  if (!existsSync(join(sdk, 'wit-types/handler.d.ts'))) types(wit);
+  const written = join(sdk, 'wit-types/handler.d.ts');
+  const version = readFileSync(join(wit, 'handler.wit'), 'utf8').match(/^package\s+[^@\s]+@([^;\s]+);/m)?.[1] ?? '';
+  // The types name the contract's version in their imports: stale ones are written again.
+  if (!existsSync(written) || !readFileSync(written, 'utf8').includes(`@${version}'`)) types(wit);
   const dir = mkdtempSync(join(tmpdir(), 'switchyard-tsc-'));
   const tsconfig = {
     compilerOptions: {

@@ -1,4 +1,4 @@
-"""Write Switchyard plugins in Python: helpers over the ``switchyard:plugin@0.2.0`` contract.
+"""Write Switchyard plugins in Python: helpers over the ``switchyard:plugin@0.3.0`` contract.
 
 The same helpers as the Rust SDK: ``forward``, ``forward_json``, ``emit``, ``drop``, ``config``,
 ``log``, ``kv``, errors that say retry-later or fail (``RetryLater``, ``Fail``), and ``fetch``
@@ -69,15 +69,21 @@ def _headers(headers) -> list:
     return [(str(k), str(v)) for k, v in items]
 
 
-def forward(body: Optional[Body] = None, destination: Optional[str] = None, headers=None) -> Action:
-    """Forward to the route's destinations (or ``destination``), with the event's body or ``body``."""
-    return Action_Forward(Forward(destination, None if body is None else _bytes(body), _headers(headers)))
+def forward(body: Optional[Body] = None, destination: Optional[str] = None, headers=None, order_key=None) -> Action:
+    """Forward to the route's destinations (or ``destination``), with the event's body or ``body``.
+
+    With ``order_key``, the route's deliveries to one destination that share the key go out
+    one at a time, in the order their events were accepted.
+    """
+    key = None if order_key is None else str(order_key)
+    return Action_Forward(Forward(destination, None if body is None else _bytes(body), _headers(headers), key))
 
 
-def forward_json(value: Any, destination: Optional[str] = None, headers=None) -> Action:
+def forward_json(value: Any, destination: Optional[str] = None, headers=None, order_key=None) -> Action:
     """Forward ``value`` as a JSON body (content-type application/json)."""
     all_headers = [("content-type", "application/json")] + _headers(headers)
-    return forward(_json.dumps(value, separators=(",", ":"), ensure_ascii=False), destination, all_headers)
+    body = _json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return forward(body, destination, all_headers, order_key)
 
 
 def emit(scope: str, body: Body) -> Action:

@@ -4,11 +4,13 @@
 
 Runs componentize-py (pinned in requirements.txt) against the contract in DIR (default: this
 repository's wit/), with the SDK and the app's directory on the module path. The contract's
-`types` interface is renamed `plugin_types` so it does not clash with `wasi:http/types`.
+`types` interface is renamed `plugin_types` so it does not clash with `wasi:http/types`; the
+contract's version is read from its handler.wit.
 """
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import time
@@ -27,12 +29,17 @@ def main() -> int:
     if not os.path.isfile(app):
         parser.error(f"{args.app} is not a file")
     module = os.path.splitext(os.path.basename(app))[0]
+    with open(os.path.join(args.wit, "handler.wit"), encoding="utf-8") as f:
+        found = re.search(r"^package\s+switchyard:plugin@([^;\s]+);", f.read(), re.MULTILINE)
+    if not found:
+        parser.error(f"{args.wit}/handler.wit does not declare package switchyard:plugin@VERSION")
+    version = found.group(1)
     tool = os.path.join(os.path.dirname(sys.executable), "componentize-py")
     command = [
         tool,
         "-d", args.wit, "-w", "handler",
         "--import-interface-name", "wasi:http/types@0.2.12=types",
-        "--import-interface-name", "switchyard:plugin/types@0.2.0=plugin_types",
+        "--import-interface-name", f"switchyard:plugin/types@{version}=plugin_types",
         "componentize", module,
         "-p", os.path.dirname(app), "-p", SDK,
         "-o", args.out,

@@ -126,7 +126,8 @@ impl Request {
 
 /// Reads a response body to its end; the stream is dropped before its body, as WASI requires.
 fn read_all(url: &str, incoming: &IncomingBody) -> Result<Vec<u8>, FetchError> {
-    let stream = incoming.stream().map_err(|()| FetchError::Network { url: url.into(), why: "no body stream".into() })?;
+    let stream =
+        incoming.stream().map_err(|()| FetchError::Network { url: url.into(), why: "no body stream".into() })?;
     let mut body = Vec::new();
     loop {
         match stream.blocking_read(64 << 10) {
@@ -148,9 +149,10 @@ fn read_all(url: &str, incoming: &IncomingBody) -> Result<Vec<u8>, FetchError> {
 /// The gateway's refusals are permanent; everything else may pass.
 fn classify(url: &str, code: ErrorCode) -> FetchError {
     match code {
-        ErrorCode::HttpRequestDenied => {
-            FetchError::Refused { url: url.into(), why: "the host is not in allowed_hosts (or max_fetches was reached)".into() }
-        }
+        ErrorCode::HttpRequestDenied => FetchError::Refused {
+            url: url.into(),
+            why: "the host is not in allowed_hosts (or max_fetches was reached)".into(),
+        },
         ErrorCode::DestinationIpProhibited => {
             FetchError::Refused { url: url.into(), why: "the host resolves to an internal address".into() }
         }
@@ -195,7 +197,8 @@ impl Response {
 
     /// The body parsed as JSON, or `Err(fail)` saying why not.
     pub fn json(&self) -> Result<serde_json::Value, Error> {
-        serde_json::from_slice(&self.body).map_err(|e| Error::Fail(format!("{} answered with a body that is not JSON: {e}", self.url)))
+        serde_json::from_slice(&self.body)
+            .map_err(|e| Error::Fail(format!("{} answered with a body that is not JSON: {e}", self.url)))
     }
 
     /// A response header, by case-insensitive name.

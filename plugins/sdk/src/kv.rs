@@ -12,7 +12,9 @@ impl From<KvError> for Error {
     fn from(e: KvError) -> Self {
         match e {
             KvError::Unavailable(why) => Error::RetryLater(format!("kv: {why}")),
-            KvError::ValueTooLarge(max) => Error::Fail(format!("kv: a value is larger than kv_max_value = {max} bytes")),
+            KvError::ValueTooLarge(max) => {
+                Error::Fail(format!("kv: a value is larger than kv_max_value = {max} bytes"))
+            }
             KvError::TooManyKeys(max) => Error::Fail(format!("kv: the plugin already holds kv_max_keys = {max} keys")),
             KvError::InvalidKey => Error::Fail("kv: keys are 1 to 512 bytes".into()),
             KvError::NotANumber => Error::Fail("kv: increment of a value that is not a decimal integer".into()),

@@ -47,7 +47,7 @@ pub use serde_json;
 pub mod prelude {
     pub use crate::{
         Action, Emit, Error, Event, EventExt, Forward, Plugin, config, drop_event, export_plugin, forward_json, http,
-        kv, log,
+        kv, log, ordered_by,
     };
 }
 
@@ -89,7 +89,18 @@ pub fn forward_json(value: &serde_json::Value) -> Action {
         destination: None,
         body: Some(serde_json::to_vec(value).unwrap_or_default()),
         headers: vec![("content-type".into(), "application/json".into())],
+        order_key: None,
     })
+}
+
+/// `action` (a forward) with an order key: the route's deliveries to one destination that share
+/// `key` go out one at a time, in the order their events were accepted. Other actions are
+/// returned as they are.
+pub fn ordered_by(action: Action, key: impl Into<String>) -> Action {
+    match action {
+        Action::Forward(f) => Action::Forward(Forward { order_key: Some(key.into()), ..f }),
+        other => other,
+    }
 }
 
 /// Drop the event, saying why (the host logs the reason).

@@ -27,7 +27,7 @@ pub const PATIENCE: Duration = Duration::from_secs(15);
 /// Paths of the built plugins, for writing routes.toml files.
 pub mod wasm {
     pub use switchyard_plugin_artifacts::{
-        BAD_IMPORT, BIGCOMMERCE_ENRICH, CHAOS, ENVELOPE, FILTER, HOSTILE, LEGACY_V1, ORDER_TO_ERP, STATEFUL,
+        BAD_IMPORT, BIGCOMMERCE_ENRICH, CHAOS, ENVELOPE, FILTER, HOSTILE, LEGACY_V1, LEGACY_V2, ORDER_TO_ERP, STATEFUL,
     };
 }
 
@@ -148,6 +148,7 @@ pub fn expand(toml: &str) -> String {
         .replace("{wasm:bigcommerce-enrich}", wasm::BIGCOMMERCE_ENRICH)
         .replace("{wasm:stateful}", wasm::STATEFUL)
         .replace("{wasm:legacy-v1}", wasm::LEGACY_V1)
+        .replace("{wasm:legacy-v2}", wasm::LEGACY_V2)
 }
 
 /// One request a destination received.

@@ -14,7 +14,7 @@ wit_bindgen::generate!({
         }
 
         world bad-import {
-            include switchyard:plugin/handler@0.2.0;
+            include switchyard:plugin/handler@0.3.0;
             import secrets;
         }
     "#,
@@ -32,7 +32,7 @@ impl Guest for BadImport {
     fn handle(event: Event) -> Result<Vec<Action>, Error> {
         let secret = switchyard::bad_import::secrets::get("token").unwrap_or_default();
         let headers = vec![("x-secret".to_string(), secret)];
-        Ok(vec![Action::Forward(Forward { destination: None, body: Some(event.body), headers })])
+        Ok(vec![Action::Forward(Forward { destination: None, body: Some(event.body), headers, order_key: None })])
     }
 }
 

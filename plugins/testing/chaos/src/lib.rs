@@ -22,7 +22,7 @@ impl Plugin for Chaos {
             "fail" => Err(Error::Fail("chaos fails on purpose".into())),
             "huge" => Ok(vec![Action::Drop("x".repeat(4 << 20))]),
             "emit" => Ok(vec![Action::Emit(Emit { scope: "chaos/emitted".into(), body: event.body })]),
-            _ => Ok(vec![Action::Forward(Forward { destination: None, body: None, headers: vec![] })]),
+            _ => Ok(vec![Action::Forward(Forward { destination: None, body: None, headers: vec![], order_key: None })]),
         }
     }
 }

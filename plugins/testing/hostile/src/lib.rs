@@ -17,12 +17,17 @@ impl Plugin for Hostile {
         let attack = event.json().ok().and_then(|b| b["attack"].as_str().map(String::from)).unwrap_or_default();
         let header = |k: &str, v: &str| (k.to_string(), v.to_string());
         let forward = |destination: Option<&str>, headers: Vec<(String, String)>| {
-            Action::Forward(Forward { destination: destination.map(String::from), body: None, headers })
+            Action::Forward(Forward {
+                destination: destination.map(String::from),
+                body: None,
+                headers,
+                order_key: None,
+            })
         };
         Ok(match attack.as_str() {
-            "fanout" => (0..10)
-                .map(|_| Action::Emit(Emit { scope: event.scope.clone(), body: event.body.clone() }))
-                .collect(),
+            "fanout" => {
+                (0..10).map(|_| Action::Emit(Emit { scope: event.scope.clone(), body: event.body.clone() })).collect()
+            }
             "forge" => vec![forward(
                 None,
                 vec![

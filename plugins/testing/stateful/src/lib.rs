@@ -9,7 +9,8 @@
 //!   `{"count": n}`: a retried event must count once;
 //! - `set-then-trap`: sets `key`, then panics: nothing may be written;
 //! - `fetch`: GETs `url` and forwards `{"status": …, "body": …}` (errors as the SDK maps them);
-//! - `echo`: forwards `{}` touching neither kv nor http (a baseline for benchmarks).
+//! - `echo`: forwards `{}` touching neither kv nor http (a baseline for benchmarks);
+//! - `ordered`: forwards the body as it is, with `key` as the forward's order key.
 
 use switchyard_plugin_sdk::prelude::*;
 use switchyard_plugin_sdk::serde_json::{Value, json};
@@ -21,6 +22,10 @@ impl Plugin for Stateful {
         let body = event.json()?;
         let field = |name: &str| body[name].as_str().unwrap_or_default().to_string();
         let (key, url) = (field("key"), field("url"));
+        if field("mode") == "ordered" {
+            let forward = Action::Forward(Forward { destination: None, body: None, headers: vec![], order_key: None });
+            return Ok(vec![ordered_by(forward, key)]);
+        }
         let out = match field("mode").as_str() {
             "set" => {
                 let previous = kv::get_string(&key)?;
@@ -46,7 +51,9 @@ impl Plugin for Stateful {
             "echo" => json!({}),
             other => return Err(Error::Fail(format!("unknown mode {other:?}"))),
         };
-        Ok(vec![forward_json(&json!({ "mode": field("mode"), "out": out, "n": body.get("n").cloned().unwrap_or(Value::Null) }))])
+        Ok(vec![forward_json(
+            &json!({ "mode": field("mode"), "out": out, "n": body.get("n").cloned().unwrap_or(Value::Null) }),
+        )])
     }
 }
 

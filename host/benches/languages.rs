@@ -94,7 +94,7 @@ fn per_event(c: &mut Criterion) {
         let modes: &[(&str, Instances)] = if language == "rust" {
             &[("fresh", Instances::Fresh)]
         } else {
-            &[("fresh", Instances::Fresh), ("reuse", Instances::Reuse { max: 1_000_000 })]
+            &[("fresh", Instances::Fresh), ("reuse", Instances::Reuse { max: 1_000 })]
         };
         for (mode, instances) in modes {
             let plugin = compiled(&engine, &spec("order-to-erp", &path, *instances, vec![]));

@@ -189,7 +189,19 @@ impl CompiledPlugin {
         ctx.peak_memory.fetch_max(warm.store.data().limiter.peak as u64, std::sync::atomic::Ordering::Relaxed);
         let result = match outcome {
             Err(_) => return Err(PluginError::Timeout { after: guard }),
-            Ok(Err(trap)) => return Err(self.classify(trap, &warm.store, &warm.stderr)),
+            Ok(Err(trap)) => {
+                let error = self.classify(trap, &warm.store, &warm.stderr);
+                if let (PluginError::MemoryExceeded { limit }, true) = (&error, warm.served > 0) {
+                    // What the instance kept from earlier events filled it, not this event: it is
+                    // thrown away, and the event runs again on a fresh one.
+                    return Err(PluginError::RetryLater(format!(
+                        "a reused instance reached memory_mb ({} MiB) after {} events; the event runs again on a fresh one",
+                        limit >> 20,
+                        warm.served
+                    )));
+                }
+                return Err(error);
+            }
             Ok(Ok(result)) => result,
         };
         // From here the instance is sound: a failed call still throws it away, as documented.
@@ -243,11 +255,14 @@ impl CompiledPlugin {
     }
 
     /// Keeps an instance that served a call well for the next one, when the plugin reuses
-    /// instances and this one has served fewer than `reuse_max` events.
+    /// instances, this one has served fewer than `reuse_max` events, and its memory has not
+    /// grown past three quarters of `memory_mb` (a garbage-collected language's heap grows
+    /// with the events it serves; retiring it early keeps it from failing an event at the limit).
     fn keep(&self, mut warm: Warm) {
         let Instances::Reuse { max } = self.spec.instances else { return };
         warm.served += 1;
-        if warm.served >= max {
+        let peak = warm.store.data().limiter.peak as u64;
+        if warm.served >= max || peak > self.spec.memory_bytes / 4 * 3 {
             return;
         }
         warm.stderr.clear();

@@ -11,6 +11,10 @@
 //! `max_fetch_body` (the guest reads an error past it). Everything a refusal concerns is logged
 //! with the plugin, the event and the refused host; request headers and bodies never are.
 //!
+//! Connections are kept alive and reused, per plugin (`FetchClient`): hyper's pooled client
+//! with a connector of ours, so every new connection is resolved and checked here, and a
+//! pooled one is only ever to an address that was checked when it was made.
+//!
 //! Waiting here does not block a runtime thread: the request runs as a task of its own, and
 //! the guest is suspended on its fiber until it is ready. This file must never send a request
 //! it has not checked, and never follow a redirect to a host the policy refuses.
@@ -19,17 +23,25 @@ use crate::config::allowed_host::AllowedHost;
 use crate::telemetry::Escaped;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, LengthLimitError, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::{Connected, Connection};
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncRead, AsyncWrite};
-use wasmtime_wasi_http::io::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
 /// Redirects followed for one request (GET and HEAD only).
 pub const MAX_REDIRECTS: usize = 5;
+
+/// Idle connections a plugin keeps per host, and how long.
+const IDLE_PER_HOST: usize = 32;
+const IDLE_FOR: Duration = Duration::from_secs(30);
 
 /// A plugin's outbound HTTP rules, from its `[plugins.NAME]` table.
 #[derive(Debug, Clone, PartialEq)]
@@ -107,10 +119,37 @@ impl FetchLog {
     }
 }
 
+/// One plugin's outbound HTTP: its policy, and its pool of kept-alive connections.
+pub struct FetchClient {
+    policy: Arc<FetchPolicy>,
+    client: Client<Connector, WasiBody>,
+}
+
+impl FetchClient {
+    pub fn new(policy: FetchPolicy, tls: Arc<rustls::ClientConfig>) -> Self {
+        let policy = Arc::new(policy);
+        let connector = Connector { policy: policy.clone(), tls };
+        let client = Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(IDLE_PER_HOST)
+            .pool_idle_timeout(IDLE_FOR)
+            .build(connector);
+        Self { policy, client }
+    }
+
+    pub fn policy(&self) -> &FetchPolicy {
+        &self.policy
+    }
+}
+
+impl std::fmt::Debug for FetchClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FetchClient").field("policy", &self.policy).finish_non_exhaustive()
+    }
+}
+
 /// The `send_request` hook of one plugin instance.
 pub struct Fetcher {
-    policy: Arc<FetchPolicy>,
-    tls: Arc<rustls::ClientConfig>,
+    fetch: Arc<FetchClient>,
     log: Arc<FetchLog>,
     started: u32,
     plugin: Arc<str>,
@@ -118,14 +157,8 @@ pub struct Fetcher {
 }
 
 impl Fetcher {
-    pub fn new(
-        policy: Arc<FetchPolicy>,
-        tls: Arc<rustls::ClientConfig>,
-        log: Arc<FetchLog>,
-        plugin: Arc<str>,
-        event_id: Arc<str>,
-    ) -> Self {
-        Self { policy, tls, log, started: 0, plugin, event_id }
+    pub fn new(fetch: Arc<FetchClient>, log: Arc<FetchLog>, plugin: Arc<str>, event_id: Arc<str>) -> Self {
+        Self { fetch, log, started: 0, plugin, event_id }
     }
 
     pub fn log(&self) -> &Arc<FetchLog> {
@@ -163,19 +196,20 @@ impl WasiHttpHooks for Fetcher {
             Ok(target) => target,
             Err(why) => return self.refuse(&method, &request.uri().to_string(), why),
         };
-        if self.started >= self.policy.max_fetches {
-            let why = format!("the call already made max_fetches = {} requests", self.policy.max_fetches);
+        let policy = self.fetch.policy();
+        if self.started >= policy.max_fetches {
+            let why = format!("the call already made max_fetches = {} requests", policy.max_fetches);
             return self.refuse(&method, &target.to_string(), why);
         }
-        if let Err(why) = self.policy.allows(&target) {
+        if let Err(why) = policy.allows(&target) {
             return self.refuse(&method, &target.to_string(), why);
         }
         self.started += 1;
-        let (policy, tls, log) = (self.policy.clone(), self.tls.clone(), self.log.clone());
+        let (fetch, log) = (self.fetch.clone(), self.log.clone());
         let (plugin, event_id) = (self.plugin.clone(), self.event_id.clone());
         Box::new(async move {
             let started = Instant::now();
-            let sent = tokio::time::timeout(policy.timeout, send(&policy, &tls, request)).await;
+            let sent = tokio::time::timeout(fetch.policy.timeout, send(&fetch, request)).await;
             let (result, outcome) = match sent {
                 Ok(Ok(response)) => {
                     let status = response.0.status().as_u16();
@@ -303,8 +337,7 @@ type Failure = (HttpError, FetchOutcome);
 
 /// Sends `request`, following redirects of GET and HEAD within the policy.
 async fn send(
-    policy: &FetchPolicy,
-    tls: &Arc<rustls::ClientConfig>,
+    fetch: &FetchClient,
     request: http::Request<WasiBody>,
 ) -> Result<(http::Response<WasiBody>, IoFuture), Failure> {
     let (parts, body) = request.into_parts();
@@ -314,12 +347,11 @@ async fn send(
     for hop in 0..=MAX_REDIRECTS {
         let target = Target::of(&uri).map_err(|why| (HttpError::HttpRequestUriInvalid, FetchOutcome::Refused(why)))?;
         if hop > 0 {
-            policy.allows(&target).map_err(|why| {
+            fetch.policy.allows(&target).map_err(|why| {
                 let why = format!("a redirect to {target}: {why}");
                 (HttpError::HttpRequestDenied, FetchOutcome::Refused(why))
             })?;
         }
-        let addrs = resolve(policy, &target).await?;
         let mut request = http::Request::new(body.take().unwrap_or_else(empty));
         *request.method_mut() = parts.method.clone();
         *request.headers_mut() = parts.headers.clone();
@@ -329,8 +361,8 @@ async fn send(
                 request.headers_mut().insert(http::header::HOST, value);
             }
         }
-        *request.uri_mut() = origin_form(&uri)?;
-        let (response, io) = exchange(policy, tls, &target, &addrs, request).await?;
+        *request.uri_mut() = uri.clone();
+        let (response, io) = exchange(fetch, &target, request).await?;
         let location = response.headers().get(http::header::LOCATION).and_then(|v| v.to_str().ok());
         let redirect = response.status().is_redirection() && follows && hop < MAX_REDIRECTS;
         match location.filter(|_| redirect).map(|l| resolve_location(&uri, l)) {
@@ -344,13 +376,6 @@ async fn send(
 
 fn empty() -> WasiBody {
     Empty::<Bytes>::new().map_err(|never| match never {}).boxed_unsync()
-}
-
-/// The path and query, as hyper sends them on the request line.
-fn origin_form(uri: &http::Uri) -> Result<http::Uri, Failure> {
-    let path = uri.path_and_query().map_or("/", |p| p.as_str());
-    path.parse()
-        .map_err(|_| (HttpError::HttpRequestUriInvalid, FetchOutcome::Refused("a path that is not valid".into())))
 }
 
 /// A `Location` header, absolute or relative to the URL it answered.
@@ -402,17 +427,85 @@ async fn resolve(policy: &FetchPolicy, target: &Target) -> Result<Vec<SocketAddr
 trait Io: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Io for T {}
 
-/// One HTTP/1.1 exchange over a connection to one of `addrs`: TLS with the URL's host name
-/// for https. The response body is cut off at `max_body`.
-async fn exchange(
-    policy: &FetchPolicy,
+/// Makes the connections of one plugin's pool: the URL's host resolved and checked against the
+/// policy (`resolve`), then TCP to an allowed address, and TLS with the URL's host name for
+/// https. A refusal or failure travels to `exchange` inside a [`ConnectError`].
+#[derive(Clone)]
+struct Connector {
+    policy: Arc<FetchPolicy>,
+    tls: Arc<rustls::ClientConfig>,
+}
+
+impl tower_service::Service<http::Uri> for Connector {
+    type Response = TokioIo<Stream>;
+    type Error = ConnectError;
+    type Future = Pin<Box<dyn Future<Output = Result<TokioIo<Stream>, ConnectError>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), ConnectError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, uri: http::Uri) -> Self::Future {
+        let (policy, tls) = (self.policy.clone(), self.tls.clone());
+        Box::pin(async move {
+            let target = Target::of(&uri)
+                .map_err(|why| ConnectError((HttpError::HttpRequestUriInvalid, FetchOutcome::Refused(why))))?;
+            let addrs = resolve(&policy, &target).await.map_err(ConnectError)?;
+            connect(&tls, &target, &addrs).await.map(|io| TokioIo::new(Stream(io))).map_err(ConnectError)
+        })
+    }
+}
+
+/// Why the connector made no connection, as the guest sees it and as it is recorded.
+#[derive(Debug)]
+struct ConnectError(Failure);
+
+impl std::fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0.1 {
+            FetchOutcome::Refused(why) | FetchOutcome::Failed(why) => f.write_str(why),
+            other => write!(f, "{other:?}"),
+        }
+    }
+}
+
+impl std::error::Error for ConnectError {}
+
+/// A connection to an upstream, plain or TLS.
+struct Stream(Box<dyn Io>);
+
+impl Connection for Stream {
+    fn connected(&self) -> Connected {
+        Connected::new()
+    }
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut *self.0).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut *self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut *self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut *self.0).poll_shutdown(cx)
+    }
+}
+
+/// A new connection to one of `addrs`, with TLS for https.
+async fn connect(
     tls: &Arc<rustls::ClientConfig>,
     target: &Target,
     addrs: &[SocketAddr],
-    request: http::Request<WasiBody>,
-) -> Result<(http::Response<WasiBody>, IoFuture), Failure> {
-    let failed =
-        |error: HttpError, what: &str, e: &dyn std::fmt::Display| (error, FetchOutcome::Failed(format!("{what}: {e}")));
+) -> Result<Box<dyn Io>, Failure> {
     let mut last = None;
     let mut tcp = None;
     for addr in addrs {
@@ -429,23 +522,38 @@ async fn exchange(
         return Err((HttpError::ConnectionRefused, FetchOutcome::Failed(format!("cannot connect to {target}: {e}"))));
     };
     let _ = tcp.set_nodelay(true);
-    let io: Box<dyn Io> = if target.https {
-        let name = rustls::pki_types::ServerName::try_from(target.host.clone())
-            .map_err(|e| failed(HttpError::HttpRequestUriInvalid, "not a TLS server name", &e))?;
-        let stream = tokio_rustls::TlsConnector::from(tls.clone())
-            .connect(name, tcp)
-            .await
-            .map_err(|e| failed(HttpError::TlsCertificateError, "TLS", &e))?;
-        Box::new(stream)
-    } else {
-        Box::new(tcp)
-    };
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+    if !target.https {
+        return Ok(Box::new(tcp));
+    }
+    let failed =
+        |error: HttpError, what: &str, e: &dyn std::fmt::Display| (error, FetchOutcome::Failed(format!("{what}: {e}")));
+    let name = rustls::pki_types::ServerName::try_from(target.host.clone())
+        .map_err(|e| failed(HttpError::HttpRequestUriInvalid, "not a TLS server name", &e))?;
+    let stream = tokio_rustls::TlsConnector::from(tls.clone())
+        .connect(name, tcp)
         .await
-        .map_err(|e| failed(HttpError::HttpProtocolError, "HTTP handshake", &e))?;
-    let conn = wasmtime_wasi::runtime::spawn(conn);
-    let response = sender.send_request(request).await.map_err(|e| failed(HttpError::HttpProtocolError, "HTTP", &e))?;
-    let max = policy.max_body;
+        .map_err(|e| failed(HttpError::TlsCertificateError, "TLS", &e))?;
+    Ok(Box::new(stream))
+}
+
+/// One HTTP/1.1 exchange on a pooled connection (or a new one from the connector). The
+/// response body is cut off at `max_body`.
+async fn exchange(
+    fetch: &FetchClient,
+    target: &Target,
+    request: http::Request<WasiBody>,
+) -> Result<(http::Response<WasiBody>, IoFuture), Failure> {
+    let response = fetch.client.request(request).await.map_err(|e| {
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            if let Some(ConnectError((error, outcome))) = s.downcast_ref::<ConnectError>() {
+                return (clone_error(error), outcome.clone());
+            }
+            source = s.source();
+        }
+        (HttpError::HttpProtocolError, FetchOutcome::Failed(format!("HTTP: {}", error_chain(&e))))
+    })?;
+    let max = fetch.policy.max_body;
     let declared = response
         .headers()
         .get(http::header::CONTENT_LENGTH)
@@ -469,8 +577,37 @@ async fn exchange(
             })
             .boxed_unsync()
     });
-    let io: IoFuture = Box::new(async move { conn.await.map_err(HttpError::Hyper) });
+    // The pool's own task drives the connection: nothing is left for the guest to wait on.
+    let io: IoFuture = Box::new(async { Ok(()) });
     Ok((response, io))
+}
+
+/// The guest-facing error of a failed connection (the connector's errors carry no payload
+/// that cannot be rebuilt).
+fn clone_error(error: &HttpError) -> HttpError {
+    match error {
+        HttpError::HttpRequestUriInvalid => HttpError::HttpRequestUriInvalid,
+        HttpError::DestinationIpProhibited => HttpError::DestinationIpProhibited,
+        HttpError::DestinationNotFound => HttpError::DestinationNotFound,
+        HttpError::DnsError { rcode, info_code } => HttpError::DnsError { rcode: rcode.clone(), info_code: *info_code },
+        HttpError::TlsCertificateError => HttpError::TlsCertificateError,
+        HttpError::ConnectionRefused => HttpError::ConnectionRefused,
+        _ => HttpError::ConnectionRefused,
+    }
+}
+
+/// An error and its causes on one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
 }
 
 #[cfg(test)]

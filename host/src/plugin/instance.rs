@@ -10,7 +10,7 @@
 use super::bindings::v3::switchyard::plugin::types;
 use super::engine::{EPOCH_TICK, PluginEngine};
 use super::host::{CallState, HostState, PluginMeta};
-use super::http::{FetchLog, FetchPolicy, Fetcher};
+use super::http::{FetchClient, FetchLog, FetchPolicy, Fetcher};
 use super::kv::{KvLimits, KvReader, KvSession};
 use super::stderr::CapturedStderr;
 use super::versions::{Bound, Pre};
@@ -74,7 +74,7 @@ pub struct CompiledPlugin {
     idle: std::sync::Mutex<Vec<Warm>>,
     engine: Arc<PluginEngine>,
     pre: Pre,
-    fetch: Arc<FetchPolicy>,
+    fetch: Arc<FetchClient>,
     /// Kept so a reload that changes only the plugin's settings relinks without recompiling.
     component: Component,
     meta: Arc<PluginMeta>,
@@ -118,12 +118,13 @@ impl CompiledPlugin {
             .and_then(Pre::new)
             .map_err(|e| fail(format!("does not fit the host's `handler` world: {e:#}")))?;
         let meta = Arc::new(PluginMeta { name: spec.name.as_str().into(), config: spec.config.clone() });
-        let fetch = Arc::new(FetchPolicy {
+        let policy = FetchPolicy {
             allowed: spec.allowed_hosts.clone(),
             timeout: spec.fetch_timeout,
             max_fetches: spec.max_fetches,
             max_body: spec.max_fetch_body,
-        });
+        };
+        let fetch = Arc::new(FetchClient::new(policy, engine.fetch_tls.clone()));
         let idle = std::sync::Mutex::default();
         Ok(Self { idle, engine: engine.clone(), pre, fetch, component, meta, spec: spec.clone(), digest })
     }
@@ -159,13 +160,7 @@ impl CompiledPlugin {
     /// `call_timeout_ms` bounds the whole call on the wall clock.
     pub async fn call(&self, event: &types::Event, ctx: CallContext) -> Result<CallOutcome, PluginError> {
         let event_id: Arc<str> = event.id.as_str().into();
-        let fetcher = Fetcher::new(
-            self.fetch.clone(),
-            self.engine.fetch_tls.clone(),
-            ctx.fetches,
-            self.meta.name.clone(),
-            event_id.clone(),
-        );
+        let fetcher = Fetcher::new(self.fetch.clone(), ctx.fetches, self.meta.name.clone(), event_id.clone());
         let limits = KvLimits { max_value: self.spec.kv_max_value, max_keys: self.spec.kv_max_keys };
         let kv = KvSession::new(self.meta.name.clone(), ctx.kv, limits);
         let call = CallState { event_id, log_lines: 0, fetcher, kv };

@@ -24,9 +24,11 @@ Variants:
   ts-reuse, py-reuse   the same with instances = "reuse"
   slow-route   plain, while another route gets 20 events/s whose plugin fetches an upstream
                that answers after 2 s (the plain route's rate is what is measured)
+  nats, amqp, redis, mqtt   plain, publishing to the local broker instead of POSTing; the sink
+               is examples/broker_sink, which counts what a consumer of the broker receives
 
 Needs: a release build (cargo build --release --bin switchyard --example bare_axum --example
-paced_load), wrk, openssl (for tls), and for ts/py the components built by the tests
+paced_load --example broker_sink), wrk, openssl (for tls), and for ts/py the components built by the tests
 (target/plugins/polyglot). Prints a Markdown table for BENCHMARKS.md.
 """
 
@@ -53,6 +55,13 @@ PLUGINS = os.path.join(ROOT, "target/plugins/wasm32-wasip2/release")
 POLYGLOT = os.path.join(ROOT, "target/plugins/polyglot")
 SECRET = "bench-client-secret"
 PORT, SINK, SIDE, UPSTREAM = 18080, 19000, 19001, 19100
+# Broker destinations, publishing where examples/broker_sink reads.
+BROKERS = {
+    "nats": 'url = "nats://127.0.0.1:4222"\nsubject = "swybench.{scope}"',
+    "amqp": 'url = "amqp://guest:guest@127.0.0.1:5672/%2f"\nexchange = "amq.topic"\nrouting_key = "swybench.{scope}"',
+    "redis": 'url = "redis://127.0.0.1:6379/0"\nstream = "swybench:{scope}"\nmaxlen = 100000',
+    "mqtt": 'url = "mqtt://127.0.0.1:1883"\ntopic = "swybench/{scope}"',
+}
 
 
 def body(n=250):
@@ -124,7 +133,7 @@ class Bench:
         self.tls = (f"{d}/ca.crt", f"{d}/leaf.crt", f"{d}/leaf.key")
         return self.tls
 
-    def config(self, name, plugin_path, plugin_extra="", storage=None, tls=False, extra="", signed=True):
+    def config(self, name, plugin_path, plugin_extra="", storage=None, tls=False, extra="", signed=True, broker=None):
         name = name.replace(":", "-")
         storage = storage or f"sqlite://{self.work}/{name}.db"
         server_tls = ""
@@ -151,7 +160,7 @@ path = "{plugin_path}"
 config = {{ currency = "USD" }}
 {plugin_extra}
 [destinations.erp]
-url = "{dest}"
+{BROKERS[broker] if broker else f'url = "{dest}"'}
 {dest_tls}
 [[routes]]
 match = "store/order/*"
@@ -195,6 +204,8 @@ to = ["erp"]
             return self.config(name, own if os.path.exists(own) else rust), self.lua(name), False
         if name == "tls":
             return self.config(name, rust, tls=True), self.lua(name), True
+        if name in BROKERS:
+            return self.config(name, rust, broker=name), self.lua(name), False
         if name == "pg":
             return self.config(name, rust, storage=self.pg_schema(pg, name)), self.lua(name), False
         if name in ("kv-sqlite", "nokv-sqlite", "kv-pg", "nokv-pg"):
@@ -238,6 +249,8 @@ dedup_window_secs = 0
             binary = os.path.join(ROOT, "target/bench-bins", name[4:], "switchyard")
         env = dict(os.environ, SWITCHYARD_CACHE_DIR=os.path.join(ROOT, "target/plugin-tools/cache"))
         sink_cmd = [os.path.join(REL, "examples/bare_axum"), f"127.0.0.1:{SINK}"]
+        if name in BROKERS:
+            sink_cmd = [os.path.join(REL, "examples/broker_sink"), name, f"127.0.0.1:{SINK}"]
         if name == "tls":
             _, crt, key = self.certs()
             sink_cmd += ["--tls", crt, key]

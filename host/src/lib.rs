@@ -3,13 +3,15 @@
 //! Platforms POST webhooks to `/hooks/{source}`; Switchyard verifies each one the way its
 //! platform signs it, acknowledges it, matches its scope against the routing table in
 //! routes.toml, runs the matching routes' sandboxed WebAssembly plugins, and delivers what they
-//! produce to HTTP destinations. Editing routes.toml or replacing a plugin takes effect live.
+//! produce to HTTP destinations or message brokers. Editing routes.toml or replacing a plugin
+//! takes effect live.
 //!
 //! # Layout
 //!
 //! - [`config`]: routes.toml → a validated, immutable [`config::Config`] (no I/O beyond reading
 //!   it), and the plain data the layers above read: provider kinds and settings with their one
-//!   check ([`config::provider`]), Standard Webhooks secrets ([`config::WhsecKey`]), header rules.
+//!   check ([`config::provider`]), Standard Webhooks secrets ([`config::WhsecKey`]), header rules,
+//!   broker name templates ([`config::template`]).
 //! - [`scope`]: scopes, patterns and the routing trie.
 //! - [`signature`]: HMAC, constant-time comparison, the replay window, hex/base64 (a leaf).
 //! - [`standard_webhooks`]: the Standard Webhooks scheme both ways, sources verifying and
@@ -24,7 +26,9 @@
 //!   operation written once in SQL both backends take; fresh work written already leased and
 //!   handed to its loop in memory (`queue::handoff`).
 //! - [`dispatch`]: leased events → matching routes → plugin actions → deliveries.
-//! - [`delivery`]: HTTP POSTs to destinations, signed with Standard Webhooks headers; retries.
+//! - [`delivery`]: HTTP POSTs to destinations, signed with Standard Webhooks headers, or
+//!   publishes to NATS JetStream, RabbitMQ, Redis Streams and MQTT (`delivery::brokers`);
+//!   retries, limits and the breaker.
 //! - [`workers`]: the lease → ready → run loop dispatch and delivery share, each as a
 //!   [`workers::Work`].
 //! - [`metrics`]: lock-free counters; [`admin`]: health, readiness, Prometheus `/metrics`, JSON API.
@@ -55,8 +59,8 @@
 //! dispatch: event (handed off after its append, or leased) → snapshot.matcher → per route,
 //!           in table order: plugin.call → actions → deliveries + emitted events committed
 //!           with the event's new state
-//! delivery: delivery (handed off, or leased) → POST → delivered | retry at backoff(attempt)
-//!           | dead letter
+//! delivery: delivery (handed off, or leased) → POST or publish → delivered
+//!           | retry at backoff(attempt) | dead letter
 //! ```
 
 pub mod admin;

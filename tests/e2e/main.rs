@@ -15,9 +15,11 @@
 //! - `hostile`: a plugin attacking the gateway from inside gets nowhere.
 //! - `polyglot`: plugins in JavaScript, TypeScript and Python, built by the SDKs, run by the host.
 //! - `capabilities`: plugins call APIs through the allow-list and keep state in kv; 0.1.0 plugins still run.
+//! - `brokers`: NATS JetStream, RabbitMQ, Redis Streams and MQTT destinations, including a `kill -9`.
 //! - `storage_faults`: a full disk and a deleted database are reported, and nothing acknowledged is lost.
 
 mod admin;
+mod brokers;
 mod capabilities;
 mod delivery;
 mod delivery_control;
@@ -34,3 +36,21 @@ mod storage_faults;
 mod tls_ingest;
 
 pub use switchyard_e2e::support;
+
+/// Not a test of its own: the gateway `support::child` runs in a process of its own, so a test
+/// can kill it with SIGKILL. Without `SWITCHYARD_CHILD_DIR` it returns at once.
+#[tokio::test]
+#[ignore = "run by support::child in a child process"]
+async fn child_gateway() {
+    let Some(dir) = std::env::var_os(support::child::DIR_VAR).map(std::path::PathBuf::from) else { return };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
+    let options = switchyard::app::Options {
+        config: dir.join("routes.toml"),
+        cache_dir: Some(dir.join("cache")),
+        watch: false,
+        admin: None,
+    };
+    let gateway = switchyard::app::Gateway::start(options, listener).await.unwrap_or_else(|e| panic!("{e:#}"));
+    println!("{}{}", support::child::LISTENING, gateway.ingest_addr);
+    std::future::pending::<()>().await;
+}

@@ -109,7 +109,9 @@ fn store_error(e: crate::queue::StoreError) -> Response {
     error(StatusCode::SERVICE_UNAVAILABLE, "the store is not answering")
 }
 
-/// `https://erp.example.com:8443`: what a URL says about where it goes, without its path.
+/// `https://erp.example.com:8443`, `amqp://mq.internal:5672`: where a URL goes, without its
+/// path or credentials.
 fn origin(d: &Destination) -> String {
-    d.url.origin().ascii_serialization()
+    let port = d.url.port().map(|p| format!(":{p}")).unwrap_or_default();
+    format!("{}://{}{port}", d.url.scheme(), d.url.host_str().unwrap_or_default())
 }

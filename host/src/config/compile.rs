@@ -9,13 +9,13 @@ use super::filter::{Condition, Filter, accepted_values, check_pointer};
 use super::headers::{self, HeaderError};
 use super::interpolate::{Lookup, interpolate};
 use super::model::{
-    AllowedHost, Config, Destination, Instances, Limits, PemFile, PluginSpec, RetryPolicy, Route, Server, Source,
-    Storage, TlsFiles, defaults,
+    AllowedHost, Broker, Config, Destination, Instances, Limits, NameTemplate, NameVars, PemFile, PluginSpec,
+    RetryPolicy, Route, Server, Source, Storage, Target, TlsFiles, defaults,
 };
 use super::provider::{Algorithm, Encoding, GenericSpec, Location, ProviderKind, ProviderSettings, UnknownName};
 use super::raw::{RawConfig, RawDestination, RawPlugin, RawRoute, RawSource, RawTlsFiles};
 use super::units::{ByteSize, Rate, WhsecKey, check_name, parse_duration};
-use crate::scope::Pattern;
+use crate::scope::{Pattern, Segment};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
@@ -370,16 +370,23 @@ impl Compiler<'_> {
         let name = key.trim_start_matches("destinations.").to_string();
         let written = self.string(&raw.url, &format!("{key}.url"));
         let url = match url::Url::parse(&written) {
-            Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => url,
+            Ok(url) if SCHEMES.contains(&url.scheme()) && url.has_host() => url,
             parsed => {
                 if !written.is_empty() {
-                    let why = parsed.err().map(|e| format!(": {e}")).unwrap_or_default();
-                    let message = format!("`{written}` is not an http:// or https:// URL{why}");
+                    let message = match parsed {
+                        Err(e) => format!("`{written}` is not a valid URL: {e}"),
+                        Ok(url) if !url.has_host() => format!("`{written}` names no host"),
+                        Ok(url) => format!(
+                            "`{written}`: the gateway cannot deliver to {}:// (use http, https, nats, amqp, redis or mqtt)",
+                            url.scheme()
+                        ),
+                    };
                     self.error(&raw.url, &format!("{key}.url"), message);
                 }
                 unusable_url()
             }
         };
+        let target = self.target(key, &url, raw);
         let timeout_ms = self.positive(
             raw.timeout_ms.as_ref(),
             &format!("{key}.timeout_ms"),
@@ -437,7 +444,132 @@ impl Compiler<'_> {
         }
         let timeout = Duration::from_millis(timeout_ms);
         let limits = self.limits(key, raw);
-        Destination { name, url, timeout, retry, signing_secret, headers, ca, identity, limits }
+        Destination { name, url, target, timeout, retry, signing_secret, headers, ca, identity, limits }
+    }
+
+    /// What `url`'s scheme publishes to, with the fields that kind needs; a field of another
+    /// kind is an error rather than ignored.
+    fn target(&mut self, key: &str, url: &url::Url, raw: &RawDestination) -> Target {
+        let broker = Broker::for_scheme(url.scheme());
+        let fields = [
+            ("subject", raw.subject.as_ref(), Some(Broker::Nats)),
+            ("exchange", raw.exchange.as_ref(), Some(Broker::Amqp)),
+            ("routing_key", raw.routing_key.as_ref(), Some(Broker::Amqp)),
+            ("stream", raw.stream.as_ref(), Some(Broker::Redis)),
+            ("topic", raw.topic.as_ref(), Some(Broker::Mqtt)),
+        ];
+        for (field, value, kind) in fields {
+            if let Some(value) = value
+                && kind != broker
+            {
+                let message =
+                    format!("`{field}` is for {}:// destinations, and this one is {}://", scheme(kind), url.scheme());
+                self.error(value, &format!("{key}.{field}"), message);
+            }
+        }
+        if let Some(maxlen) = &raw.maxlen
+            && broker != Some(Broker::Redis)
+        {
+            self.error(maxlen, &format!("{key}.maxlen"), "`maxlen` is for redis:// destinations");
+        }
+        if let Some(qos) = &raw.qos
+            && broker != Some(Broker::Mqtt)
+        {
+            self.error(qos, &format!("{key}.qos"), "`qos` is for mqtt:// destinations");
+        }
+        let Some(broker) = broker else { return Target::Http };
+        let (field, value) = match broker {
+            Broker::Nats => ("subject", raw.subject.as_ref()),
+            Broker::Amqp => ("routing_key", raw.routing_key.as_ref()),
+            Broker::Redis => ("stream", raw.stream.as_ref()),
+            Broker::Mqtt => ("topic", raw.topic.as_ref()),
+        };
+        let Some(value) = value else {
+            let message = format!(
+                "this {}:// destination needs `{field}`, the {} it publishes to",
+                url.scheme(),
+                broker.name_kind()
+            );
+            self.error(&raw.url, &format!("{key}.{field}"), message);
+            return Target::Http;
+        };
+        let text = self.string(value, &format!("{key}.{field}"));
+        let template = match NameTemplate::parse(broker, &text) {
+            Ok(template) => template,
+            Err(e) => {
+                self.error(value, &format!("{key}.{field}"), e.to_string());
+                return Target::Http;
+            }
+        };
+        match broker {
+            Broker::Nats => Target::Nats { subject: template },
+            Broker::Amqp => {
+                let exchange = raw.exchange.as_ref().map(|e| (self.string(e, &format!("{key}.exchange")), e));
+                if let Some((name, spanned)) = &exchange
+                    && (name.len() > 255 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c)))
+                {
+                    let message =
+                        format!("`{name}` is not an AMQP exchange name (letters, digits, `-_.:`, at most 255)");
+                    self.error(*spanned, &format!("{key}.exchange"), message);
+                }
+                Target::Amqp { exchange: exchange.map(|(name, _)| name).unwrap_or_default(), routing_key: template }
+            }
+            Broker::Redis => {
+                let maxlen = raw.maxlen.as_ref().map(|v| *v.get_ref());
+                if let (Some(0), Some(spanned)) = (maxlen, &raw.maxlen) {
+                    self.error(
+                        spanned,
+                        &format!("{key}.maxlen"),
+                        "must be at least 1 (leave it out to keep every entry)",
+                    );
+                }
+                Target::Redis { stream: template, maxlen }
+            }
+            Broker::Mqtt => {
+                if let Some(qos) = &raw.qos
+                    && *qos.get_ref() != 1
+                {
+                    let message = "only qos = 1 is offered: QoS 0 has no acknowledgement, and QoS 1 with the `webhook-id` already lets receivers drop repeats";
+                    self.error(qos, &format!("{key}.qos"), message);
+                }
+                Target::Mqtt { topic: template }
+            }
+        }
+    }
+
+    /// Checks that a broker destination's name template can be filled for this route: every
+    /// parameter it uses is in each of the route's patterns, and with the route's own name (and
+    /// source, when the route names one) the name is one the broker takes.
+    fn route_name(
+        &mut self,
+        template: &NameTemplate,
+        raw: &RawRoute,
+        index: usize,
+        patterns: &[Pattern],
+        to: &Spanned<String>,
+        key: &str,
+    ) {
+        for param in template.params() {
+            let missing = patterns.iter().find(|p| !p.segments().contains(&Segment::Param(param.to_string())));
+            if let Some(pattern) = missing {
+                let message = format!(
+                    "destination `{}` names its messages with `{{{param}}}`, which pattern `{}` does not capture",
+                    to.get_ref(),
+                    pattern.as_str()
+                );
+                self.error(to, key, message);
+                return;
+            }
+        }
+        let vars = NameVars {
+            source: raw.source.as_ref().map_or_else(|| "s".to_string(), |s| s.get_ref().clone()),
+            scope: "s".into(),
+            route: raw.name.as_ref().map_or_else(|| format!("route {index}"), |n| n.get_ref().clone()),
+            params: template.params().map(|p| (p.to_string(), "p".to_string())).collect(),
+        };
+        if let Err(e) = template.render(&vars) {
+            self.error(to, key, format!("destination `{}` cannot name messages of this route: {e}", to.get_ref()));
+        }
     }
 
     /// `rate`, `concurrency`, `pause_after` and `probe_every` of a destination.
@@ -553,6 +685,9 @@ impl Compiler<'_> {
         }
         for d in &raw.to {
             check(self, d, "to", "destination", destinations.keys().collect());
+            if let Some(template) = destinations.get(d.get_ref()).and_then(|d| d.target.template()) {
+                self.route_name(template, raw, index, &patterns, d, &format!("{key}.to"));
+            }
         }
         if raw.to.is_empty() && raw.plugin.is_none() {
             self.error(
@@ -591,6 +726,20 @@ impl Compiler<'_> {
             filter,
             order_by: raw.order_by.as_ref().map(|p| p.get_ref().clone()),
         })
+    }
+}
+
+/// The URL schemes a destination may have.
+const SCHEMES: [&str; 6] = ["http", "https", "nats", "amqp", "redis", "mqtt"];
+
+/// The scheme of a broker kind, for messages.
+fn scheme(broker: Option<Broker>) -> &'static str {
+    match broker {
+        None => "http",
+        Some(Broker::Nats) => "nats",
+        Some(Broker::Amqp) => "amqp",
+        Some(Broker::Redis) => "redis",
+        Some(Broker::Mqtt) => "mqtt",
     }
 }
 

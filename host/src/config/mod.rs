@@ -19,6 +19,7 @@ mod interpolate;
 pub mod model;
 pub mod provider;
 mod raw;
+pub mod template;
 pub mod units;
 
 pub use error::{ConfigError, ConfigErrors, Location};

@@ -6,6 +6,7 @@
 pub use super::allowed_host::AllowedHost;
 pub use super::filter::Filter;
 use super::provider::{ProviderKind, ProviderSettings};
+pub use super::template::{Broker, NameTemplate, NameVars};
 pub use super::units::Rate;
 use super::units::WhsecKey;
 use crate::scope::Pattern;
@@ -125,8 +126,10 @@ pub enum Instances {
 pub struct Destination {
     pub name: String,
     /// Parsed once per config, not once per attempt: `url::Url` is the type the HTTP client takes,
-    /// so an attempt clones it instead of parsing text again.
+    /// so an attempt clones it instead of parsing text again. Its scheme selects `target`.
     pub url: url::Url,
+    /// Where on the receiver a delivery goes: the URL itself, or a broker's subject, key or topic.
+    pub target: Target,
     pub timeout: Duration,
     pub retry: RetryPolicy,
     /// The key deliveries are signed with (Standard Webhooks headers); `None` sends the id and
@@ -141,6 +144,43 @@ pub struct Destination {
     pub identity: Option<TlsFiles>,
     /// How hard this gateway may push the destination, and when it stops trying for a while.
     pub limits: Limits,
+}
+
+/// What a destination publishes to, besides its URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// `http://` or `https://`: a POST to the URL.
+    Http,
+    /// `nats://`: a JetStream publish to `subject`, acknowledged by the stream.
+    Nats { subject: NameTemplate },
+    /// `amqp://`: a persistent, mandatory publish to `exchange` with `routing_key`, confirmed.
+    Amqp { exchange: String, routing_key: NameTemplate },
+    /// `redis://`: an XADD to `stream`, trimmed to about `maxlen` entries when set.
+    Redis { stream: NameTemplate, maxlen: Option<u64> },
+    /// `mqtt://`: an MQTT 5 publish to `topic` at QoS 1, acknowledged by PUBACK.
+    Mqtt { topic: NameTemplate },
+}
+
+impl Target {
+    /// The broker this target publishes to; `None` for HTTP.
+    pub fn broker(&self) -> Option<Broker> {
+        match self {
+            Self::Http => None,
+            Self::Nats { .. } => Some(Broker::Nats),
+            Self::Amqp { .. } => Some(Broker::Amqp),
+            Self::Redis { .. } => Some(Broker::Redis),
+            Self::Mqtt { .. } => Some(Broker::Mqtt),
+        }
+    }
+
+    /// The name template of a broker target.
+    pub fn template(&self) -> Option<&NameTemplate> {
+        match self {
+            Self::Http => None,
+            Self::Nats { subject: t } | Self::Amqp { routing_key: t, .. } => Some(t),
+            Self::Redis { stream: t, .. } | Self::Mqtt { topic: t } => Some(t),
+        }
+    }
 }
 
 /// A destination's protection, per gateway: deliveries over a limit wait in the store (they

@@ -133,6 +133,17 @@ pub struct RawDestination {
     pub pause_after: Option<Spanned<u32>>,
     /// How often a paused destination is probed with one attempt: `"30s"`.
     pub probe_every: Option<Spanned<String>>,
+    /// `nats://`: the subject template messages are published to.
+    pub subject: Option<Spanned<String>>,
+    /// `amqp://`: the exchange (empty or absent: the default exchange) and the routing key template.
+    pub exchange: Option<Spanned<String>>,
+    pub routing_key: Option<Spanned<String>>,
+    /// `redis://`: the stream key template, and the approximate length it is trimmed to.
+    pub stream: Option<Spanned<String>>,
+    pub maxlen: Option<Spanned<u64>>,
+    /// `mqtt://`: the topic template and the QoS (1).
+    pub topic: Option<Spanned<String>>,
+    pub qos: Option<Spanned<u8>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -27,6 +27,8 @@ const WATCH_EVERY: Duration = Duration::from_secs(1);
 pub(super) fn health(attempt: &Attempt) -> Option<bool> {
     match attempt {
         Attempt::NoAnswer(_) => Some(false),
+        Attempt::Published => Some(true),
+        Attempt::Unsendable(_) => None,
         Attempt::Answered { status, .. } => match status {
             200..=299 => Some(true),
             408 | 429 | 500..=599 => Some(false),

@@ -6,7 +6,8 @@
 //! attempt of a delivery carries the same `webhook-id` (the delivery id), signed by
 //! `crate::standard_webhooks` when the destination has a `signing_secret`, so receivers can
 //! verify and deduplicate. The request's headers are built here, from the destination's and
-//! the plugin's pairs.
+//! the plugin's pairs. A broker destination (`brokers/`) gets the same headers on its
+//! message, under a name rendered from the destination's template at each attempt.
 //!
 //! Before an attempt, the destination's limits (`control.rs`) may send the delivery back to
 //! the store to wait, and a paused destination's deliveries are parked there; after it, the
@@ -14,6 +15,7 @@
 //! failures and probes it until it answers. This module knows nothing of plugins or routing.
 
 mod breaker;
+mod brokers;
 mod clients;
 pub mod control;
 pub mod retry;
@@ -22,13 +24,14 @@ pub use clients::Clients;
 pub use control::Control;
 
 use crate::config::headers;
-use crate::config::model::Destination;
+use crate::config::model::{Destination, NameVars, Target};
 use crate::metrics::Metrics;
 use crate::queue::{DeliveryOutcome, LeasedDelivery, NewDelivery, Store};
 use crate::reload::Reloader;
 use crate::standard_webhooks;
 use crate::telemetry::{Escaped, RateLimited};
 use crate::workers::Work;
+use brokers::{Brokers, Message, PublishError};
 use control::Admission;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use retry::Attempt;
@@ -55,6 +58,7 @@ struct Deliverer {
     live: Arc<Reloader>,
     store: Store,
     clients: Clients,
+    brokers: Brokers,
     metrics: Arc<Metrics>,
     control: Arc<Control>,
     /// Outcomes that cannot be recorded are logged at a bounded rate (a full disk fails them all).
@@ -79,8 +83,16 @@ pub async fn run(parts: Parts, shutdown: CancellationToken) {
         Err(e) => return tracing::error!(error = %e, "delivery cannot start: the store is closed"),
     };
     let unrecorded = RateLimited::default();
-    let deliverer =
-        Arc::new(Deliverer { live, store, clients, metrics, control, unrecorded, shutdown: shutdown.clone() });
+    let deliverer = Arc::new(Deliverer {
+        live,
+        store,
+        clients,
+        brokers: Brokers::default(),
+        metrics,
+        control,
+        unrecorded,
+        shutdown: shutdown.clone(),
+    });
     let probes = TaskTracker::new();
     let watch = tokio::spawn(breaker::watch(deliverer.clone(), probes.clone(), shutdown.clone()));
     crate::workers::run(deliverer, IN_FLIGHT, handed, shutdown).await;
@@ -140,7 +152,10 @@ impl Deliverer {
             }
         };
         let started = Instant::now();
-        let result = attempt(&self.clients, destination, d).await;
+        let result = match destination.target {
+            Target::Http => attempt(&self.clients, destination, d).await,
+            _ => publish(&self.brokers, destination, d).await,
+        };
         let took = started.elapsed();
         drop(ticket);
         self.metrics.delivery_seconds.with(&d.destination, |h| h.observe(took));
@@ -276,6 +291,34 @@ pub async fn attempt(clients: &Clients, destination: &Destination, delivery: &Ne
         }
         Err(e) if e.is_timeout() => Attempt::NoAnswer(format!("{} did not answer within {:?}", d.url, d.timeout)),
         Err(e) => Attempt::NoAnswer(format!("{}: {}", d.url, error_chain(&e))),
+    }
+}
+
+/// One attempt of one delivery to a broker: its name rendered from the event's, and the same
+/// headers an HTTP attempt has, the gateway's last.
+async fn publish(brokers: &Brokers, destination: &Destination, delivery: &NewDelivery) -> Attempt {
+    let d = destination;
+    let url = brokers::redacted(&d.url);
+    let Some(template) = d.target.template() else {
+        return Attempt::Unsendable(format!("{url}: not a broker destination"));
+    };
+    // A delivery made while the destination was HTTP has no names of its own: only the route.
+    let vars =
+        delivery.vars.clone().unwrap_or_else(|| NameVars { route: delivery.route.clone(), ..Default::default() });
+    let name = match template.render(&vars) {
+        Ok(name) => name,
+        Err(e) => return Attempt::Unsendable(format!("{url}: {e}")),
+    };
+    let plugins = delivery.headers.iter().filter(|(k, _)| !headers::gateway_owned(k));
+    let mut pairs: Vec<(String, String)> = d.headers.iter().chain(plugins).cloned().collect();
+    let now = i64::try_from(crate::event::now_ms() / 1000).unwrap_or(i64::MAX);
+    pairs.extend(gateway_headers(d, &delivery.id, now, &delivery.body).into_iter().map(|(k, v)| (k.to_owned(), v)));
+    let message = Message { name: &name, id: &delivery.id, headers: &pairs, body: &delivery.body };
+    match brokers.publish(d, &message).await {
+        Ok(()) => Attempt::Published,
+        Err(PublishError::Refused(why) | PublishError::Broken(why)) => {
+            Attempt::NoAnswer(format!("{url} ({name}): {why}"))
+        }
     }
 }
 

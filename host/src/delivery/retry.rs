@@ -10,13 +10,17 @@ use crate::config::model::RetryPolicy;
 use crate::queue::DeliveryOutcome;
 use std::time::Duration;
 
-/// The result of one HTTP attempt.
+/// The result of one attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Attempt {
     /// The destination answered with this status.
     Answered { status: u16, retry_after: Option<Duration> },
-    /// No answer: timeout, refused connection, TLS failure…
+    /// A broker acknowledged the message.
+    Published,
+    /// No answer (timeout, refused connection, TLS failure…), or a broker refused the message.
     NoAnswer(String),
+    /// The delivery can never be sent as it is (its broker name is invalid): not retried.
+    Unsendable(String),
 }
 
 /// The delay before retry number `attempt + 1`, given `attempt` (≥ 1) attempts made: first ·
@@ -31,6 +35,8 @@ pub fn backoff(policy: &RetryPolicy, attempt: u32, jitter: f64) -> Duration {
 pub fn decide(policy: &RetryPolicy, attempts: u32, result: &Attempt, url: &str) -> DeliveryOutcome {
     let (error, retry_after) = match result {
         Attempt::Answered { status, .. } if (200..300).contains(status) => return DeliveryOutcome::Delivered,
+        Attempt::Published => return DeliveryOutcome::Delivered,
+        Attempt::Unsendable(why) => return DeliveryOutcome::Dead { error: format!("{why}: not retried") },
         Attempt::Answered { status: 410, .. } => {
             return DeliveryOutcome::Dead { error: format!("{url} answered 410 Gone: not retried") };
         }

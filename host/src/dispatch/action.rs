@@ -11,7 +11,7 @@
 //! what this returns (the plugin's reads go to the store, through its `kv` capability).
 
 use crate::config::headers;
-use crate::config::model::Route;
+use crate::config::model::{Destination, NameVars, Route};
 use crate::event::Event;
 use crate::metrics::Metrics;
 use crate::plugin::{self, Action, PluginError};
@@ -66,7 +66,7 @@ pub async fn run_route(
                 source: event.source.clone(),
                 scope: event.scope.clone(),
                 route: route.name.clone(),
-                params,
+                params: params.clone(),
                 headers: event.headers.clone(),
                 body: event.body.to_vec(),
                 received_at_ms: event.received_at_ms,
@@ -102,7 +102,8 @@ pub async fn run_route(
     };
     let mut made = Made::default();
     for (index, action) in actions.into_iter().enumerate() {
-        if let Err(why) = apply(snapshot, event, route, (index, action), &ordering, metrics, &mut made) {
+        let run = Run { event, route, params: &params, ordering: &ordering };
+        if let Err(why) = apply(snapshot, &run, (index, action), metrics, &mut made) {
             let by = route.plugin.as_deref().map_or_else(|| "the route".to_string(), |p| format!("plugin `{p}`"));
             return RouteResult::Failed(format!("{by}: action {index}: {why}"));
         }
@@ -117,27 +118,53 @@ struct Made {
     emitted: Vec<Event>,
 }
 
+/// The event and route an action belongs to.
+struct Run<'a> {
+    event: &'a Event,
+    route: &'a Route,
+    /// What the route's pattern captured from the scope.
+    params: &'a [(String, String)],
+    ordering: &'a Ordering,
+}
+
+impl Run<'_> {
+    /// The names a broker destination's template is rendered from at each attempt, kept with
+    /// its delivery; `None` for an HTTP destination.
+    fn vars(&self, destination: &Destination) -> Option<NameVars> {
+        destination.target.broker()?;
+        Some(NameVars {
+            source: self.event.source.clone(),
+            scope: self.event.scope.clone(),
+            route: self.route.name.clone(),
+            params: self.params.to_vec(),
+        })
+    }
+}
+
 /// Turns one action into deliveries, a derived event or a recorded drop; an action that cannot
 /// be carried out (an unknown destination, a header that cannot be sent) fails the event.
 fn apply(
     snapshot: &Snapshot,
-    event: &Event,
-    route: &Route,
+    run: &Run<'_>,
     (index, action): (usize, Action),
-    ordering: &Ordering,
     metrics: &Metrics,
     made: &mut Made,
 ) -> Result<(), String> {
+    let Run { event, route, ordering, .. } = *run;
     match action {
         Action::Forward(f) => {
             let targets: Vec<&String> = match &f.destination {
                 Some(name) => vec![name],
                 None => route.to.iter().collect(),
             };
-            if let Some(unknown) = targets.iter().find(|name| !snapshot.config.destinations.contains_key(**name)) {
-                return Err(format!("forward to destination `{}`, which is not configured", Escaped(unknown)));
+            let mut destinations = Vec::with_capacity(targets.len());
+            for name in targets {
+                match snapshot.config.destinations.get(name) {
+                    Some(destination) => destinations.push(destination),
+                    None => return Err(format!("forward to destination `{}`, which is not configured", Escaped(name))),
+                }
             }
-            if targets.is_empty() {
+            if destinations.is_empty() {
                 tracing::warn!(route = %route.name, "plugin forwarded, but the route has no destinations");
             }
             let vetted = headers::vet(f.headers).map_err(|e| Escaped(&e.to_string()).to_string())?;
@@ -161,7 +188,8 @@ fn apply(
             {
                 headers.push(("content-type".into(), ct.clone()));
             }
-            for name in targets {
+            for destination in destinations {
+                let name = &destination.name;
                 made.deliveries.push(NewDelivery {
                     id: delivery_id(&event.id, ordering.replays, &route.name, index, name),
                     event_id: event.id.clone(),
@@ -170,6 +198,7 @@ fn apply(
                     body: body.clone(),
                     headers: headers.clone(),
                     order_key: order_key.clone(),
+                    vars: run.vars(destination),
                 });
             }
         }

@@ -38,7 +38,8 @@ macro_rules! contract_tests {
             a_retrying_head_holds_its_lane_and_a_dead_one_lets_the_next_go,
             a_paused_destination_parks_its_deliveries_until_resumed_and_probes_one_at_a_time,
             a_deferred_delivery_waits_unattempted,
-            finished_events_are_replayed_as_new_work_and_unknown_or_pending_ones_are_refused
+            finished_events_are_replayed_as_new_work_and_unknown_or_pending_ones_are_refused,
+            a_broker_delivery_keeps_the_names_its_template_is_rendered_from
         );
     };
     (@ $open:path; $($name:ident),*) => {
@@ -78,6 +79,7 @@ fn delivery(event: &Event, destination: &str) -> NewDelivery {
         body: event.body.clone(),
         headers: vec![],
         order_key: None,
+        vars: None,
     }
 }
 
@@ -108,6 +110,24 @@ pub(crate) async fn appended_events_are_leased_once_until_finished(store: Store)
     assert_eq!(leased.len(), 1);
     assert_eq!(leased[0].delivery.id, d.id);
     assert!(store.lease_deliveries(10, LEASE).await.unwrap_or_default().is_empty(), "leased work is hidden");
+}
+
+pub(crate) async fn a_broker_delivery_keeps_the_names_its_template_is_rendered_from(store: Store) {
+    let e = event(1);
+    stored(&store, &e, None).await;
+    let vars = crate::config::model::NameVars {
+        source: "shop".into(),
+        scope: "store/channel/7/order/created".into(),
+        route: "per channel".into(),
+        params: vec![("channel_id".into(), "7".into())],
+    };
+    let d = NewDelivery { vars: Some(vars.clone()), ..delivery(&e, "bus") };
+    let http = delivery(&e, "erp");
+    store.finish_event(e.id.clone(), done(vec![d.clone(), http.clone()])).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut leased = store.lease_deliveries(10, LEASE).await.unwrap_or_default();
+    leased.sort_by_key(|l| l.delivery.destination.clone());
+    let kept: Vec<_> = leased.iter().map(|l| (l.delivery.destination.as_str(), l.delivery.vars.clone())).collect();
+    assert_eq!(kept, [("bus", Some(vars)), ("erp", None)]);
 }
 
 pub(crate) async fn fresh_work_is_handed_off_leased_and_never_leased_twice(store: Store) {

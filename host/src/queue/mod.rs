@@ -120,6 +120,8 @@ pub struct NewDelivery {
     /// Deliveries of one route to one destination with the same key go out one at a time, in
     /// their events' acceptance order (`ops/ordering.rs`).
     pub order_key: Option<String>,
+    /// The names a broker destination's template is rendered from; `None` for HTTP.
+    pub vars: Option<crate::config::model::NameVars>,
 }
 
 /// An accepted event's place in the ordered lanes of `route` for `key`: a later event's

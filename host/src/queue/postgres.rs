@@ -49,6 +49,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/postgres/0002_emits_and_probe.sql"),
     include_str!("migrations/postgres/0003_kv.sql"),
     include_str!("migrations/postgres/0004_delivery_control.sql"),
+    include_str!("migrations/postgres/0005_broker_names.sql"),
 ];
 
 /// The database's clock in Unix milliseconds.

@@ -64,6 +64,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/sqlite/0002_emits_and_probe.sql"),
     include_str!("migrations/sqlite/0003_kv.sql"),
     include_str!("migrations/sqlite/0004_delivery_control.sql"),
+    include_str!("migrations/sqlite/0005_broker_names.sql"),
 ];
 
 fn migrate(conn: &Connection) -> rusqlite::Result<()> {

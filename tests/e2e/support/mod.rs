@@ -5,6 +5,8 @@
 //! Waiting is always for an observable outcome with a bound, never a fixed sleep.
 
 pub mod bigcommerce;
+pub mod brokers;
+pub mod child;
 pub mod pg;
 pub mod polyglot;
 pub mod tls;

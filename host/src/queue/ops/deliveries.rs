@@ -23,6 +23,7 @@ pub(super) fn insert_deliveries(
     let mut inserted = Vec::with_capacity(leased);
     for (d, seq) in deliveries.iter().zip(seqs.iter().chain(std::iter::repeat(&None))) {
         let headers = json(&d.headers)?;
+        let vars = d.vars.as_ref().map(json).transpose()?;
         let (state, due, lease) = match (seq, &d.order_key) {
             (Some(_), Some(_)) => ("waiting", now, 0),
             _ => {
@@ -32,8 +33,8 @@ pub(super) fn insert_deliveries(
         };
         let n = tx.execute(
             "INSERT INTO deliveries (id, event_id, route, destination, body, headers, state, due_at_ms, lease_until_ms,
-                                     created_at_ms, updated_at_ms, order_key, seq)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12) ON CONFLICT (id) DO NOTHING",
+                                     created_at_ms, updated_at_ms, order_key, seq, vars)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12, ?13) ON CONFLICT (id) DO NOTHING",
             &[
                 (&d.id).into(),
                 (&d.event_id).into(),
@@ -47,6 +48,7 @@ pub(super) fn insert_deliveries(
                 now.into(),
                 d.order_key.as_deref().filter(|_| seq.is_some()).into(),
                 seq.map_or(Arg::Null, Arg::Int),
+                vars.as_deref().into(),
             ],
         )?;
         if state == "pending" && inserted.len() < leased {
@@ -71,7 +73,7 @@ impl Op for LeaseDeliveries {
             "UPDATE deliveries SET lease_until_ms = ?3, due_at_ms = ?3 WHERE id IN (
                 SELECT id FROM deliveries WHERE state = 'pending' AND due_at_ms <= ?1
                 ORDER BY due_at_ms LIMIT ?2 {skip_locked})
-             RETURNING id, event_id, route, destination, body, headers, attempts, created_at_ms, order_key",
+             RETURNING id, event_id, route, destination, body, headers, attempts, created_at_ms, order_key, vars",
             &[ctx.now.into(), Arg::Int(self.max as i64), until.into()],
             leased_delivery,
         )?;
@@ -81,7 +83,7 @@ impl Op for LeaseDeliveries {
 }
 
 /// A leased delivery and its creation time (the order deliveries are attempted in), from
-/// `id, event_id, route, destination, body, headers, attempts, created_at_ms, order_key`.
+/// `id, event_id, route, destination, body, headers, attempts, created_at_ms, order_key, vars`.
 pub(super) fn leased_delivery(row: &dyn Row) -> Result<(i64, LeasedDelivery), StoreError> {
     let delivery = NewDelivery {
         id: row.text(0)?,
@@ -91,6 +93,7 @@ pub(super) fn leased_delivery(row: &dyn Row) -> Result<(i64, LeasedDelivery), St
         body: row.blob(4)?.into(),
         headers: json_list(&row.text(5)?),
         order_key: row.opt_text(8)?,
+        vars: row.opt_text(9)?.and_then(|text| serde_json::from_str(&text).ok()),
     };
     Ok((row.int(7)?, LeasedDelivery { delivery, attempts: row.int(6)?.clamp(0, u32::MAX.into()) as u32 }))
 }

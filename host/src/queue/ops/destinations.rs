@@ -140,7 +140,7 @@ impl Op for ClaimProbe {
             "UPDATE deliveries SET state = 'pending', lease_until_ms = ?2, due_at_ms = ?2 WHERE id IN (
                 SELECT id FROM deliveries WHERE destination = ?1 AND state = 'paused'
                 ORDER BY due_at_ms LIMIT 1 {skip_locked})
-             RETURNING id, event_id, route, destination, body, headers, attempts, created_at_ms, order_key",
+             RETURNING id, event_id, route, destination, body, headers, attempts, created_at_ms, order_key, vars",
             &[dest.into(), until.into()],
             leased_delivery,
         )?;

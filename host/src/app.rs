@@ -13,6 +13,7 @@ use crate::plugin::{ComponentCache, PluginEngine};
 use crate::queue::Store;
 use crate::reload::{self, Reloader};
 use crate::sources::{self, Ingest};
+use crate::subscriptions;
 use anyhow::Context;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -50,6 +51,8 @@ pub struct Gateway {
     pub metrics: Arc<Metrics>,
     /// Each destination's limits and breaker state in this gateway.
     pub control: Arc<delivery::Control>,
+    /// The last check of each source's registered hooks.
+    pub subscriptions: Arc<subscriptions::heal::Checks>,
     shutdown: CancellationToken,
     ingest_stop: CancellationToken,
     tasks: TaskTracker,
@@ -98,6 +101,17 @@ impl Gateway {
         let ctx = dispatch::Ctx { store: store.clone(), metrics: metrics.clone(), unrecorded: Arc::default() };
         tasks.spawn(dispatch::run(live.clone(), ctx, snapshot.config.server.workers, shutdown.child_token()));
         tasks.spawn(prune(live.clone(), store.clone(), shutdown.child_token()));
+        let checks = Arc::new(subscriptions::heal::Checks::default());
+        let healing = subscriptions::heal::Parts {
+            live: live.clone(),
+            metrics: metrics.clone(),
+            checks: checks.clone(),
+            ready: Box::new({
+                let store = store.clone();
+                move || store.health().is_ok()
+            }),
+        };
+        tasks.spawn(subscriptions::heal::run(healing, shutdown.child_token()));
         // Without file watching the loop still serves reload requests (SIGHUP, admin API).
         tasks.spawn(reload::watch(live.clone(), reload.clone(), options.watch, shutdown.child_token()));
         let ingest_addr = listener.local_addr()?;
@@ -120,6 +134,7 @@ impl Gateway {
                     store: store.clone(),
                     control: control.clone(),
                     reload: reload.clone(),
+                    subscriptions: checks.clone(),
                     loopback: false,
                 };
                 let tls = tls_for(&live, snapshot.certs.admin.is_some(), |certs| certs.admin.clone())?;
@@ -129,7 +144,20 @@ impl Gateway {
             }
             None => None,
         };
-        Ok(Self { live, store, ingest_addr, admin_addr, reload, metrics, control, shutdown, ingest_stop, tasks })
+        let subscriptions = checks;
+        Ok(Self {
+            live,
+            store,
+            ingest_addr,
+            admin_addr,
+            reload,
+            metrics,
+            control,
+            subscriptions,
+            shutdown,
+            ingest_stop,
+            tasks,
+        })
     }
 
     /// Stops accepting webhooks, then lets dispatch and delivery finish what they hold, and

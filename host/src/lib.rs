@@ -29,6 +29,8 @@
 //! - [`delivery`]: HTTP POSTs to destinations, signed with Standard Webhooks headers, or
 //!   publishes to NATS JetStream, RabbitMQ, Redis Streams and MQTT (`delivery::brokers`);
 //!   retries, limits and the breaker.
+//! - [`subscriptions`]: BigCommerce's registered hooks kept in step with the routes (`plan`,
+//!   `apply`), and deactivated ones reactivated while serving.
 //! - [`workers`]: the lease → ready → run loop dispatch and delivery share, each as a
 //!   [`workers::Work`].
 //! - [`metrics`]: lock-free counters; [`admin`]: health, readiness, Prometheus `/metrics`, JSON API.
@@ -48,6 +50,7 @@
 //! dispatch → plugin, config, queue, reload, delivery::retry (backoff)
 //! dispatch, delivery → workers → queue;  event, metrics, telemetry are leaves anyone may use
 //! reload → config, scope, plugin, sources (a snapshot's providers)
+//! subscriptions → config, scope, reload, metrics, tls
 //! app, cli → everything (the only places that wire things together)
 //! ```
 //!
@@ -81,6 +84,7 @@ pub mod scope;
 pub mod signature;
 pub mod sources;
 pub mod standard_webhooks;
+pub mod subscriptions;
 pub mod telemetry;
 pub mod tls;
 pub mod workers;

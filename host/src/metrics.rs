@@ -44,6 +44,8 @@ pub struct Metrics {
     pub delivery_failures: AtomicU64,
     /// Deliveries and events moved to the dead-letter queue.
     pub dead_letters: AtomicU64,
+    /// Hooks the platform had deactivated that the subscriptions check reactivated.
+    pub subscriptions_reactivated: AtomicU64,
 
     /// Ingest answers: source → HTTP status → count.
     pub requests: Family<Family<AtomicU64>>,

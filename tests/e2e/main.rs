@@ -16,6 +16,7 @@
 //! - `polyglot`: plugins in JavaScript, TypeScript and Python, built by the SDKs, run by the host.
 //! - `capabilities`: plugins call APIs through the allow-list and keep state in kv; 0.1.0 plugins still run.
 //! - `brokers`: NATS JetStream, RabbitMQ, Redis Streams and MQTT destinations, including a `kill -9`.
+//! - `subscriptions`: BigCommerce's registered hooks kept in step, against a fake v3 hooks API.
 //! - `storage_faults`: a full disk and a deleted database are reported, and nothing acknowledged is lost.
 
 mod admin;
@@ -33,6 +34,7 @@ mod reload;
 mod routing;
 mod storage;
 mod storage_faults;
+mod subscriptions;
 mod tls_ingest;
 
 pub use switchyard_e2e::support;

@@ -73,6 +73,8 @@ fn counters(out: &mut Text, m: &Metrics) {
     out.family1("switchyard_route_filtered_total", filtered, "route", &m.route_filtered);
     let dead = "Events and deliveries moved to the dead-letter queue.";
     out.counter("switchyard_dead_letters_total", dead, Metrics::get(&m.dead_letters));
+    let reactivated = "Registered hooks the platform had deactivated that the gateway reactivated.";
+    out.counter("switchyard_subscriptions_reactivated_total", reactivated, Metrics::get(&m.subscriptions_reactivated));
 }
 
 /// Per destination in the serving config: this gateway's limits, requests in flight, and

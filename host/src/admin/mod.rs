@@ -9,6 +9,7 @@
 //!   runs stored events through the current routes again.
 //! - `destinations.rs`: `/api/destinations` (limits, state, counts) and their pause/resume.
 //! - `kv.rs`: `/api/kv/{plugin}`, plugins' key–value state (list, get, delete).
+//! - `/api/subscriptions` (here): the last check of each source's registered hooks.
 //!
 //! Everything but `/health` and `/ready` needs `Authorization: Bearer <admin_token>` when a token
 //! is configured; the token is read from the live snapshot, so a reload rotates it. A listener
@@ -55,6 +56,8 @@ pub struct Admin {
     pub control: Arc<crate::delivery::Control>,
     /// The gateway's reload request (what SIGHUP notifies).
     pub reload: Arc<Notify>,
+    /// The last check of each source's registered hooks.
+    pub subscriptions: Arc<crate::subscriptions::heal::Checks>,
     /// Whether the listener is on a loopback address, where no token is needed.
     pub loopback: bool,
 }
@@ -89,6 +92,11 @@ pub fn check_exposure(addr: SocketAddr, token: Option<&str>) -> Result<(), Expos
     }
 }
 
+/// `GET /api/subscriptions`: the last check of each source's registered hooks.
+async fn subscriptions(axum::extract::State(admin): axum::extract::State<Admin>) -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({ "sources": admin.subscriptions.last() }))
+}
+
 /// The admin router.
 pub fn router(admin: Admin) -> Router {
     let protected = Router::new()
@@ -103,6 +111,7 @@ pub fn router(admin: Admin) -> Router {
         .route("/api/destinations/{name}/resume", axum::routing::post(destinations::resume))
         .route("/api/dead-letters", get(dlq::list))
         .route("/api/dead-letters/replay", axum::routing::post(dlq::replay))
+        .route("/api/subscriptions", get(subscriptions))
         .route("/api/kv/{plugin}", get(kv::list))
         .route("/api/kv/{plugin}/{*key}", get(kv::get).delete(kv::delete))
         .route_layer(middleware::from_fn_with_state(admin.clone(), require_token));

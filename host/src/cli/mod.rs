@@ -10,6 +10,7 @@ mod plugin_run;
 mod replay;
 pub mod send;
 mod serve;
+mod subscriptions;
 
 use crate::config::Config;
 use crate::queue::Store;
@@ -65,6 +66,11 @@ pub enum Command {
     Destinations {
         #[command(subcommand)]
         command: destinations::DestinationsCommand,
+    },
+    /// Keep the platform's registered webhooks (BigCommerce) in step with the routes.
+    Subscriptions {
+        #[command(subcommand)]
+        command: subscriptions::SubscriptionsCommand,
     },
     /// Inspect and replay the dead-letter queue.
     Dlq {
@@ -188,6 +194,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
         }
         Command::Replay(args) => replay::run(args).await,
         Command::Destinations { command } => destinations::run(command).await,
+        Command::Subscriptions { command } => subscriptions::run(command).await,
         Command::Send { source, scope, data, file, url, config } => {
             send::run(&config, send::Request { source, scope, data: None, url }, data, file).await
         }

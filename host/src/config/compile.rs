@@ -10,10 +10,10 @@ use super::headers::{self, HeaderError};
 use super::interpolate::{Lookup, interpolate};
 use super::model::{
     AllowedHost, Broker, Config, Destination, Instances, Limits, NameTemplate, NameVars, PemFile, PluginSpec,
-    RetryPolicy, Route, Server, Source, Storage, Target, TlsFiles, defaults,
+    RetryPolicy, Route, Server, Source, Storage, StoreCredentials, Subscribe, Target, TlsFiles, defaults,
 };
 use super::provider::{Algorithm, Encoding, GenericSpec, Location, ProviderKind, ProviderSettings, UnknownName};
-use super::raw::{RawConfig, RawDestination, RawPlugin, RawRoute, RawSource, RawTlsFiles};
+use super::raw::{RawConfig, RawDestination, RawPlugin, RawRoute, RawSource, RawSubscribe, RawTlsFiles};
 use super::units::{ByteSize, Rate, WhsecKey, check_name, parse_duration};
 use crate::scope::{Pattern, Segment};
 use std::collections::BTreeMap;
@@ -227,7 +227,89 @@ impl Compiler<'_> {
         }
         let dedup_secs = raw.dedup_window_secs.as_ref().map_or(defaults::DEDUP_WINDOW_SECS, |w| *w.get_ref());
         let dedup_window = (dedup_secs > 0).then(|| Duration::from_secs(dedup_secs));
-        Source { name, provider, settings, dedup_window }
+        let subscribe = raw.subscribe.as_ref().and_then(|sub| self.subscribe(key, provider, sub));
+        Source { name, provider, settings, dedup_window, subscribe }
+    }
+
+    /// `[sources.NAME.subscribe]`: BigCommerce only, an https:// public URL, stores with tokens.
+    fn subscribe(&mut self, key: &str, provider: ProviderKind, spanned: &Spanned<RawSubscribe>) -> Option<Subscribe> {
+        let (raw, key) = (spanned.get_ref(), format!("{key}.subscribe"));
+        let errors_before = self.errors.len();
+        if provider != ProviderKind::BigCommerce {
+            let message = "hook registrations are kept only for provider = \"bigcommerce\" (Big Cartel's API registers none: its webhooks go to the app's one webhook_url)";
+            self.error(spanned, &key, message);
+        }
+        let public_url = self.string(&raw.public_url, &format!("{key}.public_url"));
+        if !public_url.starts_with("https://") || url::Url::parse(&public_url).is_err() {
+            let message = format!("`{public_url}` is not an https:// URL (BigCommerce sends only to https)");
+            self.error(&raw.public_url, &format!("{key}.public_url"), message);
+        }
+        let mut stores = Vec::new();
+        for (i, store) in raw.stores.iter().enumerate() {
+            let store_key = format!("{key}.stores[{i}]");
+            let store_hash = self.string(&store.store_hash, &format!("{store_key}.store_hash"));
+            let access_token = self.string(&store.access_token, &format!("{store_key}.access_token"));
+            if store_hash.is_empty() || !store_hash.chars().all(|c| c.is_ascii_alphanumeric()) {
+                let message = format!("`{store_hash}` is not a store hash (letters and digits, as in /stores/abc123/)");
+                self.error(&store.store_hash, &format!("{store_key}.store_hash"), message);
+            }
+            if access_token.is_empty() {
+                self.error(&store.access_token, &format!("{store_key}.access_token"), "is empty");
+            }
+            stores.push(StoreCredentials { store_hash, access_token });
+        }
+        let scopes = raw.scopes.as_ref().map(|scopes| {
+            let mut out = Vec::new();
+            for scope in scopes {
+                let text = self.string(scope, &format!("{key}.scopes"));
+                if !text.starts_with("store/") || text.contains(char::is_whitespace) {
+                    self.error(
+                        scope,
+                        &format!("{key}.scopes"),
+                        format!("`{text}` is not a BigCommerce scope (store/…)"),
+                    );
+                }
+                out.push(text);
+            }
+            out
+        });
+        let mut headers = BTreeMap::new();
+        for (name, value) in &raw.headers {
+            let header_key = format!("{key}.headers.{name}");
+            let value = self.string(value, &header_key);
+            if headers::check(name, &value).is_err() || !value.is_ascii() {
+                self.error(spanned, &header_key, "not a valid HTTP header name and ASCII value");
+            }
+            headers.insert(name.clone(), value);
+        }
+        let base = raw
+            .api_base
+            .as_ref()
+            .map_or_else(|| defaults::BIGCOMMERCE_API.to_string(), |b| self.string(b, &format!("{key}.api_base")));
+        let api_base = match url::Url::parse(&base) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => url,
+            _ => {
+                let spanned_base = raw.api_base.as_ref().unwrap_or(&raw.public_url);
+                self.error(spanned_base, &format!("{key}.api_base"), format!("`{base}` is not an http(s) URL"));
+                unusable_url()
+            }
+        };
+        let mut check_every = Duration::from_secs(defaults::SUBSCRIPTIONS_CHECK_EVERY_SECS);
+        if let Some(every) = &raw.check_every {
+            match parse_duration(every.get_ref()) {
+                Ok(d) if d >= Duration::from_millis(100) => check_every = d,
+                Ok(_) => self.error(every, &format!("{key}.check_every"), "must be at least 100ms"),
+                Err(e) => self.error(every, &format!("{key}.check_every"), e),
+            }
+        }
+        (self.errors.len() == errors_before).then_some(Subscribe {
+            public_url,
+            stores,
+            scopes,
+            headers,
+            api_base,
+            check_every,
+        })
     }
 
     /// The `generic` provider's settings; for other providers these keys are errors.

@@ -80,6 +80,33 @@ pub struct Source {
     /// How long an event id (or body hash) is remembered to answer repeats as duplicates;
     /// `None` (`dedup_window_secs = 0`) processes every delivery.
     pub dedup_window: Option<Duration>,
+    /// The platform's hook registrations this gateway keeps in step (BigCommerce).
+    pub subscribe: Option<Subscribe>,
+}
+
+/// `[sources.NAME.subscribe]`: which hooks to keep registered with the platform, per store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subscribe {
+    pub public_url: String,
+    pub stores: Vec<StoreCredentials>,
+    /// The scopes to register; `None`: the ones the source's routes match.
+    pub scopes: Option<Vec<String>>,
+    pub headers: BTreeMap<String, String>,
+    pub api_base: url::Url,
+    pub check_every: Duration,
+}
+
+/// A store and the API token that manages its hooks. `Debug` leaves the token out.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoreCredentials {
+    pub store_hash: String,
+    pub access_token: String,
+}
+
+impl std::fmt::Debug for StoreCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreCredentials").field("store_hash", &self.store_hash).finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -271,6 +298,8 @@ pub mod defaults {
     pub const TOLERANCE_SECS: i64 = 300;
     /// A day: platforms retry a delivery whose answer was lost within minutes to hours.
     pub const DEDUP_WINDOW_SECS: u64 = 86_400;
+    pub const BIGCOMMERCE_API: &str = "https://api.bigcommerce.com";
+    pub const SUBSCRIPTIONS_CHECK_EVERY_SECS: u64 = 600;
     pub const STORAGE_URL: &str = "sqlite://switchyard.db";
     pub const RETENTION_HOURS: u64 = 7 * 24;
 }

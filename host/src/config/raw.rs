@@ -77,6 +77,33 @@ pub struct RawSource {
     pub scope_field: Option<Spanned<String>>,
     pub id_header: Option<Spanned<String>>,
     pub id_field: Option<Spanned<String>>,
+    /// `bigcommerce` only: keep the platform's registered hooks in step with the routes.
+    pub subscribe: Option<Spanned<RawSubscribe>>,
+}
+
+/// `[sources.NAME.subscribe]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSubscribe {
+    /// Where the platform sends: normally `https://gw.example.com/hooks/NAME`.
+    pub public_url: Spanned<String>,
+    #[serde(default)]
+    pub stores: Vec<RawStore>,
+    /// Defaults to the scopes the source's routes match.
+    pub scopes: Option<Vec<Spanned<String>>>,
+    /// Headers the platform sends with each webhook (pair them with `required_headers`).
+    #[serde(default)]
+    pub headers: BTreeMap<String, Spanned<String>>,
+    pub api_base: Option<Spanned<String>>,
+    /// How often a serving gateway checks the hooks: `"10m"`.
+    pub check_every: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStore {
+    pub store_hash: Spanned<String>,
+    pub access_token: Spanned<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -5,6 +5,7 @@
 //! Waiting is always for an observable outcome with a bound, never a fixed sleep.
 
 pub mod bigcommerce;
+pub mod bigcommerce_hooks;
 pub mod brokers;
 pub mod child;
 pub mod pg;

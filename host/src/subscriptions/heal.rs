@@ -1,0 +1,140 @@
+//! The serving gateway's check of its registrations: every `check_every`, each subscribing
+//! source's hooks are listed per store, and this gateway's hooks that BigCommerce deactivated
+//! (after deliveries failed) are reactivated — only while the gateway is ready to take what
+//! the platform will send again. Each reactivation is logged and counted; the last check of
+//! each source is kept for `GET /api/subscriptions`. Nothing is created or deleted here:
+//! that is `switchyard subscriptions apply`.
+
+use super::plan::{self, Change};
+use crate::metrics::Metrics;
+use crate::reload::Reloader;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// How often the loop looks for a source whose check is due.
+const TICK: Duration = Duration::from_millis(100);
+
+/// The last check of one source.
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceCheck {
+    pub checked_at_ms: u64,
+    pub stores: Vec<StoreCheck>,
+}
+
+/// What one store's check found.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoreCheck {
+    pub store_hash: String,
+    /// Hooks of this gateway registered, and how many of them are active now.
+    pub hooks: usize,
+    pub active: usize,
+    /// Scopes reactivated by this check.
+    pub reactivated: Vec<String>,
+    pub error: Option<String>,
+}
+
+/// The last check of every subscribing source, by source name.
+#[derive(Debug, Default)]
+pub struct Checks(Mutex<BTreeMap<String, SourceCheck>>);
+
+impl Checks {
+    pub fn last(&self) -> BTreeMap<String, SourceCheck> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn record(&self, source: &str, check: SourceCheck) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(source.to_string(), check);
+    }
+}
+
+/// What the loop needs.
+pub struct Parts {
+    pub live: Arc<Reloader>,
+    pub metrics: Arc<Metrics>,
+    pub checks: Arc<Checks>,
+    /// Whether the gateway can take webhooks now (its store writes).
+    pub ready: Box<dyn Fn() -> bool + Send + Sync>,
+}
+
+/// Runs until `shutdown`; does nothing while no source subscribes.
+pub async fn run(parts: Parts, shutdown: CancellationToken) {
+    // Made when a source first subscribes: most gateways never need it.
+    let mut http: Option<reqwest::Client> = None;
+    let mut last: HashMap<String, Instant> = HashMap::new();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(TICK) => {}
+            _ = shutdown.cancelled() => return,
+        }
+        if !(parts.ready)() {
+            continue;
+        }
+        let snapshot = parts.live.snapshot();
+        let config = &snapshot.config;
+        for source in config.sources.values() {
+            let Some(subscribe) = &source.subscribe else { continue };
+            if last.get(&source.name).is_some_and(|at| at.elapsed() < subscribe.check_every) {
+                continue;
+            }
+            last.insert(source.name.clone(), Instant::now());
+            if http.is_none() {
+                match super::http_client() {
+                    Ok(client) => http = Some(client),
+                    Err(e) => return tracing::error!("subscriptions cannot be checked: {e}"),
+                }
+            }
+            let Some(http) = &http else { return };
+            let (wanted, _) = super::wanted(config, source, subscribe);
+            let mut stores = Vec::with_capacity(subscribe.stores.len());
+            for store in &subscribe.stores {
+                let api = super::api(http, subscribe, store);
+                let check = tokio::select! {
+                    check = check_store(&api, &wanted, &parts.metrics, &source.name) => check,
+                    _ = shutdown.cancelled() => return,
+                };
+                stores.push(check);
+            }
+            parts.checks.record(&source.name, SourceCheck { checked_at_ms: crate::event::now_ms(), stores });
+        }
+    }
+}
+
+async fn check_store(api: &super::Api, wanted: &plan::Wanted, metrics: &Metrics, source: &str) -> StoreCheck {
+    let store_hash = api.store().to_string();
+    let mut check = StoreCheck { store_hash, hooks: 0, active: 0, reactivated: Vec::new(), error: None };
+    let hooks = match api.list().await {
+        Ok(hooks) => hooks,
+        Err(e) => {
+            tracing::warn!(source, "subscriptions: cannot list hooks: {e}");
+            check.error = Some(e.to_string());
+            return check;
+        }
+    };
+    let ours: Vec<_> = hooks.iter().filter(|h| h.destination == wanted.destination).collect();
+    check.hooks = ours.len();
+    check.active = ours.iter().filter(|h| h.is_active).count();
+    let reactivations = plan::plan(wanted, &hooks, false)
+        .into_iter()
+        .filter(|c| matches!(c, Change::Reactivate { .. }))
+        .collect::<Vec<_>>();
+    for change in &reactivations {
+        let Change::Reactivate { scope, id } = change else { continue };
+        match super::apply(api, wanted, std::slice::from_ref(change)).await {
+            Ok(_) => {
+                Metrics::inc(&metrics.subscriptions_reactivated);
+                tracing::warn!(source, store = %check.store_hash, hook = id, %scope, "subscriptions: BigCommerce had deactivated this hook; reactivated it");
+                check.reactivated.push(scope.clone());
+                check.active += 1;
+            }
+            Err(e) => {
+                tracing::warn!(source, hook = id, %scope, "subscriptions: cannot reactivate a deactivated hook: {e}");
+                check.error = Some(e.to_string());
+            }
+        }
+    }
+    check
+}

@@ -1,0 +1,241 @@
+//! Subscriptions against a fake BigCommerce v3 hooks API on loopback: `plan` then `apply`
+//! registers exactly the scopes the routes need and a second `apply` changes nothing; a new
+//! route shows in the next plan; a serving gateway reactivates a hook the platform deactivated;
+//! 429s are waited out by the rate-limit headers; `--prune` deletes only what the plan lists.
+
+use crate::support::bigcommerce_hooks::FakeHooksApi;
+use crate::support::{TestGateway, eventually};
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+use switchyard::metrics::Metrics;
+use switchyard::subscriptions::{self, plan::Change};
+
+const PUBLIC: &str = "https://gw.example.com/hooks/bigcommerce";
+const STORE: &str = "abc123";
+const TOKEN: &str = "token-that-must-never-be-printed";
+
+fn table(api: &FakeHooksApi, routes: &str, check_every: &str) -> String {
+    format!(
+        r#"
+[sources.bigcommerce]
+provider = "bigcommerce"
+secrets = ["client-secret"]
+required_headers = {{ "X-Hook-Key" = "k1" }}
+
+[sources.bigcommerce.subscribe]
+public_url = "{PUBLIC}"
+stores = [{{ store_hash = "{STORE}", access_token = "{TOKEN}" }}]
+headers = {{ "X-Hook-Key" = "k1" }}
+api_base = "{}"
+check_every = "{check_every}"
+
+[sources.bigcartel]
+provider = "bigcartel"
+secrets = ["other"]
+
+[destinations.erp]
+url = "http://127.0.0.1:9/erp"
+
+{routes}
+"#,
+        api.base()
+    )
+}
+
+const ROUTES: &str = r#"
+[[routes]]
+match = "store/order/*"
+source = "bigcommerce"
+to = ["erp"]
+
+[[routes]]
+match = ["store/cart/created", "store/customer/{kind}"]
+to = ["erp"]
+
+[[routes]]
+match = "order.created"
+source = "bigcartel"
+to = ["erp"]
+"#;
+
+fn write(dir: &Path, text: &str) -> std::path::PathBuf {
+    let path = dir.join("routes.toml");
+    std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
+    path
+}
+
+fn load(path: &Path) -> switchyard::config::Config {
+    switchyard::config::load(path, &|_| None).unwrap_or_else(|e| panic!("{e}"))
+}
+
+async fn cli(args: &[&str]) -> bool {
+    let cli = <switchyard::cli::Cli as clap::Parser>::try_parse_from(
+        std::iter::once("switchyard").chain(args.iter().copied()),
+    )
+    .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    switchyard::cli::run(cli).await.unwrap_or_else(|e| panic!("switchyard {args:?}: {e:#}"))
+}
+
+async fn changes(path: &Path, prune: bool) -> Vec<Change> {
+    let (plans, _) = subscriptions::plan_all(&load(path), None, prune).await.unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(plans.len(), 1, "one store");
+    plans.into_iter().next().map(|p| p.changes.unwrap_or_else(|e| panic!("{e}"))).unwrap_or_default()
+}
+
+fn scopes(api: &FakeHooksApi) -> BTreeSet<String> {
+    api.hooks(STORE).into_iter().map(|h| h.scope).collect()
+}
+
+fn wanted() -> BTreeSet<String> {
+    let mut scopes: BTreeSet<String> = ["store/order/*", "store/cart/created"].map(String::from).into();
+    // `store/customer/{kind}`: the listed scopes it matches.
+    scopes.extend(["store/customer/created", "store/customer/updated", "store/customer/deleted"].map(String::from));
+    scopes
+}
+
+#[tokio::test]
+async fn plan_then_apply_registers_exactly_what_the_routes_need_and_again_changes_nothing() {
+    let api = FakeHooksApi::start(&[(STORE, TOKEN)]).await;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = write(dir.path(), &table(&api, ROUTES, "10m"));
+    let config = path.to_str().unwrap_or_default();
+
+    let planned = changes(&path, false).await;
+    let creates: BTreeSet<String> = planned
+        .iter()
+        .map(|c| match c {
+            Change::Create { scope } => scope.clone(),
+            other => panic!("an empty store gets only creates, not {other:?}"),
+        })
+        .collect();
+    assert_eq!(creates, wanted());
+    assert!(cli(&["subscriptions", "plan", "--config", config]).await);
+    assert_eq!(api.writes(), 0, "plan changes nothing");
+
+    assert!(cli(&["subscriptions", "apply", "--config", config]).await);
+    assert_eq!(scopes(&api), wanted());
+    for hook in api.hooks(STORE) {
+        assert_eq!((hook.destination.as_str(), hook.is_active), (PUBLIC, true));
+        assert_eq!(
+            hook.headers.get("X-Hook-Key").map(String::as_str),
+            Some("k1"),
+            "the headers pair with required_headers"
+        );
+    }
+    let writes = api.writes();
+    assert!(changes(&path, false).await.iter().all(|c| !c.acts()), "applied: nothing left to do");
+    assert!(cli(&["subscriptions", "apply", "--config", config]).await);
+    assert_eq!(api.writes(), writes, "a second apply changes nothing");
+    assert!(cli(&["subscriptions", "status", "--config", config]).await);
+}
+
+#[tokio::test]
+async fn a_route_added_to_routes_toml_is_in_the_next_plan() {
+    let api = FakeHooksApi::start(&[(STORE, TOKEN)]).await;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = write(dir.path(), &table(&api, ROUTES, "10m"));
+    assert!(cli(&["subscriptions", "apply", "--config", path.to_str().unwrap_or_default()]).await);
+
+    let more = format!("{ROUTES}\n[[routes]]\nmatch = \"store/shipment/created\"\nto = [\"erp\"]\n");
+    write(dir.path(), &table(&api, &more, "10m"));
+    let acting: Vec<Change> = changes(&path, false).await.into_iter().filter(Change::acts).collect();
+    assert_eq!(acting, [Change::Create { scope: "store/shipment/created".into() }]);
+}
+
+#[tokio::test]
+async fn a_hook_the_platform_deactivates_is_reactivated_by_a_serving_gateway() {
+    let api = FakeHooksApi::start(&[(STORE, TOKEN)]).await;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = write(dir.path(), &table(&api, ROUTES, "200ms"));
+    assert!(cli(&["subscriptions", "apply", "--config", path.to_str().unwrap_or_default()]).await);
+
+    let gw = TestGateway::start_in(dir, false).await.unwrap_or_else(|e| panic!("{e:#}"));
+    api.deactivate(STORE, "store/order/*");
+    let metrics = gw.gateway.metrics.clone();
+    eventually("the deactivated hook active again", || {
+        api.hooks(STORE).iter().all(|h| h.is_active) && Metrics::get(&metrics.subscriptions_reactivated) == 1
+    })
+    .await;
+    let last = gw.gateway.subscriptions.last();
+    let check = &last["bigcommerce"].stores[0];
+    assert_eq!(check.store_hash, STORE);
+    assert_eq!(check.hooks, wanted().len());
+    assert_eq!(scopes(&api), wanted(), "reactivated, not re-created");
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn rate_limited_requests_wait_for_the_window_and_succeed() {
+    let api = FakeHooksApi::start(&[(STORE, TOKEN)]).await;
+    api.rate_limit(2, Duration::from_millis(300));
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = write(dir.path(), &table(&api, ROUTES, "10m"));
+    assert!(cli(&["subscriptions", "apply", "--config", path.to_str().unwrap_or_default()]).await);
+    assert_eq!(scopes(&api), wanted(), "every create went through");
+    // Six requests (a list, five creates) through a limit of two per window: the client paced
+    // itself by X-Rate-Limit-Requests-Left and waited out any 429 by X-Rate-Limit-Time-Reset-Ms.
+    assert!(api.throttled() <= 1, "{} requests were throttled: the client did not pace itself", api.throttled());
+}
+
+#[tokio::test]
+async fn a_429_is_waited_out_by_its_reset_header() {
+    let api = FakeHooksApi::start(&[(STORE, TOKEN)]).await;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = write(dir.path(), &table(&api, ROUTES, "10m"));
+    let config = load(&path);
+    let subscribe = config.sources["bigcommerce"].subscribe.clone().unwrap_or_else(|| panic!("subscribe"));
+    let http = subscriptions::http_client().unwrap_or_else(|e| panic!("{e}"));
+    // Another client of the same store used up the window: this one's first request is a 429.
+    api.rate_limit(1, Duration::from_millis(400));
+    let other = subscriptions::api(&http, &subscribe, &subscribe.stores[0]);
+    other.list().await.unwrap_or_else(|e| panic!("{e}"));
+    let fresh = subscriptions::api(&http, &subscribe, &subscribe.stores[0]);
+    let listed = fresh.list().await;
+    assert!(listed.is_ok(), "{listed:?}");
+    assert_eq!(api.throttled(), 1, "one 429, waited out, then answered");
+}
+
+#[tokio::test]
+async fn prune_deletes_only_what_the_plan_lists() {
+    let api = FakeHooksApi::start(&[(STORE, TOKEN)]).await;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = write(dir.path(), &table(&api, ROUTES, "10m"));
+    let config = path.to_str().unwrap_or_default();
+    assert!(cli(&["subscriptions", "apply", "--config", config]).await);
+    let foreign = api.add(STORE, "store/product/updated", "https://other-app.example.com/hook", true);
+    let stale = api.add(STORE, "store/sku/created", PUBLIC, true);
+
+    let plan = changes(&path, false).await;
+    assert!(plan.contains(&Change::Delete {
+        id: stale,
+        scope: "store/sku/created".into(),
+        why: "no route needs this scope"
+    }));
+    assert!(plan.iter().any(|c| matches!(c, Change::Foreign { id, prune: false, .. } if *id == foreign)));
+    assert!(cli(&["subscriptions", "apply", "--config", config]).await);
+    let ids: BTreeSet<i64> = api.hooks(STORE).iter().map(|h| h.id).collect();
+    assert!(ids.contains(&foreign) && !ids.contains(&stale), "without --prune, only this gateway's stale hook goes");
+
+    let pruning: Vec<Change> = changes(&path, true).await.into_iter().filter(Change::acts).collect();
+    assert_eq!(pruning.len(), 1);
+    assert!(matches!(&pruning[0], Change::Foreign { id, prune: true, .. } if *id == foreign));
+    assert!(cli(&["subscriptions", "apply", "--prune", "--config", config]).await);
+    assert_eq!(scopes(&api), wanted(), "--prune removed the one hook it listed, and nothing else");
+}
+
+#[tokio::test]
+async fn a_refused_token_names_the_store_and_never_the_token() {
+    let api = FakeHooksApi::start(&[(STORE, "the-right-token")]).await;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = write(dir.path(), &table(&api, ROUTES, "10m"));
+    let (plans, _) = subscriptions::plan_all(&load(&path), None, false).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let error = plans[0].changes.as_ref().err().map(ToString::to_string).unwrap_or_default();
+    assert!(error.contains(STORE) && error.contains("401"), "{error}");
+    assert!(!error.contains(TOKEN));
+    assert!(!format!("{:?}", load(&path)).contains(TOKEN), "the config's Debug leaves tokens out");
+    assert!(
+        !cli(&["subscriptions", "plan", "--config", path.to_str().unwrap_or_default()]).await,
+        "a failed store fails the command"
+    );
+}

@@ -198,15 +198,23 @@ async fn a_refused_message_is_a_failed_attempt(kind: Kind) {
     };
     let toml = format!(
         "[sources.shop]\nprovider = \"generic\"\nscope_field = \"scope\"\n\n[destinations.bus]\nurl = \"{}\"\n{target}\n\
-         retry = {{ max_attempts = 1000, first_ms = 50, max_ms = 100 }}\npause_after = 0\n\n\
+         retry = {{ max_attempts = 3, first_ms = 50, max_ms = 100 }}\npause_after = 3\n\n\
          [[routes]]\nmatch = \"order/*\"\nto = [\"bus\"]\n",
         kind.url()
     );
     let gw = TestGateway::start(&toml).await.unwrap_or_else(|e| panic!("{e:#}"));
     assert_eq!(gw.post("shop", &order(1)).await.status(), 200);
     let metrics = gw.gateway.metrics.clone();
-    eventually("refused attempts, retried", || Metrics::get(&metrics.delivery_failures) >= 3).await;
+    eventually("refused attempts, retried, then dead", || Metrics::get(&metrics.dead_letters) == 1).await;
+    assert_eq!(Metrics::get(&metrics.delivery_failures), 3, "three attempts");
     assert_eq!(Metrics::get(&metrics.delivered), 0, "a refused message is not delivered");
+    let dead = gw.gateway.store.dead_letters(10).await.unwrap_or_else(|e| panic!("{e}"));
+    let why =
+        if kind == Kind::Nats { "no JetStream stream takes this subject" } else { "returned unroutable: 312 NO_ROUTE" };
+    assert!(dead[0].error.contains(why), "{kind:?}: {}", dead[0].error);
+    // A refusal is about the message, not the destination: three of them in a row (pause_after
+    // = 3) do not pause it.
+    assert!(gw.gateway.control.pause("bus").is_none(), "a refused message does not pause the destination");
     gw.stop().await;
     consumer.finish().await;
 }

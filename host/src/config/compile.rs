@@ -455,11 +455,12 @@ impl Compiler<'_> {
             Ok(url) if SCHEMES.contains(&url.scheme()) && url.has_host() => url,
             parsed => {
                 if !written.is_empty() {
+                    let shown = without_password(&written);
                     let message = match parsed {
-                        Err(e) => format!("`{written}` is not a valid URL: {e}"),
-                        Ok(url) if !url.has_host() => format!("`{written}` names no host"),
+                        Err(e) => format!("`{shown}` is not a valid URL: {e}"),
+                        Ok(url) if !url.has_host() => format!("`{shown}` names no host"),
                         Ok(url) => format!(
-                            "`{written}`: the gateway cannot deliver to {}:// (use http, https, nats, amqp, redis or mqtt)",
+                            "`{shown}`: the gateway cannot deliver to {}:// (use http, https, nats, amqp, redis or mqtt)",
                             url.scheme()
                         ),
                     };
@@ -468,7 +469,8 @@ impl Compiler<'_> {
                 unusable_url()
             }
         };
-        let target = self.target(key, &url, raw);
+        // A URL that was refused says nothing about which kind's fields belong here.
+        let target = if url == unusable_url() { Target::Http } else { self.target(key, &url, raw) };
         let timeout_ms = self.positive(
             raw.timeout_ms.as_ref(),
             &format!("{key}.timeout_ms"),
@@ -808,6 +810,21 @@ impl Compiler<'_> {
             filter,
             order_by: raw.order_by.as_ref().map(|p| p.get_ref().clone()),
         })
+    }
+}
+
+/// A URL as written, for a message: a password in it (`amqp://app:secret@…`, often from the
+/// environment) shown as `***`.
+fn without_password(written: &str) -> String {
+    let Some((scheme, rest)) = written.split_once("://") else { return written.to_string() };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+            let masked = if userinfo.contains(':') { format!("{user}:***") } else { user.to_string() };
+            format!("{scheme}://{masked}@{host}{}", &rest[authority_end..])
+        }
+        None => written.to_string(),
     }
 }
 

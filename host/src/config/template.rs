@@ -171,6 +171,11 @@ impl NameTemplate {
         }
     }
 
+    /// Whether the template uses the event's names (`{source}`, `{scope}`, parameters).
+    pub fn uses_event(&self) -> bool {
+        self.pieces.iter().any(|p| matches!(p, Piece::Source | Piece::Scope | Piece::Param(_)))
+    }
+
     /// The route parameters the template uses.
     pub fn params(&self) -> impl Iterator<Item = &str> {
         self.pieces.iter().filter_map(|p| match p {

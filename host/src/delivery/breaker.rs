@@ -28,7 +28,7 @@ pub(super) fn health(attempt: &Attempt) -> Option<bool> {
     match attempt {
         Attempt::NoAnswer(_) => Some(false),
         Attempt::Published => Some(true),
-        Attempt::Unsendable(_) => None,
+        Attempt::Unsendable(_) | Attempt::Refused(_) => None,
         Attempt::Answered { status, .. } => match status {
             200..=299 => Some(true),
             408 | 429 | 500..=599 => Some(false),
@@ -105,6 +105,7 @@ pub(super) async fn watch(deliverer: Arc<Deliverer>, probes: TaskTracker, shutdo
             pauses.iter().filter(|p| p.paused_by == PausedBy::Breaker).cloned().collect();
         deliverer.control.set_pauses(pauses);
         let snapshot = deliverer.live.snapshot();
+        deliverer.brokers.retain(&snapshot.config.destinations);
         for pause in breaker {
             let Some(destination) = snapshot.config.destinations.get(&pause.destination) else { continue };
             let every = destination.limits.probe_every;

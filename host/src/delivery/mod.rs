@@ -302,9 +302,16 @@ async fn publish(brokers: &Brokers, destination: &Destination, delivery: &NewDel
     let Some(template) = d.target.template() else {
         return Attempt::Unsendable(format!("{url}: not a broker destination"));
     };
-    // A delivery made while the destination was HTTP has no names of its own: only the route.
-    let vars =
-        delivery.vars.clone().unwrap_or_else(|| NameVars { route: delivery.route.clone(), ..Default::default() });
+    // A delivery made while the destination was HTTP kept no names: only a template that needs
+    // none of the event's can name it.
+    let vars = match &delivery.vars {
+        Some(vars) => vars.clone(),
+        None if template.uses_event() => {
+            let why = "this delivery was made before the destination published to a broker, and kept no event names for its template; replay the event";
+            return Attempt::Unsendable(format!("{url}: {why}"));
+        }
+        None => NameVars { route: delivery.route.clone(), ..Default::default() },
+    };
     let name = match template.render(&vars) {
         Ok(name) => name,
         Err(e) => return Attempt::Unsendable(format!("{url}: {e}")),
@@ -316,9 +323,8 @@ async fn publish(brokers: &Brokers, destination: &Destination, delivery: &NewDel
     let message = Message { name: &name, id: &delivery.id, headers: &pairs, body: &delivery.body };
     match brokers.publish(d, &message).await {
         Ok(()) => Attempt::Published,
-        Err(PublishError::Refused(why) | PublishError::Broken(why)) => {
-            Attempt::NoAnswer(format!("{url} ({name}): {why}"))
-        }
+        Err(PublishError::Refused(why)) => Attempt::Refused(format!("{url} ({name}): {why}")),
+        Err(PublishError::Broken(why)) => Attempt::NoAnswer(format!("{url} ({name}): {why}")),
     }
 }
 

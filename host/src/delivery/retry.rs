@@ -17,8 +17,11 @@ pub enum Attempt {
     Answered { status: u16, retry_after: Option<Duration> },
     /// A broker acknowledged the message.
     Published,
-    /// No answer (timeout, refused connection, TLS failure…), or a broker refused the message.
+    /// No answer: timeout, refused connection, TLS failure, a broken broker connection…
     NoAnswer(String),
+    /// A broker answered and refused this message (no stream for the subject, unroutable, a
+    /// nack): retried, but it says nothing about whether the destination is up.
+    Refused(String),
     /// The delivery can never be sent as it is (its broker name is invalid): not retried.
     Unsendable(String),
 }
@@ -41,7 +44,7 @@ pub fn decide(policy: &RetryPolicy, attempts: u32, result: &Attempt, url: &str) 
             return DeliveryOutcome::Dead { error: format!("{url} answered 410 Gone: not retried") };
         }
         Attempt::Answered { status, retry_after } => (format!("{url} answered {status}"), *retry_after),
-        Attempt::NoAnswer(why) => (why.clone(), None),
+        Attempt::NoAnswer(why) | Attempt::Refused(why) => (why.clone(), None),
     };
     if attempts >= policy.max_attempts {
         return DeliveryOutcome::Dead { error: format!("{error} (gave up after {attempts} attempts)") };

@@ -6,6 +6,8 @@
 //! A return carries no delivery tag, so it can only be matched to its publish when a channel
 //! has one confirm outstanding: publishes take one of a few confirm-mode channels each, and a
 //! closed channel (a missing exchange closes it) is replaced by the next publish that takes it.
+//! A confirm that does not come within [`CONFIRM_TIMEOUT`] (a broker blocking publishers)
+//! closes its channel, so at most one publish per channel is ever outstanding.
 
 use super::{Message, PublishError};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
@@ -17,6 +19,8 @@ use tokio::sync::Mutex;
 
 /// Confirm-mode channels per connection: publishes in flight to one broker at once.
 const CHANNELS: usize = 8;
+/// How long a publish waits for its confirm before its channel is given up.
+const CONFIRM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 #[derive(Clone)]
 pub struct Connection {
@@ -56,12 +60,13 @@ impl Connection {
             properties = properties.with_content_type(content_type);
         }
         let slot = self.channels[self.next.fetch_add(1, Ordering::Relaxed) % self.channels.len()].clone();
+        // Taken here, so a caller that gives up while waiting leaves nothing behind.
+        let mut channel = slot.lock_owned().await;
         let connection = self.connection.clone();
         let body = message.body.to_vec();
         // Spawned with the channel held, so a caller that gives up (a timeout) cannot leave a
         // confirm outstanding on the channel for the next publish to receive.
         let task = tokio::spawn(async move {
-            let mut channel = slot.lock_owned().await;
             if !channel.status().connected() {
                 if !connection.status().connected() {
                     return Err(PublishError::Broken("the connection is closed".into()));
@@ -69,9 +74,16 @@ impl Connection {
                 *channel = confirming(&connection).await.map_err(PublishError::Broken)?;
             }
             let options = BasicPublishOptions { mandatory: true, ..Default::default() };
-            let published = channel.basic_publish(exchange, routing_key, options, &body, properties).await;
-            let confirm = published.map_err(|e| failed(&connection, e))?.await.map_err(|e| failed(&connection, e))?;
-            match confirm {
+            let confirmed = tokio::time::timeout(CONFIRM_TIMEOUT, async {
+                let published = channel.basic_publish(exchange, routing_key, options, &body, properties).await;
+                published.map_err(|e| failed(&connection, e))?.await.map_err(|e| failed(&connection, e))
+            })
+            .await;
+            let Ok(confirm) = confirmed else {
+                let _ = tokio::time::timeout(CONFIRM_TIMEOUT, channel.close(200, "no confirm in time".into())).await;
+                return Err(PublishError::Broken(format!("no publisher confirm within {CONFIRM_TIMEOUT:?}")));
+            };
+            match confirm? {
                 Confirmation::Ack(None) => Ok(()),
                 Confirmation::Ack(Some(returned)) | Confirmation::Nack(Some(returned)) => Err(PublishError::Refused(
                     format!("returned unroutable: {} {}", returned.reply_code, returned.reply_text),

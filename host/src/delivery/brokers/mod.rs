@@ -8,7 +8,8 @@
 //! where it has one.
 //!
 //! Connections are pooled, one per destination URL, made on first use and shared by every
-//! attempt. A connection that fails is dropped, and the next one is tried after a backoff
+//! attempt, and dropped when a reload removes the URL. A connection that fails (or is not made
+//! within the destination's timeout) is dropped, and the next one is tried after a backoff
 //! (200 ms doubling to 30 s); meanwhile attempts fail at once, so a broker that is down costs
 //! its own deliveries retries and nothing else. This module never touches the store.
 
@@ -126,9 +127,8 @@ impl Brokers {
             return Err(PublishError::Refused("not a broker destination".into()));
         };
         let slot = self.slot(broker, &destination.url);
-        let (made, connection) = tokio::time::timeout(destination.timeout, connect(&slot, broker, &destination.url))
-            .await
-            .map_err(|_| PublishError::Broken(format!("could not connect within {:?}", destination.timeout)))??;
+        // Bounded without a timeout here: whoever holds the slot connects within the timeout.
+        let (made, connection) = connect(&slot, broker, destination).await?;
         let published = tokio::time::timeout(destination.timeout, connection.publish(&destination.target, message))
             .await
             .unwrap_or_else(|_| {
@@ -137,11 +137,21 @@ impl Brokers {
         if let Err(PublishError::Broken(why)) = &published {
             let mut slot = slot.lock().await;
             if slot.connection.as_ref().is_some_and(|(n, _)| *n == made) {
+                // Made again after the backoff, so a broker that breaks every publish is not
+                // reconnected to at the rate attempts come in.
                 slot.connection = None;
-                slot.last_error = why.clone();
+                slot.failed(why.clone());
             }
         }
         published
+    }
+
+    /// Drops the connections of URLs no destination has any more (after a reload).
+    pub fn retain(&self, destinations: &std::collections::BTreeMap<String, Destination>) {
+        let mut slots = self.slots.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        slots.retain(|(broker, url), _| {
+            destinations.values().any(|d| d.target.broker() == Some(*broker) && d.url.as_str() == url)
+        });
     }
 
     fn slot(&self, broker: Broker, url: &url::Url) -> SharedSlot {
@@ -157,12 +167,24 @@ impl Brokers {
     }
 }
 
+impl Slot {
+    /// Records a failed connection (or one that broke): the next try waits a backoff.
+    fn failed(&mut self, why: String) {
+        let wait = BACKOFF_FIRST.saturating_mul(1 << self.failures.min(16)).min(BACKOFF_MAX);
+        self.failures = self.failures.saturating_add(1);
+        self.next_try = Some(Instant::now() + wait);
+        self.last_error = why;
+    }
+}
+
 /// The slot's connection, made now if it has none and its backoff has passed. Holding the
-/// slot's lock while connecting makes one connection attempt per URL at a time.
+/// slot's lock while connecting makes one connection attempt per URL at a time; a connection
+/// not made within the destination's timeout is a failure like any other, so a broker that
+/// does not answer is backed off from, not waited on by every attempt.
 async fn connect(
     slot: &tokio::sync::Mutex<Slot>,
     broker: Broker,
-    url: &url::Url,
+    destination: &Destination,
 ) -> Result<(u64, Connection), PublishError> {
     let mut slot = slot.lock().await;
     if let Some((made, connection)) = &slot.connection {
@@ -173,7 +195,8 @@ async fn connect(
         let why = format!("cannot connect: {}; next try in {} ms", slot.last_error, (next - now).as_millis());
         return Err(PublishError::Broken(why));
     }
-    match Connection::open(broker, url).await {
+    let opened = tokio::time::timeout(destination.timeout, Connection::open(broker, &destination.url)).await;
+    match opened.unwrap_or_else(|_| Err(format!("no connection within {:?}", destination.timeout))) {
         Ok(connection) => {
             slot.made += 1;
             slot.failures = 0;
@@ -182,10 +205,7 @@ async fn connect(
             Ok((slot.made, connection))
         }
         Err(why) => {
-            let wait = BACKOFF_FIRST.saturating_mul(1 << slot.failures.min(16)).min(BACKOFF_MAX);
-            slot.failures = slot.failures.saturating_add(1);
-            slot.next_try = Some(now + wait);
-            slot.last_error = why.clone();
+            slot.failed(why.clone());
             Err(PublishError::Broken(format!("cannot connect: {why}")))
         }
     }

@@ -40,6 +40,9 @@ struct Waiters {
 #[derive(Clone)]
 pub struct Connection {
     waiters: Arc<Mutex<Waiters>>,
+    /// The largest packet the broker takes (its CONNACK says); a larger message is refused
+    /// here, since writing it would fail the whole connection.
+    max_packet: Option<u32>,
     /// Stops the polling task when the last clone of this connection is dropped.
     _stop: Arc<DropGuard>,
 }
@@ -65,18 +68,20 @@ impl Connection {
         let connected = tokio::time::timeout(CONNECT_TIMEOUT, async {
             loop {
                 match events.poll().await {
-                    Ok(Event::Incoming(Packet::ConnAck(_))) => return Ok(()),
+                    Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                        return Ok(ack.properties.and_then(|p| p.max_packet_size));
+                    }
                     Ok(_) => {}
                     Err(e) => return Err(e.to_string()),
                 }
             }
         });
-        connected.await.map_err(|_| format!("no CONNACK within {CONNECT_TIMEOUT:?}"))??;
+        let max_packet = connected.await.map_err(|_| format!("no CONNACK within {CONNECT_TIMEOUT:?}"))??;
         let waiters = Waiters { client, queued: VecDeque::new(), in_flight: HashMap::new(), ended: None };
         let waiters = Arc::new(Mutex::new(waiters));
         let stop = CancellationToken::new();
         tokio::spawn(drive(events, waiters.clone(), stop.clone()));
-        Ok(Self { waiters, _stop: Arc::new(stop.drop_guard()) })
+        Ok(Self { waiters, max_packet, _stop: Arc::new(stop.drop_guard()) })
     }
 
     pub async fn publish(&self, message: &Message<'_>) -> Result<(), PublishError> {
@@ -86,6 +91,15 @@ impl Connection {
             content_type: message.content_type().map(str::to_owned),
             ..Default::default()
         };
+        let size = message.name.len()
+            + message.body.len()
+            + properties.user_properties.iter().map(|(k, v)| k.len() + v.len() + 5).sum::<usize>()
+            + 64;
+        if let Some(max) = self.max_packet.filter(|max| size > *max as usize) {
+            return Err(PublishError::Refused(format!(
+                "the message ({size} bytes) is over the broker's maximum packet size ({max})"
+            )));
+        }
         let payload = bytes::Bytes::copy_from_slice(message.body);
         let (tx, rx) = oneshot::channel();
         {

@@ -42,12 +42,12 @@ impl Connection {
     }
 }
 
+/// A timeout or a broken pipe is the connection's; anything else is JetStream's answer about
+/// this message (no stream, stream full, too large…), which a new connection would not change.
 fn classify(e: jetstream::context::PublishError) -> PublishError {
     match e.kind() {
         PublishErrorKind::StreamNotFound => PublishError::Refused("no JetStream stream takes this subject".into()),
-        PublishErrorKind::WrongLastMessageId
-        | PublishErrorKind::WrongLastSequence
-        | PublishErrorKind::MaxPayloadExceeded => PublishError::Refused(e.to_string()),
-        _ => PublishError::Broken(e.to_string()),
+        PublishErrorKind::TimedOut | PublishErrorKind::BrokenPipe => PublishError::Broken(e.to_string()),
+        _ => PublishError::Refused(e.to_string()),
     }
 }

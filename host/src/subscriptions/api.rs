@@ -3,7 +3,8 @@
 //!
 //! It paces itself by the platform's rate-limit headers: when `X-Rate-Limit-Requests-Left`
 //! reaches 0 the next request waits `X-Rate-Limit-Time-Reset-Ms`, and a 429 is waited out the
-//! same way and sent again. A 5xx or a connection failure is retried with backoff. Errors name
+//! same way and sent again. A 5xx or a connection failure is retried with backoff, except for a
+//! create (it may have been carried out: the next plan sees it). Errors name
 //! the store hash; the token is never in a message or a log line. This file only speaks the
 //! API: what to change is `plan.rs`'s decision.
 
@@ -23,6 +24,8 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 const PAGE: usize = 250;
 /// The most bytes of an error answer kept for its message.
 const ERROR_BODY: usize = 512;
+/// The most bytes of an answer read at all (a page of 250 hooks is far less).
+const MAX_ANSWER: usize = 8 << 20;
 
 /// A registered hook, as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,6 +142,7 @@ impl Api {
         body: Option<&impl Serialize>,
     ) -> Result<T, ApiError> {
         let url = self.url(path)?;
+        let retries_failures = method != reqwest::Method::POST;
         let mut backoff = Duration::from_millis(500);
         for attempt in 1..=TRIES {
             self.wait_for_window().await;
@@ -156,7 +160,7 @@ impl Api {
             let last = attempt == TRIES;
             let response = match request.send().await {
                 Ok(response) => response,
-                Err(e) if !last => {
+                Err(e) if !last && retries_failures => {
                     tracing::debug!(store = %self.store, "BigCommerce request failed, trying again: {e}");
                     tokio::time::sleep(backoff).await;
                     backoff *= 2;
@@ -171,7 +175,7 @@ impl Api {
             }
             match status {
                 200..=299 => {
-                    let bytes = response.bytes().await.map_err(|e| self.unreachable(without_url(&e)))?;
+                    let bytes = self.read(response).await?;
                     let bytes = if bytes.is_empty() { &b"null"[..] } else { &bytes[..] };
                     return serde_json::from_slice(bytes)
                         .map_err(|e| ApiError::Malformed { store: self.store.clone(), detail: e.to_string() });
@@ -181,19 +185,32 @@ impl Api {
                     tracing::info!(store = %self.store, wait_ms = wait.as_millis() as u64, "BigCommerce rate limit reached; waiting");
                     self.hold_until(wait).await;
                 }
-                500..=599 if !last => {
+                500..=599 if !last && retries_failures => {
                     tokio::time::sleep(backoff).await;
                     backoff *= 2;
                 }
                 401 | 403 => return Err(ApiError::Unauthorized { store: self.store.clone(), status }),
                 _ => {
-                    let text = response.text().await.unwrap_or_default();
-                    let detail = detail(&text);
+                    let bytes = self.read(response).await.unwrap_or_default();
+                    let detail = detail(&String::from_utf8_lossy(&bytes));
                     return Err(ApiError::Refused { store: self.store.clone(), status, detail });
                 }
             }
         }
         Err(self.unreachable("no answer after every try".into()))
+    }
+
+    /// An answer's body, at most [`MAX_ANSWER`] bytes.
+    async fn read(&self, mut response: reqwest::Response) -> Result<Vec<u8>, ApiError> {
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| self.unreachable(without_url(&e)))? {
+            if body.len() + chunk.len() > MAX_ANSWER {
+                let detail = format!("an answer over {MAX_ANSWER} bytes");
+                return Err(ApiError::Malformed { store: self.store.clone(), detail });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
     }
 
     fn url(&self, path: &str) -> Result<url::Url, ApiError> {

@@ -92,7 +92,15 @@ pub fn wanted(config: &Config, source: &Source, subscribe: &Subscribe) -> (Wante
             scopes
         }
     };
-    let wanted = Wanted { destination: subscribe.public_url.clone(), scopes, headers: subscribe.headers.clone() };
+    let siblings = config
+        .sources
+        .values()
+        .filter(|s| s.name != source.name)
+        .filter_map(|s| Some(s.subscribe.as_ref()?.public_url.clone()))
+        .filter(|url| *url != subscribe.public_url)
+        .collect();
+    let destination = subscribe.public_url.clone();
+    let wanted = Wanted { destination, scopes, headers: subscribe.headers.clone(), siblings };
     (wanted, notes)
 }
 

@@ -5,7 +5,8 @@
 //! route needs its scope (updated when its headers differ, reactivated when BigCommerce
 //! deactivated it), and deleted when none does or another hook has the scope already. A hook
 //! to any other destination was not made by this gateway: it is listed and left alone, unless
-//! `--prune` is given.
+//! `--prune` is given. A hook to another subscribing source of this gateway is that source's
+//! business, and never touched here.
 
 use super::api::Hook;
 use std::collections::{BTreeMap, BTreeSet};
@@ -17,6 +18,8 @@ pub struct Wanted {
     pub destination: String,
     pub scopes: BTreeSet<String>,
     pub headers: BTreeMap<String, String>,
+    /// The `public_url`s of the gateway's other subscribing sources.
+    pub siblings: BTreeSet<String>,
 }
 
 /// One change to one store's hooks, or why there is none.
@@ -68,7 +71,7 @@ impl Change {
 /// The changes for one store, in a stable order: this gateway's hooks by scope, then new
 /// ones, then foreign ones.
 pub fn plan(wanted: &Wanted, hooks: &[Hook], prune: bool) -> Vec<Change> {
-    let mut hooks: Vec<&Hook> = hooks.iter().collect();
+    let mut hooks: Vec<&Hook> = hooks.iter().filter(|h| !wanted.siblings.contains(&h.destination)).collect();
     hooks.sort_by(|a, b| (&a.scope, !a.is_active, a.id).cmp(&(&b.scope, !b.is_active, b.id)));
     let mut claimed = BTreeSet::new();
     let mut ours = Vec::new();
@@ -134,6 +137,7 @@ mod tests {
             destination: US.into(),
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
             headers: BTreeMap::new(),
+            siblings: BTreeSet::from(["https://gw.example.com/hooks/other".to_string()]),
         }
     }
 
@@ -160,6 +164,7 @@ mod tests {
             hook(2, "store/product/*", US, true),
             updated,
             hook(4, "store/order/*", "https://other.example.com/", true),
+            hook(5, "store/order/*", "https://gw.example.com/hooks/other", true),
         ];
         let got = plan(&want, &hooks, false);
         assert!(got.contains(&Change::Reactivate { id: 1, scope: "store/order/*".into() }));
@@ -169,6 +174,7 @@ mod tests {
         assert_eq!(got.iter().filter(|c| c.acts()).count(), 3);
         let pruned = plan(&want, &hooks, true);
         assert!(pruned.iter().any(|c| matches!(c, Change::Foreign { id: 4, prune: true, .. })));
+        assert!(!pruned.iter().any(|c| format!("{c}").contains("#5")), "another source's hook is never touched");
     }
 
     #[test]

@@ -239,3 +239,18 @@ async fn a_refused_token_names_the_store_and_never_the_token() {
         "a failed store fails the command"
     );
 }
+
+#[tokio::test]
+async fn hooks_past_the_first_page_are_read() {
+    let api = FakeHooksApi::start(&[(STORE, TOKEN)]).await;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = write(dir.path(), &table(&api, ROUTES, "10m"));
+    // 300 hooks of another app, more than one page of 250, and one of ours on the last page.
+    for n in 0..300 {
+        api.add(STORE, "store/product/updated", &format!("https://other-app.example.com/{n}"), true);
+    }
+    let ours = api.add(STORE, "store/order/*", PUBLIC, false);
+    let plan = changes(&path, false).await;
+    assert_eq!(plan.iter().filter(|c| matches!(c, Change::Foreign { .. })).count(), 300);
+    assert!(plan.contains(&Change::Reactivate { id: ours, scope: "store/order/*".into() }), "the last page is read");
+}

@@ -66,7 +66,7 @@ pub fn certified_key(cert_pem: &[u8], key_pem: &[u8]) -> Result<Arc<CertifiedKey
 
 /// The roots every HTTPS delivery trusts: the system's (`/etc/ssl/certs`, `SSL_CERT_FILE`…),
 /// or Mozilla's (webpki-roots) when the system offers none. Loaded once.
-fn default_roots() -> &'static RootCertStore {
+pub(crate) fn default_roots() -> &'static RootCertStore {
     static ROOTS: OnceLock<RootCertStore> = OnceLock::new();
     ROOTS.get_or_init(|| {
         let mut roots = RootCertStore::empty();

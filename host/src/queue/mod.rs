@@ -23,6 +23,7 @@ mod checkpointer;
 mod contract;
 pub mod handoff;
 mod ops;
+mod pg_tls;
 mod postgres;
 mod sql;
 mod sqlite;

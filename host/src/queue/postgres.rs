@@ -18,9 +18,13 @@
 //!   batch starts; a batch whose connection drops midway fails (ingest answers 503, the loops
 //!   try again).
 //!
+//! - TLS as libpq reads it from the URL (`sslmode`, `sslrootcert`, `sslcert`/`sslkey`:
+//!   `pg_tls.rs`); `prefer` by default, so a server that offers TLS gets it.
+//!
 //! This file connects, applies the schema and binds values; the SQL lives with the operations.
 //! It must never block on anything but the database.
 
+use super::pg_tls;
 use super::sql::{self, Arg, Backend, Ctx, Flow, Row, Tx};
 use super::{Store, StoreError, writer};
 use ::postgres::error::SqlState;
@@ -69,12 +73,18 @@ pub fn open_postgres(url: &str) -> Result<Store, StoreError> {
 }
 
 fn connect(url: &str) -> Result<Client, StoreError> {
-    let error = |e: PgError| open_error(url, e.to_string());
-    let mut config: ::postgres::Config = url.parse().map_err(error)?;
+    let error = |e: PgError| open_error(url, with_causes(&e));
+    // Relative certificate paths are relative to the working directory, as libpq has them.
+    let (client_url, tls) = pg_tls::split(url, std::path::Path::new("")).map_err(|e| open_error(url, e))?;
+    let mut config: ::postgres::Config = client_url.parse().map_err(error)?;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(CONNECT_TIMEOUT);
     }
-    let mut client = config.connect(NoTls).map_err(error)?;
+    let mut client = match tls.client_config().map_err(|e| open_error(url, e))? {
+        None => config.connect(NoTls),
+        Some(rustls) => config.connect(tokio_postgres_rustls::MakeRustlsConnect::new(rustls)),
+    }
+    .map_err(error)?;
     let mut tx = client.transaction().map_err(error)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK]).map_err(error)?;
     tx.batch_execute("CREATE TABLE IF NOT EXISTS switchyard_schema (version INTEGER NOT NULL)").map_err(error)?;
@@ -89,6 +99,20 @@ fn connect(url: &str) -> Result<Client, StoreError> {
     }
     tx.commit().map_err(error)?;
     Ok(client)
+}
+
+/// An error with its causes, where the reason is (a TLS failure's is in its source).
+fn with_causes(e: &PgError) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let cause = s.to_string();
+        if !text.contains(&cause) {
+            text = format!("{text}: {cause}");
+        }
+        source = s.source();
+    }
+    text
 }
 
 fn open_error(url: &str, message: String) -> StoreError {

@@ -219,3 +219,72 @@ async fn increments_from_two_gateways_on_one_database_add_up() {
     }
     assert_eq!(a.kv_get("p", "hits").await.ok().flatten(), Some(b"60".to_vec()));
 }
+
+/// The test server's certificate file, when it serves TLS and the file can be read here (the
+/// Debian default: `ssl = on` with the snakeoil certificate for `localhost`).
+fn server_certificate(base: &str) -> Option<String> {
+    let base = base.to_string();
+    let found = std::thread::spawn(move || -> Option<String> {
+        let mut client = Client::connect(&base, NoTls).ok()?;
+        let on: String = client.query_one("SHOW ssl", &[]).ok()?.try_get(0).ok()?;
+        let file: String = client.query_one("SHOW ssl_cert_file", &[]).ok()?.try_get(0).ok()?;
+        (on == "on" && std::fs::read(&file).is_ok()).then_some(file)
+    });
+    let found = found.join().ok().flatten();
+    if found.is_none() {
+        eprintln!("skipped: the test server offers no TLS with a certificate this process can read");
+    }
+    found
+}
+
+/// Connects with `params` added to the test URL (its host replaced by `host`), and says
+/// whether the connection is encrypted, or why it failed.
+fn ssl_with(base: &str, host: &str, params: &str) -> Result<bool, String> {
+    let url = format!("{}{}{params}", base.replace("127.0.0.1", host), if base.contains('?') { "&" } else { "?" });
+    std::thread::spawn(move || {
+        let mut client = connect(&url).map_err(|e| e.to_string())?;
+        let row = client
+            .query_one("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])
+            .map_err(|e| e.to_string())?;
+        row.try_get::<_, bool>(0).map_err(|e| e.to_string())
+    })
+    .join()
+    .unwrap_or_else(|_| Err("the thread panicked".into()))
+}
+
+#[test]
+fn sslmode_is_read_as_libpq_reads_it() {
+    let Ok(base) = std::env::var("SWITCHYARD_TEST_POSTGRES_URL") else {
+        return eprintln!("skipped: SWITCHYARD_TEST_POSTGRES_URL is not set");
+    };
+    if !base.contains("127.0.0.1") {
+        return eprintln!("skipped: the TLS tests name the test server as 127.0.0.1 and localhost");
+    }
+    let Some(cert) = server_certificate(&base) else { return };
+    assert_eq!(ssl_with(&base, "127.0.0.1", "sslmode=disable"), Ok(false));
+    assert_eq!(ssl_with(&base, "127.0.0.1", "sslmode=require"), Ok(true), "require: encrypted, not verified");
+    assert_eq!(ssl_with(&base, "127.0.0.1", ""), Ok(true), "prefer, the default, takes the TLS offered");
+    let root = format!("sslrootcert={cert}");
+    assert_eq!(ssl_with(&base, "localhost", &format!("sslmode=verify-full&{root}")), Ok(true));
+    assert_eq!(
+        ssl_with(&base, "127.0.0.1", &format!("sslmode=verify-ca&{root}")),
+        Ok(true),
+        "verify-ca: no name check"
+    );
+
+    let wrong_name = ssl_with(&base, "127.0.0.1", &format!("sslmode=verify-full&{root}"));
+    let why = wrong_name.err().unwrap_or_default();
+    assert!(why.contains("NotValidForName") || why.contains("not valid for name"), "{why}");
+    // A CA that did not sign the server's certificate (this machine's own roots may well hold
+    // the snakeoil certificate, so they are not the test of an unknown CA).
+    let other_ca = rcgen::KeyPair::generate()
+        .and_then(|key| rcgen::CertificateParams::new(vec!["other-ca".to_string()])?.self_signed(&key))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let other = dir.path().join("other-ca.pem");
+    std::fs::write(&other, other_ca.pem()).unwrap_or_else(|e| panic!("{e}"));
+    let unknown_ca = ssl_with(&base, "localhost", &format!("sslmode=verify-full&sslrootcert={}", other.display()));
+    let why = unknown_ca.err().unwrap_or_default();
+    assert!(why.contains("UnknownIssuer") || why.contains("unknown issuer"), "{why}");
+    assert!(why.starts_with("cannot open the store at"), "{why}");
+}

@@ -15,7 +15,8 @@ Variants:
                another commit, e.g. NAME = its short hash), for before/after in one run; with
                order_to_erp.wasm beside it when that commit's plugin contract is older
   tls          TLS ingest (HTTPS, HTTP/1.1 keep-alive) and an HTTPS sink (ca_file)
-  pg           plain on PostgreSQL ($PG_URL, default the test database)
+  pg           plain on PostgreSQL ($PG_URL, default the test database), no sslmode: plain TCP
+  pg-tls       the same with sslmode=require (TLS to the database)
   kv-sqlite    the `stateful` plugin doing a kv get and set per event (keys spread), SQLite,
                unsigned webhooks (the body varies per request)
   nokv-sqlite  the same plugin and load, touching no kv (the baseline for kv-sqlite)
@@ -208,6 +209,8 @@ to = ["erp"]
             return self.config(name, rust, broker=name), self.lua(name), False
         if name == "pg":
             return self.config(name, rust, storage=self.pg_schema(pg, name)), self.lua(name), False
+        if name == "pg-tls":
+            return self.config(name, rust, storage=self.pg_schema(pg, name) + "&sslmode=require"), self.lua(name), False
         if name in ("kv-sqlite", "nokv-sqlite", "kv-pg", "nokv-pg"):
             storage = self.pg_schema(pg, name) if name.endswith("pg") else None
             mode = "set" if name.startswith("kv") else "echo"

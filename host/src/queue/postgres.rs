@@ -19,7 +19,7 @@
 //!   try again).
 //!
 //! - TLS as libpq reads it from the URL (`sslmode`, `sslrootcert`, `sslcert`/`sslkey`:
-//!   `pg_tls.rs`); `prefer` by default, so a server that offers TLS gets it.
+//!   `pg_tls.rs`); without `sslmode`, plain TCP.
 //!
 //! This file connects, applies the schema and binds values; the SQL lives with the operations.
 //! It must never block on anything but the database.

@@ -263,7 +263,8 @@ fn sslmode_is_read_as_libpq_reads_it() {
     let Some(cert) = server_certificate(&base) else { return };
     assert_eq!(ssl_with(&base, "127.0.0.1", "sslmode=disable"), Ok(false));
     assert_eq!(ssl_with(&base, "127.0.0.1", "sslmode=require"), Ok(true), "require: encrypted, not verified");
-    assert_eq!(ssl_with(&base, "127.0.0.1", ""), Ok(true), "prefer, the default, takes the TLS offered");
+    assert_eq!(ssl_with(&base, "127.0.0.1", ""), Ok(false), "without sslmode, plain, as before");
+    assert_eq!(ssl_with(&base, "127.0.0.1", "sslmode=prefer"), Ok(true), "prefer takes the TLS offered");
     let root = format!("sslrootcert={cert}");
     assert_eq!(ssl_with(&base, "localhost", &format!("sslmode=verify-full&{root}")), Ok(true));
     assert_eq!(

@@ -455,7 +455,7 @@ impl Compiler<'_> {
             Ok(url) if SCHEMES.contains(&url.scheme()) && url.has_host() => url,
             parsed => {
                 if !written.is_empty() {
-                    let shown = without_password(&written);
+                    let shown = super::without_password(&written);
                     let message = match parsed {
                         Err(e) => format!("`{shown}` is not a valid URL: {e}"),
                         Ok(url) if !url.has_host() => format!("`{shown}` names no host"),
@@ -810,21 +810,6 @@ impl Compiler<'_> {
             filter,
             order_by: raw.order_by.as_ref().map(|p| p.get_ref().clone()),
         })
-    }
-}
-
-/// A URL as written, for a message: a password in it (`amqp://app:secret@…`, often from the
-/// environment) shown as `***`.
-fn without_password(written: &str) -> String {
-    let Some((scheme, rest)) = written.split_once("://") else { return written.to_string() };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
-            let masked = if userinfo.contains(':') { format!("{user}:***") } else { user.to_string() };
-            format!("{scheme}://{masked}@{host}{}", &rest[authority_end..])
-        }
-        None => written.to_string(),
     }
 }
 

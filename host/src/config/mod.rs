@@ -57,6 +57,21 @@ pub fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
+/// A URL as written, for a message: a password in it (`amqp://app:secret@…`, often from the
+/// environment) shown as `***`.
+pub fn without_password(written: &str) -> String {
+    let Some((scheme, rest)) = written.split_once("://") else { return written.to_string() };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+            let masked = if userinfo.contains(':') { format!("{user}:***") } else { user.to_string() };
+            format!("{scheme}://{masked}@{host}{}", &rest[authority_end..])
+        }
+        None => written.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! Each file in tests/fixtures/config/invalid has a `.err` file with the exact message;
@@ -76,6 +91,14 @@ mod tests {
         files.sort();
         assert!(!files.is_empty(), "no fixtures in {}", dir.display());
         files
+    }
+
+    #[test]
+    fn a_url_is_shown_without_its_password() {
+        assert_eq!(without_password("postgres://sy:s3cr@t@db:5432/sy"), "postgres://sy:***@db:5432/sy");
+        assert_eq!(without_password("amqp://guest:secret@127.0.0.1:5672/%2f"), "amqp://guest:***@127.0.0.1:5672/%2f");
+        assert_eq!(without_password("postgres://sy@db/sy"), "postgres://sy@db/sy");
+        assert_eq!(without_password("postgresql://db/sy?user=a@b"), "postgresql://db/sy?user=a@b");
     }
 
     #[test]

@@ -116,18 +116,7 @@ fn with_causes(e: &PgError) -> String {
 }
 
 fn open_error(url: &str, message: String) -> StoreError {
-    StoreError::Open { path: redacted(url).into(), message }
-}
-
-/// `url` without its password, for messages and logs.
-fn redacted(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let Some(at) = rest[..authority_end].rfind('@') else { return url.to_string() };
-    match rest[..at].split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***{}", &rest[at..]),
-        None => url.to_string(),
-    }
+    StoreError::Open { path: crate::config::without_password(url).into(), message }
 }
 
 /// PostgreSQL's error as the store's: a lost connection means the store cannot write. The

@@ -56,7 +56,7 @@ impl Message<'_> {
     }
 
     fn content_type(&self) -> Option<&str> {
-        self.unique_headers().into_iter().find(|(n, _)| n.eq_ignore_ascii_case("content-type")).map(|(_, v)| v)
+        self.headers.iter().rev().find(|(n, _)| n.eq_ignore_ascii_case("content-type")).map(|(_, v)| v.as_str())
     }
 }
 
@@ -213,11 +213,7 @@ async fn connect(
 
 /// A URL for messages: without its password.
 pub fn redacted(url: &url::Url) -> String {
-    let mut shown = url.clone();
-    if shown.password().is_some() {
-        let _ = shown.set_password(Some("***"));
-    }
-    shown.to_string()
+    crate::config::without_password(url.as_str())
 }
 
 #[cfg(test)]

@@ -10,6 +10,8 @@ use super::{
     ReplaySelector, ReplayState, Store,
 };
 use crate::event::{Event, now_ms};
+
+pub(crate) use super::contract_history::every_attempt_is_kept_and_an_event_is_read_in_full;
 use std::time::Duration;
 
 /// Generates one `#[tokio::test]` per contract test, each on a store from `$open`, a function
@@ -39,7 +41,8 @@ macro_rules! contract_tests {
             a_paused_destination_parks_its_deliveries_until_resumed_and_probes_one_at_a_time,
             a_deferred_delivery_waits_unattempted,
             finished_events_are_replayed_as_new_work_and_unknown_or_pending_ones_are_refused,
-            a_broker_delivery_keeps_the_names_its_template_is_rendered_from
+            a_broker_delivery_keeps_the_names_its_template_is_rendered_from,
+            every_attempt_is_kept_and_an_event_is_read_in_full
         );
     };
     (@ $open:path; $($name:ident),*) => {

@@ -21,7 +21,10 @@
 mod checkpointer;
 #[cfg(test)]
 mod contract;
+#[cfg(test)]
+mod contract_history;
 pub mod handoff;
+mod history;
 mod ops;
 mod pg_tls;
 mod postgres;
@@ -29,6 +32,7 @@ mod sql;
 mod sqlite;
 mod writer;
 
+pub use history::{AttemptLog, AttemptRecord, DeliveryRecord, EventQuery, EventRecord};
 pub use ops::KV_MAX_LIST;
 pub use postgres::open_postgres;
 pub use sqlite::{open_sqlite, open_sqlite_shared};
@@ -467,7 +471,7 @@ impl Store {
         outcome: DeliveryOutcome,
         lane: Option<(String, String)>,
     ) -> Result<(), StoreError> {
-        self.submit(ops::FinishDelivery { id, outcome, lane }).await.map(drop)
+        self.finish_attempt(id, outcome, lane, AttemptLog::default()).await
     }
 
     /// Hands a leased delivery back unattempted, due after `wait` (a limit held it back).

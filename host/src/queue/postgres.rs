@@ -54,6 +54,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/postgres/0003_kv.sql"),
     include_str!("migrations/postgres/0004_delivery_control.sql"),
     include_str!("migrations/postgres/0005_broker_names.sql"),
+    include_str!("migrations/postgres/0007_delivery_attempts.sql"),
 ];
 
 /// The database's clock in Unix milliseconds.

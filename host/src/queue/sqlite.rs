@@ -65,6 +65,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/sqlite/0003_kv.sql"),
     include_str!("migrations/sqlite/0004_delivery_control.sql"),
     include_str!("migrations/sqlite/0005_broker_names.sql"),
+    include_str!("migrations/sqlite/0007_delivery_attempts.sql"),
 ];
 
 fn migrate(conn: &Connection) -> rusqlite::Result<()> {

@@ -104,6 +104,8 @@ pub(crate) struct FinishDelivery {
     pub(crate) id: String,
     pub(crate) outcome: DeliveryOutcome,
     pub(crate) lane: Option<(String, String)>,
+    /// What was measured of the attempt, kept in its history.
+    pub(crate) log: super::super::AttemptLog,
 }
 
 impl Op for FinishDelivery {
@@ -129,6 +131,7 @@ impl Op for FinishDelivery {
                 &[id.into(), error.into(), now.into()],
             ),
         }?;
+        super::history::record_attempt(tx, id, now, &self.outcome, self.log)?;
         match (&self.lane, &self.outcome) {
             (Some((route, key)), DeliveryOutcome::Delivered | DeliveryOutcome::Dead { .. }) => {
                 ordering::take_seq(tx)?;

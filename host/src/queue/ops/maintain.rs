@@ -156,6 +156,11 @@ impl Op for Prune {
 
     fn run(&mut self, tx: &mut dyn Tx, ctx: &Ctx) -> Result<u64, StoreError> {
         let cutoff: Arg = i64::try_from(self.older_than_ms).unwrap_or(i64::MAX).into();
+        tx.execute(
+            "DELETE FROM delivery_attempts WHERE delivery_id IN (
+                SELECT id FROM deliveries WHERE state = 'delivered' AND updated_at_ms < ?1)",
+            &[cutoff],
+        )?;
         let deliveries =
             tx.execute("DELETE FROM deliveries WHERE state = 'delivered' AND updated_at_ms < ?1", &[cutoff])?;
         let events = tx.execute(

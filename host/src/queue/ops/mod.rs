@@ -10,10 +10,12 @@
 //! - `inspect.rs`: dead letters, recent events, queue depth (read-only).
 //! - `kv.rs`: plugins' key–value state: reads, a call's writes applied with its event, inspection.
 //! - `maintain.rs`: replay dead letters and events, prune old work, probe that the store writes.
+//! - `history.rs`: each delivery attempt kept; events found and read in full (the console).
 
 mod deliveries;
 mod destinations;
 mod events;
+mod history;
 mod inspect;
 mod kv;
 mod maintain;
@@ -22,6 +24,7 @@ mod ordering;
 pub(crate) use deliveries::{DeferDelivery, FinishDelivery, LeaseDeliveries, ParkDelivery};
 pub(crate) use destinations::{ClaimProbe, DestinationCountsOp, Pause, Pauses, Resume};
 pub(crate) use events::{Append, FinishEvent, LeaseEvents, ReleaseEvent};
+pub(crate) use history::{FindEvents, ReadEvent};
 pub(crate) use inspect::{CountDepth, DeadLetters, RecentEvents};
 pub use kv::MAX_LIST as KV_MAX_LIST;
 pub(crate) use kv::{KvCount, KvDelete, KvGet, KvList};

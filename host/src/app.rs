@@ -90,17 +90,27 @@ impl Gateway {
         let metrics = Arc::new(Metrics::default());
 
         let control = Arc::new(delivery::Control::default());
+        // What happens to events, as it happens: for the console and `switchyard tail`.
+        let feed = crate::feed::Feed::default();
         let parts = delivery::Parts {
             live: live.clone(),
             store: store.clone(),
             clients,
             metrics: metrics.clone(),
             control: control.clone(),
+            feed: feed.clone(),
         };
         tasks.spawn(delivery::run(parts, shutdown.child_token()));
-        let ctx = dispatch::Ctx { store: store.clone(), metrics: metrics.clone(), unrecorded: Arc::default() };
+        let ctx = dispatch::Ctx {
+            store: store.clone(),
+            metrics: metrics.clone(),
+            unrecorded: Arc::default(),
+            feed: feed.clone(),
+        };
         tasks.spawn(dispatch::run(live.clone(), ctx, snapshot.config.server.workers, shutdown.child_token()));
         tasks.spawn(prune(live.clone(), store.clone(), shutdown.child_token()));
+        let rates = Arc::new(crate::rates::Rates::default());
+        tasks.spawn(rates.clone().run(metrics.clone(), shutdown.child_token()));
         let checks = Arc::new(subscriptions::heal::Checks::default());
         let healing = subscriptions::heal::Parts {
             live: live.clone(),
@@ -120,6 +130,7 @@ impl Gateway {
             store: store.clone(),
             metrics: metrics.clone(),
             store_errors: Arc::default(),
+            feed: feed.clone(),
         });
         let ingest_tls = tls_for(&live, snapshot.certs.ingest.is_some(), |certs| certs.ingest.clone())?;
         let scheme = if ingest_tls.is_some() { "https" } else { "http" };
@@ -136,6 +147,9 @@ impl Gateway {
                     reload: reload.clone(),
                     subscriptions: checks.clone(),
                     loopback: false,
+                    feed: feed.clone(),
+                    rates: rates.clone(),
+                    stopping: CancellationToken::new(),
                 };
                 let tls = tls_for(&live, snapshot.certs.admin.is_some(), |certs| certs.admin.clone())?;
                 let (addr, server) = admin::start(listener, state, tls, shutdown.child_token())?;

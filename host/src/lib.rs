@@ -33,7 +33,13 @@
 //!   `apply`), and deactivated ones reactivated while serving.
 //! - [`workers`]: the lease → ready → run loop dispatch and delivery share, each as a
 //!   [`workers::Work`].
-//! - [`metrics`]: lock-free counters; [`admin`]: health, readiness, Prometheus `/metrics`, JSON API.
+//! - [`metrics`]: lock-free counters; [`rates`]: accepted and delivered per interval over the
+//!   last 15 minutes, sampled from them; [`feed`]: what happens to events as it happens (a
+//!   bounded broadcast ingest, dispatch and delivery publish to).
+//! - [`admin`]: health, readiness, Prometheus `/metrics`, the JSON API, the live stream
+//!   (`/api/stream`, which `switchyard tail` reads) and the operator's console (`admin::console`,
+//!   server-rendered HTML with its assets embedded).
+//! - [`explain`]: which routes a scope matches and why, for `switchyard explain` and the console.
 //! - [`http_server`]: the listeners' connection loop (plain or TLS, HTTP/1.1 and HTTP/2);
 //!   [`tls`]: rustls for HTTPS deliveries and TLS listeners; [`telemetry`]: logging, and
 //!   [`telemetry::Escaped`] for every outside value in a log line.
@@ -48,7 +54,8 @@
 //! sources → standard_webhooks, signature, config, queue, reload
 //! delivery → standard_webhooks, config, queue, reload
 //! dispatch → plugin, config, queue, reload, delivery::retry (backoff)
-//! dispatch, delivery → workers → queue;  event, metrics, telemetry are leaves anyone may use
+//! dispatch, delivery → workers → queue;  event, metrics, feed, telemetry are leaves anyone may use
+//! admin → queue, reload, delivery::control, metrics, rates, feed, explain
 //! reload → config, scope, plugin, sources (a snapshot's providers)
 //! subscriptions → config, scope, reload, metrics, tls
 //! app, cli → everything (the only places that wire things together)
@@ -73,11 +80,14 @@ pub mod config;
 pub mod delivery;
 pub mod dispatch;
 pub mod event;
+pub mod explain;
+pub mod feed;
 pub mod http_error;
 pub mod http_server;
 pub mod metrics;
 pub mod plugin;
 pub mod queue;
+pub mod rates;
 pub mod reload;
 pub mod replay;
 pub mod scope;

@@ -257,6 +257,31 @@ impl<B: Bounds> Histogram<B> {
         let total = running + self.buckets[BUCKETS].load(Ordering::Relaxed);
         (out, total, self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9)
     }
+
+    /// The `q` quantile (0 < q ≤ 1) as the upper bound of the bucket it falls in, in seconds:
+    /// `Bound(b)` means "at most b"; `Above(b)` means it is past the last bound b. `None`
+    /// before any observation.
+    pub fn quantile(&self, q: f64) -> Option<Quantile> {
+        let (buckets, total, _) = self.cumulative();
+        if total == 0 {
+            return None;
+        }
+        let rank = ((q.clamp(0.0, 1.0) * total as f64).ceil() as u64).max(1);
+        let last = B::BOUNDS[BUCKETS - 1];
+        Some(
+            buckets
+                .iter()
+                .find(|(_, count)| *count >= rank)
+                .map_or(Quantile::Above(last), |(b, _)| Quantile::Bound(*b)),
+        )
+    }
+}
+
+/// A quantile read from a histogram's buckets (see [`Histogram::quantile`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Quantile {
+    Bound(f64),
+    Above(f64),
 }
 
 #[cfg(test)]
@@ -287,6 +312,20 @@ mod tests {
         assert_eq!(buckets.last(), Some(&(1.0, 2)));
         assert_eq!(count, 3);
         assert!((sum - 2.00305).abs() < 1e-9, "{sum}");
+    }
+
+    #[test]
+    fn a_quantile_is_the_bound_of_the_bucket_it_falls_in() {
+        let h: Histogram = Histogram::default();
+        assert_eq!(h.quantile(0.5), None);
+        for _ in 0..98 {
+            h.observe(Duration::from_micros(400));
+        }
+        h.observe(Duration::from_millis(20));
+        h.observe(Duration::from_secs(3));
+        assert_eq!(h.quantile(0.5), Some(Quantile::Bound(0.0005)));
+        assert_eq!(h.quantile(0.99), Some(Quantile::Bound(0.025)));
+        assert_eq!(h.quantile(1.0), Some(Quantile::Above(1.0)));
     }
 
     #[test]

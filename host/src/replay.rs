@@ -112,7 +112,7 @@ pub fn select(config: &Config, request: &Request, now_ms: u64) -> Result<EventRe
 }
 
 /// `2h` as that long before `now_ms`, or an RFC 3339 time, in Unix milliseconds.
-fn instant(text: &str, now_ms: u64) -> Result<u64, String> {
+pub fn instant(text: &str, now_ms: u64) -> Result<u64, String> {
     if let Ok(at) = text.parse::<jiff::Timestamp>() {
         return u64::try_from(at.as_millisecond()).map_err(|_| format!("`{text}` is before 1970"));
     }

@@ -18,10 +18,12 @@
 //! - `brokers`: NATS JetStream, RabbitMQ, Redis Streams and MQTT destinations, including a `kill -9`.
 //! - `subscriptions`: BigCommerce's registered hooks kept in step, against a fake v3 hooks API.
 //! - `storage_faults`: a full disk and a deleted database are reported, and nothing acknowledged is lost.
+//! - `console`: the operator's console in a real headless Chromium: token, live events, attempts, replay, explain.
 
 mod admin;
 mod brokers;
 mod capabilities;
+mod console;
 mod delivery;
 mod delivery_control;
 mod hostile;

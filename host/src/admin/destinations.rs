@@ -111,7 +111,7 @@ fn store_error(e: crate::queue::StoreError) -> Response {
 
 /// `https://erp.example.com:8443`, `amqp://mq.internal:5672`: where a URL goes, without its
 /// path or credentials.
-fn origin(d: &Destination) -> String {
+pub(super) fn origin(d: &Destination) -> String {
     let port = d.url.port().map(|p| format!(":{p}")).unwrap_or_default();
     format!("{}://{}{port}", d.url.scheme(), d.url.host_str().unwrap_or_default())
 }

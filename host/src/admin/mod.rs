@@ -10,8 +10,13 @@
 //! - `destinations.rs`: `/api/destinations` (limits, state, counts) and their pause/resume.
 //! - `kv.rs`: `/api/kv/{plugin}`, plugins' key–value state (list, get, delete).
 //! - `/api/subscriptions` (here): the last check of each source's registered hooks.
+//! - `stream.rs`: `/api/stream`, the live feed as server-sent events (the console, `tail`);
+//!   `filter.rs`: the source / scope pattern / failures-only filter it and the console share.
+//! - `console/`: the operator's console at `/` — server-rendered HTML pages whose data
+//!   fragments (`/console/*`) need the token like the API, and its embedded assets (`/assets/*`).
 //!
-//! Everything but `/health` and `/ready` needs `Authorization: Bearer <admin_token>` when a token
+//! Everything but `/health`, `/ready`, the console's page shells (which hold no data) and its
+//! assets needs `Authorization: Bearer <admin_token>` when a token
 //! is configured; the token is read from the live snapshot, so a reload rotates it. A listener
 //! on a non-loopback address refuses to start without a token, and if a reload later removes
 //! it, the protected endpoints answer 401 rather than open up. This module reads gateway state,
@@ -19,12 +24,15 @@
 //! change routing itself.
 
 mod api;
+mod console;
 mod destinations;
 mod dlq;
 mod events;
+mod filter;
 mod health;
 mod kv;
 mod metrics;
+mod stream;
 
 pub use kv::value_json as kv_value_json;
 
@@ -60,6 +68,12 @@ pub struct Admin {
     pub subscriptions: Arc<crate::subscriptions::heal::Checks>,
     /// Whether the listener is on a loopback address, where no token is needed.
     pub loopback: bool,
+    /// What happens to events as it happens (`/api/stream`).
+    pub feed: crate::feed::Feed,
+    /// Accepted and delivered per interval, for the console's overview chart.
+    pub rates: Arc<crate::rates::Rates>,
+    /// Fires at shutdown: live streams end then (connections close after their request).
+    pub stopping: CancellationToken,
 }
 
 /// The shortest admin token accepted on an address other machines can reach: long enough that
@@ -114,10 +128,13 @@ pub fn router(admin: Admin) -> Router {
         .route("/api/subscriptions", get(subscriptions))
         .route("/api/kv/{plugin}", get(kv::list))
         .route("/api/kv/{plugin}/{*key}", get(kv::get).delete(kv::delete))
+        .route("/api/stream", get(stream::stream))
+        .merge(console::fragments())
         .route_layer(middleware::from_fn_with_state(admin.clone(), require_token));
     Router::new()
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
+        .merge(console::pages())
         .merge(protected)
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such admin endpoint") })
         .with_state(admin)
@@ -134,8 +151,9 @@ pub fn start(
     let addr = listener.local_addr()?;
     check_exposure(addr, admin.live.snapshot().config.server.admin_token.as_deref())?;
     admin.loopback = addr.ip().is_loopback();
+    admin.stopping = shutdown.clone();
     let scheme = if tls.is_some() { "https" } else { "http" };
-    tracing::info!(admin_addr = %addr, scheme, "admin listening: /health /ready /metrics /api/*");
+    tracing::info!(admin_addr = %addr, scheme, "admin listening: / (console) /health /ready /metrics /api/*");
     let serving = Serving { router: router(admin), tls, header_timeout: HEADER_READ_TIMEOUT };
     Ok((addr, crate::http_server::serve(listener, serving, shutdown)))
 }

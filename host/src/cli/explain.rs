@@ -7,7 +7,7 @@
 
 use crate::config::Config;
 use crate::config::filter::key_at;
-use crate::scope::{Matcher, Scope};
+use crate::scope::Scope;
 use anyhow::Context;
 use std::fmt::Write;
 use std::path::Path;
@@ -26,17 +26,13 @@ pub fn run(path: &Path, scope: &str, source: Option<&str>, body: Option<&Path>) 
 pub fn explain(config: &Config, scope: &str, source: Option<&str>, body: Option<&[u8]>) -> String {
     let json = body.map(|b| serde_json::from_slice::<serde_json::Value>(b).ok());
     let parsed = Scope::new(scope);
-    let matcher = Matcher::new(config.routes.iter().map(|r| r.patterns.clone()).collect());
     let mut out = String::new();
     let segments = parsed.segments().iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(" ");
     let _ = writeln!(out, "scope `{scope}` (segments: {segments})");
     let mut shown = 0;
-    for m in matcher.matches(&parsed) {
-        let Some(route) = config.routes.get(m.route) else { continue };
-        let pattern = route.patterns.get(m.pattern).map(|p| p.as_str()).unwrap_or_default();
-        if let (Some(only), Some(asked)) = (&route.source, source)
-            && only != asked
-        {
+    for m in crate::explain::explain(config, scope, source) {
+        let (route, pattern) = (m.route, m.pattern);
+        if let Some(only) = m.other_source {
             let _ = writeln!(
                 out,
                 "  -  {:?}: pattern `{pattern}` matches, but the route only takes source `{only}`",

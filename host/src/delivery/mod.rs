@@ -25,8 +25,9 @@ pub use control::Control;
 
 use crate::config::headers;
 use crate::config::model::{Destination, NameVars, Target};
+use crate::feed::{Happening, Kind};
 use crate::metrics::Metrics;
-use crate::queue::{DeliveryOutcome, LeasedDelivery, NewDelivery, Store};
+use crate::queue::{AttemptLog, DeliveryOutcome, LeasedDelivery, NewDelivery, Store};
 use crate::reload::Reloader;
 use crate::standard_webhooks;
 use crate::telemetry::{Escaped, RateLimited};
@@ -63,6 +64,8 @@ struct Deliverer {
     control: Arc<Control>,
     /// Outcomes that cannot be recorded are logged at a bounded rate (a full disk fails them all).
     unrecorded: RateLimited,
+    /// Where attempts are announced (the console, `switchyard tail`).
+    feed: crate::feed::Feed,
     shutdown: CancellationToken,
 }
 
@@ -73,11 +76,12 @@ pub struct Parts {
     pub clients: Clients,
     pub metrics: Arc<Metrics>,
     pub control: Arc<Control>,
+    pub feed: crate::feed::Feed,
 }
 
 /// Runs until `shutdown`, then waits for requests in flight.
 pub async fn run(parts: Parts, shutdown: CancellationToken) {
-    let Parts { live, store, clients, metrics, control } = parts;
+    let Parts { live, store, clients, metrics, control, feed } = parts;
     let handed = match store.hand_deliveries(IN_FLIGHT, LEASE).await {
         Ok(handed) => handed,
         Err(e) => return tracing::error!(error = %e, "delivery cannot start: the store is closed"),
@@ -91,6 +95,7 @@ pub async fn run(parts: Parts, shutdown: CancellationToken) {
         metrics,
         control,
         unrecorded,
+        feed,
         shutdown: shutdown.clone(),
     });
     let probes = TaskTracker::new();
@@ -165,6 +170,8 @@ impl Deliverer {
             return breaker::probed(self, destination, leased, outcome).await;
         }
         self.count(&d.destination, leased.attempts + 1, &outcome);
+        let log = AttemptLog { duration_ms: Some(took.as_millis() as u64), status: result.status() };
+        self.announce(d, leased.attempts + 1, &outcome, log);
         if destination.limits.pause_after.is_some_and(|limit| failures >= limit)
             && self.control.pause(&d.destination).is_none()
         {
@@ -174,7 +181,31 @@ impl Deliverer {
             };
             breaker::trip(self, destination, failures, &reason).await;
         }
-        self.record(leased, outcome).await
+        self.record_attempt(leased, outcome, log).await
+    }
+
+    /// Tells the feed how an attempt ended.
+    fn announce(&self, d: &NewDelivery, attempt: u32, outcome: &DeliveryOutcome, log: AttemptLog) {
+        self.feed.publish(|| {
+            let (kind, error) = match outcome {
+                DeliveryOutcome::Delivered => (Kind::Delivered, None),
+                DeliveryOutcome::Retry { error, .. } => (Kind::Failed, Some(error)),
+                DeliveryOutcome::Dead { error } => (Kind::Dead, Some(error)),
+            };
+            let happening = Happening {
+                delivery_id: Some(d.id.clone()),
+                route: Some(d.route.clone()),
+                destination: Some(d.destination.clone()),
+                attempt: Some(attempt),
+                status: log.status,
+                duration_ms: log.duration_ms,
+                ..Happening::new(kind, &d.event_id)
+            };
+            match error {
+                Some(error) => happening.with_error(error),
+                None => happening,
+            }
+        });
     }
 
     fn count(&self, destination: &str, attempt: u32, outcome: &DeliveryOutcome) {
@@ -207,6 +238,11 @@ impl Deliverer {
     /// again until it can (the attempt is not repeated: a delivered webhook is not sent twice
     /// for it), or until shutdown, after which the lease lapses and the delivery is tried again.
     async fn record(&self, leased: LeasedDelivery, outcome: DeliveryOutcome) {
+        self.record_attempt(leased, outcome, AttemptLog::default()).await
+    }
+
+    /// [`Deliverer::record`], with what was measured of the attempt for its history.
+    async fn record_attempt(&self, leased: LeasedDelivery, outcome: DeliveryOutcome, log: AttemptLog) {
         let d = leased.delivery;
         if let (Some(key), DeliveryOutcome::Dead { .. }) = (&d.order_key, &outcome) {
             tracing::warn!(route = %d.route, order_key = %Escaped(key), "order broken for this key: a delivery died, the next one goes");
@@ -214,7 +250,9 @@ impl Deliverer {
         let lane = d.order_key.map(|key| (d.route, key));
         let mut wait = RECORD_FIRST;
         loop {
-            let Err(e) = self.store.finish_delivery(d.id.clone(), outcome.clone(), lane.clone()).await else { return };
+            let Err(e) = self.store.finish_attempt(d.id.clone(), outcome.clone(), lane.clone(), log).await else {
+                return;
+            };
             self.unrecorded.log(|suppressed| {
                 tracing::error!(error = %e, suppressed, "cannot record a delivery's outcome; trying again until the store writes")
             });

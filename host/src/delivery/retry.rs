@@ -26,6 +26,16 @@ pub enum Attempt {
     Unsendable(String),
 }
 
+impl Attempt {
+    /// The destination's HTTP status, when it answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Attempt::Answered { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
 /// The delay before retry number `attempt + 1`, given `attempt` (≥ 1) attempts made: first ·
 /// 2^(attempt−1), capped at max, with ±20% jitter so a recovering receiver is not stampeded.
 pub fn backoff(policy: &RetryPolicy, attempt: u32, jitter: f64) -> Duration {

@@ -43,6 +43,8 @@ pub struct Ctx {
     pub metrics: Arc<Metrics>,
     /// Outcomes that cannot be recorded are logged at a bounded rate (a full disk fails them all).
     pub unrecorded: Arc<RateLimited>,
+    /// Where routed events are announced (the console, `switchyard tail`).
+    pub feed: crate::feed::Feed,
 }
 
 /// How soon an event whose outcome could not be recorded is offered back to the store, at
@@ -86,11 +88,38 @@ impl Work for Dispatcher {
             tracing::info_span!("event", event_id = %e.id, source = %Escaped(&e.source), scope = %Escaped(&e.scope));
         async {
             let id = leased.event.id.clone();
+            let named = self.ctx.feed.listened().then(|| (leased.event.source.clone(), leased.event.scope.clone()));
             let outcome = handle(&snapshot, &self.ctx.store, leased, &self.ctx.metrics).await;
+            // Announced as the outcome goes to the store, so it always precedes its deliveries'
+            // attempts (which start after the commit); an outcome that cannot be recorded runs
+            // again and is announced again.
+            if let Some((source, scope)) = named {
+                let happening =
+                    crate::feed::Happening { source: Some(source), scope: Some(scope), ..announcement(&outcome, &id) };
+                self.ctx.feed.publish(|| happening);
+            }
             record(&self.ctx, id, outcome, &self.shutdown).await;
         }
         .instrument(span)
         .await
+    }
+}
+
+/// What the feed is told of an event's outcome: routed to its routes (each with the
+/// destinations it made deliveries for), to be retried, or dead.
+fn announcement(outcome: &EventOutcome, id: &str) -> crate::feed::Happening {
+    use crate::feed::{Happening, Kind};
+    let mut routes: Vec<String> = Vec::new();
+    for d in &outcome.deliveries {
+        let line = format!("{} → {}", d.route, d.destination);
+        if !routes.contains(&line) {
+            routes.push(line);
+        }
+    }
+    match &outcome.next {
+        EventNext::Done => Happening { routes, ..Happening::new(Kind::Routed, id) },
+        EventNext::Retry { error, .. } => Happening { routes, ..Happening::new(Kind::Failed, id) }.with_error(error),
+        EventNext::Dead { error } => Happening { routes, ..Happening::new(Kind::Dead, id) }.with_error(error),
     }
 }
 

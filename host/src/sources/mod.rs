@@ -48,6 +48,8 @@ pub struct Ingest {
     pub metrics: Arc<Metrics>,
     /// Store failures are logged at a bounded rate: a full disk fails every request.
     pub store_errors: Arc<RateLimited>,
+    /// Where accepted events are announced (the console, `switchyard tail`).
+    pub feed: crate::feed::Feed,
 }
 
 /// The public ingest router.
@@ -136,6 +138,11 @@ async fn accept(
     }
     Metrics::inc(&ingest.metrics.accepted);
     tracing::debug!(source, event_id = %id, scope = %Escaped(&scope), "accepted");
+    ingest.feed.publish(|| crate::feed::Happening {
+        source: Some(source.to_owned()),
+        scope: Some(scope.clone()),
+        ..crate::feed::Happening::new(crate::feed::Kind::Accepted, &id)
+    });
     Ok(Json(serde_json::json!({ "id": id, "scope": scope, "status": "accepted" })))
 }
 

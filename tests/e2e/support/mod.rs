@@ -1,12 +1,13 @@
 //! `TestGateway` (a real gateway on 127.0.0.1:0 with a temp routes.toml) and `TestDestination`
 //! (a real HTTP or HTTPS server that records what it receives and answers with a settable
-//! status); `tls` makes certificates at test time.
+//! status); `tls` makes certificates at test time; `browser` drives a headless Chromium.
 //!
 //! Waiting is always for an observable outcome with a bound, never a fixed sleep.
 
 pub mod bigcommerce;
 pub mod bigcommerce_hooks;
 pub mod brokers;
+pub mod browser;
 pub mod child;
 pub mod pg;
 pub mod polyglot;

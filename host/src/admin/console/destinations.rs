@@ -1,0 +1,108 @@
+//! The destinations page: each one's state (active, or paused by whom and why), this
+//! gateway's requests in flight, success rate and latency (p50, p99) of its attempts since
+//! start, what the store holds for it, and pause/resume buttons — the same actions as
+//! `POST /api/destinations/{name}/pause|resume` (which they call), a pause after a confirmation.
+
+use super::super::{Admin, destinations as api};
+use super::view::{self, cap, quantile, state, time};
+use crate::metrics::Metrics;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use maud::{Markup, html};
+
+pub async fn fragment(State(admin): State<Admin>) -> Response {
+    page(&admin, None).await
+}
+
+pub async fn pause(State(admin): State<Admin>, Path(name): Path<String>) -> Response {
+    let reason: Option<api::PauseRequest> =
+        serde_json::from_value(serde_json::json!({ "reason": "paused from the console" })).ok();
+    let answer = api::pause(State(admin.clone()), Path(name.clone()), reason.map(axum::Json)).await;
+    act(&admin, answer.status(), &name, "paused").await
+}
+
+pub async fn resume(State(admin): State<Admin>, Path(name): Path<String>) -> Response {
+    let answer = api::resume(State(admin.clone()), Path(name.clone())).await;
+    act(&admin, answer.status(), &name, "resumed").await
+}
+
+/// The page again after an action, saying what it did.
+async fn act(admin: &Admin, status: StatusCode, name: &str, done: &str) -> Response {
+    let name = cap(name, 100);
+    let text = match status {
+        StatusCode::OK => format!("{name} {done}."),
+        StatusCode::NOT_FOUND => format!("No destination is named {name}."),
+        _ => "The store is not answering; nothing changed.".to_owned(),
+    };
+    page(admin, Some(text)).await
+}
+
+async fn page(admin: &Admin, notice: Option<String>) -> Response {
+    let counts = match admin.store.destination_counts().await {
+        Ok(counts) => counts,
+        Err(e) => return view::store_down(&e),
+    };
+    let snapshot = admin.live.snapshot();
+    let pauses = admin.control.pauses();
+    html! {
+        h2 { "Destinations" }
+        @if let Some(text) = notice { p.notice role="status" { (text) } }
+        p.muted { "Success rate and latency are this gateway's attempts since it started." }
+        table {
+            caption.sr-only { "Destinations" }
+            thead { tr {
+                th scope="col" { "Name" } th scope="col" { "Sends to" } th scope="col" { "State" }
+                th.num scope="col" { "In flight" } th.num scope="col" { "Success" } th.num scope="col" { "p50" } th.num scope="col" { "p99" }
+                th.num scope="col" { "Pending" } th.num scope="col" { "Paused" } th.num scope="col" { "Waiting" } th.num scope="col" { "Dead" }
+                th scope="col" { span.sr-only { "Action" } }
+            } }
+            tbody {
+                @for d in snapshot.config.destinations.values() {
+                    @let pause = pauses.get(&d.name);
+                    @let c = counts.get(&d.name).cloned().unwrap_or_default();
+                    tr {
+                        td { (d.name) }
+                        td.mono { (api::origin(d)) }
+                        td {
+                            @if let Some(p) = pause {
+                                (state("paused")) " by " (p.paused_by.as_str()) " since " (time(p.since_ms))
+                                div.muted { (cap(&p.reason, 300)) }
+                            } @else {
+                                (state("active"))
+                            }
+                        }
+                        td.num { (admin.control.view(&d.name).in_flight) }
+                        td.num { (success(&admin.metrics, &d.name)) }
+                        td.num { (quantile(admin.metrics.delivery_seconds.with(&d.name, |h| h.quantile(0.5)))) }
+                        td.num { (quantile(admin.metrics.delivery_seconds.with(&d.name, |h| h.quantile(0.99)))) }
+                        td.num { (c.pending) } td.num { (c.paused) } td.num { (c.waiting) }
+                        td.num { @if c.dead > 0 { a href=(format!("/dead-letters?destination={}", view::encode(&d.name))) { (c.dead) } } @else { "0" } }
+                        td { (switch(&d.name, pause.is_some())) }
+                    }
+                }
+            }
+        }
+    }
+    .into_response()
+}
+
+/// Delivered attempts out of all attempts, as a percentage, or `-` before any.
+fn success(metrics: &Metrics, name: &str) -> String {
+    let get = |outcome| metrics.delivery_attempts.get(name, outcome);
+    let delivered = get("delivered");
+    let all = delivered + get("retry") + get("dead");
+    if all == 0 { "-".into() } else { format!("{:.1}%", delivered as f64 * 100.0 / all as f64) }
+}
+
+fn switch(name: &str, paused: bool) -> Markup {
+    let path = |what| format!("/console/destinations/{}/{what}", view::encode(name));
+    html! {
+        @if paused {
+            button type="button" hx-post=(path("resume")) hx-target="#main" aria-label=(format!("Resume {name}")) { "Resume" }
+        } @else {
+            button.danger type="button" hx-post=(path("pause")) hx-target="#main" aria-label=(format!("Pause {name}"))
+                hx-confirm=(format!("Pause {name}? Its deliveries wait until it is resumed.")) { "Pause" }
+        }
+    }
+}

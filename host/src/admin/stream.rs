@@ -1,0 +1,164 @@
+//! `GET /api/stream?source=S&scope=PATTERN&failed=true`: the live feed as server-sent events,
+//! one `event: accepted|routed|delivered|failed|dead` with a JSON `data:` line per happening.
+//! The console's pages and `switchyard tail` read it.
+//!
+//! A stream listens to [`crate::feed::Feed`]: when its reader is slow, the feed skips ahead and
+//! the stream says so with one `event: lagged` (`data:` how many were skipped) — the gateway
+//! never waits for a reader and keeps nothing for it. Streams are capped (503 past
+//! [`crate::feed::MAX_LISTENERS`]) and end when the gateway shuts down. Delivery happenings
+//! name no source or scope; a stream fills them in from the event's `accepted` or `routed`
+//! happening when it saw one (it remembers the last [`NAMES_KEPT`] events), and with a source
+//! or scope filter leaves out deliveries of events it cannot name.
+
+use super::filter::Filter;
+use super::{Admin, error};
+use crate::feed::{Happening, Kind, Listener};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use std::collections::{HashMap, VecDeque};
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
+
+/// Events whose source and scope a stream remembers, to name their deliveries.
+pub const NAMES_KEPT: usize = 10_000;
+
+/// A comment line this often keeps proxies and idle timeouts from closing a quiet stream.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// `?source=&scope=&failed=`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamQuery {
+    source: Option<String>,
+    scope: Option<String>,
+    #[serde(default)]
+    failed: bool,
+}
+
+pub async fn stream(State(admin): State<Admin>, Query(q): Query<StreamQuery>) -> Response {
+    let filter = match Filter::new(q.source.as_deref(), q.scope.as_deref(), q.failed) {
+        Ok(filter) => filter,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
+    };
+    let Some(listener) = admin.feed.listen() else {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "too many live streams are open; close one and try again");
+    };
+    let follow = Follow { listener, filter, names: Names::default(), stopping: admin.stopping.clone() };
+    let events = futures_util::stream::unfold(follow, |mut follow| async move {
+        let event = follow.next().await?;
+        Some((Ok::<_, Infallible>(event), follow))
+    });
+    Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)).into_response()
+}
+
+/// One stream's state: its place in the feed, what it shows, and the names it has seen.
+struct Follow {
+    listener: Listener,
+    filter: Filter,
+    names: Names,
+    stopping: CancellationToken,
+}
+
+impl Follow {
+    /// The next event to send, or `None` when the stream ends (shutdown).
+    async fn next(&mut self) -> Option<Event> {
+        loop {
+            let received = tokio::select! {
+                received = self.listener.rx.recv() => received,
+                _ = self.stopping.cancelled() => return None,
+            };
+            match received {
+                Ok(happening) => {
+                    let happening = self.names.fill(happening);
+                    if !self.filter.passes(&happening) {
+                        continue;
+                    }
+                    match Event::default().event(happening.kind.as_str()).json_data(&*happening) {
+                        Ok(event) => return Some(event),
+                        Err(e) => tracing::debug!(error = %e, "a happening could not be written as JSON"),
+                    }
+                }
+                Err(RecvError::Lagged(skipped)) => {
+                    return Some(Event::default().event("lagged").data(skipped.to_string()));
+                }
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    }
+}
+
+/// Source and scope of the last [`NAMES_KEPT`] events seen, oldest forgotten first.
+#[derive(Default)]
+struct Names {
+    by_event: HashMap<String, (String, String)>,
+    order: VecDeque<String>,
+}
+
+impl Names {
+    /// Learns the names an `accepted` or `routed` happening carries, and gives a delivery
+    /// happening the names of its event when known.
+    fn fill(&mut self, happening: Arc<Happening>) -> Arc<Happening> {
+        match (&happening.source, &happening.scope) {
+            (Some(source), Some(scope)) => {
+                if !self.by_event.contains_key(&happening.event_id) {
+                    if self.order.len() == NAMES_KEPT
+                        && let Some(old) = self.order.pop_front()
+                    {
+                        self.by_event.remove(&old);
+                    }
+                    self.order.push_back(happening.event_id.clone());
+                    self.by_event.insert(happening.event_id.clone(), (source.clone(), scope.clone()));
+                }
+                happening
+            }
+            _ => match self.by_event.get(&happening.event_id) {
+                Some((source, scope)) if happening.kind != Kind::Accepted => Arc::new(Happening {
+                    source: Some(source.clone()),
+                    scope: Some(scope.clone()),
+                    ..Happening::clone(&happening)
+                }),
+                _ => happening,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named(kind: Kind, id: &str) -> Arc<Happening> {
+        Arc::new(Happening {
+            source: Some("shop".into()),
+            scope: Some("order/created".into()),
+            ..Happening::new(kind, id)
+        })
+    }
+
+    #[test]
+    fn a_delivery_gets_the_names_of_an_event_seen_before() {
+        let mut names = Names::default();
+        names.fill(named(Kind::Accepted, "evt_1"));
+        let delivered = names.fill(Arc::new(Happening::new(Kind::Delivered, "evt_1")));
+        assert_eq!(delivered.source.as_deref(), Some("shop"));
+        assert_eq!(delivered.scope.as_deref(), Some("order/created"));
+        let unknown = names.fill(Arc::new(Happening::new(Kind::Delivered, "evt_2")));
+        assert_eq!(unknown.source, None);
+    }
+
+    #[test]
+    fn names_are_forgotten_oldest_first_past_the_bound() {
+        let mut names = Names::default();
+        for i in 0..NAMES_KEPT + 1 {
+            names.fill(named(Kind::Accepted, &format!("evt_{i}")));
+        }
+        assert_eq!(names.by_event.len(), NAMES_KEPT);
+        assert!(!names.by_event.contains_key("evt_0"));
+        assert!(names.by_event.contains_key("evt_1"));
+    }
+}

@@ -1,0 +1,176 @@
+//! The operator's console (issue 17) in a real headless Chromium against a real gateway: the
+//! token prompt, an event sent with `switchyard send` on the events page within 2 s without a
+//! reload, its delivery attempts on its own page, a dead letter replayed from the page until it
+//! is delivered, the explain box's params, pause and resume, and every control labelled and
+//! reachable by keyboard. Each page is saved as a PNG under `target/console-screenshots/`.
+
+use crate::support::browser::Browser;
+use crate::support::{PATIENCE, TestDestination, TestGateway};
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "console-test-token-0123456789";
+
+/// What the issue allows between `switchyard send` returning and the event on the page.
+const LIVE: Duration = Duration::from_secs(2);
+
+fn table(dest: &TestDestination) -> String {
+    format!(
+        r#"[server]
+admin_token = "{TOKEN}"
+
+[sources.bc]
+provider = "bigcommerce"
+
+[destinations.erp]
+url = "{erp}"
+retry = {{ max_attempts = 1, first_ms = 100, max_ms = 1000 }}
+
+[[routes]]
+name = "coupons"
+match = "store/channel/{{channel_id}}/cart/couponApplied"
+to = ["erp"]
+
+[[routes]]
+name = "orders"
+match = "store/order/*"
+to = ["erp"]
+"#,
+        erp = dest.url("/erp")
+    )
+}
+
+/// `switchyard send` through the command line's own code, to the test gateway.
+async fn send(gw: &TestGateway, scope: &str) -> String {
+    let config = gw.config_path().display().to_string();
+    let url = gw.url("/hooks/bc");
+    let args = ["switchyard", "send", "--source", "bc", "--scope", scope, "--url", &url, "--config", &config];
+    let cli = <switchyard::cli::Cli as clap::Parser>::try_parse_from(args).unwrap_or_else(|e| panic!("{e}"));
+    assert!(switchyard::cli::run(cli).await.unwrap_or_else(|e| panic!("switchyard send: {e:#}")));
+    let newest = gw.gateway.store.recent_events(1).await.unwrap_or_else(|e| panic!("{e}"));
+    match newest.first() {
+        Some(event) => event.id.clone(),
+        None => panic!("switchyard send stored no event"),
+    }
+}
+
+#[tokio::test]
+async fn an_operator_follows_an_event_live_and_replays_its_dead_letter_from_the_console() {
+    let browser = Browser::start().await;
+    let dest = TestDestination::start().await;
+    let gw = TestGateway::start_with_admin(&table(&dest)).await.unwrap_or_else(|e| panic!("{e:#}"));
+
+    // The page asks for the token once, and then shows the (empty) events page.
+    browser.goto(&gw.admin_url("/events")).await;
+    let input = browser.find("#token-prompt:not([hidden]) #token-input", PATIENCE).await;
+    browser.screenshot("00-token-prompt").await;
+    browser.type_into(&input, TOKEN).await;
+    browser.click(&browser.find("#token-form button[type=submit]", PATIENCE).await).await;
+    browser.wait_for_text("#main", "No event matches", PATIENCE).await;
+    browser.wait_for_text("#live-status", "connected", PATIENCE).await;
+
+    // An event sent now appears without a reload, within 2 s.
+    let sent_at = Instant::now();
+    let id = send(&gw, "store/order/created").await;
+    browser.wait_for_text("#results", &id, LIVE.saturating_sub(sent_at.elapsed())).await;
+    dest.wait_for(1).await;
+    browser.wait_for_text("#results", "erp: delivered", PATIENCE).await;
+    browser.screenshot("01-events").await;
+
+    // Its page shows the delivery's attempt: the status the destination answered.
+    browser.click(&browser.find(&format!("a[href='/events/{id}']"), PATIENCE).await).await;
+    let detail = browser.wait_for_text("#main", "orders → erp: delivered", PATIENCE).await;
+    assert!(detail.contains("200"), "the attempt's status is shown:\n{detail}");
+    assert!(detail.contains("store/order/created"), "{detail}");
+    browser.screenshot("02-event").await;
+
+    // A delivery that fails its one attempt is a dead letter; replayed from the page, it is delivered.
+    dest.answer(500);
+    let dead = send(&gw, "store/order/updated").await;
+    let deadline = Instant::now() + PATIENCE;
+    while gw.gateway.store.dead_letters(10).await.map_or(true, |d| d.is_empty()) {
+        assert!(Instant::now() < deadline, "the failed delivery never became a dead letter");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    dest.answer(200);
+    browser.goto(&gw.admin_url("/dead-letters")).await;
+    browser.wait_for_text("#main", &dead, PATIENCE).await;
+    browser.screenshot("03-dead-letters").await;
+    browser.click(&browser.find("button[name=one]", PATIENCE).await).await;
+    let asked = browser.accept_dialog(PATIENCE).await;
+    assert!(asked.starts_with("Replay dlv_"), "{asked}");
+    browser.wait_for_text("#main", "Replayed 1 dead letter(s)", PATIENCE).await;
+    browser.goto(&gw.admin_url(&format!("/events/{dead}"))).await;
+    let replayed = browser.wait_for_text("#main", "orders → erp: delivered", PATIENCE).await;
+    assert!(replayed.contains("500") && replayed.contains("200"), "both attempts are listed:\n{replayed}");
+    browser.screenshot("04-event-replayed").await;
+
+    // The explain box shows the params a route's pattern captures.
+    browser.goto(&gw.admin_url("/routes")).await;
+    let scope = browser.find("#explain-scope", PATIENCE).await;
+    browser.type_into(&scope, "store/channel/1/cart/couponApplied").await;
+    browser.click(&browser.find("#explain-title + form button[type=submit]", PATIENCE).await).await;
+    let explained = browser.wait_for_text("#explain-result", "channel_id", PATIENCE).await;
+    assert!(explained.contains("coupons") && explained.contains("1 route(s) match"), "{explained}");
+    browser.screenshot("05-routes").await;
+
+    // Pause and resume a destination.
+    browser.goto(&gw.admin_url("/destinations")).await;
+    browser.click(&browser.find("button[aria-label='Pause erp']", PATIENCE).await).await;
+    let asked = browser.accept_dialog(PATIENCE).await;
+    assert!(asked.starts_with("Pause erp?"), "{asked}");
+    browser.wait_for_text("#main", "erp paused.", PATIENCE).await;
+    browser.screenshot("06-destinations-paused").await;
+    browser.click(&browser.find("button[aria-label='Resume erp']", PATIENCE).await).await;
+    browser.wait_for_text("#main", "erp resumed.", PATIENCE).await;
+
+    // The other pages load, and on every page each control is labelled and reachable.
+    for (path, heading, shot) in [
+        ("/", "Overview", "07-overview"),
+        ("/plugins", "Plugins", "08-plugins"),
+        ("/destinations", "Destinations", "06-destinations"),
+        ("/events", "Events", "01-events"),
+        (&*format!("/events/{id}"), "Deliveries", "02-event"),
+        ("/dead-letters", "Dead letters", "03-dead-letters-empty"),
+        ("/routes", "Routes", "05-routes-table"),
+    ] {
+        browser.goto(&gw.admin_url(path)).await;
+        browser.wait_for_text("#main", heading, PATIENCE).await;
+        let unlabelled = browser.unlabelled_controls().await;
+        assert!(unlabelled.is_empty(), "{path}: controls without a name or out of keyboard reach: {unlabelled:#?}");
+        if path == "/" || path == "/plugins" || path == "/dead-letters" {
+            browser.screenshot(shot).await;
+        }
+    }
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn the_console_shell_holds_no_data_and_its_fragments_need_the_token() {
+    let dest = TestDestination::start().await;
+    let gw = TestGateway::start_with_admin(&table(&dest)).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let client = reqwest::Client::new();
+    let get = |path: &str, token: Option<&str>| {
+        let mut request = client.get(gw.admin_url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    let shell = get("/events", None).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(shell.status(), 200);
+    let csp = shell.headers().get("content-security-policy").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    let html = shell.text().await.unwrap_or_default();
+    assert!(html.contains(r#"hx-get="/console/events""#) && !html.contains("erp"), "{html}");
+    for path in ["/console/events", "/console/overview", "/console/routes", "/api/stream"] {
+        let refused = get(path, None).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(refused.status(), 401, "{path}");
+    }
+    let fragment = get("/console/routes", Some(TOKEN)).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(fragment.status(), 200);
+    assert!(fragment.text().await.unwrap_or_default().contains("store/order/*"));
+    let asset = get("/assets/htmx.min.js", None).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(asset.status(), 200, "assets are embedded and open");
+    assert_eq!(get("/health", None).await.map(|r| r.status().as_u16()).unwrap_or(0), 200);
+    gw.stop().await;
+}

@@ -11,6 +11,7 @@ mod replay;
 pub mod send;
 mod serve;
 mod subscriptions;
+mod tail;
 
 use crate::config::Config;
 use crate::queue::Store;
@@ -72,6 +73,8 @@ pub enum Command {
         #[command(subcommand)]
         command: subscriptions::SubscriptionsCommand,
     },
+    /// Follow events as they are accepted, routed, delivered or failed (from the admin listener).
+    Tail(tail::TailArgs),
     /// Inspect and replay the dead-letter queue.
     Dlq {
         #[command(subcommand)]
@@ -193,6 +196,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
             explain::run(&config, &scope, source.as_deref(), body.as_deref())
         }
         Command::Replay(args) => replay::run(args).await,
+        Command::Tail(args) => tail::run(args).await,
         Command::Destinations { command } => destinations::run(command).await,
         Command::Subscriptions { command } => subscriptions::run(command).await,
         Command::Send { source, scope, data, file, url, config } => {

@@ -27,9 +27,12 @@ Variants:
                that answers after 2 s (the plain route's rate is what is measured)
   nats, amqp, redis, mqtt   plain, publishing to the local broker instead of POSTing; the sink
                is examples/broker_sink, which counts what a consumer of the broker receives
+  admin        plain with the admin listener on (127.0.0.1:18090, no token), nobody looking
+  console      admin, with a headless Chromium holding the console's events page open: it
+               follows /api/stream and refreshes the results as events flow (issue 17)
 
 Needs: a release build (cargo build --release --bin switchyard --example bare_axum --example
-paced_load --example broker_sink), wrk, openssl (for tls), and for ts/py the components built by the tests
+paced_load --example broker_sink), wrk, openssl (for tls), chromium (for console), and for ts/py the components built by the tests
 (target/plugins/polyglot). Prints a Markdown table for BENCHMARKS.md.
 """
 
@@ -55,7 +58,7 @@ REL = os.path.join(ROOT, "target/release")
 PLUGINS = os.path.join(ROOT, "target/plugins/wasm32-wasip2/release")
 POLYGLOT = os.path.join(ROOT, "target/plugins/polyglot")
 SECRET = "bench-client-secret"
-PORT, SINK, SIDE, UPSTREAM = 18080, 19000, 19001, 19100
+PORT, SINK, SIDE, UPSTREAM, ADMIN = 18080, 19000, 19001, 19100, 18090
 # Broker destinations, publishing where examples/broker_sink reads.
 BROKERS = {
     "nats": 'url = "nats://127.0.0.1:4222"\nsubject = "swybench.{scope}"',
@@ -110,6 +113,22 @@ def count(port, https=False):
     return int(urllib.request.urlopen(f"{scheme}://127.0.0.1:{port}/count", context=ctx, timeout=5).read())
 
 
+def console(work):
+    """A headless Chromium on the console's events page, once it follows the live stream."""
+    browser = start(["chromium", "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--disable-background-networking", f"--user-data-dir={work}/chromium",
+                     f"http://127.0.0.1:{ADMIN}/events"], os.path.join(work, "chromium.log"))
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        streams = subprocess.run(["ss", "-Htn", "state", "established", f"( sport = :{ADMIN} )"],
+                                 capture_output=True, text=True).stdout
+        if streams.strip():
+            return browser
+        time.sleep(0.1)
+    stop(browser)
+    raise SystemExit("the console never connected to the admin listener")
+
+
 class Bench:
     def __init__(self, args):
         self.args = args
@@ -134,7 +153,8 @@ class Bench:
         self.tls = (f"{d}/ca.crt", f"{d}/leaf.crt", f"{d}/leaf.key")
         return self.tls
 
-    def config(self, name, plugin_path, plugin_extra="", storage=None, tls=False, extra="", signed=True, broker=None):
+    def config(self, name, plugin_path, plugin_extra="", storage=None, tls=False, extra="", signed=True, broker=None,
+               admin=""):
         name = name.replace(":", "-")
         storage = storage or f"sqlite://{self.work}/{name}.db"
         server_tls = ""
@@ -148,7 +168,7 @@ class Bench:
         text = f"""
 [server]
 listen = "127.0.0.1:{PORT}"
-admin = ""
+admin = "{admin}"
 {server_tls}
 [storage]
 url = "{storage}"
@@ -205,6 +225,8 @@ to = ["erp"]
             return self.config(name, own if os.path.exists(own) else rust), self.lua(name), False
         if name == "tls":
             return self.config(name, rust, tls=True), self.lua(name), True
+        if name in ("admin", "console"):
+            return self.config(name, rust, admin=f"127.0.0.1:{ADMIN}"), self.lua(name), False
         if name in BROKERS:
             return self.config(name, rust, broker=name), self.lua(name), False
         if name == "pg":
@@ -258,7 +280,7 @@ dedup_window_secs = 0
             _, crt, key = self.certs()
             sink_cmd += ["--tls", crt, key]
         sink = start(sink_cmd, os.path.join(self.work, "sink.log"))
-        upstream = paced = side = None
+        upstream = paced = side = browser = None
         try:
             wait_port(SINK)
             if name == "slow-route":
@@ -278,6 +300,8 @@ dedup_window_secs = 0
                     paced = start([os.path.join(REL, "examples/paced_load"), f"http://127.0.0.1:{PORT}/hooks/slow", "20",
                                    str(self.args.seconds), "--body", slow_body, "--header", "content-type: application/json"],
                                   os.path.join(self.work, "paced.log"))
+                if name == "console":
+                    browser = console(self.work)
                 before = count(SINK, https)
                 started = time.time()
                 out = subprocess.run(["wrk", "-t1", f"-c{self.args.connections}", f"-d{self.args.seconds}s", "-s", lua,
@@ -292,6 +316,7 @@ dedup_window_secs = 0
                 delivered = count(SINK, https) - before
                 return round(delivered / elapsed), want, non2xx
             finally:
+                stop(browser)
                 stop(paced)
                 stop(gw)
         finally:

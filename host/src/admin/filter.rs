@@ -54,6 +54,11 @@ impl Filter {
         Ok(Self { source, scope: ScopeFilter::parse(scope.unwrap_or(""))?, failed_only })
     }
 
+    /// Whether it filters by source or scope (and so needs deliveries named).
+    pub fn by_name(&self) -> bool {
+        self.source.is_some() || self.scope.is_some()
+    }
+
     /// Whether `h` passes. With a source or scope filter, a happening that names neither (a
     /// delivery of an event the stream never saw) does not.
     pub fn passes(&self, h: &Happening) -> bool {

@@ -2,8 +2,9 @@
 //! state and time, a page at a time. The filter form is a plain GET form to `/events`, so a
 //! filtered view is a link; the results refresh on the live stream (`sy:refresh`).
 //!
-//! The store is asked for at most [`SCAN`] rows a page by source, state and time; the scope
-//! pattern is applied to those, so a page may show fewer than [`PAGE`] and link to older ones.
+//! The store is asked for one page of rows by source, state and time, or with a scope pattern
+//! for at most [`SCAN`] rows, to which the pattern is applied: such a page may show fewer than
+//! [`PAGE`] and link to older ones.
 
 use super::super::Admin;
 use super::super::filter::ScopeFilter;
@@ -118,19 +119,22 @@ async fn results_markup(admin: &Admin, q: &EventsQuery) -> Markup {
         (Ok(since), Ok(until)) => (since, until),
         (Err(e), _) | (_, Err(e)) => return html! { p.error role="alert" { (e) } },
     };
+    // Without a scope pattern every row read is shown: read one page, not SCAN rows (the
+    // results are read again twice a second while events flow).
+    let scan = if scope.is_some() { SCAN } else { PAGE };
     let query = EventQuery {
         source: q.source.clone(),
         state: q.state.clone(),
         since_ms,
         until_ms,
         before_id: q.before.clone(),
-        scan: SCAN,
+        scan,
     };
     let scanned = match admin.store.find_events(query).await {
         Ok(events) => events,
         Err(e) => return view::store_down_markup(&e),
     };
-    let more = scanned.len() == SCAN;
+    let more = scanned.len() == scan;
     let mut last_seen = None;
     let mut shown: Vec<EventSummary> = Vec::new();
     for event in scanned {

@@ -2,14 +2,15 @@
 //
 // The token is asked for once and kept in this tab's sessionStorage. htmx sends it as
 // `Authorization: Bearer` on every request it makes (htmx:configRequest). The live stream,
-// GET /api/stream, is read with fetch() rather than EventSource, because EventSource cannot
+// GET /api/stream?digest=…, is read with fetch() rather than EventSource, because EventSource cannot
 // send headers and the token must not go into a URL (URLs end up in logs and history).
-// Each happening on the stream schedules one `sy:refresh` event on <body>, at most one per
-// REFRESH_MS, which the page's live parts listen for (hx-trigger="sy:refresh from:body").
+// The gateway sends at most one digest (counts by kind) per REFRESH_MS; each schedules one
+// `sy:refresh` event on <body>, which the page's live parts listen for
+// (hx-trigger="sy:refresh from:body").
 (function () {
   "use strict";
   var KEY = "switchyard.admin-token";
-  var REFRESH_MS = 500;
+  var REFRESH_MS = 1000;
   var RETRY_FIRST_MS = 1000;
   var RETRY_MAX_MS = 10000;
 
@@ -91,7 +92,7 @@
     controller = new AbortController();
     var mine = controller;
     status("Live: connecting…");
-    fetch("/api/stream", { headers: headers(), signal: mine.signal, cache: "no-store" }).then(function (response) {
+    fetch("/api/stream?digest=" + REFRESH_MS, { headers: headers(), signal: mine.signal, cache: "no-store" }).then(function (response) {
       if (response.status === 401) {
         status("Live: waiting for the admin token");
         showPrompt("");

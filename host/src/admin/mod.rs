@@ -10,6 +10,7 @@
 //! - `destinations.rs`: `/api/destinations` (limits, state, counts) and their pause/resume.
 //! - `kv.rs`: `/api/kv/{plugin}`, plugins' key–value state (list, get, delete).
 //! - `/api/subscriptions` (here): the last check of each source's registered hooks.
+//! - `nodes.rs`: `/api/nodes`, the gateways sharing the store, from their heartbeats.
 //!
 //! Everything but `/health` and `/ready` needs `Authorization: Bearer <admin_token>` when a token
 //! is configured; the token is read from the live snapshot, so a reload rotates it. A listener
@@ -25,6 +26,7 @@ mod events;
 mod health;
 mod kv;
 mod metrics;
+mod nodes;
 
 pub use kv::value_json as kv_value_json;
 
@@ -112,6 +114,7 @@ pub fn router(admin: Admin) -> Router {
         .route("/api/dead-letters", get(dlq::list))
         .route("/api/dead-letters/replay", axum::routing::post(dlq::replay))
         .route("/api/subscriptions", get(subscriptions))
+        .route("/api/nodes", get(nodes::list))
         .route("/api/kv/{plugin}", get(kv::list))
         .route("/api/kv/{plugin}/{*key}", get(kv::get).delete(kv::delete))
         .route_layer(middleware::from_fn_with_state(admin.clone(), require_token));

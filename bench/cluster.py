@@ -8,7 +8,8 @@ For each round and each gateway count N (alternating order), a fresh schema; N r
 gateways (`serve`, same config, ports 18080+i) deliver to one sink (examples/bare_axum); N wrk
 processes post signed BigCommerce order webhooks, CONNECTIONS/N connections each, one per
 gateway (the test's own balancing); the rate is delivered / (load + drain). The database's own
-counters (pg_stat_database) give the commits and row writes per event.
+counters (pg_stat_database) give the commits and row writes per event, and `ps` the CPU time
+its processes used per event (when the server runs on this machine).
 
 Then the renewal measurement: one gateway with `workers = 1000` whose plugin fetches an
 upstream that answers after 6 s, sent 1,000 events, so 1,000 events are leased at once; the
@@ -45,6 +46,12 @@ def db_counters():
                "WHERE datname = current_database()")
     commits, rows = (int(x) for x in row.split("|"))
     return commits, rows
+
+
+def postgres_cpu_seconds():
+    """CPU time used so far by the local server's processes (PostgreSQL on this machine only)."""
+    out = subprocess.run(["ps", "-C", "postgres", "-o", "times="], capture_output=True, text=True).stdout
+    return sum(int(x) for x in out.split())
 
 
 def metric(port, name):
@@ -112,6 +119,7 @@ to = ["erp"]
             procs = self.gateways(n, storage)
             before = compare.count(SINK)
             commits0, rows0 = db_counters()
+            cpu0 = postgres_cpu_seconds()
             started = time.time()
             per = max(1, self.args.connections // n)
             wrks = [subprocess.Popen(["wrk", "-t1", f"-c{per}", f"-d{self.args.seconds}s", "-s", lua,
@@ -129,6 +137,7 @@ to = ["erp"]
             elapsed = time.time() - started
             delivered = compare.count(SINK) - before
             commits1, rows1 = db_counters()
+            cpu1 = postgres_cpu_seconds()
             renewals = sum(metric(ADMIN_PORT + i, "switchyard_lease_renewals_total") for i in range(n))
             return {
                 "rate": round(delivered / elapsed),
@@ -136,6 +145,7 @@ to = ["erp"]
                 "commits_per_s": round((commits1 - commits0) / elapsed),
                 "commits_per_event": (commits1 - commits0) / max(delivered, 1),
                 "rows_per_event": (rows1 - rows0) / max(delivered, 1),
+                "pg_cpu_us_per_event": (cpu1 - cpu0) * 1e6 / max(delivered, 1),
                 "renewal_statements_per_s": renewals * 3 / elapsed,
             }
         finally:
@@ -211,14 +221,16 @@ to = ["erp"]
                 results[n].append(got)
         print(f"\n| gateways ({self.args.connections} connections, {self.args.seconds} s, {self.args.rounds} rounds) "
               "| events/s by round | mean | ratio to 1 | commits/s | commits per event | rows written per event "
-              "| renewal statements/s |")
-        print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+              "| PostgreSQL CPU per event | renewal statements/s |")
+        print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         first = statistics.mean(x["rate"] for x in results[1])
         for n, runs in results.items():
             mean = statistics.mean(x["rate"] for x in runs)
             avg = lambda k: statistics.mean(x[k] for x in runs)
-            print(f"| {n} | {', '.join(f'{x['rate']:,}' for x in runs)} | {round(mean):,} | {mean / first:.2f} "
+            rates = ", ".join(f"{x['rate']:,}" for x in runs)
+            print(f"| {n} | {rates} | {round(mean):,} | {mean / first:.2f} "
                   f"| {round(avg('commits_per_s')):,} | {avg('commits_per_event'):.3f} | {avg('rows_per_event'):.2f} "
+                  f"| {avg('pg_cpu_us_per_event'):.0f} µs "
                   f"| {avg('renewal_statements_per_s'):.2f} |")
         got = self.renewal()
         print(f"\nRenewal with {got['held']} events leased by one gateway: the round's UPDATE takes "

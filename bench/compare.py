@@ -16,6 +16,7 @@ Variants:
                order_to_erp.wasm beside it when that commit's plugin contract is older
   tls          TLS ingest (HTTPS, HTTP/1.1 keep-alive) and an HTTPS sink (ca_file)
   pg           plain on PostgreSQL ($PG_URL, default the test database), no sslmode: plain TCP
+  pgbin:NAME   pg with the binary target/bench-bins/NAME/switchyard (before/after on PostgreSQL)
   pg-tls       the same with sslmode=require (TLS to the database)
   kv-sqlite    the `stateful` plugin doing a kv get and set per event (keys spread), SQLite,
                unsigned webhooks (the body varies per request)
@@ -231,6 +232,10 @@ to = ["erp"]
             return self.config(name, rust, broker=name), self.lua(name), False
         if name == "pg":
             return self.config(name, rust, storage=self.pg_schema(pg, name)), self.lua(name), False
+        if name.startswith("pgbin:"):
+            own = os.path.join(ROOT, "target/bench-bins", name[6:], "order_to_erp.wasm")
+            plugin = own if os.path.exists(own) else rust
+            return self.config(name, plugin, storage=self.pg_schema(pg, "pgbin")), self.lua(name), False
         if name == "pg-tls":
             return self.config(name, rust, storage=self.pg_schema(pg, name) + "&sslmode=require"), self.lua(name), False
         if name in ("kv-sqlite", "nokv-sqlite", "kv-pg", "nokv-pg"):
@@ -270,8 +275,8 @@ dedup_window_secs = 0
     def one(self, name):
         config, lua, https = self.variant(name)
         binary = self.bin
-        if name.startswith("bin:"):
-            binary = os.path.join(ROOT, "target/bench-bins", name[4:], "switchyard")
+        if name.startswith(("bin:", "pgbin:")):
+            binary = os.path.join(ROOT, "target/bench-bins", name.split(":", 1)[1], "switchyard")
         env = dict(os.environ, SWITCHYARD_CACHE_DIR=os.path.join(ROOT, "target/plugin-tools/cache"))
         sink_cmd = [os.path.join(REL, "examples/bare_axum"), f"127.0.0.1:{SINK}"]
         if name in BROKERS:

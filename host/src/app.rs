@@ -56,6 +56,9 @@ pub struct Gateway {
     shutdown: CancellationToken,
     ingest_stop: CancellationToken,
     tasks: TaskTracker,
+    /// Stops lease renewal, which then hands the leases back.
+    leases: CancellationToken,
+    renewal: tokio::task::JoinHandle<()>,
 }
 
 impl Gateway {
@@ -81,13 +84,17 @@ impl Gateway {
         }
 
         let base = config_dir(&options.config);
-        let store = Store::open(&snapshot.config.storage.url, &base).context("cannot open the store")?;
+        let lease = snapshot.config.storage.lease;
+        let store = Store::open(&snapshot.config.storage.url, &base, lease).context("cannot open the store")?;
         let clients = delivery::Clients::new().context("cannot build the HTTP client")?;
         let shutdown = CancellationToken::new();
         let ingest_stop = CancellationToken::new();
         let tasks = TaskTracker::new();
         let reload = Arc::new(Notify::new());
         let metrics = Arc::new(Metrics::default());
+        // Renewal outlives the loops: work still in flight during a graceful stop keeps its leases.
+        let leases = CancellationToken::new();
+        let renewal = tokio::spawn(crate::renewal::run(store.clone(), lease, metrics.clone(), leases.clone()));
 
         let control = Arc::new(delivery::Control::default());
         // What happens to events, as it happens: for the console and `switchyard tail`.
@@ -171,16 +178,21 @@ impl Gateway {
             shutdown,
             ingest_stop,
             tasks,
+            leases,
+            renewal,
         })
     }
 
     /// Stops accepting webhooks, then lets dispatch and delivery finish what they hold, and
-    /// returns when every task has ended. Work not finished stays in the store for next time.
+    /// returns when every task has ended and the leases still held are handed back (work not
+    /// finished is due at once, for another gateway or the next start).
     pub async fn stop(self) {
         self.ingest_stop.cancel();
         self.shutdown.cancel();
         self.tasks.close();
         self.tasks.wait().await;
+        self.leases.cancel();
+        let _ = self.renewal.await;
     }
 }
 

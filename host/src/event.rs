@@ -21,6 +21,9 @@ pub struct Event {
     /// The webhook this event derives from through plugin `emit`s; `None` for a webhook. The
     /// store counts a tree's derived events on its root's row (`max_emits`).
     pub root: Option<String>,
+    /// The W3C traceparent of the trace this event's work belongs to, when traces are
+    /// exported: every gateway that works on it continues that trace.
+    pub trace: Option<String>,
 }
 
 impl Event {
@@ -34,6 +37,7 @@ impl Event {
             received_at_ms: now_ms(),
             depth: 0,
             root: None,
+            trace: None,
         }
     }
 }

@@ -24,7 +24,9 @@
 //! - [`queue`]: the durable store (SQLite, or PostgreSQL shared by several gateways): events,
 //!   deliveries, dead letters, dedup keys; one writer thread per store, group commit; each
 //!   operation written once in SQL both backends take; fresh work written already leased and
-//!   handed to its loop in memory (`queue::handoff`).
+//!   handed to its loop in memory (`queue::handoff`); every lease names the gateway holding it.
+//! - [`renewal`]: this gateway's heartbeat and lease renewal while it runs, and the hand-back
+//!   of its leases when it stops (several gateways share a PostgreSQL store).
 //! - [`dispatch`]: leased events → matching routes → plugin actions → deliveries.
 //! - [`delivery`]: HTTP POSTs to destinations, signed with Standard Webhooks headers, or
 //!   publishes to NATS JetStream, RabbitMQ, Redis Streams and MQTT (`delivery::brokers`);
@@ -42,7 +44,8 @@
 //! - [`explain`]: which routes a scope matches and why, for `switchyard explain` and the console.
 //! - [`http_server`]: the listeners' connection loop (plain or TLS, HTTP/1.1 and HTTP/2);
 //!   [`tls`]: rustls for HTTPS deliveries and TLS listeners; [`telemetry`]: logging, and
-//!   [`telemetry::Escaped`] for every outside value in a log line.
+//!   [`telemetry::Escaped`] for every outside value in a log line; [`trace_export`]: spans over
+//!   OTLP/HTTP, one trace per event across gateways.
 //! - [`app`]: wires the above into a running [`app::Gateway`]; [`cli`]: the commands (only I/O:
 //!   `send` asks the provider for its sample).
 //!
@@ -56,6 +59,7 @@
 //! dispatch → plugin, config, queue, reload, delivery::retry (backoff)
 //! dispatch, delivery → workers → queue;  event, metrics, feed, telemetry are leaves anyone may use
 //! admin → queue, reload, delivery::control, metrics, rates, feed, explain
+//! renewal → queue, metrics;  trace_export → tls, config (sources, dispatch, delivery use it)
 //! reload → config, scope, plugin, sources (a snapshot's providers)
 //! subscriptions → config, scope, reload, metrics, tls
 //! app, cli → everything (the only places that wire things together)
@@ -89,6 +93,7 @@ pub mod plugin;
 pub mod queue;
 pub mod rates;
 pub mod reload;
+pub mod renewal;
 pub mod replay;
 pub mod scope;
 pub mod signature;
@@ -97,4 +102,5 @@ pub mod standard_webhooks;
 pub mod subscriptions;
 pub mod telemetry;
 pub mod tls;
+pub mod trace_export;
 pub mod workers;

@@ -1,5 +1,4 @@
-//! The `switchyard` binary: parse the command line, set up logging, run, map the result to an
-//! exit status. Errors print with their whole chain (`{:#}`).
+//! The `switchyard` binary: the allocator, then the command line (`cli::main`).
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -13,14 +12,5 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    switchyard::telemetry::init(cli.log_format);
-    match cli::run(cli).await {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(1),
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(2)
-        }
-    }
+    cli::main(Cli::parse()).await
 }

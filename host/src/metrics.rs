@@ -46,6 +46,12 @@ pub struct Metrics {
     pub dead_letters: AtomicU64,
     /// Hooks the platform had deactivated that the subscriptions check reactivated.
     pub subscriptions_reactivated: AtomicU64,
+    /// Outcomes not written because another gateway had taken the work over (this one froze
+    /// or was cut off past its lease).
+    pub leases_lost: AtomicU64,
+    /// Lease renewal rounds, and the leases they extended.
+    pub lease_renewals: AtomicU64,
+    pub leases_renewed: AtomicU64,
 
     /// Ingest answers: source → HTTP status → count.
     pub requests: Family<Family<AtomicU64>>,

@@ -1,4 +1,5 @@
 //! Logging setup: `tracing` with human-readable lines by default, JSON with `--log-format json`,
+//! plus the OTLP exporter's layer when `[telemetry] otlp_endpoint` is set (`trace_export.rs`),
 //! and [`Escaped`], the one way a value that came from outside is written into a log line.
 //!
 //! The filter comes from `RUST_LOG`, defaulting to `info` for Switchyard and plugin logs and
@@ -21,16 +22,26 @@ pub enum LogFormat {
     Json,
 }
 
-/// Installs the global subscriber; a second call (tests) is a no-op.
-pub fn init(format: LogFormat) {
+/// Installs the global subscriber, sending spans to `export` too when given (OTLP,
+/// `trace_export.rs`); a second call (tests) is a no-op. `RUST_LOG` filters the log lines
+/// only: the exporter gets Switchyard's spans at info and above whatever the log level.
+pub fn init(format: LogFormat, export: Option<&crate::trace_export::Exporter>) {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,switchyard=info,plugin=info"));
     // Colours only for a terminal: a log file or a collector gets plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
+    let spans = tracing_subscriber::filter::Targets::new().with_target("switchyard", tracing::Level::INFO);
+    let registry =
+        tracing_subscriber::registry().with(export.map(|e| crate::trace_export::layer(e).with_filter(spans)));
+    let lines = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(ansi);
     let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
+        LogFormat::Text => registry.with(lines.with_filter(filter)).try_init(),
+        LogFormat::Json => {
+            registry.with(lines.json().flatten_event(true).with_current_span(true).with_filter(filter)).try_init()
+        }
     };
 }
 

@@ -19,10 +19,14 @@
 //! - `subscriptions`: BigCommerce's registered hooks kept in step, against a fake v3 hooks API.
 //! - `storage_faults`: a full disk and a deleted database are reported, and nothing acknowledged is lost.
 //! - `console`: the operator's console in a real headless Chromium: token, live events, attempts, replay, explain.
+//! - `storage_tls`: TLS to a throwaway PostgreSQL cluster with its own CA, client certificates too.
+//! - `cluster`: three gateways on one PostgreSQL: SIGKILL, SIGSTOP and a rolling SIGTERM restart
+//!   under load, the node list, and one trace per event across gateways (OTLP).
 
 mod admin;
 mod brokers;
 mod capabilities;
+mod cluster;
 mod console;
 mod delivery;
 mod delivery_control;
@@ -36,6 +40,7 @@ mod reload;
 mod routing;
 mod storage;
 mod storage_faults;
+mod storage_tls;
 mod subscriptions;
 mod tls_ingest;
 
@@ -57,4 +62,17 @@ async fn child_gateway() {
     let gateway = switchyard::app::Gateway::start(options, listener).await.unwrap_or_else(|e| panic!("{e:#}"));
     println!("{}{}", support::child::LISTENING, gateway.ingest_addr);
     std::future::pending::<()>().await;
+}
+
+/// Not a test of its own: `switchyard serve` as the binary runs it, in a process of its own
+/// (`support::child::ServeChild`), so a test can stop, freeze or kill it with signals. Without
+/// `SWITCHYARD_CHILD_ARGS` it returns at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run by support::child in a child process"]
+async fn child_serve() {
+    let Ok(args) = std::env::var(support::child::ARGS_VAR) else { return };
+    let args = std::iter::once("switchyard").chain(args.lines());
+    let cli = <switchyard::cli::Cli as clap::Parser>::try_parse_from(args).unwrap_or_else(|e| panic!("{e}"));
+    let status = switchyard::cli::main(cli).await;
+    std::process::exit(if status == std::process::ExitCode::SUCCESS { 0 } else { 1 });
 }

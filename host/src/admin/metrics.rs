@@ -75,6 +75,12 @@ fn counters(out: &mut Text, m: &Metrics) {
     out.counter("switchyard_dead_letters_total", dead, Metrics::get(&m.dead_letters));
     let reactivated = "Registered hooks the platform had deactivated that the gateway reactivated.";
     out.counter("switchyard_subscriptions_reactivated_total", reactivated, Metrics::get(&m.subscriptions_reactivated));
+    let lost = "Outcomes not written because another gateway had taken the work over past this one's lease.";
+    out.counter("switchyard_leases_lost_total", lost, Metrics::get(&m.leases_lost));
+    let rounds = "Lease renewal rounds (one statement per table each).";
+    out.counter("switchyard_lease_renewals_total", rounds, Metrics::get(&m.lease_renewals));
+    let renewed = "Leases extended by renewal rounds.";
+    out.counter("switchyard_leases_renewed_total", renewed, Metrics::get(&m.leases_renewed));
 }
 
 /// Per destination in the serving config: this gateway's limits, requests in flight, and

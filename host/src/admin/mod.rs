@@ -14,6 +14,7 @@
 //!   `filter.rs`: the source / scope pattern / failures-only filter it and the console share.
 //! - `console/`: the operator's console at `/` — server-rendered HTML pages whose data
 //!   fragments (`/console/*`) need the token like the API, and its embedded assets (`/assets/*`).
+//! - `nodes.rs`: `/api/nodes`, the gateways sharing the store, from their heartbeats.
 //!
 //! Everything but `/health`, `/ready`, the console's page shells (which hold no data) and its
 //! assets needs `Authorization: Bearer <admin_token>` when a token
@@ -32,6 +33,7 @@ mod filter;
 mod health;
 mod kv;
 mod metrics;
+mod nodes;
 mod stream;
 
 pub use kv::value_json as kv_value_json;
@@ -126,6 +128,7 @@ pub fn router(admin: Admin) -> Router {
         .route("/api/dead-letters", get(dlq::list))
         .route("/api/dead-letters/replay", axum::routing::post(dlq::replay))
         .route("/api/subscriptions", get(subscriptions))
+        .route("/api/nodes", get(nodes::list))
         .route("/api/kv/{plugin}", get(kv::list))
         .route("/api/kv/{plugin}/{*key}", get(kv::get).delete(kv::delete))
         .route("/api/stream", get(stream::stream))

@@ -5,6 +5,7 @@ mod destinations;
 mod dlq;
 mod explain;
 mod kv;
+mod nodes;
 mod plugin_new;
 mod plugin_run;
 mod replay;
@@ -19,6 +20,7 @@ use crate::telemetry::LogFormat;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
+use tokio::runtime::Handle;
 
 #[derive(Debug, Parser)]
 #[command(name = "switchyard", version, about = "An edge gateway for webhooks")]
@@ -75,6 +77,14 @@ pub enum Command {
     },
     /// Follow events as they are accepted, routed, delivered or failed (from the admin listener).
     Tail(tail::TailArgs),
+    /// The gateways sharing this store: id, host, version, heartbeat, leases held.
+    Nodes {
+        /// Print JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[arg(long, short, default_value = "routes.toml")]
+        config: PathBuf,
+    },
     /// Inspect and replay the dead-letter queue.
     Dlq {
         #[command(subcommand)]
@@ -110,6 +120,15 @@ pub enum Command {
         #[arg(long, short, default_value = "routes.toml")]
         config: PathBuf,
     },
+}
+
+impl Command {
+    /// The OTLP endpoint `serve`'s config names, read before logging starts (the exporter is
+    /// part of the log setup); a config that does not load names none, and `serve` reports it.
+    pub fn otlp_endpoint(&self) -> Option<String> {
+        let Command::Serve { config, .. } = self else { return None };
+        crate::config::load(config, &crate::config::process_env).ok()?.telemetry.otlp_endpoint
+    }
 }
 
 /// `switchyard dlq …`
@@ -183,6 +202,35 @@ pub enum KvCommand {
     },
 }
 
+/// The whole program once its arguments are parsed: logging (and OTLP export, for `serve`
+/// with `[telemetry] otlp_endpoint`), the command, and its exit status: 0, 1 when it ran but
+/// found problems, 2 on an error, printed with its whole chain (`{:#}`).
+pub async fn main(cli: Cli) -> std::process::ExitCode {
+    use std::process::ExitCode;
+    let export = match cli.command.otlp_endpoint().map(|e| crate::trace_export::exporter(&e, Handle::current())) {
+        Some(Ok(exporter)) => Some(exporter),
+        Some(Err(e)) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+        None => None,
+    };
+    crate::telemetry::init(cli.log_format, export.as_ref());
+    let status = match run(cli).await {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    };
+    // The last spans are sent before the process ends.
+    if let Some(exporter) = export {
+        exporter.shutdown().await;
+    }
+    status
+}
+
 /// Runs the parsed command; `Ok(false)` means "ran, but found problems" (exit status 1).
 pub async fn run(cli: Cli) -> anyhow::Result<bool> {
     match cli.command {
@@ -199,6 +247,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Tail(args) => tail::run(args).await,
         Command::Destinations { command } => destinations::run(command).await,
         Command::Subscriptions { command } => subscriptions::run(command).await,
+        Command::Nodes { json, config } => nodes::run(&config, json).await,
         Command::Send { source, scope, data, file, url, config } => {
             send::run(&config, send::Request { source, scope, data: None, url }, data, file).await
         }
@@ -208,7 +257,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
 /// Loads `config` and opens its store beside a gateway that may be serving it.
 pub(crate) fn open_store(config: &Path) -> anyhow::Result<(Config, Store)> {
     let loaded = crate::config::load(config, &crate::config::process_env).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let store =
-        Store::open_shared(&loaded.storage.url, &crate::app::config_dir(config)).context("cannot open the store")?;
+    let store = Store::open_shared(&loaded.storage.url, &crate::app::config_dir(config), loaded.storage.lease)
+        .context("cannot open the store")?;
     Ok((loaded, store))
 }

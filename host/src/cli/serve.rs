@@ -11,6 +11,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};
 
+/// How long an exit cut short waits for the store to take this gateway's leases back.
+const HAND_BACK_WAIT: Duration = Duration::from_secs(2);
+
 pub async fn run(config: PathBuf, watch: bool, grace: u64) -> anyhow::Result<bool> {
     let loaded = crate::config::load(&config, &crate::config::process_env).map_err(|e| anyhow::anyhow!("{e}"))?;
     let listen = loaded.server.listen.clone();
@@ -39,12 +42,22 @@ pub async fn run(config: PathBuf, watch: bool, grace: u64) -> anyhow::Result<boo
         }
     }
     tracing::info!(grace_secs = grace, "shutting down: no new webhooks; finishing work in flight");
+    let store = gateway.store.clone();
     let stopping = gateway.stop();
-    tokio::select! {
-        _ = stopping => tracing::info!("stopped cleanly"),
-        _ = tokio::time::sleep(Duration::from_secs(grace)) => tracing::warn!("grace period over; exiting with work in flight"),
-        _ = term.recv() => tracing::warn!("second signal; exiting now"),
-        _ = tokio::signal::ctrl_c() => tracing::warn!("second signal; exiting now"),
+    let cut_short = tokio::select! {
+        _ = stopping => { tracing::info!("stopped cleanly"); false }
+        _ = tokio::time::sleep(Duration::from_secs(grace)) => { tracing::warn!("grace period over; exiting with work in flight"); true }
+        _ = term.recv() => { tracing::warn!("second signal; exiting now"); true }
+        _ = tokio::signal::ctrl_c() => { tracing::warn!("second signal; exiting now"); true }
+    };
+    if cut_short {
+        // The work still in flight is given up: hand its leases back so other gateways (or the
+        // next start) take it at once rather than when the leases pass.
+        match tokio::time::timeout(HAND_BACK_WAIT, store.hand_back()).await {
+            Ok(Ok(n)) => tracing::info!(leases = n, "handed leases back"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "cannot hand leases back; they pass on their own"),
+            Err(_) => tracing::warn!("the store did not answer in time; leases pass on their own"),
+        }
     }
     Ok(true)
 }

@@ -10,7 +10,7 @@ use super::headers::{self, HeaderError};
 use super::interpolate::{Lookup, interpolate};
 use super::model::{
     AllowedHost, Broker, Config, Destination, Instances, Limits, NameTemplate, NameVars, PemFile, PluginSpec,
-    RetryPolicy, Route, Server, Source, Storage, StoreCredentials, Subscribe, Target, TlsFiles, defaults,
+    RetryPolicy, Route, Server, Source, Storage, StoreCredentials, Subscribe, Target, Telemetry, TlsFiles, defaults,
 };
 use super::provider::{Algorithm, Encoding, GenericSpec, Location, ProviderKind, ProviderSettings, UnknownName};
 use super::raw::{RawConfig, RawDestination, RawPlugin, RawRoute, RawSource, RawSubscribe, RawTlsFiles};
@@ -26,6 +26,7 @@ pub fn compile(raw: RawConfig, path: &Path, text: &str, env: Lookup<'_>) -> Resu
     let mut compiler = Compiler { path, map: SourceMap::new(text), env, errors: Vec::new(), warnings: Vec::new() };
     let server = compiler.server(&raw);
     let storage = compiler.storage(&raw);
+    let telemetry = compiler.telemetry(&raw);
     let sources = compiler.named(&raw.sources, "sources", Compiler::source);
     let plugins = compiler.named(&raw.plugins, "plugins", Compiler::plugin);
     let destinations = compiler.named(&raw.destinations, "destinations", Compiler::destination);
@@ -40,6 +41,7 @@ pub fn compile(raw: RawConfig, path: &Path, text: &str, env: Lookup<'_>) -> Resu
             path: path.to_path_buf(),
             server,
             storage,
+            telemetry,
             sources,
             plugins,
             destinations,
@@ -195,7 +197,21 @@ impl Compiler<'_> {
             defaults::RETENTION_HOURS,
             24 * 3650,
         );
-        Storage { url, retention: Duration::from_secs(hours * 3600) }
+        let lease = self.positive(raw.storage.lease_secs.as_ref(), "storage.lease_secs", defaults::LEASE_SECS, 3600);
+        Storage { url, retention: Duration::from_secs(hours * 3600), lease: Duration::from_secs(lease) }
+    }
+
+    fn telemetry(&mut self, raw: &RawConfig) -> Telemetry {
+        let Some(spanned) = &raw.telemetry.otlp_endpoint else { return Telemetry::default() };
+        let endpoint = self.string(spanned, "telemetry.otlp_endpoint");
+        let parsed =
+            url::Url::parse(&endpoint).ok().filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+        if parsed.is_none() {
+            let shown = super::without_password(&endpoint);
+            let message = format!("`{shown}` is not an OTLP/HTTP endpoint: use http://HOST:4318 or https://…");
+            self.error(spanned, "telemetry.otlp_endpoint", message);
+        }
+        Telemetry { otlp_endpoint: Some(endpoint) }
     }
 
     fn source(&mut self, key: &str, raw: &RawSource) -> Source {

@@ -21,6 +21,7 @@ pub struct Config {
     pub path: PathBuf,
     pub server: Server,
     pub storage: Storage,
+    pub telemetry: Telemetry,
     pub sources: BTreeMap<String, Source>,
     pub plugins: BTreeMap<String, PluginSpec>,
     pub destinations: BTreeMap<String, Destination>,
@@ -70,6 +71,16 @@ pub struct Storage {
     pub url: String,
     /// How long delivered work is kept before it is pruned.
     pub retention: Duration,
+    /// How long a gateway holds the work it took (renewed while it works) before other
+    /// gateways sharing the store may take it over.
+    pub lease: Duration,
+}
+
+/// `[telemetry]`: where traces go besides the log.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Telemetry {
+    /// The OTLP/HTTP collector's base URL (`/v1/traces` is added); `None` exports nothing.
+    pub otlp_endpoint: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -302,4 +313,5 @@ pub mod defaults {
     pub const SUBSCRIPTIONS_CHECK_EVERY_SECS: u64 = 600;
     pub const STORAGE_URL: &str = "sqlite://switchyard.db";
     pub const RETENTION_HOURS: u64 = 7 * 24;
+    pub const LEASE_SECS: u64 = 15;
 }

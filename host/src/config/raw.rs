@@ -17,6 +17,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub storage: RawStorage,
     #[serde(default)]
+    pub telemetry: RawTelemetry,
+    #[serde(default)]
     pub sources: BTreeMap<Spanned<String>, RawSource>,
     #[serde(default)]
     pub plugins: BTreeMap<Spanned<String>, RawPlugin>,
@@ -55,6 +57,15 @@ pub struct RawStorage {
     pub url: Option<Spanned<String>>,
     /// Hours to keep delivered events and deliveries before pruning them.
     pub retention_hours: Option<Spanned<u64>>,
+    /// Seconds a gateway holds work it took before others may take it, unless it renews.
+    pub lease_secs: Option<Spanned<u64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTelemetry {
+    /// Export traces over OTLP/HTTP to this collector (`http://host:4318`).
+    pub otlp_endpoint: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -128,6 +128,7 @@ impl Deliverer {
         let d = &leased.delivery;
         let span =
             tracing::info_span!("delivery", delivery_id = %d.id, event_id = %d.event_id, destination = %d.destination);
+        crate::trace_export::continue_trace(&span, d.trace.as_deref(), self.store.node());
         self.deliver(leased, probe).instrument(span).await
     }
 
@@ -250,8 +251,14 @@ impl Deliverer {
         let lane = d.order_key.map(|key| (d.route, key));
         let mut wait = RECORD_FIRST;
         loop {
-            let Err(e) = self.store.finish_attempt(d.id.clone(), outcome.clone(), lane.clone(), log).await else {
-                return;
+            let e = match self.store.finish_attempt(d.id.clone(), outcome.clone(), lane.clone(), log).await {
+                Ok(true) => return,
+                Ok(false) => {
+                    Metrics::inc(&self.metrics.leases_lost);
+                    tracing::warn!(delivery_id = %d.id, "another gateway took this delivery over while it ran here; its outcome here is dropped");
+                    return;
+                }
+                Err(e) => e,
             };
             self.unrecorded.log(|suppressed| {
                 tracing::error!(error = %e, suppressed, "cannot record a delivery's outcome; trying again until the store writes")

@@ -199,6 +199,7 @@ fn apply(
                     headers: headers.clone(),
                     order_key: order_key.clone(),
                     vars: run.vars(destination),
+                    trace: event.trace.clone(),
                 });
             }
         }

@@ -86,6 +86,7 @@ impl Work for Dispatcher {
         let e = &leased.event;
         let span =
             tracing::info_span!("event", event_id = %e.id, source = %Escaped(&e.source), scope = %Escaped(&e.scope));
+        crate::trace_export::continue_trace(&span, e.trace.as_deref(), self.ctx.store.node());
         async {
             let id = leased.event.id.clone();
             let named = self.ctx.feed.listened().then(|| (leased.event.source.clone(), leased.event.scope.clone()));
@@ -131,6 +132,11 @@ fn announcement(outcome: &EventOutcome, id: &str) -> crate::feed::Happening {
 async fn record(ctx: &Ctx, id: String, outcome: EventOutcome, shutdown: &CancellationToken) {
     let error = match ctx.store.finish_event(id.clone(), outcome).await {
         Ok(Finished::Recorded) => return,
+        Ok(Finished::LeaseLost) => {
+            Metrics::inc(&ctx.metrics.leases_lost);
+            tracing::warn!("another gateway took this event over while it ran here; its outcome here is dropped");
+            return;
+        }
         Ok(Finished::OverEmitLimit { error, first }) => {
             Metrics::inc(&ctx.metrics.dead_letters);
             if first {
@@ -247,5 +253,6 @@ pub(crate) fn derived(parent: &Event, scope: String, body: Vec<u8>) -> Result<Ev
     let mut event = Event::new(&parent.source, scope, Vec::new(), body.into());
     event.depth = parent.depth + 1;
     event.root = Some(parent.root.clone().unwrap_or_else(|| parent.id.clone()));
+    event.trace = parent.trace.clone();
     Ok(event)
 }

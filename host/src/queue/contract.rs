@@ -73,8 +73,9 @@ pub(crate) fn key(n: u8, window: Duration) -> Option<Dedup> {
     Some(Dedup { key: [n; 32], window })
 }
 
-fn delivery(event: &Event, destination: &str) -> NewDelivery {
+pub(crate) fn delivery(event: &Event, destination: &str) -> NewDelivery {
     NewDelivery {
+        trace: None,
         id: crate::event::new_id("dlv"),
         event_id: event.id.clone(),
         route: "r".into(),
@@ -92,6 +93,18 @@ fn done(deliveries: Vec<NewDelivery>) -> EventOutcome {
 
 async fn stored(store: &Store, event: &Event, dedup: Option<Dedup>) -> Appended {
     store.append(event.clone(), dedup).await.unwrap_or_else(|e| panic!("append: {e}"))
+}
+
+/// Leases every due event, as the dispatch loop does before it runs one: only the gateway
+/// holding an event's lease may record its outcome.
+async fn lease_due(store: &Store) {
+    let _ = store.lease_events(1000, LEASE).await;
+}
+
+/// Stores `event` and leases it, as ingest and the dispatch loop would.
+async fn taken(store: &Store, event: &Event) {
+    stored(store, event, None).await;
+    lease_due(store).await;
 }
 
 async fn pending(store: &Store) -> Option<u64> {
@@ -117,7 +130,7 @@ pub(crate) async fn appended_events_are_leased_once_until_finished(store: Store)
 
 pub(crate) async fn a_broker_delivery_keeps_the_names_its_template_is_rendered_from(store: Store) {
     let e = event(1);
-    stored(&store, &e, None).await;
+    taken(&store, &e).await;
     let vars = crate::config::model::NameVars {
         source: "shop".into(),
         scope: "store/channel/7/order/created".into(),
@@ -219,6 +232,7 @@ pub(crate) async fn pruning_removes_only_finished_work(store: Store) {
     let (finished, pending_one) = (event(1), event(2));
     stored(&store, &finished, None).await;
     stored(&store, &pending_one, None).await;
+    lease_due(&store).await;
     let _ = store.finish_event(finished.id.clone(), done(vec![])).await;
     let removed = store.prune(now_ms() + 1).await.unwrap_or_else(|e| panic!("prune: {e}"));
     assert_eq!(removed, 1);
@@ -387,6 +401,7 @@ pub(crate) async fn kv_writes_commit_with_their_event_and_increments_add_up(stor
     let (a, b) = (event(1), event(2));
     stored(&store, &a, None).await;
     stored(&store, &b, None).await;
+    lease_due(&store).await;
     let first =
         vec![kv_write("p", "name", set("first")), kv_write("p", "n", KvOp::Add(2)), kv_write("q", "n", set("9"))];
     let outcome = EventOutcome { kv: first, ..Default::default() };
@@ -404,7 +419,7 @@ pub(crate) async fn kv_writes_commit_with_their_event_and_increments_add_up(stor
 
     // An outcome refused for its emits writes none of its kv either.
     let root = event(3);
-    stored(&store, &root, None).await;
+    taken(&store, &root).await;
     let mut child = event(4);
     child.root = Some(root.id.clone());
     let over = EventOutcome {
@@ -419,7 +434,7 @@ pub(crate) async fn kv_writes_commit_with_their_event_and_increments_add_up(stor
 
 pub(crate) async fn kv_keys_expire_after_their_ttl_and_are_pruned(store: Store) {
     let e = event(1);
-    stored(&store, &e, None).await;
+    taken(&store, &e).await;
     let writes = vec![
         kv_write("p", "short", KvOp::Set { value: b"v".to_vec(), ttl_ms: Some(1) }),
         kv_write("p", "long", KvOp::Set { value: b"v".to_vec(), ttl_ms: Some(86_400_000) }),
@@ -480,6 +495,8 @@ pub(crate) async fn ordered_deliveries_go_one_at_a_time_in_acceptance_order_per_
 pub(crate) async fn a_retrying_head_holds_its_lane_and_a_dead_one_lets_the_next_go(store: Store) {
     let (e1, e2) = (event(1), event(2));
     let (d1, d2) = (ordered(&e1, "erp", "k"), ordered(&e2, "erp", "k"));
+    taken(&store, &e1).await;
+    taken(&store, &e2).await;
     // Without holds (a plugin's key): the lane is ordered by when the deliveries were made.
     store.finish_event(e1.id.clone(), done(vec![d1.clone()])).await.unwrap_or_else(|e| panic!("{e}"));
     store.finish_event(e2.id.clone(), done(vec![d2.clone()])).await.unwrap_or_else(|e| panic!("{e}"));
@@ -497,6 +514,7 @@ pub(crate) async fn a_paused_destination_parks_its_deliveries_until_resumed_and_
     let (a, b, other) = (delivery(&e, "erp"), delivery(&e, "erp"), delivery(&e, "crm"));
     let paused = store.pause_destination("erp", PausedBy::Breaker, "500s", Some(Duration::ZERO)).await;
     assert_eq!(paused.ok(), Some(true));
+    taken(&store, &e).await;
     store
         .finish_event(e.id.clone(), done(vec![a.clone(), b.clone(), other.clone()]))
         .await
@@ -532,13 +550,19 @@ pub(crate) async fn a_paused_destination_parks_its_deliveries_until_resumed_and_
 pub(crate) async fn a_deferred_delivery_waits_unattempted(store: Store) {
     let e = event(1);
     let d = delivery(&e, "erp");
+    taken(&store, &e).await;
     store.finish_event(e.id.clone(), done(vec![d.clone()])).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(leased_ids(&store).await, vec![d.id.clone()]);
-    store.defer_delivery(d.id.clone(), Duration::from_secs(3600)).await.unwrap_or_else(|e| panic!("{e}"));
+    store.defer_delivery(d.id.clone(), Duration::from_millis(300)).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(leased_ids(&store).await.is_empty(), "it waits");
-    store.defer_delivery(d.id.clone(), Duration::ZERO).await.unwrap_or_else(|e| panic!("{e}"));
+    tokio::time::sleep(Duration::from_millis(350)).await;
     let again = store.lease_deliveries(10, LEASE).await.unwrap_or_default();
     assert_eq!(again.iter().map(|l| (l.delivery.id.clone(), l.attempts)).collect::<Vec<_>>(), vec![(d.id.clone(), 0)]);
+    // Only the gateway holding a delivery hands it back: once it is handed back, another
+    // deferral (a stale one) changes nothing.
+    store.defer_delivery(d.id.clone(), Duration::from_secs(3600)).await.unwrap_or_else(|e| panic!("{e}"));
+    store.defer_delivery(d.id.clone(), Duration::ZERO).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(leased_ids(&store).await.is_empty(), "still deferred for an hour by its holder");
 }
 
 pub(crate) async fn finished_events_are_replayed_as_new_work_and_unknown_or_pending_ones_are_refused(store: Store) {

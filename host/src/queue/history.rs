@@ -77,8 +77,8 @@ impl Store {
         outcome: DeliveryOutcome,
         lane: Option<(String, String)>,
         log: AttemptLog,
-    ) -> Result<(), StoreError> {
-        self.submit(ops::FinishDelivery { id, outcome, lane, log }).await.map(drop)
+    ) -> Result<bool, StoreError> {
+        self.submit(ops::FinishDelivery { id, outcome, lane, log }).await.map(|promoted| promoted.is_some())
     }
 
     /// Events matching `query`, newest first, each with its deliveries.

@@ -33,7 +33,7 @@ mod sqlite;
 mod writer;
 
 pub use history::{AttemptLog, AttemptRecord, DeliveryRecord, EventQuery, EventRecord};
-pub use ops::KV_MAX_LIST;
+pub use ops::{KV_MAX_LIST, Node, NodeInfo, Renewed};
 pub use postgres::open_postgres;
 pub use sqlite::{open_sqlite, open_sqlite_shared};
 
@@ -47,6 +47,20 @@ use writer::{Message, Op};
 
 /// Commands waiting for the backend at most; past this, ingest answers 503.
 pub const BACKLOG: usize = 8192;
+
+/// How long after leasing an event a gateway stops renewing it: the longest plugin call (60 s)
+/// fits twice. Work lost inside a live gateway comes back after this.
+pub const EVENT_LEASE: Duration = Duration::from_secs(2 * 60);
+
+/// How long after leasing a delivery a gateway stops renewing it: one attempt (a destination
+/// waits 600 s at most) fits.
+pub const DELIVERY_LEASE: Duration = Duration::from_secs(11 * 60);
+
+/// A fresh node id for a gateway starting now: `node-` and 12 random hex digits. New at every
+/// start, so a restarted gateway never mistakes its predecessor's leases for its own.
+pub(crate) fn new_node_id() -> Arc<str> {
+    Arc::from(format!("node-{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff))
+}
 
 /// A duration in whole milliseconds, as the stores keep times (saturating, never wrapping).
 pub(crate) fn millis(d: Duration) -> i64 {
@@ -127,6 +141,8 @@ pub struct NewDelivery {
     pub order_key: Option<String>,
     /// The names a broker destination's template is rendered from; `None` for HTTP.
     pub vars: Option<crate::config::model::NameVars>,
+    /// Its event's trace (a W3C traceparent), continued by each attempt; `None` untraced.
+    pub trace: Option<String>,
 }
 
 /// An accepted event's place in the ordered lanes of `route` for `key`: a later event's
@@ -291,6 +307,9 @@ pub struct KvEntry {
 pub enum Finished {
     /// The outcome as dispatch gave it.
     Recorded,
+    /// This gateway no longer held the event (it froze or was cut off past its lease, and
+    /// another gateway took the event over): nothing was written.
+    LeaseLost,
     /// Its derived events would have taken the webhook's tree past `max_emits`: none was
     /// written, nor any delivery, and the event is a dead letter with `error`. `first` says
     /// whether this is the first refusal for the tree (the one worth a log line).
@@ -396,29 +415,38 @@ pub(crate) struct Shared {
     pub(crate) commit_seconds: crate::metrics::Histogram,
     /// Whether the last batch could be written.
     pub(crate) health: writer::Health,
+    /// The node id this store's leases name.
+    pub(crate) node: Arc<str>,
 }
 
 impl Store {
     /// Opens the store a `storage.url` names, for a gateway that serves it.
     /// `base` is the directory relative paths start from (the config file's).
-    pub fn open(url: &str, base: &std::path::Path) -> Result<Self, StoreError> {
+    /// `lease` is how long work stays leased to this gateway unless renewed
+    /// ([`Store::renew`]); only a shared store's leases expire.
+    pub fn open(url: &str, base: &std::path::Path, lease: Duration) -> Result<Self, StoreError> {
         if is_postgres(url) {
-            return open_postgres(url);
+            return open_postgres(url, lease);
         }
         open_sqlite(&sqlite_path(url, base)?)
     }
 
     /// Opens the store for a command-line tool, beside a gateway that may be serving it. A
     /// PostgreSQL store is always shared, so this is [`Store::open`] there.
-    pub fn open_shared(url: &str, base: &std::path::Path) -> Result<Self, StoreError> {
+    pub fn open_shared(url: &str, base: &std::path::Path, lease: Duration) -> Result<Self, StoreError> {
         if is_postgres(url) {
-            return open_postgres(url);
+            return open_postgres(url, lease);
         }
         open_sqlite_shared(&sqlite_path(url, base)?)
     }
 
-    fn new(tx: mpsc::Sender<Message>) -> Self {
-        Self { tx, shared: Arc::default() }
+    fn new(tx: mpsc::Sender<Message>, node: Arc<str>) -> Self {
+        Self { tx, shared: Arc::new(Shared { node, ..Shared::default() }) }
+    }
+
+    /// This gateway's node id, which its leases name (new at every start).
+    pub fn node(&self) -> &str {
+        &self.shared.node
     }
 
     /// Makes an event durable; returns after the commit (and its fsync). With a `dedup` key held
@@ -464,14 +492,32 @@ impl Store {
     }
 
     /// Records an attempt's outcome; `lane` is the delivery's (route, order key) when it has
-    /// one, so the next delivery of its lane goes once this one is delivered or dead.
+    /// one, so the next delivery of its lane goes once this one is delivered or dead. Says
+    /// `false`, writing nothing, when this gateway no longer held the delivery.
     pub async fn finish_delivery(
         &self,
         id: String,
         outcome: DeliveryOutcome,
         lane: Option<(String, String)>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         self.finish_attempt(id, outcome, lane, AttemptLog::default()).await
+    }
+
+    /// Writes this gateway's heartbeat and renews every lease it holds to `lease` from now: one
+    /// statement per table, however much it holds.
+    pub async fn renew(&self, me: NodeInfo, lease: Duration) -> Result<Renewed, StoreError> {
+        self.submit(ops::Renew { me, lease }).await
+    }
+
+    /// Hands every lease this gateway holds back, due now, and marks it stopped: the last
+    /// thing a stopping gateway does. Returns how many leases it held.
+    pub async fn hand_back(&self) -> Result<u64, StoreError> {
+        self.submit(ops::HandBack).await
+    }
+
+    /// The gateways sharing this store (a heartbeat older than `lease` shows as gone).
+    pub async fn nodes(&self, lease: Duration) -> Result<Vec<Node>, StoreError> {
+        self.submit(ops::Nodes { lease }).await
     }
 
     /// Hands a leased delivery back unattempted, due after `wait` (a limit held it back).

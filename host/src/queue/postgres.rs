@@ -7,11 +7,12 @@
 //! - Leases are taken with `… FOR UPDATE SKIP LOCKED` (`sql.rs`): two gateways never lease
 //!   the same row, and rows another gateway's batch holds are skipped, not waited for.
 //! - Nothing is released at start (a lease found then may belong to a live gateway): leases
-//!   simply expire, so they are bounded, whatever the loops ask for. An event is leased for at
-//!   most [`EVENT_LEASE`] (2 min: twice the longest plugin timeout, 60 s), a delivery for at
-//!   most [`DELIVERY_LEASE`] (11 min: one attempt, whose timeout is at most 600 s, with room).
-//!   When a gateway dies, the work it had leased resumes on another one once its lease has
-//!   passed.
+//!   are short (`storage.lease_secs`, 15 s by default) and each gateway renews its own while it
+//!   works (`ops/nodes.rs`), so when a gateway dies, freezes or loses the network, its work
+//!   resumes on another one within one lease. Renewal stops [`EVENT_LEASE`](super::EVENT_LEASE) (2 min: twice the
+//!   longest plugin timeout, 60 s) or [`DELIVERY_LEASE`](super::DELIVERY_LEASE) (11 min: one attempt, whose timeout is
+//!   at most 600 s, with room) after a row was leased, so work lost inside a live gateway still
+//!   comes back.
 //! - "Now" is the database's clock, read once per batch, so leases, retries and dedup windows
 //!   mean the same on every gateway whatever their own clocks say.
 //! - A dropped connection (a database restart, an idle timeout) is re-opened when the next
@@ -33,12 +34,6 @@ use ::postgres::{Client, Error as PgError, NoTls, Statement, Transaction};
 use std::collections::HashMap;
 use std::time::Duration;
 
-/// The longest an event stays leased: the longest plugin call (60 s) fits twice.
-pub const EVENT_LEASE: Duration = Duration::from_secs(2 * 60);
-
-/// The longest a delivery stays leased: one attempt (a destination waits 600 s at most) fits.
-pub const DELIVERY_LEASE: Duration = Duration::from_secs(11 * 60);
-
 /// How long connecting may take unless the url says (`connect_timeout=SECONDS`): an
 /// unreachable database fails the start, or one batch, instead of hanging on TCP's own timeout.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -54,6 +49,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/postgres/0003_kv.sql"),
     include_str!("migrations/postgres/0004_delivery_control.sql"),
     include_str!("migrations/postgres/0005_broker_names.sql"),
+    include_str!("migrations/postgres/0006_nodes_and_owned_leases.sql"),
     include_str!("migrations/postgres/0007_delivery_attempts.sql"),
 ];
 
@@ -62,18 +58,22 @@ const NOW: &str = "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint
 
 /// Connects to the database `url` names, applies the schema if needed and starts the writer
 /// thread. Leases are left alone: other gateways may hold them.
-pub fn open_postgres(url: &str) -> Result<Store, StoreError> {
+pub fn open_postgres(url: &str, lease: Duration) -> Result<Store, StoreError> {
     let owned = url.to_string();
     // The sync client runs a small runtime of its own, which must not start inside tokio's
     // (where `Gateway::start` opens the store): connect on a thread of its own.
-    let client = std::thread::spawn(move || connect(&owned))
+    let client = std::thread::spawn(move || connect(&owned, lease))
         .join()
         .unwrap_or_else(|_| Err(open_error(url, "the connecting thread panicked".into())))?;
-    let backend = Postgres { url: url.to_string(), client, prepared: HashMap::new() };
-    Ok(writer::spawn("store:postgres".into(), backend))
+    let node = super::new_node_id();
+    let backend = Postgres { url: url.to_string(), client, prepared: HashMap::new(), lease, node: node.clone() };
+    Ok(writer::spawn("store:postgres".into(), backend, node))
 }
 
-fn connect(url: &str) -> Result<Client, StoreError> {
+/// Connects and applies the schema. A transaction of this connection left idle for longer
+/// than `lease` is ended by the server: a gateway frozen mid-batch (SIGSTOP, a stalled VM)
+/// must not keep the rows it locked from the gateways taking its work over.
+fn connect(url: &str, lease: Duration) -> Result<Client, StoreError> {
     let error = |e: PgError| open_error(url, with_causes(&e));
     // Relative certificate paths are relative to the working directory, as libpq has them.
     let (client_url, tls) = pg_tls::split(url, std::path::Path::new("")).map_err(|e| open_error(url, e))?;
@@ -86,6 +86,8 @@ fn connect(url: &str) -> Result<Client, StoreError> {
         Some(rustls) => config.connect(tokio_postgres_rustls::MakeRustlsConnect::new(rustls)),
     }
     .map_err(error)?;
+    let idle = super::millis(lease).max(1000);
+    client.batch_execute(&format!("SET idle_in_transaction_session_timeout = {idle}")).map_err(error)?;
     let mut tx = client.transaction().map_err(error)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK]).map_err(error)?;
     tx.batch_execute("CREATE TABLE IF NOT EXISTS switchyard_schema (version INTEGER NOT NULL)").map_err(error)?;
@@ -140,6 +142,9 @@ struct Postgres {
     url: String,
     client: Client,
     prepared: HashMap<&'static str, Statement>,
+    /// How long a lease lasts unless renewed (`storage.lease_secs`).
+    lease: Duration,
+    node: std::sync::Arc<str>,
 }
 
 impl Backend for Postgres {
@@ -152,13 +157,14 @@ impl Backend for Postgres {
             Ok(now) => now,
             Err(e) if self.client.is_closed() || e.is_closed() || e.code() == Some(&SqlState::ADMIN_SHUTDOWN) => {
                 tracing::warn!(error = %e, "the PostgreSQL connection was dropped; reconnecting");
-                self.client = connect(&self.url).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                self.client = connect(&self.url, self.lease).map_err(|e| StoreError::Unavailable(e.to_string()))?;
                 self.prepared.clear();
                 read(&mut self.client).map_err(error)?
             }
             Err(e) => return Err(error(e)),
         };
-        Ok(Ctx { now, max_event_lease: EVENT_LEASE, max_delivery_lease: DELIVERY_LEASE })
+        let (lease, node) = (self.lease, self.node.clone());
+        Ok(Ctx { now, max_event_lease: lease, max_delivery_lease: lease, node, shared: true })
     }
 
     fn transaction(&mut self, body: &mut dyn FnMut(&mut dyn Tx) -> Flow) -> Result<bool, StoreError> {

@@ -3,7 +3,10 @@
 
 use super::*;
 use crate::queue::contract::{LEASE, contract_tests, event, key};
-use crate::queue::{Appended, EventNext, EventOutcome, millis};
+use crate::queue::{Appended, DeliveryOutcome, EventNext, EventOutcome, Finished, NodeInfo, millis};
+
+/// The lease the tests' stores grant (`storage.lease_secs`'s default).
+const SHORT: Duration = Duration::from_secs(15);
 
 /// A schema of its own in the test database (`SWITCHYARD_TEST_POSTGRES_URL`), so tests
 /// running at once do not meet; dropped with the guard.
@@ -44,9 +47,9 @@ impl TestSchema {
 }
 
 impl TestSchema {
-    /// The count `sql` (`SELECT COUNT(*) …`) answers, on a thread of its own.
+    /// The count `sql` (`SELECT COUNT(*) …`) answers in this schema, on a thread of its own.
     fn count(&self, sql: &str) -> i64 {
-        let (base, owned) = (self.base.clone(), sql.to_string());
+        let (base, owned) = (self.url(), sql.to_string());
         let counted = std::thread::spawn(move || Client::connect(&base, NoTls)?.query_one(&owned, &[])?.try_get(0));
         match counted.join() {
             Ok(Ok(n)) => n,
@@ -64,7 +67,7 @@ impl Drop for TestSchema {
 
 fn open() -> Option<(Store, TestSchema)> {
     let schema = TestSchema::create()?;
-    let store = open_postgres(&schema.url()).unwrap_or_else(|e| panic!("{e}"));
+    let store = open_postgres(&schema.url(), SHORT).unwrap_or_else(|e| panic!("{e}"));
     Some((store, schema))
 }
 
@@ -73,7 +76,7 @@ contract_tests!(open);
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_stores_on_one_database_never_lease_the_same_event() {
     let Some((a, schema)) = open() else { return };
-    let b = open_postgres(&schema.url()).unwrap_or_else(|e| panic!("{e}"));
+    let b = open_postgres(&schema.url(), SHORT).unwrap_or_else(|e| panic!("{e}"));
     for n in 0..300 {
         a.append(event(n), None).await.unwrap_or_else(|e| panic!("{e}"));
     }
@@ -107,7 +110,7 @@ async fn a_new_node_leaves_live_leases_alone_and_takes_over_expired_ones() {
     assert_eq!((held.len(), lapsing.len()), (1, 1));
     drop(a);
     tokio::time::sleep(Duration::from_millis(20)).await;
-    let b = open_postgres(&schema.url()).unwrap_or_else(|e| panic!("{e}"));
+    let b = open_postgres(&schema.url(), SHORT).unwrap_or_else(|e| panic!("{e}"));
     let taken = b.lease_events(10, LEASE).await.unwrap_or_default();
     let ids: Vec<&str> = taken.iter().map(|l| l.event.id.as_str()).collect();
     assert_eq!(ids, [lapsing[0].event.id.as_str()], "only the expired lease is taken over");
@@ -128,13 +131,13 @@ async fn leases_are_bounded_whatever_the_caller_asks() {
     .ok()
     .flatten();
     let longest = longest.unwrap_or(i64::MAX);
-    assert!(longest <= millis(EVENT_LEASE) + 5_000, "an event leased for {longest} ms");
+    assert!(longest <= millis(SHORT) + 5_000, "an event leased for {longest} ms");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_repeat_sent_to_another_node_is_a_duplicate_of_the_first() {
     let Some((a, schema)) = open() else { return };
-    let b = open_postgres(&schema.url()).unwrap_or_else(|e| panic!("{e}"));
+    let b = open_postgres(&schema.url(), SHORT).unwrap_or_else(|e| panic!("{e}"));
     let day = Duration::from_secs(86_400);
     let first = event(1);
     assert_eq!(a.append(first.clone(), key(1, day)).await.ok(), Some(Appended::Stored));
@@ -165,7 +168,7 @@ async fn nul_bytes_in_a_scope_or_an_error_are_stored_not_refused_forever() {
 async fn a_connection_dropped_while_idle_is_reopened_without_failing_a_call() {
     let Some(schema) = TestSchema::create() else { return };
     let url = format!("{}&application_name={}", schema.url(), schema.name);
-    let store = open_postgres(&url).unwrap_or_else(|e| panic!("{e}"));
+    let store = open_postgres(&url, SHORT).unwrap_or_else(|e| panic!("{e}"));
     assert!(store.append(event(1), None).await.is_ok());
     let ours = format!("FROM pg_stat_activity WHERE application_name = '{}'", schema.name);
     schema.run(&format!("SELECT pg_terminate_backend(pid) {ours}"));
@@ -184,7 +187,7 @@ async fn a_connection_dropped_while_idle_is_reopened_without_failing_a_call() {
 #[test]
 fn an_unreachable_database_fails_the_open_with_the_url_but_not_its_password() {
     // Port 9 (discard) on loopback: nothing listens, so the connection is refused at once.
-    let error = open_postgres("postgres://sy:secret@127.0.0.1:9/sy").err().map(|e| e.to_string());
+    let error = open_postgres("postgres://sy:secret@127.0.0.1:9/sy", SHORT).err().map(|e| e.to_string());
     let error = error.unwrap_or_default();
     assert!(error.starts_with("cannot open the store at postgres://sy:***@127.0.0.1:9/sy: "), "{error}");
     assert!(!error.contains("secret"), "{error}");
@@ -193,22 +196,22 @@ fn an_unreachable_database_fails_the_open_with_the_url_but_not_its_password() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn increments_from_two_gateways_on_one_database_add_up() {
     let Some((a, schema)) = open() else { return };
-    let b = open_postgres(&schema.url()).unwrap_or_else(|e| panic!("{e}"));
-    let mut events = Vec::new();
+    let b = open_postgres(&schema.url(), SHORT).unwrap_or_else(|e| panic!("{e}"));
     for n in 0..60 {
-        let e = event(n);
-        a.append(e.clone(), None).await.unwrap_or_else(|e| panic!("{e}"));
-        events.push(e);
+        a.append(event(n), None).await.unwrap_or_else(|e| panic!("{e}"));
     }
-    let finishes = events.into_iter().enumerate().map(|(i, e)| {
-        let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+    // Each gateway finishes the events it leased, half each, at once.
+    let at_a = a.lease_events(30, LEASE).await.unwrap_or_default();
+    let at_b = b.lease_events(30, LEASE).await.unwrap_or_default();
+    assert_eq!((at_a.len(), at_b.len()), (30, 30));
+    let leased = at_a.into_iter().map(|l| (a.clone(), l)).chain(at_b.into_iter().map(|l| (b.clone(), l)));
+    let finishes = leased.map(|(store, l)| {
         let add = crate::queue::contract::kv_write("p", "hits", crate::queue::KvOp::Add(1));
-        tokio::spawn(
-            async move { store.finish_event(e.id, EventOutcome { kv: vec![add], ..Default::default() }).await },
-        )
+        let id = l.event.id;
+        tokio::spawn(async move { store.finish_event(id, EventOutcome { kv: vec![add], ..Default::default() }).await })
     });
     for f in finishes.collect::<Vec<_>>() {
-        assert!(matches!(f.await, Ok(Ok(_))));
+        assert!(matches!(f.await, Ok(Ok(Finished::Recorded))));
     }
     assert_eq!(a.kv_get("p", "hits").await.ok().flatten(), Some(b"60".to_vec()));
 }
@@ -235,7 +238,7 @@ fn server_certificate(base: &str) -> Option<String> {
 fn ssl_with(base: &str, host: &str, params: &str) -> Result<bool, String> {
     let url = format!("{}{}{params}", base.replace("127.0.0.1", host), if base.contains('?') { "&" } else { "?" });
     std::thread::spawn(move || {
-        let mut client = connect(&url).map_err(|e| e.to_string())?;
+        let mut client = connect(&url, SHORT).map_err(|e| e.to_string())?;
         let row = client
             .query_one("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])
             .map_err(|e| e.to_string())?;
@@ -281,4 +284,95 @@ fn sslmode_is_read_as_libpq_reads_it() {
     let why = unknown_ca.err().unwrap_or_default();
     assert!(why.contains("UnknownIssuer") || why.contains("unknown issuer"), "{why}");
     assert!(why.starts_with("cannot open the store at"), "{why}");
+}
+
+fn me() -> NodeInfo {
+    NodeInfo { host: "test-host".into(), version: "0.0.0".into(), started_at_ms: crate::event::now_ms() }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_that_lost_its_lease_commits_nothing_and_the_new_holder_does() {
+    let Some(schema) = TestSchema::create() else { return };
+    let lease = Duration::from_millis(300);
+    let a = open_postgres(&schema.url(), lease).unwrap_or_else(|e| panic!("{e}"));
+    let b = open_postgres(&schema.url(), lease).unwrap_or_else(|e| panic!("{e}"));
+    a.append(event(1), None).await.unwrap_or_else(|e| panic!("{e}"));
+    let at_a = a.lease_events(1, LEASE).await.unwrap_or_default();
+    assert_eq!(at_a.len(), 1);
+    // A freezes past its lease; B takes the event over.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let at_b = b.lease_events(1, LEASE).await.unwrap_or_default();
+    assert_eq!(at_b.len(), 1, "the lapsed lease is taken over");
+    let id = at_a[0].event.id.clone();
+    let with_delivery = |dest: &str| EventOutcome {
+        deliveries: vec![crate::queue::contract::delivery(&at_a[0].event, dest)],
+        ..EventOutcome::default()
+    };
+    // A wakes up: its outcome is refused, nothing of it written.
+    let from_a = a.finish_event(id.clone(), with_delivery("from-a")).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(from_a, Finished::LeaseLost);
+    assert_eq!(schema.count("SELECT COUNT(*) FROM deliveries WHERE destination = 'from-a'"), 0);
+    let from_b = b.finish_event(id, with_delivery("from-b")).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(from_b, Finished::Recorded);
+    assert_eq!(schema.count("SELECT COUNT(*) FROM deliveries WHERE destination = 'from-b'"), 1);
+
+    // The same for a delivery: A's attempt outcome is dropped once B holds the delivery.
+    let d = a.lease_deliveries(1, LEASE).await.unwrap_or_default();
+    assert_eq!(d.len(), 1);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(b.lease_deliveries(1, LEASE).await.unwrap_or_default().len(), 1);
+    let id = d[0].delivery.id.clone();
+    let lost = a.finish_delivery(id.clone(), DeliveryOutcome::Delivered, None).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(!lost, "a delivery held by another node is not written");
+    assert_eq!(schema.count("SELECT COUNT(*) FROM deliveries WHERE state = 'delivered'"), 0);
+    let kept = b.finish_delivery(id, DeliveryOutcome::Delivered, None).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(kept);
+    assert_eq!(schema.count("SELECT COUNT(*) FROM deliveries WHERE state = 'delivered'"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn renewal_keeps_every_lease_in_one_statement_per_table_until_it_stops() {
+    let Some(schema) = TestSchema::create() else { return };
+    let lease = Duration::from_millis(600);
+    let a = open_postgres(&schema.url(), lease).unwrap_or_else(|e| panic!("{e}"));
+    let b = open_postgres(&schema.url(), lease).unwrap_or_else(|e| panic!("{e}"));
+    for n in 0..50 {
+        a.append(event(n), None).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    assert_eq!(a.lease_events(50, LEASE).await.unwrap_or_default().len(), 50);
+    // A renews for three leases' time: B finds nothing to take.
+    for _ in 0..9 {
+        let renewed = a.renew(me(), lease).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(renewed.events, 50);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(b.lease_events(50, LEASE).await.unwrap_or_default().is_empty(), "a renewed lease was taken");
+    }
+    let nodes = b.nodes(lease).await.unwrap_or_else(|e| panic!("{e}"));
+    let node_a = nodes.iter().find(|n| n.id == a.node()).unwrap_or_else(|| panic!("A in {nodes:?}"));
+    assert_eq!((node_a.state, node_a.events_leased, node_a.host.as_str()), ("live", 50, "test-host"));
+    // A stops renewing (it died): within one lease B has all of it.
+    tokio::time::sleep(lease + Duration::from_millis(100)).await;
+    assert_eq!(b.lease_events(50, LEASE).await.unwrap_or_default().len(), 50);
+    let nodes = b.nodes(lease).await.unwrap_or_else(|e| panic!("{e}"));
+    let node_a = nodes.iter().find(|n| n.id == a.node()).unwrap_or_else(|| panic!("A in {nodes:?}"));
+    assert_eq!((node_a.state, node_a.events_leased), ("gone", 0));
+    // A's renewal, when it comes back, does not take back what B holds.
+    assert_eq!(a.renew(me(), lease).await.unwrap_or_else(|e| panic!("{e}")).events, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stopping_node_hands_its_leases_back_at_once() {
+    let Some(schema) = TestSchema::create() else { return };
+    let a = open_postgres(&schema.url(), SHORT).unwrap_or_else(|e| panic!("{e}"));
+    let b = open_postgres(&schema.url(), SHORT).unwrap_or_else(|e| panic!("{e}"));
+    for n in 0..5 {
+        a.append(event(n), None).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    a.renew(me(), SHORT).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(a.lease_events(5, LEASE).await.unwrap_or_default().len(), 5);
+    assert!(b.lease_events(5, LEASE).await.unwrap_or_default().is_empty());
+    assert_eq!(a.hand_back().await.unwrap_or_else(|e| panic!("{e}")), 5);
+    assert_eq!(b.lease_events(5, LEASE).await.unwrap_or_default().len(), 5, "taken without waiting for the lease");
+    let nodes = b.nodes(SHORT).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(nodes.iter().find(|n| n.id == a.node()).map(|n| n.state), Some("stopped"));
 }

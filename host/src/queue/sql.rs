@@ -110,7 +110,7 @@ impl dyn Tx + '_ {
 }
 
 /// What a batch runs with besides its transaction.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Ctx {
     /// The backend's clock, read once per batch (on PostgreSQL, the database's, so every
     /// gateway agrees), in Unix milliseconds.
@@ -119,6 +119,10 @@ pub(crate) struct Ctx {
     /// database must expire for another gateway to take over work.
     pub max_event_lease: Duration,
     pub max_delivery_lease: Duration,
+    /// This gateway's node id: the holder every lease it takes names.
+    pub node: std::sync::Arc<str>,
+    /// Whether other gateways may share the database: then leases expire unless renewed.
+    pub shared: bool,
 }
 
 impl Ctx {

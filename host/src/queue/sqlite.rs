@@ -26,8 +26,8 @@ use std::time::Duration;
 pub fn open_sqlite(path: &Path) -> Result<Store, StoreError> {
     let conn = connect(path)?;
     conn.execute_batch(
-        "UPDATE events SET due_at_ms = 0, lease_until_ms = 0 WHERE state = 'pending' AND lease_until_ms > 0;
-         UPDATE deliveries SET due_at_ms = 0, lease_until_ms = 0 WHERE state = 'pending' AND lease_until_ms > 0;",
+        "UPDATE events SET due_at_ms = 0, lease_until_ms = 0, lease_owner = NULL WHERE state = 'pending' AND lease_until_ms > 0;
+         UPDATE deliveries SET due_at_ms = 0, lease_until_ms = 0, lease_owner = NULL WHERE state = 'pending' AND lease_until_ms > 0;",
     )
     .map_err(|e| open_error(path, &e))?;
     conn.pragma_update(None, "wal_autocheckpoint", checkpointer::WRITER_FALLBACK_PAGES)
@@ -65,6 +65,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/sqlite/0003_kv.sql"),
     include_str!("migrations/sqlite/0004_delivery_control.sql"),
     include_str!("migrations/sqlite/0005_broker_names.sql"),
+    include_str!("migrations/sqlite/0006_nodes_and_owned_leases.sql"),
     include_str!("migrations/sqlite/0007_delivery_attempts.sql"),
 ];
 
@@ -82,7 +83,9 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
 fn spawn(conn: Connection, path: &Path, checkpointer: Option<checkpointer::Guard>) -> Result<Store, StoreError> {
     let name = format!("store:{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("db"));
     let file = FileId::of(path).map_err(|e| open_error(path, &e))?;
-    Ok(writer::spawn(name, Sqlite { conn, path: path.to_path_buf(), file, _checkpointer: checkpointer }))
+    let node = super::new_node_id();
+    let backend = Sqlite { conn, path: path.to_path_buf(), file, node: node.clone(), _checkpointer: checkpointer };
+    Ok(writer::spawn(name, backend, node))
 }
 
 /// Free space the database's file system must keep for the store to count as writable: room
@@ -110,12 +113,20 @@ struct Sqlite {
     conn: Connection,
     path: PathBuf,
     file: FileId,
+    node: std::sync::Arc<str>,
     _checkpointer: Option<checkpointer::Guard>,
 }
 
 impl Backend for Sqlite {
     fn ctx(&mut self) -> Result<Ctx, StoreError> {
-        Ok(Ctx { now: now_ms() as i64, max_event_lease: Duration::MAX, max_delivery_lease: Duration::MAX })
+        let node = self.node.clone();
+        Ok(Ctx {
+            now: now_ms() as i64,
+            max_event_lease: Duration::MAX,
+            max_delivery_lease: Duration::MAX,
+            node,
+            shared: false,
+        })
     }
 
     fn transaction(&mut self, body: &mut dyn FnMut(&mut dyn Tx) -> Flow) -> Result<bool, StoreError> {

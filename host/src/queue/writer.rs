@@ -173,10 +173,11 @@ impl Handoffs {
     }
 }
 
-/// Starts the writer thread `name` over `backend` and returns the handle that feeds it.
-pub(super) fn spawn(name: String, backend: impl Backend) -> Store {
+/// Starts the writer thread `name` over `backend` and returns the handle that feeds it; `node`
+/// is the id the backend's leases name.
+pub(super) fn spawn(name: String, backend: impl Backend, node: std::sync::Arc<str>) -> Store {
     let (tx, rx) = mpsc::channel(super::BACKLOG);
-    let store = Store::new(tx);
+    let store = Store::new(tx, node);
     let shared = store.shared.clone();
     let spawned = std::thread::Builder::new().name(name).spawn(move || serve(backend, rx, &shared));
     if let Err(e) = spawned {

@@ -35,6 +35,7 @@ use dedup::DedupKey;
 use provider::Inbound;
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 /// How long a client is asked to wait when the store cannot write (the disk is full, the
 /// database is gone): long enough for an operator's fix or a failover, short for a platform.
@@ -107,7 +108,16 @@ async fn accept(
     })?;
     let headers =
         headers.iter().filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string()))).collect();
-    let event = Event::new(source, verified.scope, headers, body);
+    let mut event = Event::new(source, verified.scope, headers, body);
+    // With traces exported, the event's trace starts here and is stored with it.
+    let span = if crate::trace_export::exporting() {
+        let span = tracing::info_span!("ingest", event_id = %event.id, source, scope = %Escaped(&event.scope));
+        crate::trace_export::continue_trace(&span, None, ingest.store.node());
+        event.trace = crate::trace_export::traceparent(&span);
+        span
+    } else {
+        tracing::Span::none()
+    };
     let id = event.id.clone();
     let scope = event.scope.clone();
     let window = snapshot.config.sources.get(source).and_then(|s| s.dedup_window);
@@ -115,7 +125,7 @@ async fn accept(
         .map(|window| Dedup { key: DedupKey::new(source, verified.event_id.as_deref(), &event.body).digest(), window });
     let holds = snapshot.order_keys(source, &event.scope, &event.body);
     let holds = holds.into_iter().map(|(route, key)| Hold { route, key }).collect();
-    let appended = ingest.store.append_held(event, dedup, holds).await.map_err(|e| {
+    let appended = ingest.store.append_held(event, dedup, holds).instrument(span).await.map_err(|e| {
         Metrics::inc(&ingest.metrics.shed);
         match e {
             StoreError::Busy => {

@@ -58,3 +58,90 @@ impl Drop for ChildGateway {
         let _ = self.child.wait();
     }
 }
+
+/// The variable carrying `switchyard` arguments, one per line, to the `child_serve` test.
+pub const ARGS_VAR: &str = "SWITCHYARD_CHILD_ARGS";
+
+/// A whole `switchyard serve` in a child process, as the binary runs it (`cli::main`: signal
+/// handling, graceful stop, OTLP export), for tests that stop, freeze or kill it with signals.
+pub struct ServeChild {
+    child: Child,
+    /// Its admin listener, `127.0.0.1:PORT`.
+    pub admin: String,
+}
+
+impl ServeChild {
+    /// Runs `switchyard serve --config CONFIG --no-watch` and waits (bounded) until its admin
+    /// listener answers `/health`. `admin` is the `[server] admin` address the config names.
+    pub async fn start(config: &Path, admin: &str) -> anyhow::Result<Self> {
+        let exe = std::env::current_exe()?;
+        let args = format!("serve\n--config\n{}\n--no-watch", config.display());
+        let child = Command::new(exe)
+            .args(["--exact", "child_serve", "--ignored", "--nocapture", "--test-threads=1", "-q"])
+            .env(ARGS_VAR, args)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let mut serving = Self { child, admin: admin.to_string() };
+        let client = reqwest::Client::new();
+        for _ in 0..300 {
+            if let Some(status) = serving.child.try_wait()? {
+                anyhow::bail!("the gateway ended before it served ({status})");
+            }
+            let health = client.get(format!("http://{admin}/health")).send().await;
+            if health.is_ok_and(|r| r.status().is_success()) {
+                return Ok(serving);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        anyhow::bail!("the gateway did not answer /health on {admin} within 30 s")
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `signal` (`KILL`, `TERM`, `STOP`, `CONT`) with kill(1).
+    pub fn signal(&self, signal: &str) {
+        let sent = Command::new("kill").arg(format!("-{signal}")).arg(self.pid().to_string()).status();
+        assert!(sent.is_ok_and(|s| s.success()), "kill -{signal} {}", self.pid());
+    }
+
+    /// Waits (bounded by `within`) for the process to end; its exit status, if it did.
+    pub async fn wait(&mut self, within: std::time::Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + within;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        None
+    }
+}
+
+impl Drop for ServeChild {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = Command::new("kill").arg("-CONT").arg(self.child.id().to_string()).status();
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `switchyard ARGS…` as the binary would (`cli::main`) in a child process; its exit
+/// status and the lines it printed (the test harness's own lines left out).
+pub fn run_cli(args: &[&str]) -> anyhow::Result<(bool, Vec<String>)> {
+    let exe = std::env::current_exe()?;
+    let output = Command::new(exe)
+        .args(["--exact", "child_serve", "--ignored", "--nocapture", "--test-threads=1", "-q"])
+        .env(ARGS_VAR, args.join("\n"))
+        .env("RUST_LOG", "warn")
+        .stderr(Stdio::inherit())
+        .output()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let harness = |l: &&str| l.is_empty() || l.starts_with("running ") || l.starts_with("test result");
+    Ok((output.status.success(), text.lines().filter(|l| !harness(l)).map(String::from).collect()))
+}

@@ -23,8 +23,33 @@ impl TestSchema {
 
     /// The `[storage]` table of a routes.toml on this schema.
     pub fn storage(&self) -> String {
+        format!("[storage]\nurl = \"{}\"", self.url())
+    }
+
+    /// The test database's url with this schema first on the search path.
+    pub fn url(&self) -> String {
         let joiner = if self.base.contains('?') { '&' } else { '?' };
-        format!("[storage]\nurl = \"{}{joiner}options=-csearch_path%3D{}\"", self.base, self.name)
+        format!("{}{joiner}options=-csearch_path%3D{}", self.base, self.name)
+    }
+
+    /// The first column of every row `sql` returns, as text (`::text` it in the query), read in
+    /// this schema on a thread of its own.
+    pub fn column(&self, sql: &str) -> Vec<String> {
+        let (url, owned) = (self.url(), sql.to_string());
+        let read = std::thread::spawn(move || -> Result<Vec<String>, postgres::Error> {
+            let rows = postgres::Client::connect(&url, postgres::NoTls)?.query(&owned, &[])?;
+            rows.iter().map(|r| r.try_get::<_, String>(0)).collect()
+        });
+        match read.join() {
+            Ok(Ok(values)) => values,
+            Ok(Err(e)) => panic!("{sql}: {e}"),
+            Err(_) => panic!("{sql}: the thread panicked"),
+        }
+    }
+
+    /// The number `sql` (`SELECT COUNT(*)::text …`) answers.
+    pub fn count(&self, sql: &str) -> u64 {
+        self.column(sql).first().and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("{sql}: no count"))
     }
 
     /// Runs `sql` on a thread of its own (the sync client must not run inside tokio).

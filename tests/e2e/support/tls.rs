@@ -27,10 +27,15 @@ impl Default for TestCa {
 
 impl TestCa {
     pub fn new() -> Self {
+        Self::named("Switchyard test CA")
+    }
+
+    /// A CA whose certificate has the common name `name`.
+    pub fn named(name: &str) -> Self {
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap_or_else(|e| panic!("{e}"));
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        params.distinguished_name.push(rcgen::DnType::CommonName, "Switchyard test CA");
+        params.distinguished_name.push(rcgen::DnType::CommonName, name);
         let key = KeyPair::generate().unwrap_or_else(|e| panic!("{e}"));
         Self { issuer: CertifiedIssuer::self_signed(params, key).unwrap_or_else(|e| panic!("{e}")) }
     }
@@ -44,6 +49,16 @@ impl TestCa {
     pub fn issue(&self, names: &[&str]) -> Issued {
         let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
         let params = CertificateParams::new(names).unwrap_or_else(|e| panic!("{e}"));
+        let key = KeyPair::generate().unwrap_or_else(|e| panic!("{e}"));
+        let cert = params.signed_by(&key, &self.issuer).unwrap_or_else(|e| panic!("{e}"));
+        Issued { cert: cert.pem(), key: key.serialize_pem() }
+    }
+
+    /// A client certificate whose subject's common name is `user` (as PostgreSQL's `cert`
+    /// authentication reads it), signed by this CA.
+    pub fn issue_for_user(&self, user: &str) -> Issued {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap_or_else(|e| panic!("{e}"));
+        params.distinguished_name.push(rcgen::DnType::CommonName, user);
         let key = KeyPair::generate().unwrap_or_else(|e| panic!("{e}"));
         let cert = params.signed_by(&key, &self.issuer).unwrap_or_else(|e| panic!("{e}"));
         Issued { cert: cert.pem(), key: key.serialize_pem() }

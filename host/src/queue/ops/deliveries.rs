@@ -11,15 +11,17 @@ use std::time::Duration;
 
 /// Inserts `deliveries` (a delivery already stored, by an earlier try of its event, is left
 /// alone). An ordered one (`seqs[i]` is its seq) is stored `waiting` for its lane; of the
-/// others, the first `leased` are stored leased until `until`. Says which of those were new.
+/// others, the first `leased` are stored leased to this gateway until `until`. Says which of
+/// those were new. Each carries its event's trace, `trace`.
 pub(super) fn insert_deliveries(
     tx: &mut dyn Tx,
     deliveries: &[NewDelivery],
     seqs: &[Option<i64>],
-    now: i64,
+    ctx: &Ctx,
     leased: usize,
     until: i64,
 ) -> Result<Vec<bool>, StoreError> {
+    let now = ctx.now;
     let mut inserted = Vec::with_capacity(leased);
     for (d, seq) in deliveries.iter().zip(seqs.iter().chain(std::iter::repeat(&None))) {
         let headers = json(&d.headers)?;
@@ -31,10 +33,11 @@ pub(super) fn insert_deliveries(
                 ("pending", due, lease)
             }
         };
+        let owner = (lease > 0).then_some(&*ctx.node);
         let n = tx.execute(
             "INSERT INTO deliveries (id, event_id, route, destination, body, headers, state, due_at_ms, lease_until_ms,
-                                     created_at_ms, updated_at_ms, order_key, seq, vars)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12, ?13) ON CONFLICT (id) DO NOTHING",
+                                     created_at_ms, updated_at_ms, order_key, seq, vars, lease_owner, leased_at_ms, trace)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12, ?13, ?14, ?10, ?15) ON CONFLICT (id) DO NOTHING",
             &[
                 (&d.id).into(),
                 (&d.event_id).into(),
@@ -49,6 +52,8 @@ pub(super) fn insert_deliveries(
                 d.order_key.as_deref().filter(|_| seq.is_some()).into(),
                 seq.map_or(Arg::Null, Arg::Int),
                 vars.as_deref().into(),
+                owner.into(),
+                d.trace.as_deref().into(),
             ],
         )?;
         if state == "pending" && inserted.len() < leased {
@@ -70,11 +75,11 @@ impl Op for LeaseDeliveries {
     fn run(&mut self, tx: &mut dyn Tx, ctx: &Ctx) -> Result<Vec<LeasedDelivery>, StoreError> {
         let until = ctx.until(self.lease, ctx.max_delivery_lease);
         let mut leased = tx.rows(
-            "UPDATE deliveries SET lease_until_ms = ?3, due_at_ms = ?3 WHERE id IN (
+            "UPDATE deliveries SET lease_until_ms = ?3, due_at_ms = ?3, lease_owner = ?4, leased_at_ms = ?1 WHERE id IN (
                 SELECT id FROM deliveries WHERE state = 'pending' AND due_at_ms <= ?1
                 ORDER BY due_at_ms LIMIT ?2 {skip_locked})
-             RETURNING id, event_id, route, destination, body, headers, attempts, created_at_ms, order_key, vars",
-            &[ctx.now.into(), Arg::Int(self.max as i64), until.into()],
+             RETURNING id, event_id, route, destination, body, headers, attempts, created_at_ms, order_key, vars, trace",
+            &[ctx.now.into(), Arg::Int(self.max as i64), until.into(), (&*ctx.node).into()],
             leased_delivery,
         )?;
         leased.sort_by(|(x, a), (y, b)| (x, &a.delivery.id).cmp(&(y, &b.delivery.id)));
@@ -83,7 +88,7 @@ impl Op for LeaseDeliveries {
 }
 
 /// A leased delivery and its creation time (the order deliveries are attempted in), from
-/// `id, event_id, route, destination, body, headers, attempts, created_at_ms, order_key, vars`.
+/// `id, event_id, route, destination, body, headers, attempts, created_at_ms, order_key, vars, trace`.
 pub(super) fn leased_delivery(row: &dyn Row) -> Result<(i64, LeasedDelivery), StoreError> {
     let delivery = NewDelivery {
         id: row.text(0)?,
@@ -94,12 +99,15 @@ pub(super) fn leased_delivery(row: &dyn Row) -> Result<(i64, LeasedDelivery), St
         headers: json_list(&row.text(5)?),
         order_key: row.opt_text(8)?,
         vars: row.opt_text(9)?.and_then(|text| serde_json::from_str(&text).ok()),
+        trace: row.opt_text(10)?,
     };
     Ok((row.int(7)?, LeasedDelivery { delivery, attempts: row.int(6)?.clamp(0, u32::MAX.into()) as u32 }))
 }
 
-/// Records one attempt's outcome. When the delivery heads an ordered lane (`lane`) and is
-/// delivered or dead, the lane's next delivery becomes due.
+/// Records one attempt's outcome, unless this gateway no longer holds the delivery (another
+/// took it over while this one was frozen or cut off): then nothing is written, and the answer
+/// is `None`. When the delivery heads an ordered lane (`lane`) and is delivered or dead, the
+/// lane's next delivery becomes due.
 pub(crate) struct FinishDelivery {
     pub(crate) id: String,
     pub(crate) outcome: DeliveryOutcome,
@@ -109,40 +117,43 @@ pub(crate) struct FinishDelivery {
 }
 
 impl Op for FinishDelivery {
-    /// How many deliveries of the lane became due.
-    type Output = u64;
+    /// How many deliveries of the lane became due; `None` when the lease was lost.
+    type Output = Option<u64>;
 
-    fn run(&mut self, tx: &mut dyn Tx, ctx: &Ctx) -> Result<u64, StoreError> {
-        let (id, now) = (self.id.as_str(), ctx.now);
-        match &self.outcome {
+    fn run(&mut self, tx: &mut dyn Tx, ctx: &Ctx) -> Result<Option<u64>, StoreError> {
+        let (id, now, node) = (self.id.as_str(), ctx.now, &*ctx.node);
+        let written = match &self.outcome {
             DeliveryOutcome::Delivered => tx.execute(
                 "UPDATE deliveries SET state = 'delivered', attempts = attempts + 1, lease_until_ms = 0,
-                 last_error = NULL, updated_at_ms = ?2 WHERE id = ?1",
-                &[id.into(), now.into()],
+                 lease_owner = NULL, last_error = NULL, updated_at_ms = ?2 WHERE id = ?1 AND lease_owner = ?3",
+                &[id.into(), now.into(), node.into()],
             ),
             DeliveryOutcome::Retry { retry_in, error } => tx.execute(
-                "UPDATE deliveries SET attempts = attempts + 1, due_at_ms = ?2, lease_until_ms = 0, last_error = ?3,
-                 updated_at_ms = ?4 WHERE id = ?1",
-                &[id.into(), now.saturating_add(millis(*retry_in)).into(), error.into(), now.into()],
+                "UPDATE deliveries SET attempts = attempts + 1, due_at_ms = ?2, lease_until_ms = 0, lease_owner = NULL,
+                 last_error = ?3, updated_at_ms = ?4 WHERE id = ?1 AND lease_owner = ?5",
+                &[id.into(), now.saturating_add(millis(*retry_in)).into(), error.into(), now.into(), node.into()],
             ),
             DeliveryOutcome::Dead { error } => tx.execute(
-                "UPDATE deliveries SET state = 'dead', attempts = attempts + 1, lease_until_ms = 0, last_error = ?2,
-                 updated_at_ms = ?3 WHERE id = ?1",
-                &[id.into(), error.into(), now.into()],
+                "UPDATE deliveries SET state = 'dead', attempts = attempts + 1, lease_until_ms = 0, lease_owner = NULL,
+                 last_error = ?2, updated_at_ms = ?3 WHERE id = ?1 AND lease_owner = ?4",
+                &[id.into(), error.into(), now.into(), node.into()],
             ),
         }?;
+        if written == 0 {
+            return Ok(None);
+        }
         super::history::record_attempt(tx, id, now, &self.outcome, self.log)?;
         match (&self.lane, &self.outcome) {
             (Some((route, key)), DeliveryOutcome::Delivered | DeliveryOutcome::Dead { .. }) => {
                 ordering::take_seq(tx)?;
-                ordering::promote(tx, route, key, now)
+                ordering::promote(tx, route, key, now).map(Some)
             }
-            _ => Ok(0),
+            _ => Ok(Some(0)),
         }
     }
 
-    fn committed(self, promoted: u64, wake: &mut Wakeups) -> u64 {
-        wake.deliveries |= promoted > 0;
+    fn committed(self, promoted: Option<u64>, wake: &mut Wakeups) -> Option<u64> {
+        wake.deliveries |= promoted.is_some_and(|n| n > 0);
         promoted
     }
 }
@@ -159,8 +170,9 @@ impl Op for DeferDelivery {
 
     fn run(&mut self, tx: &mut dyn Tx, ctx: &Ctx) -> Result<(), StoreError> {
         tx.execute(
-            "UPDATE deliveries SET due_at_ms = ?2, lease_until_ms = 0 WHERE id = ?1 AND state = 'pending'",
-            &[(&self.id).into(), ctx.now.saturating_add(millis(self.wait)).into()],
+            "UPDATE deliveries SET due_at_ms = ?2, lease_until_ms = 0, lease_owner = NULL
+             WHERE id = ?1 AND state = 'pending' AND lease_owner = ?3",
+            &[(&self.id).into(), ctx.now.saturating_add(millis(self.wait)).into(), (&*ctx.node).into()],
         )
         .map(drop)
     }
@@ -178,9 +190,9 @@ impl Op for ParkDelivery {
 
     fn run(&mut self, tx: &mut dyn Tx, ctx: &Ctx) -> Result<(), StoreError> {
         tx.execute(
-            "UPDATE deliveries SET state = 'paused', lease_until_ms = 0, due_at_ms = ?2,
-             last_error = COALESCE(?3, last_error), updated_at_ms = ?2 WHERE id = ?1 AND state = 'pending'",
-            &[(&self.id).into(), ctx.now.into(), self.error.as_deref().into()],
+            "UPDATE deliveries SET state = 'paused', lease_until_ms = 0, lease_owner = NULL, due_at_ms = ?2,
+             last_error = COALESCE(?3, last_error), updated_at_ms = ?2 WHERE id = ?1 AND state = 'pending' AND lease_owner = ?4",
+            &[(&self.id).into(), ctx.now.into(), self.error.as_deref().into(), (&*ctx.node).into()],
         )
         .map(drop)
     }

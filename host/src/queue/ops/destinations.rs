@@ -137,11 +137,12 @@ impl Op for ClaimProbe {
         }
         let until = ctx.until(self.lease, ctx.max_delivery_lease);
         let leased = tx.row(
-            "UPDATE deliveries SET state = 'pending', lease_until_ms = ?2, due_at_ms = ?2 WHERE id IN (
+            "UPDATE deliveries SET state = 'pending', lease_until_ms = ?2, due_at_ms = ?2, lease_owner = ?3, leased_at_ms = ?4
+             WHERE id IN (
                 SELECT id FROM deliveries WHERE destination = ?1 AND state = 'paused'
                 ORDER BY due_at_ms LIMIT 1 {skip_locked})
-             RETURNING id, event_id, route, destination, body, headers, attempts, created_at_ms, order_key, vars",
-            &[dest.into(), until.into()],
+             RETURNING id, event_id, route, destination, body, headers, attempts, created_at_ms, order_key, vars, trace",
+            &[dest.into(), until.into(), (&*ctx.node).into(), now.into()],
             leased_delivery,
         )?;
         Ok(leased.map(|(_, d)| d))

@@ -43,7 +43,7 @@ impl Op for Append {
             return Ok(Appended::Duplicate { original_id });
         }
         let until = self.lease.as_ref().map(|l| ctx.until(l.duration, ctx.max_event_lease));
-        insert(tx, &self.event, ctx.now, until)?;
+        insert(tx, &self.event, ctx, until)?;
         if !self.holds.is_empty() {
             let seq = ordering::take_seq(tx)?;
             ordering::hold(tx, &self.event.id, &self.holds, seq)?;
@@ -93,13 +93,17 @@ fn claim(tx: &mut dyn Tx, dedup: &Dedup, event_id: &str, now: i64) -> Result<Opt
         .ok_or_else(|| StoreError::Database("the dedup key was pruned while being checked; try again".into()))
 }
 
-/// Stores `e` due now, or leased until `leased_until` (a leased row is due when its lease ends).
-pub(super) fn insert(tx: &mut dyn Tx, e: &Event, now: i64, leased_until: Option<i64>) -> Result<(), StoreError> {
+/// Stores `e` due now, or leased to this gateway until `leased_until` (a leased row is due
+/// when its lease ends).
+pub(super) fn insert(tx: &mut dyn Tx, e: &Event, ctx: &Ctx, leased_until: Option<i64>) -> Result<(), StoreError> {
     let headers = json(&e.headers)?;
+    let now = ctx.now;
     let (due, lease) = super::new_row_times(now, leased_until);
+    let owner = leased_until.map(|_| &*ctx.node);
     tx.execute(
-        "INSERT INTO events (id, source, scope, headers, body, received_at_ms, depth, root_id, state, due_at_ms, lease_until_ms, updated_at_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9, ?10, ?11)",
+        "INSERT INTO events (id, source, scope, headers, body, received_at_ms, depth, root_id, state, due_at_ms,
+                             lease_until_ms, updated_at_ms, lease_owner, leased_at_ms, trace)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9, ?10, ?11, ?12, ?11, ?13)",
         &[
             (&e.id).into(),
             (&e.source).into(),
@@ -112,6 +116,8 @@ pub(super) fn insert(tx: &mut dyn Tx, e: &Event, now: i64, leased_until: Option<
             due.into(),
             lease.into(),
             now.into(),
+            owner.into(),
+            e.trace.as_deref().into(),
         ],
     )?;
     Ok(())
@@ -129,11 +135,12 @@ impl Op for LeaseEvents {
     fn run(&mut self, tx: &mut dyn Tx, ctx: &Ctx) -> Result<Vec<LeasedEvent>, StoreError> {
         let until = ctx.until(self.lease, ctx.max_event_lease);
         let mut leased = tx.rows(
-            "UPDATE events SET lease_until_ms = ?3, due_at_ms = ?3 WHERE id IN (
+            "UPDATE events SET lease_until_ms = ?3, due_at_ms = ?3, lease_owner = ?4, leased_at_ms = ?1 WHERE id IN (
                 SELECT id FROM events WHERE state = 'pending' AND due_at_ms <= ?1
                 ORDER BY due_at_ms LIMIT ?2 {skip_locked})
-             RETURNING id, source, scope, headers, body, received_at_ms, depth, attempts, routes_done, root_id, held, replays",
-            &[ctx.now.into(), Arg::Int(self.max as i64), until.into()],
+             RETURNING id, source, scope, headers, body, received_at_ms, depth, attempts, routes_done, root_id, held,
+                       replays, trace",
+            &[ctx.now.into(), Arg::Int(self.max as i64), until.into(), (&*ctx.node).into()],
             leased_event,
         )?;
         leased.sort_by(|x, y| (x.event.received_at_ms, &x.event.id).cmp(&(y.event.received_at_ms, &y.event.id)));
@@ -152,6 +159,7 @@ fn leased_event(row: &dyn Row) -> Result<LeasedEvent, StoreError> {
             received_at_ms: row.int(5)?.max(0) as u64,
             depth: u8::try_from(row.int(6)?).unwrap_or(u8::MAX),
             root: row.opt_text(9)?,
+            trace: row.opt_text(12)?,
         },
         attempts: row.int(7)?.clamp(0, u32::MAX.into()) as u32,
         routes_done: json_list(&row.text(8)?),
@@ -195,6 +203,9 @@ impl Op for FinishEvent {
 
     fn run(&mut self, tx: &mut dyn Tx, ctx: &Ctx) -> Result<EventFinished, StoreError> {
         let (id, outcome, now) = (self.id.as_str(), &self.outcome, ctx.now);
+        if !holds_lease(tx, "SELECT 1 FROM events WHERE id = ?1 AND lease_owner = ?2 {for_update}", id, ctx)? {
+            return Ok(EventFinished { finished: Finished::LeaseLost, inserted: Vec::new(), promoted: 0 });
+        }
         let ordered =
             outcome.held || !outcome.holds.is_empty() || outcome.deliveries.iter().any(|d| d.order_key.is_some());
         // Taken before any lane is read: it serializes lane changes across gateways.
@@ -220,9 +231,9 @@ impl Op for FinishEvent {
             lanes = outcome.deliveries.iter().filter_map(|d| Some((d.route.clone(), d.order_key.clone()?))).collect();
         }
         let until = self.leases.first().map_or(now, |l| ctx.until(l.duration, ctx.max_delivery_lease));
-        let inserted = insert_deliveries(tx, &outcome.deliveries, &seqs, now, self.leases.len(), until)?;
+        let inserted = insert_deliveries(tx, &outcome.deliveries, &seqs, ctx, self.leases.len(), until)?;
         for (i, event) in outcome.emitted.iter().enumerate() {
-            insert(tx, event, now, None)?;
+            insert(tx, event, ctx, None)?;
             let holds: Vec<Hold> = outcome.holds.iter().filter(|(at, _)| *at == i).map(|(_, h)| h.clone()).collect();
             if !holds.is_empty() {
                 let seq = ordering::take_seq(tx)?;
@@ -336,21 +347,28 @@ fn count_emits(tx: &mut dyn Tx, root: &str, n: i64, max: u32) -> Result<Option<F
     Ok(Some(Finished::OverEmitLimit { error, first }))
 }
 
+/// Whether this gateway still holds the row `sql` selects by `?1` (the id) and `?2` (the
+/// holder), locking it until the commit: a gateway that lost its lease, because it froze or
+/// was cut off past it and another took the row over, must not write the row's outcome.
+pub(super) fn holds_lease(tx: &mut dyn Tx, sql: &'static str, id: &str, ctx: &Ctx) -> Result<bool, StoreError> {
+    Ok(tx.row(sql, &[id.into(), (&*ctx.node).into()], |_| Ok(()))?.is_some())
+}
+
 /// The event's new state after a try.
 fn set_state(tx: &mut dyn Tx, id: &str, routes_done: &[String], next: &EventNext, now: i64) -> Result<(), StoreError> {
     let done = json(routes_done)?;
     match next {
         EventNext::Done => tx.execute(
-            "UPDATE events SET state = 'done', lease_until_ms = 0, routes_done = ?2, updated_at_ms = ?3 WHERE id = ?1",
+            "UPDATE events SET state = 'done', lease_until_ms = 0, lease_owner = NULL, routes_done = ?2, updated_at_ms = ?3 WHERE id = ?1",
             &[id.into(), (&done).into(), now.into()],
         ),
         EventNext::Retry { retry_in, error } => tx.execute(
-            "UPDATE events SET attempts = attempts + 1, due_at_ms = ?2, lease_until_ms = 0, routes_done = ?3,
+            "UPDATE events SET attempts = attempts + 1, due_at_ms = ?2, lease_until_ms = 0, lease_owner = NULL, routes_done = ?3,
              last_error = ?4, updated_at_ms = ?5 WHERE id = ?1",
             &[id.into(), now.saturating_add(millis(*retry_in)).into(), (&done).into(), error.into(), now.into()],
         ),
         EventNext::Dead { error } => tx.execute(
-            "UPDATE events SET state = 'dead', attempts = attempts + 1, lease_until_ms = 0, routes_done = ?2,
+            "UPDATE events SET state = 'dead', attempts = attempts + 1, lease_until_ms = 0, lease_owner = NULL, routes_done = ?2,
              last_error = ?3, updated_at_ms = ?4 WHERE id = ?1",
             &[id.into(), (&done).into(), error.into(), now.into()],
         ),
@@ -369,8 +387,9 @@ impl Op for ReleaseEvent {
 
     fn run(&mut self, tx: &mut dyn Tx, ctx: &Ctx) -> Result<(), StoreError> {
         tx.execute(
-            "UPDATE events SET lease_until_ms = 0, due_at_ms = ?2 WHERE id = ?1 AND state = 'pending'",
-            &[(&self.id).into(), ctx.now.into()],
+            "UPDATE events SET lease_until_ms = 0, lease_owner = NULL, due_at_ms = ?2
+             WHERE id = ?1 AND state = 'pending' AND lease_owner = ?3",
+            &[(&self.id).into(), ctx.now.into(), (&*ctx.node).into()],
         )
         .map(drop)
     }

@@ -11,6 +11,7 @@
 //! - `kv.rs`: plugins' key–value state: reads, a call's writes applied with its event, inspection.
 //! - `maintain.rs`: replay dead letters and events, prune old work, probe that the store writes.
 //! - `history.rs`: each delivery attempt kept; events found and read in full (the console).
+//! - `nodes.rs`: the gateways sharing the store: heartbeats, lease renewal, hand-back, the list.
 
 mod deliveries;
 mod destinations;
@@ -19,6 +20,7 @@ mod history;
 mod inspect;
 mod kv;
 mod maintain;
+mod nodes;
 mod ordering;
 
 pub(crate) use deliveries::{DeferDelivery, FinishDelivery, LeaseDeliveries, ParkDelivery};
@@ -29,6 +31,8 @@ pub(crate) use inspect::{CountDepth, DeadLetters, RecentEvents};
 pub use kv::MAX_LIST as KV_MAX_LIST;
 pub(crate) use kv::{KvCount, KvDelete, KvGet, KvList};
 pub(crate) use maintain::{OldestEvent, Probe, Prune, Replay, ReplayEvents};
+pub(crate) use nodes::{HandBack, Nodes, Renew};
+pub use nodes::{Node, NodeInfo, Renewed};
 
 use super::StoreError;
 

@@ -2,10 +2,13 @@
 //! and restart it: every webhook that got a 200 is delivered, and re-deliveries carry the same
 //! `webhook-id`. Runs the real binary as a child process.
 
+mod common;
+
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
+use common::free_port;
 use std::collections::{HashMap, HashSet};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,10 +24,6 @@ async fn record(State(seen): State<Seen>, headers: HeaderMap, body: axum::body::
         seen.entry(n).or_default().insert(id);
     }
     StatusCode::OK
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(18080)
 }
 
 fn start(config: &std::path::Path, log: &std::path::Path) -> Child {

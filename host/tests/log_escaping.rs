@@ -2,14 +2,13 @@
 //! from an unsigned body, carrying a newline, an ESC and a NUL, come out escaped on one line in
 //! text and JSON logs alike, and a 100 KB scope is cut. Runs the real binary and reads its log.
 
+mod common;
+
+use common::free_port;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const PATIENCE: Duration = Duration::from_secs(15);
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(18091)
-}
 
 /// Runs a gateway logging in `format`, sends the hostile requests, and returns its log.
 async fn log_of_hostile_requests(format: &str) -> String {

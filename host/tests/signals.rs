@@ -1,14 +1,13 @@
 //! The real binary, as an operator runs it: the admin listener named in routes.toml answers,
 //! SIGHUP reloads even under `--no-watch`, and SIGTERM stops it cleanly.
 
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use common::{Running, free_port, signal};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const PATIENCE: Duration = Duration::from_secs(15);
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(18090)
-}
 
 fn table(ingest: u16, admin: u16, pattern: &str) -> String {
     format!(
@@ -36,23 +35,6 @@ async fn until(client: &reqwest::Client, admin: u16, path: &str, check: impl Fn(
         assert!(Instant::now() < deadline, "{path} never satisfied the check; last: {got:?}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-/// The child process, killed if the test ends before it exits.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-fn signal(pid: u32, name: &str) {
-    let sent = Command::new("kill").args([&format!("-{name}"), &pid.to_string()]).status();
-    assert!(sent.is_ok_and(|s| s.success()), "kill -{name} {pid}");
 }
 
 #[tokio::test]

@@ -2,33 +2,15 @@
 //! each event is accepted, routed and delivered (or fails), in plain text when stdout is not a
 //! terminal, and exits with status 0 on Ctrl-C (SIGINT).
 
+mod common;
+
+use common::{Running, free_port, signal};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const PATIENCE: Duration = Duration::from_secs(15);
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(18091)
-}
-
-/// A child process, killed if the test ends before it exits.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-fn signal(pid: u32, name: &str) {
-    let sent = Command::new("kill").args([&format!("-{name}"), &pid.to_string()]).status();
-    assert!(sent.is_ok_and(|s| s.success()), "kill -{name} {pid}");
-}
 
 /// A destination on 127.0.0.1 that answers 200 to everything (on a worker thread: the test
 /// blocks its own while it reads `tail`'s lines).

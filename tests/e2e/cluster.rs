@@ -9,6 +9,7 @@
 //! the issue's: the lost node's work resumes within `lease_secs` + 5 s.
 
 use crate::support::child::{ServeChild, run_cli};
+use crate::support::free_port;
 use crate::support::pg::TestSchema;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -26,13 +27,6 @@ const PACE: Duration = Duration::from_millis(6);
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The destination: records each request's `n` and `webhook-id`; answers 200 after

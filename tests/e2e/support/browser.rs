@@ -57,7 +57,7 @@ impl Browser {
         let chromedriver = which("chromedriver").unwrap_or_else(|| {
             panic!("the console tests need `chromedriver` (apt-get install chromium-driver; .ci/run does)")
         });
-        let port = free_port();
+        let port = super::free_port();
         let driver = Command::new(chromedriver)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
@@ -261,13 +261,6 @@ impl Drop for Browser {
 fn which(program: &str) -> Option<String> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path).map(|dir| dir.join(program)).find(|p| p.is_file()).map(|p| p.display().to_string())
-}
-
-fn free_port() -> u16 {
-    match std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()) {
-        Ok(addr) => addr.port(),
-        Err(e) => panic!("no free port for chromedriver: {e}"),
-    }
 }
 
 /// `target/console-screenshots/`, made if missing.

@@ -11,6 +11,13 @@ pub const DIR_VAR: &str = "SWITCHYARD_CHILD_DIR";
 /// What the child prints before its ingest address.
 pub const LISTENING: &str = "child gateway listening on ";
 
+/// This test binary, set to run only its ignored test `name` (a child process's entry point).
+fn this_test_binary(name: &str) -> std::io::Result<Command> {
+    let mut command = Command::new(std::env::current_exe()?);
+    command.args(["--exact", name, "--ignored", "--nocapture", "--test-threads=1", "-q"]);
+    Ok(command)
+}
+
 pub struct ChildGateway {
     child: Child,
     pub addr: String,
@@ -19,9 +26,7 @@ pub struct ChildGateway {
 impl ChildGateway {
     /// Starts a gateway on `dir/routes.toml` and waits until it listens.
     pub fn start(dir: &Path) -> anyhow::Result<Self> {
-        let exe = std::env::current_exe()?;
-        let mut child = Command::new(exe)
-            .args(["--exact", "child_gateway", "--ignored", "--nocapture", "--test-threads=1", "-q"])
+        let mut child = this_test_binary("child_gateway")?
             .env(DIR_VAR, dir)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -74,10 +79,8 @@ impl ServeChild {
     /// Runs `switchyard serve --config CONFIG --no-watch` and waits (bounded) until its admin
     /// listener answers `/health`. `admin` is the `[server] admin` address the config names.
     pub async fn start(config: &Path, admin: &str) -> anyhow::Result<Self> {
-        let exe = std::env::current_exe()?;
         let args = format!("serve\n--config\n{}\n--no-watch", config.display());
-        let child = Command::new(exe)
-            .args(["--exact", "child_serve", "--ignored", "--nocapture", "--test-threads=1", "-q"])
+        let child = this_test_binary("child_serve")?
             .env(ARGS_VAR, args)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
@@ -134,9 +137,7 @@ impl Drop for ServeChild {
 /// Runs `switchyard ARGS…` as the binary would (`cli::main`) in a child process; its exit
 /// status and the lines it printed (the test harness's own lines left out).
 pub fn run_cli(args: &[&str]) -> anyhow::Result<(bool, Vec<String>)> {
-    let exe = std::env::current_exe()?;
-    let output = Command::new(exe)
-        .args(["--exact", "child_serve", "--ignored", "--nocapture", "--test-threads=1", "-q"])
+    let output = this_test_binary("child_serve")?
         .env(ARGS_VAR, args.join("\n"))
         .env("RUST_LOG", "warn")
         .stderr(Stdio::inherit())

@@ -337,6 +337,14 @@ async fn record(
 }
 
 /// Waits until `check` holds, polling an in-process value every few milliseconds, up to [`PATIENCE`].
+/// A loopback port free at the moment of asking (for a config written before its server starts).
+pub fn free_port() -> u16 {
+    match std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()) {
+        Ok(addr) => addr.port(),
+        Err(e) => panic!("no free loopback port: {e}"),
+    }
+}
+
 pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + PATIENCE;
     while !check() {

@@ -53,6 +53,8 @@ pub struct Gateway {
     pub control: Arc<delivery::Control>,
     /// The last check of each source's registered hooks.
     pub subscriptions: Arc<subscriptions::heal::Checks>,
+    /// What happens to events as it happens (the console and `switchyard tail` follow it).
+    pub feed: crate::feed::Feed,
     shutdown: CancellationToken,
     ingest_stop: CancellationToken,
     tasks: TaskTracker,
@@ -175,6 +177,7 @@ impl Gateway {
             metrics,
             control,
             subscriptions,
+            feed,
             shutdown,
             ingest_stop,
             tasks,

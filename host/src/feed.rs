@@ -4,11 +4,15 @@
 //! One bounded `tokio::sync::broadcast` channel. Publishing never waits and never grows a
 //! buffer: with nobody listening it builds nothing (one atomic load), and a listener that falls
 //! more than [`CAPACITY`] happenings behind skips the ones it missed and is told how many
-//! (`RecvError::Lagged`). Listeners are capped at [`MAX_LISTENERS`]. The feed carries ids,
-//! names, statuses and error text — never a body or a header.
+//! (`RecvError::Lagged`). Every publish also counts its kind ([`Feed::counts`]), listened to
+//! or not: what a reader that needs only "how many, of what" (the console's digest) reads,
+//! without the gateway building a happening per event for it. Listeners and watchers together
+//! are capped at [`MAX_LISTENERS`]. The feed carries ids, names, statuses and error text —
+//! never a body or a header.
 
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast};
 
 /// Happenings a listener may fall behind by before it skips: a second of a busy gateway.
@@ -38,6 +42,9 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind, in the order of [`Counts`].
+    pub const ALL: [Kind; 5] = [Kind::Accepted, Kind::Routed, Kind::Delivered, Kind::Failed, Kind::Dead];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Accepted => "accepted",
@@ -99,16 +106,25 @@ impl Happening {
     }
 }
 
+/// How many happenings of each kind were published since the gateway started, indexed as
+/// [`Kind::ALL`].
+pub type Counts = [u64; 5];
+
 /// The publishing end, shared by ingest, dispatch, delivery and the admin listener.
 #[derive(Debug, Clone)]
 pub struct Feed {
     tx: broadcast::Sender<Arc<Happening>>,
     listeners: Arc<Semaphore>,
+    counts: Arc<[AtomicU64; 5]>,
 }
 
 impl Default for Feed {
     fn default() -> Self {
-        Self { tx: broadcast::Sender::new(CAPACITY), listeners: Arc::new(Semaphore::new(MAX_LISTENERS)) }
+        Self {
+            tx: broadcast::Sender::new(CAPACITY),
+            listeners: Arc::new(Semaphore::new(MAX_LISTENERS)),
+            counts: Arc::default(),
+        }
     }
 }
 
@@ -118,13 +134,31 @@ pub struct Listener {
     _permit: OwnedSemaphorePermit,
 }
 
+/// A place for a reader of [`Feed::counts`] alone: it takes one of [`MAX_LISTENERS`] but
+/// receives nothing, so publishers still build nothing for it.
+pub struct Watcher {
+    _permit: OwnedSemaphorePermit,
+}
+
 impl Feed {
-    /// Publishes the happening `make` builds, only when someone listens.
-    pub fn publish(&self, make: impl FnOnce() -> Happening) {
+    /// Counts a happening of `kind`, and publishes the one `make` builds when someone listens.
+    pub fn publish(&self, kind: Kind, make: impl FnOnce() -> Happening) {
+        self.counts[kind as usize].fetch_add(1, Ordering::Relaxed);
         if self.tx.receiver_count() > 0 {
             // An error means the last listener left in between: nobody to tell.
             let _ = self.tx.send(Arc::new(make()));
         }
+    }
+
+    /// Happenings published so far, by kind.
+    pub fn counts(&self) -> Counts {
+        std::array::from_fn(|i| self.counts[i].load(Ordering::Relaxed))
+    }
+
+    /// A place to read [`Feed::counts`] from, or `None` when [`MAX_LISTENERS`] are taken.
+    pub fn watch(&self) -> Option<Watcher> {
+        let permit = self.listeners.clone().try_acquire_owned().ok()?;
+        Some(Watcher { _permit: permit })
     }
 
     /// Whether anyone listens: publishers skip building what nobody reads.
@@ -148,11 +182,25 @@ mod tests {
     fn nothing_is_built_while_nobody_listens() {
         let feed = Feed::default();
         let mut built = false;
-        feed.publish(|| {
+        feed.publish(Kind::Accepted, || {
             built = true;
             Happening::new(Kind::Accepted, "evt_1")
         });
         assert!(!built);
+        assert_eq!(feed.counts(), [1, 0, 0, 0, 0], "counted all the same");
+    }
+
+    #[test]
+    fn counts_follow_kinds_and_watchers_take_places() {
+        let feed = Feed::default();
+        for kind in [Kind::Accepted, Kind::Routed, Kind::Delivered, Kind::Delivered, Kind::Failed, Kind::Dead] {
+            feed.publish(kind, || Happening::new(kind, "evt_1"));
+        }
+        assert_eq!(feed.counts(), [1, 1, 2, 1, 1]);
+        let watchers: Vec<Watcher> = (0..MAX_LISTENERS).filter_map(|_| feed.watch()).collect();
+        assert_eq!(watchers.len(), MAX_LISTENERS);
+        assert!(feed.listen().is_none(), "watchers and listeners share the cap");
+        assert!(!feed.listened(), "a watcher receives nothing, so nothing is built for it");
     }
 
     #[test]
@@ -160,7 +208,7 @@ mod tests {
         let feed = Feed::default();
         let Some(mut listener) = feed.listen() else { panic!("no listener") };
         for i in 0..CAPACITY + 10 {
-            feed.publish(|| Happening::new(Kind::Accepted, &format!("evt_{i}")));
+            feed.publish(Kind::Accepted, || Happening::new(Kind::Accepted, &format!("evt_{i}")));
         }
         assert_eq!(listener.rx.try_recv().err(), Some(TryRecvError::Lagged(10)));
         let next = listener.rx.try_recv().map(|h| h.event_id.clone());

@@ -174,3 +174,157 @@ async fn the_console_shell_holds_no_data_and_its_fragments_need_the_token() {
     assert_eq!(get("/health", None).await.map(|r| r.status().as_u16()).unwrap_or(0), 200);
     gw.stop().await;
 }
+
+/// GET `path` on the admin listener with the token; it must answer 200.
+async fn admin_get(gw: &TestGateway, path: &str) -> reqwest::Response {
+    let response = reqwest::Client::new()
+        .get(gw.admin_url(path))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+    assert_eq!(response.status(), 200, "GET {path}");
+    response
+}
+
+/// Reads `/api/stream?QUERY` until the digests it sent add up to `want` (kind → count), within
+/// [`PATIENCE`]; returns what they added up to.
+async fn digests_until(
+    gw: &TestGateway,
+    query: &str,
+    want: &[(&str, u64)],
+    while_open: impl AsyncFnOnce(),
+) -> std::collections::BTreeMap<String, u64> {
+    let response = admin_get(gw, &format!("/api/stream?{query}")).await;
+    while_open().await;
+    let mut body = response.bytes_stream();
+    let mut text = String::new();
+    let mut total = std::collections::BTreeMap::<String, u64>::new();
+    let deadline = Instant::now() + PATIENCE;
+    while want.iter().any(|(kind, n)| total.get(*kind).copied().unwrap_or(0) < *n) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let chunk = match tokio::time::timeout(left, futures_util::StreamExt::next(&mut body)).await {
+            Ok(Some(Ok(chunk))) => chunk,
+            other => panic!("the stream ended or stalled ({:?}) with {total:?}, want {want:?}", other.is_ok()),
+        };
+        text.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = text.find("\n\n") {
+            let block: String = text.drain(..end + 2).collect();
+            assert!(block.starts_with(':') || block.contains("event: digest"), "{block}");
+            if let Some(data) = block.lines().find_map(|l| l.strip_prefix("data:")) {
+                let counts: std::collections::BTreeMap<String, u64> =
+                    serde_json::from_str(data.trim()).unwrap_or_else(|e| panic!("{e}: {data}"));
+                for (kind, n) in counts {
+                    *total.entry(kind).or_default() += n;
+                }
+            }
+        }
+    }
+    total
+}
+
+#[tokio::test]
+async fn a_digest_counts_what_happened_and_an_unfiltered_one_costs_the_gateway_no_happening() {
+    let dest = TestDestination::start().await;
+    let gw = TestGateway::start_with_admin(&table(&dest)).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let want = [("accepted", 2), ("routed", 2), ("delivered", 2)];
+    // Unfiltered: the feed's counters, nothing built per event for this stream.
+    let total = digests_until(&gw, "digest=100", &want, async || {
+        assert!(!gw.gateway.feed.listened(), "an unfiltered digest listens to nothing");
+        send(&gw, "store/order/created").await;
+        send(&gw, "store/channel/1/cart/couponApplied").await;
+    })
+    .await;
+    assert_eq!(total.keys().map(String::as_str).collect::<Vec<_>>(), ["accepted", "delivered", "routed"], "{total:?}");
+    // Filtered by scope: counts only what passes (deliveries named by their event).
+    let total =
+        digests_until(&gw, "digest=100&scope=store/order/*", &[("accepted", 1), ("delivered", 1)], async || {
+            assert!(gw.gateway.feed.listened(), "a filtered digest follows the happenings");
+            send(&gw, "store/channel/2/cart/couponApplied").await;
+            send(&gw, "store/order/updated").await;
+        })
+        .await;
+    assert_eq!(total.get("accepted"), Some(&1), "{total:?}");
+    // Failures only, unfiltered: nothing failed, so nothing is sent; an empty digest never is.
+    let response = admin_get(&gw, "/api/stream?digest=100&failed=true").await;
+    send(&gw, "store/order/created").await;
+    let mut body = response.bytes_stream();
+    let quiet = tokio::time::timeout(Duration::from_millis(500), futures_util::StreamExt::next(&mut body)).await;
+    assert!(quiet.is_err(), "a failures-only digest sent something with no failure: {quiet:?}");
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn an_events_page_shows_what_its_plugins_logged_even_when_they_failed() {
+    let dest = TestDestination::start().await;
+    let toml = format!(
+        r#"[server]
+admin_token = "{TOKEN}"
+
+[sources.test]
+provider = "generic"
+scope_field = "scope"
+
+[plugins.chaos]
+path = "{{wasm:chaos}}"
+
+[destinations.ok]
+url = "{ok}"
+retry = {{ max_attempts = 1 }}
+
+[[routes]]
+name = "noisy"
+match = "chaos"
+plugin = "chaos"
+to = ["ok"]
+"#,
+        ok = dest.url("/ok")
+    );
+    let gw = TestGateway::start_with_admin(&toml).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let post = async |mode: &str| -> String {
+        let response = gw.post("test", &serde_json::json!({ "scope": "chaos", "mode": mode }).to_string()).await;
+        let text = response.text().await.unwrap_or_default();
+        let answer: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+        answer["id"].as_str().unwrap_or_else(|| panic!("no id in {answer}")).to_owned()
+    };
+    let settled = async |id: &str| {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let record = gw.gateway.store.event_record(id).await.unwrap_or_else(|e| panic!("{e}"));
+            match record {
+                Some(r) if r.summary.state != "pending" => return r,
+                _ if Instant::now() > deadline => panic!("event {id} never settled"),
+                _ => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+    };
+    let page = async |id: &str| admin_get(&gw, &format!("/console/events/{id}")).await.text().await.unwrap_or_default();
+
+    // 25 lines and one to stderr: the first 20 are kept, and the page says how many more.
+    let chatty = post("log").await;
+    let record = settled(&chatty).await;
+    assert_eq!(record.summary.state, "done");
+    assert_eq!(record.plugin_log.len(), 21, "{:?}", record.plugin_log);
+    let first = &record.plugin_log[0];
+    assert_eq!((first.route.as_str(), first.plugin.as_str(), first.level.as_str()), ("noisy", "chaos", "info"));
+    assert_eq!(first.message, "chaos line 1 of 25 for chaos");
+    let html = page(&chatty).await;
+    assert!(html.contains("chaos line 20 of 25") && !html.contains("chaos line 21 of 25"), "{html}");
+    assert!(html.contains("6 more lines in the gateway"), "{html}");
+
+    // A plugin that fails: what it logged before, and what it printed as it panicked.
+    let failing = post("fail").await;
+    let record = settled(&failing).await;
+    assert_eq!(record.summary.state, "dead");
+    assert!(page(&failing).await.contains("chaos is about to fail"));
+    let panicking = post("panic").await;
+    let record = settled(&panicking).await;
+    let stderr = record.plugin_log.iter().find(|l| l.level == "stderr").map(|l| l.message.as_str());
+    assert!(stderr.is_some_and(|s| s.contains("panicked on purpose")), "{:?}", record.plugin_log);
+
+    // A plugin that logs nothing keeps nothing.
+    let quiet = post("forward").await;
+    assert!(settled(&quiet).await.plugin_log.is_empty());
+    assert!(page(&quiet).await.contains("No plugin logged anything"));
+    gw.stop().await;
+}

@@ -5,7 +5,10 @@
 //! With `digest=MS` a stream sends, instead, at most one `event: digest` per MS milliseconds,
 //! counting the happenings of each kind since the last: what the console reads, since it only
 //! needs to know that something changed (a page at 4,000 events/s would otherwise parse 12,000
-//! messages a second). A stream listens to [`crate::feed::Feed`]: when its reader is slow, the feed skips ahead and
+//! messages a second). A digest without a source or scope filter reads the feed's counters
+//! ([`crate::feed::Feed::counts`]) once per interval and listens to nothing, so the console
+//! open costs the gateway nothing per event; with one, it counts the happenings that pass.
+//! A stream listens to [`crate::feed::Feed`]: when its reader is slow, the feed skips ahead and
 //! the stream says so with one `event: lagged` (`data:` how many were skipped) — the gateway
 //! never waits for a reader and keeps nothing for it. Streams are capped (503 past
 //! [`crate::feed::MAX_LISTENERS`]) and end when the gateway shuts down. Delivery happenings
@@ -20,7 +23,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,16 +58,74 @@ pub async fn stream(State(admin): State<Admin>, Query(q): Query<StreamQuery>) ->
         Ok(filter) => filter,
         Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
     };
-    let Some(listener) = admin.feed.listen() else {
-        return error(StatusCode::SERVICE_UNAVAILABLE, "too many live streams are open; close one and try again");
-    };
+    let too_many = || error(StatusCode::SERVICE_UNAVAILABLE, "too many live streams are open; close one and try again");
     let digest = q.digest.map(|ms| Duration::from_millis(ms).clamp(DIGEST_MIN, DIGEST_MAX));
+    if let Some(every) = digest
+        && !filter.by_name()
+    {
+        let Some(watcher) = admin.feed.watch() else { return too_many() };
+        let tally = Tally {
+            feed: admin.feed.clone(),
+            _watcher: watcher,
+            failed_only: q.failed,
+            every,
+            last: admin.feed.counts(),
+            stopping: admin.stopping.clone(),
+        };
+        return sse(futures_util::stream::unfold(tally, |mut tally| async move {
+            let event = tally.next().await?;
+            Some((Ok::<_, Infallible>(event), tally))
+        }));
+    }
+    let Some(listener) = admin.feed.listen() else { return too_many() };
     let follow = Follow { listener, filter, names: Names::default(), stopping: admin.stopping.clone(), digest };
-    let events = futures_util::stream::unfold(follow, |mut follow| async move {
+    sse(futures_util::stream::unfold(follow, |mut follow| async move {
         let event = follow.next().await?;
         Some((Ok::<_, Infallible>(event), follow))
-    });
+    }))
+}
+
+fn sse(events: impl futures_util::Stream<Item = Result<Event, Infallible>> + Send + 'static) -> Response {
     Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)).into_response()
+}
+
+/// An unfiltered digest: the feed's counters read once per interval, nothing received.
+struct Tally {
+    feed: crate::feed::Feed,
+    _watcher: crate::feed::Watcher,
+    failed_only: bool,
+    every: Duration,
+    /// The counts at the last digest sent (or at the start).
+    last: crate::feed::Counts,
+    stopping: CancellationToken,
+}
+
+impl Tally {
+    /// The counts since the last digest, once an interval has passed with some; `None` at
+    /// shutdown.
+    async fn next(&mut self) -> Option<Event> {
+        let mut tick = tokio::time::interval(self.every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = self.stopping.cancelled() => return None,
+            }
+            let now = self.feed.counts();
+            let counts: BTreeMap<&'static str, u64> = Kind::ALL
+                .iter()
+                .zip(now.iter().zip(self.last.iter()))
+                .filter(|(kind, _)| !self.failed_only || kind.is_failure())
+                .map(|(kind, (now, last))| (kind.as_str(), now.saturating_sub(*last)))
+                .filter(|(_, n)| *n > 0)
+                .collect();
+            self.last = now;
+            if !counts.is_empty() {
+                return Event::default().event("digest").json_data(&counts).ok();
+            }
+        }
+    }
 }
 
 /// One stream's state: its place in the feed, what it shows, and the names it has seen.
@@ -88,7 +149,7 @@ impl Follow {
 
     /// The counts of the happenings that pass, by kind, once `every` has passed and some did.
     async fn next_digest(&mut self, every: Duration) -> Option<Event> {
-        let mut counts: std::collections::BTreeMap<&'static str, u64> = Default::default();
+        let mut counts: BTreeMap<&'static str, u64> = Default::default();
         let mut tick = tokio::time::Instant::now() + every;
         loop {
             let received = tokio::select! {

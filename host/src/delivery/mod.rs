@@ -187,12 +187,12 @@ impl Deliverer {
 
     /// Tells the feed how an attempt ended.
     fn announce(&self, d: &NewDelivery, attempt: u32, outcome: &DeliveryOutcome, log: AttemptLog) {
-        self.feed.publish(|| {
-            let (kind, error) = match outcome {
-                DeliveryOutcome::Delivered => (Kind::Delivered, None),
-                DeliveryOutcome::Retry { error, .. } => (Kind::Failed, Some(error)),
-                DeliveryOutcome::Dead { error } => (Kind::Dead, Some(error)),
-            };
+        let (kind, error) = match outcome {
+            DeliveryOutcome::Delivered => (Kind::Delivered, None),
+            DeliveryOutcome::Retry { error, .. } => (Kind::Failed, Some(error)),
+            DeliveryOutcome::Dead { error } => (Kind::Dead, Some(error)),
+        };
+        self.feed.publish(kind, || {
             let happening = Happening {
                 delivery_id: Some(d.id.clone()),
                 route: Some(d.route.clone()),

@@ -94,11 +94,10 @@ impl Work for Dispatcher {
             // Announced as the outcome goes to the store, so it always precedes its deliveries'
             // attempts (which start after the commit); an outcome that cannot be recorded runs
             // again and is announced again.
-            if let Some((source, scope)) = named {
-                let happening =
-                    crate::feed::Happening { source: Some(source), scope: Some(scope), ..announcement(&outcome, &id) };
-                self.ctx.feed.publish(|| happening);
-            }
+            self.ctx.feed.publish(announced_kind(&outcome.next), || {
+                let (source, scope) = named.map_or((None, None), |(source, scope)| (Some(source), Some(scope)));
+                crate::feed::Happening { source, scope, ..announcement(&outcome, &id) }
+            });
             record(&self.ctx, id, outcome, &self.shutdown).await;
         }
         .instrument(span)
@@ -106,10 +105,20 @@ impl Work for Dispatcher {
     }
 }
 
-/// What the feed is told of an event's outcome: routed to its routes (each with the
-/// destinations it made deliveries for), to be retried, or dead.
+/// The kind of happening an event's outcome is: routed, failed (to be retried), or dead.
+fn announced_kind(next: &EventNext) -> crate::feed::Kind {
+    use crate::feed::Kind;
+    match next {
+        EventNext::Done => Kind::Routed,
+        EventNext::Retry { .. } => Kind::Failed,
+        EventNext::Dead { .. } => Kind::Dead,
+    }
+}
+
+/// What the feed is told of an event's outcome: its kind, the routes it went to (each with the
+/// destinations it made deliveries for), and the error of a retry or a dead letter.
 fn announcement(outcome: &EventOutcome, id: &str) -> crate::feed::Happening {
-    use crate::feed::{Happening, Kind};
+    use crate::feed::Happening;
     let mut routes: Vec<String> = Vec::new();
     for d in &outcome.deliveries {
         let line = format!("{} → {}", d.route, d.destination);
@@ -117,10 +126,10 @@ fn announcement(outcome: &EventOutcome, id: &str) -> crate::feed::Happening {
             routes.push(line);
         }
     }
+    let happening = Happening { routes, ..Happening::new(announced_kind(&outcome.next), id) };
     match &outcome.next {
-        EventNext::Done => Happening { routes, ..Happening::new(Kind::Routed, id) },
-        EventNext::Retry { error, .. } => Happening { routes, ..Happening::new(Kind::Failed, id) }.with_error(error),
-        EventNext::Dead { error } => Happening { routes, ..Happening::new(Kind::Dead, id) }.with_error(error),
+        EventNext::Done => happening,
+        EventNext::Retry { error, .. } | EventNext::Dead { error } => happening.with_error(error),
     }
 }
 
@@ -193,7 +202,10 @@ pub async fn handle(snapshot: &Arc<Snapshot>, store: &Store, leased: LeasedEvent
         let span = tracing::info_span!("route", route = %route.name, plugin = route.plugin.as_deref().unwrap_or("-"));
         let ordered =
             action::Ordering { key: route.order_by.as_deref().and_then(|p| filter::key_at(json(), p)), replays };
-        match action::run_route(snapshot, store, &event, route, m.params, ordered, metrics).instrument(span).await {
+        let (result, log) =
+            action::run_route(snapshot, store, &event, route, m.params, ordered, metrics).instrument(span).await;
+        outcome.plugin_log.extend(log);
+        match result {
             RouteResult::Done { deliveries, emitted, kv } => {
                 outcome.kv.extend(kv);
                 if !emitted.is_empty() {

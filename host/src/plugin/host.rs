@@ -1,7 +1,7 @@
 //! What a plugin instance may touch: its `HostState` and the imports offered as capabilities.
 //!
 //! `log` writes into the current event's tracing span under the plugin's name, escaped onto one
-//! line, within a per-call budget; `config` reads the plugin's own table from routes.toml; `kv`
+//! line, within a per-call budget, and keeps the first lines for the event's history; `config` reads the plugin's own table from routes.toml; `kv`
 //! (`kv.rs`) is the plugin's own state; outbound HTTP goes through `http.rs`'s policy. WASI is
 //! linked with an empty context: no environment, no arguments, no files, no sockets; stderr
 //! goes to a capped capture (`stderr.rs`) that is logged. This file must never hand a plugin
@@ -44,6 +44,8 @@ pub struct HostState {
 pub struct CallState {
     pub(super) event_id: Arc<str>,
     pub(super) log_lines: u32,
+    /// The first lines, kept with the event (the caller reads them after the call).
+    pub(super) kept: Arc<super::KeptLog>,
     pub(super) fetcher: Fetcher,
     pub(super) kv: KvSession,
 }
@@ -73,6 +75,7 @@ impl HostState {
             }
             return;
         }
+        self.call.kept.keep(level_name(level), message);
         // A plugin's text is data: one escaped line, cut at LOG_LINE_MAX characters.
         let message = crate::telemetry::Escaped::cut(message, LOG_LINE_MAX);
         match level {
@@ -86,6 +89,16 @@ impl HostState {
 
     fn config_get(&self, key: &str) -> Option<String> {
         self.meta.config.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+    }
+}
+
+fn level_name(level: tracing::Level) -> &'static str {
+    match level {
+        tracing::Level::TRACE => "trace",
+        tracing::Level::DEBUG => "debug",
+        tracing::Level::INFO => "info",
+        tracing::Level::WARN => "warn",
+        _ => "error",
     }
 }
 

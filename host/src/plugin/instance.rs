@@ -45,6 +45,8 @@ pub struct CallContext {
     pub fetches: Arc<FetchLog>,
     /// The largest linear memory the instance had, in bytes.
     pub peak_memory: Arc<std::sync::atomic::AtomicU64>,
+    /// The first lines the plugin logged (and printed to stderr), for the event's history.
+    pub log: Arc<super::KeptLog>,
 }
 
 /// What a call that succeeded produced.
@@ -163,7 +165,7 @@ impl CompiledPlugin {
         let fetcher = Fetcher::new(self.fetch.clone(), ctx.fetches, self.meta.name.clone(), event_id.clone());
         let limits = KvLimits { max_value: self.spec.kv_max_value, max_keys: self.spec.kv_max_keys };
         let kv = KvSession::new(self.meta.name.clone(), ctx.kv, limits);
-        let call = CallState { event_id, log_lines: 0, fetcher, kv };
+        let call = CallState { event_id, log_lines: 0, kept: ctx.log.clone(), fetcher, kv };
 
         // Epochs stop guest code, not host calls; the wall-clock guard covers those.
         let guard = self.spec.call_timeout.max(self.spec.timeout + Duration::from_millis(100));
@@ -180,7 +182,7 @@ impl CompiledPlugin {
         };
         self.arm(&mut warm.store, started);
         let outcome = tokio::time::timeout(guard, warm.bound.handle(&mut warm.store, event)).await;
-        self.log_stderr(&warm.stderr, &event.id);
+        self.log_stderr(&warm.stderr, &event.id, &ctx.log);
         ctx.peak_memory.fetch_max(warm.store.data().limiter.peak as u64, std::sync::atomic::Ordering::Relaxed);
         let result = match outcome {
             Err(_) => return Err(PluginError::Timeout { after: guard }),
@@ -268,13 +270,15 @@ impl CompiledPlugin {
         }
     }
 
-    /// Writes what the plugin printed to stderr into the host's log, as one escaped line.
-    fn log_stderr(&self, stderr: &CapturedStderr, event_id: &str) {
+    /// Writes what the plugin printed to stderr into the host's log, as one escaped line, and
+    /// keeps it with the call's lines.
+    fn log_stderr(&self, stderr: &CapturedStderr, event_id: &str, log: &super::KeptLog) {
         let (kept, dropped) = stderr.contents();
         if kept.is_empty() {
             return;
         }
         let text = String::from_utf8_lossy(&kept);
+        log.keep("stderr", text.trim_end());
         let (plugin, stderr) = (&*self.meta.name, Escaped::cut(text.trim_end(), STDERR_CAPTURE));
         tracing::warn!(target: "plugin", plugin, event_id, dropped_bytes = dropped, "stderr: {stderr}");
     }

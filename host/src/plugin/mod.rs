@@ -4,6 +4,7 @@
 //! - `host.rs`: the imports a plugin gets (log, config) and the per-store state and memory cap.
 //! - `http.rs`: outbound HTTP (`wasi:http`), decided request by request by the plugin's policy.
 //! - `kv.rs`: the plugin's key–value state during a call; its writes go back with the outcome.
+//! - `kept_log.rs`: the first lines a call logged, kept with its event for the console.
 //! - `versions.rs`: the contract versions run side by side (0.1.0, 0.2.0).
 //! - `instance.rs`: compile + link once; per event, a fresh instance with deadline and caps.
 //! - `cache.rs`: compiled components on disk, keyed by content hash and engine compatibility.
@@ -19,6 +20,7 @@ mod engine;
 mod host;
 pub mod http;
 mod instance;
+mod kept_log;
 pub mod kv;
 mod stderr;
 mod versions;
@@ -28,6 +30,7 @@ pub use cache::{CacheOutcome, ComponentCache};
 pub use engine::PluginEngine;
 pub use http::{FetchLog, FetchOutcome, FetchRecord};
 pub use instance::{CallContext, CallOutcome, CompiledPlugin};
+pub use kept_log::{KeptLine, KeptLog};
 pub use kv::{KvReader, MemoryKv, StoreKv};
 
 use std::path::PathBuf;

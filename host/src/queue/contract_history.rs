@@ -1,9 +1,10 @@
 //! The contract of an event's history (`history.rs`), run against every backend with the rest
 //! of `contract.rs`: each attempt of a delivery is kept with its outcome, a replayed dead
-//! letter's attempts follow its first ones, and events are found by source, state and time.
+//! letter's attempts follow its first ones, what the plugins logged is kept with the event, and
+//! events are found by source, state and time.
 
 use super::contract::{LEASE, event};
-use super::{AttemptLog, DeliveryOutcome, EventOutcome, EventQuery, NewDelivery, ReplaySelector, Store};
+use super::{AttemptLog, DeliveryOutcome, EventOutcome, EventQuery, NewDelivery, PluginLogLine, ReplaySelector, Store};
 use std::time::Duration;
 
 pub(crate) async fn every_attempt_is_kept_and_an_event_is_read_in_full(store: Store) {
@@ -23,7 +24,13 @@ pub(crate) async fn every_attempt_is_kept_and_an_event_is_read_in_full(store: St
         vars: None,
         trace: None,
     };
-    let outcome = EventOutcome { deliveries: vec![d.clone()], ..Default::default() };
+    let line = PluginLogLine {
+        route: "r".into(),
+        plugin: "p".into(),
+        level: "warn".into(),
+        message: "a \"quoted\" line\nwith a newline, é".into(),
+    };
+    let outcome = EventOutcome { deliveries: vec![d.clone()], plugin_log: vec![line.clone()], ..Default::default() };
     assert!(store.finish_event(first.id.clone(), outcome).await.is_ok());
     // Each attempt is made by the gateway holding the delivery's lease, as the delivery loop does.
     let attempt = |status, outcome| {
@@ -45,6 +52,7 @@ pub(crate) async fn every_attempt_is_kept_and_an_event_is_read_in_full(store: St
     let Ok(Some(record)) = store.event_record(&first.id).await else { panic!("the event is stored") };
     assert_eq!(record.body, first.body.to_vec());
     assert_eq!(record.headers, first.headers);
+    assert_eq!(record.plugin_log, [line], "what the plugin logged is kept as it was");
     let [delivery] = record.deliveries.as_slice() else { panic!("one delivery: {:?}", record.deliveries) };
     assert_eq!(delivery.summary.state, "delivered");
     let seen: Vec<(u32, Option<u16>, &str)> =

@@ -44,6 +44,8 @@ pub struct EventRecord {
     /// The webhook this event derives from through plugin emits.
     pub root_id: Option<String>,
     pub replays: u32,
+    /// What its plugins logged, from the last try in which any did.
+    pub plugin_log: Vec<super::PluginLogLine>,
     pub deliveries: Vec<DeliveryRecord>,
 }
 

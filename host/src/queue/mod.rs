@@ -270,6 +270,18 @@ pub struct EventOutcome {
     pub held: bool,
     /// Places the derived events take in ordered lanes, by their index in `emitted`.
     pub holds: Vec<(usize, Hold)>,
+    /// What the plugins called in this try logged (kept with the event when not empty).
+    pub plugin_log: Vec<PluginLogLine>,
+}
+
+/// One line a plugin logged while handling an event, kept for the console's event page.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PluginLogLine {
+    pub route: String,
+    pub plugin: String,
+    /// trace | debug | info | warn | error, or stderr for what it printed there.
+    pub level: String,
+    pub message: String,
 }
 
 /// One change a plugin call made to its key–value state, applied with its event's outcome.

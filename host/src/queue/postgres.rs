@@ -51,6 +51,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/postgres/0005_broker_names.sql"),
     include_str!("migrations/postgres/0006_nodes_and_owned_leases.sql"),
     include_str!("migrations/postgres/0007_delivery_attempts.sql"),
+    include_str!("migrations/postgres/0008_plugin_log.sql"),
 ];
 
 /// The database's clock in Unix milliseconds.

@@ -67,6 +67,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/sqlite/0005_broker_names.sql"),
     include_str!("migrations/sqlite/0006_nodes_and_owned_leases.sql"),
     include_str!("migrations/sqlite/0007_delivery_attempts.sql"),
+    include_str!("migrations/sqlite/0008_plugin_log.sql"),
 ];
 
 fn migrate(conn: &Connection) -> rusqlite::Result<()> {

@@ -148,7 +148,7 @@ async fn accept(
     }
     Metrics::inc(&ingest.metrics.accepted);
     tracing::debug!(source, event_id = %id, scope = %Escaped(&scope), "accepted");
-    ingest.feed.publish(|| crate::feed::Happening {
+    ingest.feed.publish(crate::feed::Kind::Accepted, || crate::feed::Happening {
         source: Some(source.to_owned()),
         scope: Some(scope.clone()),
         ..crate::feed::Happening::new(crate::feed::Kind::Accepted, &id)

@@ -34,6 +34,7 @@ pub async fn fragment(State(admin): State<Admin>, Path(id): Path<String>) -> Res
         h2 { "Event " span.mono { (record.summary.id) } }
         (facts(&record))
         (routes(&snapshot.config, &record))
+        (plugin_log(&record))
         h3 #deliveries { "Deliveries" }
         @if record.deliveries.is_empty() {
             p.muted { "No delivery was made for this event (yet)." }
@@ -81,7 +82,7 @@ fn routes(config: &crate::config::Config, r: &EventRecord) -> Markup {
     let matched = crate::explain::explain(config, &e.scope, Some(&e.source));
     html! {
         h3 { "Matched routes" }
-        p.muted { "By the routes served now. Plugins' log lines are in the gateway's log, under event_id=" span.mono { (e.id) } "." }
+        p.muted { "By the routes served now." }
         @if matched.is_empty() {
             p { "No route matches this scope: it was accepted and delivered nowhere." }
         } @else {
@@ -98,6 +99,32 @@ fn routes(config: &crate::config::Config, r: &EventRecord) -> Markup {
                             }
                             td { (m.route.plugin.as_deref().unwrap_or("none (forwarded as received)")) }
                             td { (outcome(r, &m.route.name, m.other_source)) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What the plugins logged while handling the event (the last try in which any did): the first
+/// lines of each call; the gateway's log has every line under the event's id.
+fn plugin_log(r: &EventRecord) -> Markup {
+    html! {
+        h3 { "Plugin log" }
+        @if r.plugin_log.is_empty() {
+            p.muted { "No plugin logged anything for this event. The gateway's log has its lines under event_id=" span.mono { (r.summary.id) } "." }
+        } @else {
+            table {
+                caption.sr-only { "Lines the plugins logged, in order" }
+                thead { tr { th scope="col" { "Route" } th scope="col" { "Plugin" } th scope="col" { "Level" } th scope="col" { "Message" } } }
+                tbody {
+                    @for line in &r.plugin_log {
+                        tr {
+                            td { (cap(&line.route, 100)) }
+                            td { (cap(&line.plugin, 100)) }
+                            td { (cap(&line.level, 10)) }
+                            td.mono { (cap(&line.message, 600)) }
                         }
                     }
                 }

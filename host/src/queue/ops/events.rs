@@ -242,6 +242,10 @@ impl Op for FinishEvent {
         }
         super::kv::apply(tx, &outcome.kv, now)?;
         set_state(tx, id, &outcome.routes_done, &outcome.next, now)?;
+        if !outcome.plugin_log.is_empty() {
+            let log = json(&outcome.plugin_log)?;
+            tx.execute("UPDATE events SET plugin_log = ?2 WHERE id = ?1", &[id.into(), (&log).into()])?;
+        }
         let mut promoted = 0;
         if ordered {
             promoted = if outcome.held {

@@ -91,7 +91,8 @@ impl Op for ReadEvent {
 
     fn run(&mut self, tx: &mut dyn Tx, _ctx: &Ctx) -> Result<Option<EventRecord>, StoreError> {
         let found = tx.row(
-            "SELECT id, source, scope, state, attempts, received_at_ms, last_error, headers, body, routes_done, root_id, replays
+            "SELECT id, source, scope, state, attempts, received_at_ms, last_error, headers, body, routes_done, root_id, replays,
+                    plugin_log
              FROM events WHERE id = ?1",
             &[(&self.id).into()],
             |row| {
@@ -102,6 +103,7 @@ impl Op for ReadEvent {
                     routes_done: json_list(&row.text(9)?),
                     root_id: row.opt_text(10)?,
                     replays: count(row.int(11)?),
+                    plugin_log: row.opt_text(12)?.map(|text| json_list(&text)).unwrap_or_default(),
                     deliveries: Vec::new(),
                 })
             },

@@ -2,8 +2,9 @@
 //!
 //! Config `mode` chooses the misbehaviour, or the body's `"mode"` field when config has none:
 //! `loop` spins forever, `alloc` allocates without end, `panic` panics, `retry` and `fail`
-//! return those errors, `huge` returns 4 MiB of output, over the default cap, `emit` emits a derived
-//! `chaos/emitted` event, anything else forwards the event unchanged.
+//! return those errors (`fail` logs a warning first), `huge` returns 4 MiB of output, over the
+//! default cap, `emit` emits a derived `chaos/emitted` event, `log` logs 25 lines and prints one
+//! to stderr before forwarding, anything else forwards the event unchanged.
 
 use switchyard_plugin_sdk::prelude::*;
 
@@ -19,12 +20,26 @@ impl Plugin for Chaos {
             "alloc" => hoard(),
             "panic" => panic!("chaos plugin panicked on purpose"),
             "retry" => Err(Error::RetryLater("chaos asks for a retry".into())),
-            "fail" => Err(Error::Fail("chaos fails on purpose".into())),
+            "fail" => {
+                log::warn("chaos is about to fail");
+                Err(Error::Fail("chaos fails on purpose".into()))
+            }
+            "log" => {
+                for i in 1..=25 {
+                    log::info(&format!("chaos line {i} of 25 for {}", event.scope));
+                }
+                eprintln!("chaos wrote this to stderr");
+                Ok(vec![forward()])
+            }
             "huge" => Ok(vec![Action::Drop("x".repeat(4 << 20))]),
             "emit" => Ok(vec![Action::Emit(Emit { scope: "chaos/emitted".into(), body: event.body })]),
-            _ => Ok(vec![Action::Forward(Forward { destination: None, body: None, headers: vec![], order_key: None })]),
+            _ => Ok(vec![forward()]),
         }
     }
+}
+
+fn forward() -> Action {
+    Action::Forward(Forward { destination: None, body: None, headers: vec![], order_key: None })
 }
 
 fn spin() -> ! {

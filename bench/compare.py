@@ -7,7 +7,8 @@ Each variant is a gateway setup (below). For each round, in turn, each variant g
 store, then wrk posts signed BigCommerce order webhooks for SECONDS, and the run ends when
 every accepted event has been delivered to the sink: its rate is delivered / (load + drain).
 Rounds alternate so a noisy neighbour hurts every variant alike; the table gives each
-variant's rounds, their mean, and the ratio to the first variant.
+variant's rounds, their mean, and the ratio to the first variant, and the gateway's own CPU
+time per delivered event (start-up included, from /proc), which a busy neighbour moves less.
 
 Variants:
   plain        the shipped path: verified → SQLite → order-to-erp (Rust) → HTTP sink
@@ -114,6 +115,13 @@ def count(port, https=False):
     return int(urllib.request.urlopen(f"{scheme}://127.0.0.1:{port}/count", context=ctx, timeout=5).read())
 
 
+def cpu_seconds(pid):
+    """User + system CPU time a live process has used (all its threads), from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def console(work):
     """A headless Chromium on the console's events page, once it follows the live stream."""
     browser = start(["chromium", "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -124,6 +132,9 @@ def console(work):
         streams = subprocess.run(["ss", "-Htn", "state", "established", f"( sport = :{ADMIN} )"],
                                  capture_output=True, text=True).stdout
         if streams.strip():
+            # Connected; let the page finish starting (Chromium takes most of a core for about
+            # two seconds after its first paint) so the load meets a console already open.
+            time.sleep(3)
             return browser
         time.sleep(0.1)
     stop(browser)
@@ -319,7 +330,8 @@ dedup_window_secs = 0
                     time.sleep(0.1)
                 elapsed = time.time() - started
                 delivered = count(SINK, https) - before
-                return round(delivered / elapsed), want, non2xx
+                cpu_us = cpu_seconds(gw.pid) * 1e6 / max(delivered, 1)
+                return round(delivered / elapsed), want, non2xx, cpu_us
             finally:
                 stop(browser)
                 stop(paced)
@@ -331,19 +343,25 @@ dedup_window_secs = 0
 
     def run(self):
         results = {v: [] for v in self.args.variants}
+        cpu = {v: [] for v in self.args.variants}
         for r in range(self.args.rounds):
             order = self.args.variants if r % 2 == 0 else list(reversed(self.args.variants))
             for v in order:
-                rate, accepted, non2xx = self.one(v)
-                print(f"round {r + 1}: {v}: {rate} events/s ({accepted} accepted, {non2xx} non-2xx)", file=sys.stderr)
+                rate, accepted, non2xx, cpu_us = self.one(v)
+                print(f"round {r + 1}: {v}: {rate} events/s ({accepted} accepted, {non2xx} non-2xx), "
+                      f"gateway CPU {cpu_us:.0f} µs/event", file=sys.stderr)
                 results[v].append(rate)
+                cpu[v].append(cpu_us)
         first = statistics.mean(results[self.args.variants[0]])
+        first_cpu = statistics.mean(cpu[self.args.variants[0]])
         print(f"\n| variant ({self.args.connections} connections, {self.args.seconds} s, {self.args.rounds} rounds) "
-              "| events/s by round | mean | ratio to first |")
-        print("| --- | --- | ---: | ---: |")
+              "| events/s by round | mean | ratio to first | gateway CPU µs/event by round | ratio to first |")
+        print("| --- | --- | ---: | ---: | --- | ---: |")
         for v, rates in results.items():
             mean = statistics.mean(rates)
-            print(f"| {v} | {', '.join(f'{x:,}' for x in rates)} | {round(mean):,} | {mean / first:.2f} |")
+            used = statistics.mean(cpu[v])
+            print(f"| {v} | {', '.join(f'{x:,}' for x in rates)} | {round(mean):,} | {mean / first:.2f} "
+                  f"| {', '.join(f'{x:.0f}' for x in cpu[v])} | {used / first_cpu:.2f} |")
         shutil.rmtree(self.work, ignore_errors=True)
 
 

@@ -175,6 +175,21 @@ async fn the_console_shell_holds_no_data_and_its_fragments_need_the_token() {
     gw.stop().await;
 }
 
+/// A config with the admin token and a generic source `test` (scope in the body's `scope`),
+/// followed by `rest`.
+fn generic(rest: &str) -> String {
+    format!(
+        "[server]\nadmin_token = \"{TOKEN}\"\n\n[sources.test]\nprovider = \"generic\"\nscope_field = \"scope\"\n{rest}"
+    )
+}
+
+/// Posts `body` to the source `test` and returns the id the gateway answered with.
+async fn post_id(gw: &TestGateway, body: &str) -> String {
+    let text = gw.post("test", body).await.text().await.unwrap_or_default();
+    let answer: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    answer["id"].as_str().unwrap_or_else(|| panic!("no id in {answer}")).to_owned()
+}
+
 /// GET `path` on the admin listener with the token; it must answer 200.
 async fn admin_get(gw: &TestGateway, path: &str) -> reqwest::Response {
     let response = reqwest::Client::new()
@@ -257,14 +272,8 @@ async fn a_digest_counts_what_happened_and_an_unfiltered_one_costs_the_gateway_n
 #[tokio::test]
 async fn an_events_page_shows_what_its_plugins_logged_even_when_they_failed() {
     let dest = TestDestination::start().await;
-    let toml = format!(
-        r#"[server]
-admin_token = "{TOKEN}"
-
-[sources.test]
-provider = "generic"
-scope_field = "scope"
-
+    let toml = generic(&format!(
+        r#"
 [plugins.chaos]
 path = "{{wasm:chaos}}"
 
@@ -279,14 +288,10 @@ plugin = "chaos"
 to = ["ok"]
 "#,
         ok = dest.url("/ok")
-    );
+    ));
     let gw = TestGateway::start_with_admin(&toml).await.unwrap_or_else(|e| panic!("{e:#}"));
-    let post = async |mode: &str| -> String {
-        let response = gw.post("test", &serde_json::json!({ "scope": "chaos", "mode": mode }).to_string()).await;
-        let text = response.text().await.unwrap_or_default();
-        let answer: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
-        answer["id"].as_str().unwrap_or_else(|| panic!("no id in {answer}")).to_owned()
-    };
+    let post =
+        async |mode: &str| post_id(&gw, &serde_json::json!({ "scope": "chaos", "mode": mode }).to_string()).await;
     let settled = async |id: &str| {
         let deadline = Instant::now() + PATIENCE;
         loop {
@@ -326,5 +331,52 @@ to = ["ok"]
     let quiet = post("forward").await;
     assert!(settled(&quiet).await.plugin_log.is_empty());
     assert!(page(&quiet).await.contains("No plugin logged anything"));
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn a_filtered_stream_names_the_retries_of_events_accepted_before_it_opened() {
+    let dest = TestDestination::start().await;
+    dest.answer(503);
+    let toml = generic(&format!(
+        r#"
+[destinations.flaky]
+url = "{flaky}"
+retry = {{ max_attempts = 50, first_ms = 200, max_ms = 200 }}
+
+[[routes]]
+match = "store/order/*"
+to = ["flaky"]
+"#,
+        flaky = dest.url("/flaky")
+    ));
+    let gw = TestGateway::start_with_admin(&toml).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let response = gw.post("test", r#"{"scope":"store/order/created"}"#).await;
+    let answer: serde_json::Value =
+        serde_json::from_str(&response.text().await.unwrap_or_default()).unwrap_or_default();
+    let id = answer["id"].as_str().unwrap_or_else(|| panic!("no id in {answer}")).to_owned();
+    dest.wait_for(1).await;
+    // Opened after the event was accepted: the stream never saw its name, and asks the store.
+    let stream = admin_get(&gw, "/api/stream?scope=store/order/*&failed=true").await;
+    let mut body = stream.bytes_stream();
+    let mut text = String::new();
+    let deadline = Instant::now() + PATIENCE;
+    let failed = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, futures_util::StreamExt::next(&mut body)).await {
+            Ok(Some(Ok(chunk))) => text.push_str(&String::from_utf8_lossy(&chunk)),
+            _ => panic!("no failed attempt of {id} was streamed: {text}"),
+        }
+        if let Some(block) = text.split("\n\n").find(|b| b.starts_with("event: failed")) {
+            break block.to_owned();
+        }
+    };
+    let data = failed.lines().find_map(|l| l.strip_prefix("data:")).unwrap_or_default();
+    let happening: serde_json::Value = serde_json::from_str(data.trim()).unwrap_or_else(|e| panic!("{e}: {data}"));
+    assert_eq!(happening["event_id"], id.as_str());
+    assert_eq!(happening["source"], "test");
+    assert_eq!(happening["scope"], "store/order/created");
+    assert_eq!(happening["destination"], "flaky");
+    dest.answer(200);
     gw.stop().await;
 }

@@ -13,8 +13,11 @@
 //! never waits for a reader and keeps nothing for it. Streams are capped (503 past
 //! [`crate::feed::MAX_LISTENERS`]) and end when the gateway shuts down. Delivery happenings
 //! name no source or scope; a stream fills them in from the event's `accepted` or `routed`
-//! happening when it saw one (it remembers the last [`NAMES_KEPT`] events), and with a source
-//! or scope filter leaves out deliveries of events it cannot name.
+//! happening when it saw one (it remembers the last [`NAMES_KEPT`] events). With a source or
+//! scope filter, a delivery of an event it never saw (accepted before the stream opened: a
+//! retry of an older event) is named from the store, at most [`LOOKUPS_PER_SECOND`] events a
+//! second per stream; past that budget it is left out, and the stream says how many with
+//! `event: unnamed`.
 
 use super::filter::Filter;
 use super::{Admin, error};
@@ -32,6 +35,9 @@ use tokio_util::sync::CancellationToken;
 
 /// Events whose source and scope a stream remembers, to name their deliveries.
 pub const NAMES_KEPT: usize = 10_000;
+
+/// Events a filtered stream may look up in the store per second, to name their deliveries.
+pub const LOOKUPS_PER_SECOND: u32 = 20;
 
 /// A comment line this often keeps proxies and idle timeouts from closing a quiet stream.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -78,7 +84,9 @@ pub async fn stream(State(admin): State<Admin>, Query(q): Query<StreamQuery>) ->
         }));
     }
     let Some(listener) = admin.feed.listen() else { return too_many() };
-    let follow = Follow { listener, filter, names: Names::default(), stopping: admin.stopping.clone(), digest };
+    let lookups = Lookups { store: admin.store.clone(), window: tokio::time::Instant::now(), spent: 0, unnamed: 0 };
+    let follow =
+        Follow { listener, filter, names: Names::default(), lookups, stopping: admin.stopping.clone(), digest };
     sse(futures_util::stream::unfold(follow, |mut follow| async move {
         let event = follow.next().await?;
         Some((Ok::<_, Infallible>(event), follow))
@@ -133,6 +141,7 @@ struct Follow {
     listener: Listener,
     filter: Filter,
     names: Names,
+    lookups: Lookups,
     stopping: CancellationToken,
     /// Send counts at most this often instead of each happening.
     digest: Option<Duration>,
@@ -166,7 +175,10 @@ impl Follow {
             match received {
                 Ok(happening) => {
                     // Counting needs the names only to filter by them.
-                    let happening = if self.filter.by_name() { self.names.fill(happening) } else { happening };
+                    let happening = if self.filter.by_name() { self.named(happening).await } else { happening };
+                    if let Some(unnamed) = self.lookups.take_unnamed() {
+                        *counts.entry("unnamed").or_default() += unnamed;
+                    }
                     if self.filter.passes(&happening) {
                         *counts.entry(happening.kind.as_str()).or_default() += 1;
                     }
@@ -185,8 +197,11 @@ impl Follow {
             };
             match received {
                 Ok(happening) => {
-                    let happening = self.names.fill(happening);
+                    let happening = self.named(happening).await;
                     if !self.filter.passes(&happening) {
+                        if let Some(unnamed) = self.lookups.take_unnamed() {
+                            return Some(Event::default().event("unnamed").data(unnamed.to_string()));
+                        }
                         continue;
                     }
                     match Event::default().event(happening.kind.as_str()).json_data(&*happening) {
@@ -200,6 +215,56 @@ impl Follow {
                 Err(RecvError::Closed) => return None,
             }
         }
+    }
+
+    /// The happening with its event's names: from the events this stream saw, or, when it
+    /// filters by name, from the store within the lookup budget.
+    async fn named(&mut self, happening: Arc<Happening>) -> Arc<Happening> {
+        let happening = self.names.fill(happening);
+        if happening.source.is_some() || !self.filter.by_name() {
+            return happening;
+        }
+        match self.lookups.names(&happening.event_id).await {
+            Some((source, scope)) => {
+                let named = Happening { source: Some(source), scope: Some(scope), ..Happening::clone(&happening) };
+                self.names.fill(Arc::new(named))
+            }
+            None => happening,
+        }
+    }
+}
+
+/// A filtered stream's lookups of events it never saw, at most [`LOOKUPS_PER_SECOND`].
+struct Lookups {
+    store: crate::queue::Store,
+    window: tokio::time::Instant,
+    spent: u32,
+    /// Deliveries left unnamed (budget spent, event pruned, store unreadable) and not yet told.
+    unnamed: u64,
+}
+
+impl Lookups {
+    /// The source and scope of event `id`, or `None` past the budget or when it is not stored.
+    async fn names(&mut self, id: &str) -> Option<(String, String)> {
+        let now = tokio::time::Instant::now();
+        if now.duration_since(self.window) >= Duration::from_secs(1) {
+            (self.window, self.spent) = (now, 0);
+        }
+        if self.spent >= LOOKUPS_PER_SECOND {
+            self.unnamed += 1;
+            return None;
+        }
+        self.spent += 1;
+        let found = self.store.event_names(id).await.ok().flatten();
+        if found.is_none() {
+            self.unnamed += 1;
+        }
+        found
+    }
+
+    /// How many deliveries were left unnamed since last asked, if any.
+    fn take_unnamed(&mut self) -> Option<u64> {
+        (self.unnamed > 0).then(|| std::mem::take(&mut self.unnamed))
     }
 }
 
@@ -260,6 +325,26 @@ mod tests {
         assert_eq!(delivered.scope.as_deref(), Some("order/created"));
         let unknown = names.fill(Arc::new(Happening::new(Kind::Delivered, "evt_2")));
         assert_eq!(unknown.source, None);
+    }
+
+    #[tokio::test]
+    async fn lookups_name_stored_events_within_a_budget_and_count_the_rest() {
+        let Ok(dir) = tempfile::tempdir() else { panic!("no temp dir") };
+        let Ok(store) = crate::queue::open_sqlite(&dir.path().join("s.db")) else { panic!("no store") };
+        let event =
+            crate::event::Event::new("shop", "order/created".into(), Vec::new(), bytes::Bytes::from_static(b"{}"));
+        let id = event.id.clone();
+        assert!(store.append(event, None).await.is_ok());
+        let mut lookups = Lookups { store, window: tokio::time::Instant::now(), spent: 0, unnamed: 0 };
+        assert_eq!(lookups.names(&id).await, Some(("shop".into(), "order/created".into())));
+        assert_eq!(lookups.take_unnamed(), None);
+        assert_eq!(lookups.names("evt_pruned").await, None);
+        assert_eq!(lookups.take_unnamed(), Some(1), "a missing event is told as unnamed");
+        for _ in 2..LOOKUPS_PER_SECOND {
+            lookups.names(&id).await;
+        }
+        assert_eq!(lookups.names(&id).await, None, "the second's budget is spent");
+        assert_eq!(lookups.take_unnamed(), Some(1));
     }
 
     #[test]

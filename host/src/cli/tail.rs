@@ -118,8 +118,15 @@ fn render_block(block: &str, colors: bool) -> Option<String> {
             data.push_str(v.trim());
         }
     }
-    if name == "lagged" {
-        return Some(format!("… {} event(s) skipped: this terminal fell behind", Escaped::cut(&data, 20)));
+    match name {
+        "lagged" => {
+            return Some(format!("… {} event(s) skipped: this terminal fell behind", Escaped::cut(&data, 20)));
+        }
+        "unnamed" => {
+            let n = Escaped::cut(&data, 20);
+            return Some(format!("… {n} delivery happening(s) left out: their events could not be named"));
+        }
+        _ => {}
     }
     let happening: Happening = serde_json::from_str(&data).ok()?;
     Some(line(&happening, colors))
@@ -212,6 +219,7 @@ mod tests {
         let shown = render_block(block, false).unwrap_or_default();
         assert!(shown.contains("failed    evt_9: 503"), "{shown}");
         assert!(render_block("event: lagged\ndata: 12\n", false).is_some_and(|l| l.contains("12 event(s) skipped")));
+        assert!(render_block("event: unnamed\ndata: 3\n", false).is_some_and(|l| l.contains("3 delivery")));
         assert_eq!(render_block(": keep-alive\n", false), None);
     }
 }

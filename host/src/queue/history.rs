@@ -88,6 +88,11 @@ impl Store {
         self.submit(ops::FindEvents { query }).await
     }
 
+    /// An event's source and scope, or `None` when it is not stored.
+    pub async fn event_names(&self, id: &str) -> Result<Option<(String, String)>, StoreError> {
+        self.submit(ops::EventNames { id: id.to_owned() }).await
+    }
+
     /// One event in full, or `None` when it is not stored (pruned, or never accepted).
     pub async fn event_record(&self, id: &str) -> Result<Option<EventRecord>, StoreError> {
         self.submit(ops::ReadEvent { id: id.to_owned() }).await

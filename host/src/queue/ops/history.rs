@@ -81,6 +81,21 @@ impl Op for FindEvents {
     }
 }
 
+/// An event's source and scope alone.
+pub(crate) struct EventNames {
+    pub(crate) id: String,
+}
+
+impl Op for EventNames {
+    type Output = Option<(String, String)>;
+
+    fn run(&mut self, tx: &mut dyn Tx, _ctx: &Ctx) -> Result<Option<(String, String)>, StoreError> {
+        tx.row("SELECT source, scope FROM events WHERE id = ?1", &[(&self.id).into()], |row| {
+            Ok((row.text(0)?, row.text(1)?))
+        })
+    }
+}
+
 /// One event in full.
 pub(crate) struct ReadEvent {
     pub(crate) id: String,

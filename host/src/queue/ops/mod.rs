@@ -10,7 +10,7 @@
 //! - `inspect.rs`: dead letters, recent events, queue depth (read-only).
 //! - `kv.rs`: plugins' key–value state: reads, a call's writes applied with its event, inspection.
 //! - `maintain.rs`: replay dead letters and events, prune old work, probe that the store writes.
-//! - `history.rs`: each delivery attempt kept; events found and read in full (the console).
+//! - `history.rs`: each delivery attempt kept; events found, named and read in full (the console).
 //! - `nodes.rs`: the gateways sharing the store: heartbeats, lease renewal, hand-back, the list.
 
 mod deliveries;
@@ -26,7 +26,7 @@ mod ordering;
 pub(crate) use deliveries::{DeferDelivery, FinishDelivery, LeaseDeliveries, ParkDelivery};
 pub(crate) use destinations::{ClaimProbe, DestinationCountsOp, Pause, Pauses, Resume};
 pub(crate) use events::{Append, FinishEvent, LeaseEvents, ReleaseEvent};
-pub(crate) use history::{FindEvents, ReadEvent};
+pub(crate) use history::{EventNames, FindEvents, ReadEvent};
 pub(crate) use inspect::{CountDepth, DeadLetters, RecentEvents};
 pub use kv::MAX_LIST as KV_MAX_LIST;
 pub(crate) use kv::{KvCount, KvDelete, KvGet, KvList};

@@ -70,9 +70,12 @@ fn normal(result: Result<Vec<Action>, PluginError>) -> Value {
     }
 }
 
+/// Loads a plugin for comparing outputs. Its compute deadline is generous: this test is about
+/// what each language returns, and a fresh JavaScript instance's first call can pass the default
+/// on a machine busy with the rest of the suite (componentize builds run beside it).
 async fn load(engine: &Arc<PluginEngine>, cache: &ComponentCache, name: &str, path: &Path) -> CompiledPlugin {
     let toml = format!(
-        "[sources.s]\nprovider = \"generic\"\n\n[plugins.{name}]\npath = {:?}\nconfig = {{ currency = \"EUR\" }}\n",
+        "[sources.s]\nprovider = \"generic\"\n\n[plugins.{name}]\npath = {:?}\ntimeout_ms = 10000\nconfig = {{ currency = \"EUR\" }}\n",
         path.display().to_string()
     );
     let config =

@@ -15,8 +15,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-/// How often the loop looks for a source whose check is due.
-const TICK: Duration = Duration::from_millis(100);
+/// How long a gateway that cannot take webhooks waits before it looks again.
+const NOT_READY_WAIT: Duration = Duration::from_secs(1);
 
 /// The last check of one source.
 #[derive(Debug, Clone, Serialize)]
@@ -60,19 +60,33 @@ pub struct Parts {
     pub ready: Box<dyn Fn() -> bool + Send + Sync>,
 }
 
-/// Runs until `shutdown`; does nothing while no source subscribes.
+/// Runs until `shutdown`. Sleeps until the next source's check is due, or until a reload
+/// (which may add, drop or change a subscription); with no subscribing source it only waits
+/// for a reload.
 pub async fn run(parts: Parts, shutdown: CancellationToken) {
     // Made when a source first subscribes: most gateways never need it.
     let mut http: Option<reqwest::Client> = None;
     let mut last: HashMap<String, Instant> = HashMap::new();
+    let mut reloads = parts.live.subscribe();
+    let mut not_ready_until: Option<Instant> = None;
     loop {
+        let due = next_due(&parts.live.snapshot().config, &last).map(|due| due.max(not_ready_until.unwrap_or(due)));
         tokio::select! {
-            _ = tokio::time::sleep(TICK) => {}
+            _ = sleep_until(due) => {}
+            changed = reloads.changed() => {
+                if changed.is_err() {
+                    // The reloader is gone: nothing will change any more.
+                    return shutdown.cancelled().await;
+                }
+                continue;
+            }
             _ = shutdown.cancelled() => return,
         }
         if !(parts.ready)() {
+            not_ready_until = Some(Instant::now() + NOT_READY_WAIT);
             continue;
         }
+        not_ready_until = None;
         let snapshot = parts.live.snapshot();
         let config = &snapshot.config;
         for source in config.sources.values() {
@@ -100,6 +114,28 @@ pub async fn run(parts: Parts, shutdown: CancellationToken) {
             }
             parts.checks.record(&source.name, SourceCheck { checked_at_ms: crate::event::now_ms(), stores });
         }
+    }
+}
+
+/// When the next subscribing source's check is due (now for one never checked); `None` when
+/// no source subscribes.
+fn next_due(config: &crate::config::model::Config, last: &HashMap<String, Instant>) -> Option<Instant> {
+    let now = Instant::now();
+    config
+        .sources
+        .values()
+        .filter_map(|source| {
+            let every = source.subscribe.as_ref()?.check_every;
+            Some(last.get(&source.name).map_or(now, |at| *at + every))
+        })
+        .min()
+}
+
+/// Sleeps until `at`, or forever when it is `None`.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -137,4 +173,35 @@ async fn check_store(api: &super::Api, wanted: &plan::Wanted, metrics: &Metrics,
         }
     }
     check
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(subscribe: bool) -> crate::config::model::Config {
+        let section = "[sources.bigcommerce.subscribe]\npublic_url = \"https://hooks.example.com\"\n\
+                       stores = [{ store_hash = \"abc123\", access_token = \"t\" }]\ncheck_every = \"30s\"\n";
+        let text = format!(
+            "[sources.bigcommerce]\nprovider = \"bigcommerce\"\nsecrets = [\"s\"]\n{}\n\
+             [sources.bigcartel]\nprovider = \"bigcartel\"\nsecrets = [\"s\"]\n\n\
+             [destinations.erp]\nurl = \"http://127.0.0.1:9/erp\"\n\n\
+             [[routes]]\nmatch = \"store/order/*\"\nsource = \"bigcommerce\"\nto = [\"erp\"]\n",
+            if subscribe { section } else { "" }
+        );
+        let env = |_: &str| None;
+        crate::config::load_str(std::path::Path::new("routes.toml"), &text, &env).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn the_loop_sleeps_until_a_check_is_due_and_without_subscriptions_for_good() {
+        let mut last = HashMap::new();
+        assert_eq!(next_due(&config(false), &last), None, "nothing to check: wait for a reload");
+        let subscribing = config(true);
+        let due = next_due(&subscribing, &last).unwrap_or_else(|| panic!("a subscribing source"));
+        assert!(due <= Instant::now(), "a source never checked is due now");
+        let checked = Instant::now();
+        last.insert("bigcommerce".to_string(), checked);
+        assert_eq!(next_due(&subscribing, &last), Some(checked + Duration::from_secs(30)));
+    }
 }

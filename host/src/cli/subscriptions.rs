@@ -4,35 +4,19 @@
 //! printed: stores are named by their hash.
 
 use crate::subscriptions;
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
 
 /// `switchyard subscriptions …`
 #[derive(Debug, Subcommand)]
 pub enum SubscriptionsCommand {
     /// Print, per store, what `apply` would create, update, reactivate or delete.
-    Plan {
-        /// Only this source.
-        #[arg(long)]
-        source: Option<String>,
-        /// Also delete hooks this gateway did not make.
-        #[arg(long)]
-        prune: bool,
-        #[arg(long, short, default_value = "routes.toml")]
-        config: PathBuf,
-    },
+    Plan(PlanArgs),
     /// Make the registered hooks what the routes need.
-    Apply {
-        #[arg(long)]
-        source: Option<String>,
-        /// Also delete hooks this gateway did not make (the plan lists them).
-        #[arg(long)]
-        prune: bool,
-        #[arg(long, short, default_value = "routes.toml")]
-        config: PathBuf,
-    },
+    Apply(PlanArgs),
     /// List every registered hook of each store, with `is_active`.
     Status {
+        /// Only this source.
         #[arg(long)]
         source: Option<String>,
         #[arg(long, short, default_value = "routes.toml")]
@@ -40,10 +24,23 @@ pub enum SubscriptionsCommand {
     },
 }
 
+/// What `plan` and `apply` are given: `apply` carries out exactly what `plan` prints.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Only this source.
+    #[arg(long)]
+    source: Option<String>,
+    /// Also delete hooks this gateway did not make (the plan lists them).
+    #[arg(long)]
+    prune: bool,
+    #[arg(long, short, default_value = "routes.toml")]
+    config: PathBuf,
+}
+
 pub async fn run(command: SubscriptionsCommand) -> anyhow::Result<bool> {
     match command {
-        SubscriptionsCommand::Plan { source, prune, config } => plan(&config, source.as_deref(), prune, false).await,
-        SubscriptionsCommand::Apply { source, prune, config } => plan(&config, source.as_deref(), prune, true).await,
+        SubscriptionsCommand::Plan(args) => plan(&args, false).await,
+        SubscriptionsCommand::Apply(args) => plan(&args, true).await,
         SubscriptionsCommand::Status { source, config } => status(&config, source.as_deref()).await,
     }
 }
@@ -54,9 +51,9 @@ fn load(config: &Path) -> anyhow::Result<crate::config::Config> {
 
 /// Prints the plan; with `apply`, carries it out. `Ok(false)` when a store could not be read
 /// or changed.
-async fn plan(config: &Path, only: Option<&str>, prune: bool, apply: bool) -> anyhow::Result<bool> {
-    let config = load(config)?;
-    let (plans, notes) = subscriptions::plan_all(&config, only, prune).await?;
+async fn plan(args: &PlanArgs, apply: bool) -> anyhow::Result<bool> {
+    let config = load(&args.config)?;
+    let (plans, notes) = subscriptions::plan_all(&config, args.source.as_deref(), args.prune).await?;
     for note in notes {
         println!("note: {note}");
     }

@@ -1,8 +1,9 @@
 //! Broker destinations against the machine's real NATS JetStream, RabbitMQ, Redis and
 //! Mosquitto: each message carries its `webhook-id` and a signature that verifies; a broker
 //! that cannot be reached (or refuses the message) fails attempts that are retried, and a
-//! reload that fixes the URL delivers everything; a `kill -9` of the gateway under load loses
-//! no acknowledged event, and a repeat carries the same `webhook-id`.
+//! reload that fixes the URL delivers everything; a broker that takes connections and never
+//! answers is backed off from rather than waited on by every attempt; a `kill -9` of the
+//! gateway under load loses no acknowledged event, and a repeat carries the same `webhook-id`.
 
 use crate::support::brokers::{Consumer, Kind, Received};
 use crate::support::child::ChildGateway;
@@ -98,6 +99,77 @@ async fn an_unreachable_broker_is_retried_until_a_reload_fixes_it(kind: Kind) {
     assert_eq!(ns, BTreeSet::from([0, 1, 2]), "{kind:?}: every event, once the URL is fixed");
     assert_eq!(Metrics::get(&metrics.dead_letters), 0, "nothing was given up");
     gw.stop().await;
+    consumer.finish().await;
+}
+
+/// A broker that takes TCP connections and never says a word (a hung broker, or a firewall
+/// that lets SYNs through): each connection is counted and held open.
+async fn silent_broker() -> (u16, Arc<AtomicUsize>, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or_else(|e| panic!("{e}"));
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        // Bounded: the gateway backs off, so a test sees a handful of connections.
+        while held.len() < 1000 {
+            let Ok((stream, _)) = listener.accept().await else { return };
+            counter.fetch_add(1, Ordering::SeqCst);
+            held.push(stream);
+        }
+    });
+    (port, accepted, task)
+}
+
+async fn a_broker_that_never_answers_is_backed_off_from(kind: Kind) {
+    const EVENTS: usize = 3;
+    let consumer = started(kind).await;
+    let (port, accepted, silent) = silent_broker().await;
+    let hung = table(&consumer, &kind.url_with_port(port)).replace("timeout_ms = 2000", "timeout_ms = 300");
+    let gw = TestGateway::start(&hung).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let mut ids = Vec::new();
+    for n in 0..EVENTS {
+        let answer = gw.post("shop", &order(n)).await;
+        assert_eq!(answer.status(), 200);
+        let text = answer.text().await.unwrap_or_else(|e| panic!("{e}"));
+        let accepted: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+        ids.push(accepted["id"].as_str().unwrap_or_else(|| panic!("{accepted}")).to_string());
+    }
+    let metrics = gw.gateway.metrics.clone();
+    eventually("attempts that fail and are retried", || Metrics::get(&metrics.delivery_failures) >= 20).await;
+    let connections = accepted.load(Ordering::SeqCst);
+
+    let mut errors = Vec::new();
+    for id in &ids {
+        let record = gw.gateway.store.event_record(id).await.unwrap_or_else(|e| panic!("{e}"));
+        let record = record.unwrap_or_else(|| panic!("no event {id}"));
+        errors.extend(record.deliveries.iter().flat_map(|d| d.attempts.iter()).filter_map(|a| a.error.clone()));
+    }
+    // An attempt during the backoff repeats the last connection error, with when the next try is.
+    let backed_off = errors.iter().filter(|e| e.contains("next try in")).count();
+    let timed_out = errors.len() - backed_off;
+    assert!(errors.iter().all(|e| e.contains("no connection within")), "{kind:?}: {errors:?}");
+    eprintln!(
+        "{kind:?}: {} failed attempts recorded, {connections} connections made, {timed_out} timed out, \
+         {backed_off} failed at once during the backoff",
+        errors.len()
+    );
+    assert!(timed_out >= 1, "{kind:?}: a connection that never completes times out: {errors:?}");
+    assert!(connections >= 2, "{kind:?}: the broker is tried again after the backoff");
+    assert!(
+        backed_off > 2 * connections,
+        "{kind:?}: most attempts fail at once instead of waiting on a connection of their own \
+         ({connections} connections): {errors:?}"
+    );
+
+    std::fs::write(gw.config_path(), table(&consumer, kind.url())).unwrap_or_else(|e| panic!("{e}"));
+    gw.gateway.reload.notify_one();
+    let got = consumer.wait(EVENTS).await;
+    let ns: BTreeSet<u64> = got.iter().filter_map(n_of).collect();
+    assert_eq!(ns, (0..EVENTS as u64).collect(), "{kind:?}: every event, once the URL is fixed");
+    assert_eq!(Metrics::get(&metrics.dead_letters), 0, "nothing was given up");
+    gw.stop().await;
+    silent.abort();
     consumer.finish().await;
 }
 
@@ -257,6 +329,26 @@ async fn an_unreachable_redis_is_retried_until_a_reload_fixes_it() {
 #[tokio::test]
 async fn an_unreachable_mqtt_broker_is_retried_until_a_reload_fixes_it() {
     an_unreachable_broker_is_retried_until_a_reload_fixes_it(Kind::Mqtt).await
+}
+
+#[tokio::test]
+async fn a_nats_server_that_never_answers_is_backed_off_from() {
+    a_broker_that_never_answers_is_backed_off_from(Kind::Nats).await
+}
+
+#[tokio::test]
+async fn a_rabbitmq_that_never_answers_is_backed_off_from() {
+    a_broker_that_never_answers_is_backed_off_from(Kind::Amqp).await
+}
+
+#[tokio::test]
+async fn a_redis_that_never_answers_is_backed_off_from() {
+    a_broker_that_never_answers_is_backed_off_from(Kind::Redis).await
+}
+
+#[tokio::test]
+async fn an_mqtt_broker_that_never_answers_is_backed_off_from() {
+    a_broker_that_never_answers_is_backed_off_from(Kind::Mqtt).await
 }
 
 #[tokio::test]

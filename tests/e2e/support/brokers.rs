@@ -32,13 +32,18 @@ impl Kind {
 
     /// The same broker on a port nothing listens on.
     pub fn unreachable_url(self) -> String {
-        let port = match self {
+        self.url_with_port(1)
+    }
+
+    /// The same URL with another port.
+    pub fn url_with_port(self, port: u16) -> String {
+        let default = match self {
             Kind::Nats => "4222",
             Kind::Amqp => "5672",
             Kind::Redis => "6379",
             Kind::Mqtt => "1883",
         };
-        self.url().replace(port, "1")
+        self.url().replace(default, &port.to_string())
     }
 }
 

@@ -454,3 +454,41 @@ async fn one_event_is_one_trace_across_the_gateways_that_ran_it() {
     assert_eq!(nodes, BTreeSet::from([first.as_str(), second.as_str()]), "{spans:?}");
     assert_eq!(cluster.sink.received().len(), 2, "refused once, then delivered");
 }
+
+/// A collector that takes connections and never answers (hung, or behind a firewall that
+/// drops its replies): every acknowledged event is still delivered, and a SIGTERM still stops
+/// the gateway, the spans it could not send given up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_collector_that_never_answers_holds_up_neither_deliveries_nor_shutdown() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or_else(|e| panic!("{e}"));
+    let connections = Arc::new(AtomicU64::new(0));
+    let counter = connections.clone();
+    let silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        // Bounded: the exporter sends one batch at a time, each given up after its timeout.
+        while held.len() < 1000 {
+            let Ok((stream, _)) = listener.accept().await else { return };
+            counter.fetch_add(1, Ordering::SeqCst);
+            held.push(stream);
+        }
+    });
+    let telemetry = format!("[telemetry]\notlp_endpoint = \"http://127.0.0.1:{port}\"\n");
+    let Some(mut cluster) = Cluster::start(1, false, &telemetry).await else { return };
+    let load = Load::start(&cluster.nodes);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let acked = load.finish().await;
+    cluster.settled(&acked, "collector that never answers").await;
+    assert!(connections.load(Ordering::SeqCst) >= 1, "the gateway did try to export");
+
+    let asked = Instant::now();
+    cluster.nodes[0].process().signal("TERM");
+    let stopped = match cluster.nodes[0].process.as_mut() {
+        Some(p) => p.wait(Duration::from_secs(30)).await,
+        None => None,
+    };
+    eprintln!("collector that never answers: stopped {:?} after SIGTERM", asked.elapsed());
+    assert!(stopped.is_some_and(|s| s.success()), "SIGTERM stops the gateway: {stopped:?}");
+    cluster.nodes[0].process = None;
+    silent.abort();
+}

@@ -23,6 +23,7 @@ Variants:
                unsigned webhooks (the body varies per request)
   nokv-sqlite  the same plugin and load, touching no kv (the baseline for kv-sqlite)
   kv-pg, nokv-pg   the same two on PostgreSQL
+  kv-pgbin:NAME    kv-pg with the binary target/bench-bins/NAME/switchyard
   ts, py       order-to-erp in TypeScript / Python, a fresh instance per event
   ts-reuse, py-reuse   the same with instances = "reuse"
   slow-route   plain, while another route gets 20 events/s whose plugin fetches an upstream
@@ -249,8 +250,8 @@ to = ["erp"]
             return self.config(name, plugin, storage=self.pg_schema(pg, "pgbin")), self.lua(name), False
         if name == "pg-tls":
             return self.config(name, rust, storage=self.pg_schema(pg, name) + "&sslmode=require"), self.lua(name), False
-        if name in ("kv-sqlite", "nokv-sqlite", "kv-pg", "nokv-pg"):
-            storage = self.pg_schema(pg, name) if name.endswith("pg") else None
+        if name in ("kv-sqlite", "nokv-sqlite", "kv-pg", "nokv-pg") or name.startswith("kv-pgbin:"):
+            storage = self.pg_schema(pg, name.split(":")[0]) if "pg" in name else None
             mode = "set" if name.startswith("kv") else "echo"
             return self.config(name, kv_plugin, storage=storage, signed=False), self.lua(name, mode), False
         lang, _, reuse = name.partition("-")
@@ -286,7 +287,7 @@ dedup_window_secs = 0
     def one(self, name):
         config, lua, https = self.variant(name)
         binary = self.bin
-        if name.startswith(("bin:", "pgbin:")):
+        if name.startswith(("bin:", "pgbin:", "kv-pgbin:")):
             binary = os.path.join(ROOT, "target/bench-bins", name.split(":", 1)[1], "switchyard")
         env = dict(os.environ, SWITCHYARD_CACHE_DIR=os.path.join(ROOT, "target/plugin-tools/cache"))
         sink_cmd = [os.path.join(REL, "examples/bare_axum"), f"127.0.0.1:{SINK}"]

@@ -413,6 +413,10 @@ pub struct Depth {
 #[derive(Debug, Clone)]
 pub struct Store {
     tx: mpsc::Sender<Message>,
+    /// Where operations that only read go ([`Op::READS_ONLY`]): on PostgreSQL a connection
+    /// of their own, so a plugin's `kv get` or a console page waits for none of the writer's
+    /// commits; on SQLite, the writer.
+    reads: mpsc::Sender<Message>,
     pub(crate) shared: Arc<Shared>,
 }
 
@@ -453,7 +457,12 @@ impl Store {
     }
 
     fn new(tx: mpsc::Sender<Message>, node: Arc<str>) -> Self {
-        Self { tx, shared: Arc::new(Shared { node, ..Shared::default() }) }
+        Self { reads: tx.clone(), tx, shared: Arc::new(Shared { node, ..Shared::default() }) }
+    }
+
+    /// This store, with its read-only operations sent to `reader`'s thread instead.
+    fn with_reader(self, reader: Store) -> Self {
+        Self { reads: reader.tx, ..self }
     }
 
     /// This gateway's node id, which its leases name (new at every start).
@@ -696,7 +705,8 @@ impl Store {
     /// answer, given after its batch committed.
     async fn submit<O: Op>(&self, op: O) -> Result<O::Output, StoreError> {
         let (reply, answer) = oneshot::channel();
-        self.tx.send(Message::Job(writer::job(op, reply))).await.map_err(|_| StoreError::Closed)?;
+        let to = if O::READS_ONLY { &self.reads } else { &self.tx };
+        to.send(Message::Job(writer::job(op, reply))).await.map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
 }

@@ -1,7 +1,8 @@
 //! The shared backend: several gateways on one PostgreSQL database (`storage.url =
 //! "postgres://…"`). Each gateway's writer thread owns one connection (the sync `postgres`
 //! client) and runs the writer's batches on it, one transaction per batch — the same group
-//! commit and the same operations as SQLite, over the same tables.
+//! commit and the same operations as SQLite, over the same tables. A second connection, on a
+//! thread of its own and read-only, runs the operations that only read, batched the same way.
 //!
 //! What differs from SQLite, because the database is shared:
 //! - Leases are taken with `… FOR UPDATE SKIP LOCKED` (`sql.rs`): two gateways never lease
@@ -57,24 +58,65 @@ const MIGRATIONS: &[&str] = &[
 /// The database's clock in Unix milliseconds.
 const NOW: &str = "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint";
 
-/// Connects to the database `url` names, applies the schema if needed and starts the writer
-/// thread. Leases are left alone: other gateways may hold them.
+/// Connects to the database `url` names, applies the schema if needed and starts the store's
+/// threads. Leases are left alone: other gateways may hold them.
+///
+/// Two connections: the writer's, and one for the operations that only read
+/// ([`Op::READS_ONLY`](writer::Op::READS_ONLY): a plugin's `kv get`, the console's pages),
+/// which on a thread of its own waits for none of the writer's commits. It is opened
+/// read-only, so an operation marked wrongly fails instead of writing outside the writer's
+/// batches.
 pub fn open_postgres(url: &str, lease: Duration) -> Result<Store, StoreError> {
     let owned = url.to_string();
     // The sync client runs a small runtime of its own, which must not start inside tokio's
     // (where `Gateway::start` opens the store): connect on a thread of its own.
-    let client = std::thread::spawn(move || connect(&owned, lease))
+    let (writes, reads) = std::thread::spawn(move || Ok((connect(&owned, lease)?, connect_reader(&owned, lease)?)))
         .join()
         .unwrap_or_else(|_| Err(open_error(url, "the connecting thread panicked".into())))?;
     let node = super::new_node_id();
-    let backend = Postgres { url: url.to_string(), client, prepared: HashMap::new(), lease, node: node.clone() };
-    Ok(writer::spawn("store:postgres".into(), backend, node))
+    let backend = |client, role| Postgres {
+        url: url.to_string(),
+        role,
+        client,
+        prepared: HashMap::new(),
+        lease,
+        node: node.clone(),
+    };
+    let reader = writer::spawn("store:pg-reads".into(), backend(reads, Role::Reads), node.clone());
+    Ok(writer::spawn("store:postgres".into(), backend(writes, Role::Writes), node.clone()).with_reader(reader))
 }
 
-/// Connects and applies the schema. A transaction of this connection left idle for longer
-/// than `lease` is ended by the server: a gateway frozen mid-batch (SIGSTOP, a stalled VM)
-/// must not keep the rows it locked from the gateways taking its work over.
+/// Connects and applies the schema.
 fn connect(url: &str, lease: Duration) -> Result<Client, StoreError> {
+    let error = |e: PgError| open_error(url, with_causes(&e));
+    let mut client = connect_only(url, lease)?;
+    let mut tx = client.transaction().map_err(error)?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK]).map_err(error)?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS switchyard_schema (version INTEGER NOT NULL)").map_err(error)?;
+    let applied: i64 = tx
+        .query_one("SELECT COALESCE(MAX(version), 0)::bigint FROM switchyard_schema", &[])
+        .and_then(|r| r.try_get(0))
+        .map_err(error)?;
+    for (step, migration) in MIGRATIONS.iter().enumerate().skip(usize::try_from(applied).unwrap_or(0)) {
+        tx.batch_execute(migration).map_err(error)?;
+        let version = i32::try_from(step + 1).unwrap_or(i32::MAX);
+        tx.execute("INSERT INTO switchyard_schema (version) VALUES ($1)", &[&version]).map_err(error)?;
+    }
+    tx.commit().map_err(error)?;
+    Ok(client)
+}
+
+/// Connects for the store's reads: every transaction read-only.
+fn connect_reader(url: &str, lease: Duration) -> Result<Client, StoreError> {
+    let mut client = connect_only(url, lease)?;
+    client.batch_execute("SET default_transaction_read_only = on").map_err(|e| open_error(url, with_causes(&e)))?;
+    Ok(client)
+}
+
+/// Connects, without touching the schema. A transaction of this connection left idle for
+/// longer than `lease` is ended by the server: a gateway frozen mid-batch (SIGSTOP, a stalled
+/// VM) must not keep the rows it locked from the gateways taking its work over.
+fn connect_only(url: &str, lease: Duration) -> Result<Client, StoreError> {
     let error = |e: PgError| open_error(url, with_causes(&e));
     // Relative certificate paths are relative to the working directory, as libpq has them.
     let (client_url, tls) = pg_tls::split(url, std::path::Path::new("")).map_err(|e| open_error(url, e))?;
@@ -89,19 +131,6 @@ fn connect(url: &str, lease: Duration) -> Result<Client, StoreError> {
     .map_err(error)?;
     let idle = super::millis(lease).max(1000);
     client.batch_execute(&format!("SET idle_in_transaction_session_timeout = {idle}")).map_err(error)?;
-    let mut tx = client.transaction().map_err(error)?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK]).map_err(error)?;
-    tx.batch_execute("CREATE TABLE IF NOT EXISTS switchyard_schema (version INTEGER NOT NULL)").map_err(error)?;
-    let applied: i64 = tx
-        .query_one("SELECT COALESCE(MAX(version), 0)::bigint FROM switchyard_schema", &[])
-        .and_then(|r| r.try_get(0))
-        .map_err(error)?;
-    for (step, migration) in MIGRATIONS.iter().enumerate().skip(usize::try_from(applied).unwrap_or(0)) {
-        tx.batch_execute(migration).map_err(error)?;
-        let version = i32::try_from(step + 1).unwrap_or(i32::MAX);
-        tx.execute("INSERT INTO switchyard_schema (version) VALUES ($1)", &[&version]).map_err(error)?;
-    }
-    tx.commit().map_err(error)?;
     Ok(client)
 }
 
@@ -137,10 +166,18 @@ fn error(e: PgError) -> StoreError {
     }
 }
 
-/// The connection the writer thread owns, how to get another, and the statements prepared on
+#[derive(Debug, Clone, Copy)]
+enum Role {
+    Writes,
+    Reads,
+}
+
+/// A connection a store thread owns, how to get another, and the statements prepared on
 /// it by their text: one parse per connection, not per operation.
 struct Postgres {
     url: String,
+    /// Which of the store's two connections this is (how to open it again).
+    role: Role,
     client: Client,
     prepared: HashMap<&'static str, Statement>,
     /// How long a lease lasts unless renewed (`storage.lease_secs`).
@@ -158,7 +195,11 @@ impl Backend for Postgres {
             Ok(now) => now,
             Err(e) if self.client.is_closed() || e.is_closed() || e.code() == Some(&SqlState::ADMIN_SHUTDOWN) => {
                 tracing::warn!(error = %e, "the PostgreSQL connection was dropped; reconnecting");
-                self.client = connect(&self.url, self.lease).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                let again = match self.role {
+                    Role::Writes => connect(&self.url, self.lease),
+                    Role::Reads => connect_reader(&self.url, self.lease),
+                };
+                self.client = again.map_err(|e| StoreError::Unavailable(e.to_string()))?;
                 self.prepared.clear();
                 read(&mut self.client).map_err(error)?
             }

@@ -376,3 +376,34 @@ async fn a_stopping_node_hands_its_leases_back_at_once() {
     let nodes = b.nodes(SHORT).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(nodes.iter().find(|n| n.id == a.node()).map(|n| n.state), Some("stopped"));
 }
+
+/// An operation that says it only reads, and writes.
+struct WritesButSaysItReads;
+
+impl writer::Op for WritesButSaysItReads {
+    type Output = u64;
+    const READS_ONLY: bool = true;
+
+    fn run(&mut self, tx: &mut dyn Tx, _ctx: &Ctx) -> Result<u64, StoreError> {
+        tx.execute("DELETE FROM kv WHERE plugin = ?1", &[Arg::Text("p")])
+    }
+}
+
+#[tokio::test]
+async fn reads_run_on_a_read_only_connection_that_sees_every_commit() {
+    let Some((store, _schema)) = open() else { return };
+    store.append(event(1), None).await.unwrap_or_else(|e| panic!("{e}"));
+    let leased = store.lease_events(1, LEASE).await.unwrap_or_default();
+    assert_eq!(leased.len(), 1);
+    let set = crate::queue::contract::kv_write("p", "k", crate::queue::KvOp::Add(7));
+    let id = leased[0].event.id.clone();
+    let finished = store.finish_event(id, EventOutcome { kv: vec![set], ..Default::default() }).await;
+    assert!(matches!(finished, Ok(Finished::Recorded)), "{finished:?}");
+    // Committed by the writer, read on the other connection at once.
+    assert_eq!(store.kv_get("p", "k").await.ok().flatten(), Some(b"7".to_vec()));
+    assert_eq!(store.kv_count("p").await.ok(), Some(1));
+
+    let refused = store.submit(WritesButSaysItReads).await.map_err(|e| e.to_string());
+    assert!(refused.as_ref().is_err_and(|e| e.contains("read-only transaction")), "{refused:?}");
+    assert_eq!(store.kv_count("p").await.ok(), Some(1), "nothing was deleted");
+}

@@ -39,6 +39,10 @@ const CHECK_EVERY: Duration = Duration::from_millis(500);
 pub(crate) trait Op: Send + 'static {
     type Output: Send + 'static;
 
+    /// The operation only reads: it may run on the store's read connection, where it waits for
+    /// none of the writer's commits (PostgreSQL; on SQLite every operation goes to the writer).
+    const READS_ONLY: bool = false;
+
     /// Reserves handoff slots for the fresh work this operation will store leased.
     fn admit(&mut self, _hands: &Handoffs) {}
 

@@ -96,6 +96,7 @@ pub(crate) struct Pauses;
 
 impl Op for Pauses {
     type Output = Vec<DestinationPause>;
+    const READS_ONLY: bool = true;
 
     fn run(&mut self, tx: &mut dyn Tx, _ctx: &Ctx) -> Result<Vec<DestinationPause>, StoreError> {
         tx.rows(
@@ -155,6 +156,7 @@ pub(crate) struct DestinationCountsOp;
 
 impl Op for DestinationCountsOp {
     type Output = HashMap<String, DestinationCounts>;
+    const READS_ONLY: bool = true;
 
     fn run(&mut self, tx: &mut dyn Tx, _ctx: &Ctx) -> Result<HashMap<String, DestinationCounts>, StoreError> {
         let rows = tx.rows(

@@ -55,6 +55,7 @@ pub(crate) struct FindEvents {
 
 impl Op for FindEvents {
     type Output = Vec<EventSummary>;
+    const READS_ONLY: bool = true;
 
     fn run(&mut self, tx: &mut dyn Tx, _ctx: &Ctx) -> Result<Vec<EventSummary>, StoreError> {
         let q = &self.query;
@@ -88,6 +89,7 @@ pub(crate) struct EventNames {
 
 impl Op for EventNames {
     type Output = Option<(String, String)>;
+    const READS_ONLY: bool = true;
 
     fn run(&mut self, tx: &mut dyn Tx, _ctx: &Ctx) -> Result<Option<(String, String)>, StoreError> {
         tx.row("SELECT source, scope FROM events WHERE id = ?1", &[(&self.id).into()], |row| {
@@ -103,6 +105,7 @@ pub(crate) struct ReadEvent {
 
 impl Op for ReadEvent {
     type Output = Option<EventRecord>;
+    const READS_ONLY: bool = true;
 
     fn run(&mut self, tx: &mut dyn Tx, _ctx: &Ctx) -> Result<Option<EventRecord>, StoreError> {
         let found = tx.row(

@@ -12,6 +12,7 @@ pub(crate) struct DeadLetters {
 
 impl Op for DeadLetters {
     type Output = Vec<DeadLetter>;
+    const READS_ONLY: bool = true;
 
     fn run(&mut self, tx: &mut dyn Tx, _ctx: &Ctx) -> Result<Vec<DeadLetter>, StoreError> {
         tx.rows(
@@ -47,6 +48,7 @@ pub(crate) struct RecentEvents {
 
 impl Op for RecentEvents {
     type Output = Vec<EventSummary>;
+    const READS_ONLY: bool = true;
 
     fn run(&mut self, tx: &mut dyn Tx, _ctx: &Ctx) -> Result<Vec<EventSummary>, StoreError> {
         // Event ids are `evt_` + a UUIDv7, so the primary key orders them by time: no extra index.
@@ -92,6 +94,7 @@ pub(crate) struct CountDepth;
 
 impl Op for CountDepth {
     type Output = Depth;
+    const READS_ONLY: bool = true;
 
     fn run(&mut self, tx: &mut dyn Tx, ctx: &Ctx) -> Result<Depth, StoreError> {
         let depth = tx.row(

@@ -26,6 +26,7 @@ pub(crate) struct KvGet {
 
 impl Op for KvGet {
     type Output = Option<Vec<u8>>;
+    const READS_ONLY: bool = true;
 
     fn run(&mut self, tx: &mut dyn Tx, ctx: &Ctx) -> Result<Option<Vec<u8>>, StoreError> {
         tx.row(
@@ -45,6 +46,7 @@ pub(crate) struct KvList {
 
 impl Op for KvList {
     type Output = Vec<KvEntry>;
+    const READS_ONLY: bool = true;
 
     fn run(&mut self, tx: &mut dyn Tx, ctx: &Ctx) -> Result<Vec<KvEntry>, StoreError> {
         tx.rows(
@@ -78,6 +80,7 @@ pub(crate) struct KvCount {
 
 impl Op for KvCount {
     type Output = u64;
+    const READS_ONLY: bool = true;
 
     fn run(&mut self, tx: &mut dyn Tx, ctx: &Ctx) -> Result<u64, StoreError> {
         let n = tx.row(

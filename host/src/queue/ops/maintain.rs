@@ -137,6 +137,7 @@ pub(crate) struct OldestEvent;
 
 impl Op for OldestEvent {
     type Output = Option<u64>;
+    const READS_ONLY: bool = true;
 
     fn run(&mut self, tx: &mut dyn Tx, _ctx: &Ctx) -> Result<Option<u64>, StoreError> {
         // Ids are time-ordered, so the first by id is the oldest, read from the primary key.

@@ -129,6 +129,7 @@ pub(crate) struct Nodes {
 
 impl Op for Nodes {
     type Output = Vec<Node>;
+    const READS_ONLY: bool = true;
 
     fn run(&mut self, tx: &mut dyn Tx, ctx: &Ctx) -> Result<Vec<Node>, StoreError> {
         let (now, lease) = (ctx.now, millis(self.lease));

@@ -7,7 +7,7 @@
 
 use crate::support::brokers::{Consumer, Kind, Received};
 use crate::support::child::ChildGateway;
-use crate::support::{PATIENCE, TestGateway, eventually};
+use crate::support::{PATIENCE, TestGateway, eventually, silent_listener};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -102,29 +102,10 @@ async fn an_unreachable_broker_is_retried_until_a_reload_fixes_it(kind: Kind) {
     consumer.finish().await;
 }
 
-/// A broker that takes TCP connections and never says a word (a hung broker, or a firewall
-/// that lets SYNs through): each connection is counted and held open.
-async fn silent_broker() -> (u16, Arc<AtomicUsize>, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
-    let port = listener.local_addr().map(|a| a.port()).unwrap_or_else(|e| panic!("{e}"));
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let counter = accepted.clone();
-    let task = tokio::spawn(async move {
-        let mut held = Vec::new();
-        // Bounded: the gateway backs off, so a test sees a handful of connections.
-        while held.len() < 1000 {
-            let Ok((stream, _)) = listener.accept().await else { return };
-            counter.fetch_add(1, Ordering::SeqCst);
-            held.push(stream);
-        }
-    });
-    (port, accepted, task)
-}
-
 async fn a_broker_that_never_answers_is_backed_off_from(kind: Kind) {
     const EVENTS: usize = 3;
     let consumer = started(kind).await;
-    let (port, accepted, silent) = silent_broker().await;
+    let (port, accepted, silent) = silent_listener().await;
     let hung = table(&consumer, &kind.url_with_port(port)).replace("timeout_ms = 2000", "timeout_ms = 300");
     let gw = TestGateway::start(&hung).await.unwrap_or_else(|e| panic!("{e:#}"));
     let mut ids = Vec::new();

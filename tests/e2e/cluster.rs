@@ -460,19 +460,7 @@ async fn one_event_is_one_trace_across_the_gateways_that_ran_it() {
 /// the gateway, the spans it could not send given up.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_collector_that_never_answers_holds_up_neither_deliveries_nor_shutdown() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
-    let port = listener.local_addr().map(|a| a.port()).unwrap_or_else(|e| panic!("{e}"));
-    let connections = Arc::new(AtomicU64::new(0));
-    let counter = connections.clone();
-    let silent = tokio::spawn(async move {
-        let mut held = Vec::new();
-        // Bounded: the exporter sends one batch at a time, each given up after its timeout.
-        while held.len() < 1000 {
-            let Ok((stream, _)) = listener.accept().await else { return };
-            counter.fetch_add(1, Ordering::SeqCst);
-            held.push(stream);
-        }
-    });
+    let (port, connections, silent) = crate::support::silent_listener().await;
     let telemetry = format!("[telemetry]\notlp_endpoint = \"http://127.0.0.1:{port}\"\n");
     let Some(mut cluster) = Cluster::start(1, false, &telemetry).await else { return };
     let load = Load::start(&cluster.nodes);

@@ -1,5 +1,5 @@
-//! The store failing underneath a serving gateway: a disk that fills up under load, and a
-//! database file deleted while in use. The gateway says so — 503s that name storage, `/ready`
+//! The store failing underneath a serving gateway: a disk that fills up under load, a
+//! database file deleted while in use, and a PostgreSQL writer stuck behind a lock. The gateway says so — 503s that name storage, `/ready`
 //! 503 — never acknowledges what it could not keep, and once space returns delivers every
 //! webhook it did acknowledge within seconds.
 
@@ -188,4 +188,55 @@ async fn a_deleted_database_turns_ready_and_ingest_to_503_within_two_seconds() {
         Err(_) => String::new(),
     };
     assert!(body.contains("is gone"), "{body}");
+}
+
+/// On PostgreSQL, reads have a connection of their own, so they answer while the writer is
+/// stuck (here behind a lock that lets reads through): `/ready` must still say 503, and the
+/// webhook waiting on the writer is stored once the lock goes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_stuck_behind_a_lock_on_postgres_turns_ready_to_503() {
+    let Some(schema) = crate::support::pg::TestSchema::create() else { return };
+    let dest = TestDestination::start().await;
+    let toml = table(&dest).replace("[storage]\nurl = \"sqlite://store/sy.db\"", &schema.storage());
+    let gw = TestGateway::start_with_admin(&toml).await.unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(ready(&gw).await, 200);
+
+    // EXCLUSIVE blocks every write to `events` and no read of it.
+    let (url, (locked, is_locked), (release, released)) =
+        (schema.url(), tokio::sync::oneshot::channel(), std::sync::mpsc::channel::<()>());
+    let holder = std::thread::spawn(move || -> Result<(), postgres::Error> {
+        let mut client = postgres::Client::connect(&url, postgres::NoTls)?;
+        let mut tx = client.transaction()?;
+        tx.batch_execute("LOCK TABLE events IN EXCLUSIVE MODE")?;
+        let _ = locked.send(());
+        // Bounded: the test releases it long before.
+        let _ = released.recv_timeout(Duration::from_secs(60));
+        tx.commit()
+    });
+    assert!(is_locked.await.is_ok(), "the lock was taken");
+    let post = {
+        let (client, url) = (reqwest::Client::new(), gw.url("/hooks/shop"));
+        tokio::spawn(async move { client.post(url).body(r#"{"scope":"order/created","n":1}"#).send().await })
+    };
+    // Once the webhook's append waits on the lock, so does everything queued behind it.
+    let mut answer = reqwest::get(gw.admin_url("/ready")).await.unwrap_or_else(|e| panic!("{e}"));
+    for _ in 0..50 {
+        if answer.status() == 503 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        answer = reqwest::get(gw.admin_url("/ready")).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    assert_eq!(answer.status(), 503, "a stuck writer is not ready");
+    let body = answer.text().await.unwrap_or_default();
+    assert!(body.contains("did not answer"), "{body}");
+    assert_eq!(gw.gateway.store.depth().await.map(|d| d.events_pending).ok(), Some(0), "reads still answer");
+
+    let _ = release.send(());
+    assert!(matches!(holder.join(), Ok(Ok(()))), "the lock was held and let go");
+    let stored = post.await.map(|r| r.map(|r| r.status().as_u16()));
+    assert!(matches!(stored, Ok(Ok(200))), "the webhook is stored once the lock goes: {stored:?}");
+    assert_eq!(ready(&gw).await, 200, "ready again");
+    dest.wait_for(1).await;
+    gw.stop().await;
 }

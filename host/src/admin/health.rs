@@ -32,12 +32,15 @@ pub async fn ready(State(admin): State<Admin>) -> (StatusCode, Json<Value>) {
     (status, Json(body))
 }
 
-/// Whether the store answers, and writes: while its last batch failed (a full disk, a deleted
+/// Whether the store answers (its writer runs batches, and its reads answer), and writes: while its last batch failed (a full disk, a deleted
 /// database), a probe write must commit before the gateway counts as ready again.
 async fn store_writes(admin: &Admin) -> Result<(), String> {
     let check = async {
         match admin.store.health() {
-            Ok(()) => admin.store.depth().await.map(drop),
+            Ok(()) => {
+                admin.store.ping().await?;
+                admin.store.depth().await.map(drop)
+            }
             Err(_) => {
                 // The probe's own commit may pass (a nearly full disk takes a small write) while
                 // the store's check still fails: the health after it is the answer.

@@ -660,6 +660,12 @@ impl Store {
         self.shared.health.status()
     }
 
+    /// Answers once the writer has run a batch after this call: it is not stuck (a read
+    /// proves nothing about the writer on PostgreSQL, where reads have their own connection).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.submit(ops::Ping).await
+    }
+
     /// Writes one row and commits: `Ok` proves the store writes now (and clears a failing
     /// [`Store::health`]).
     pub async fn probe(&self) -> Result<(), StoreError> {

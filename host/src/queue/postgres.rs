@@ -2,7 +2,8 @@
 //! "postgres://…"`). Each gateway's writer thread owns one connection (the sync `postgres`
 //! client) and runs the writer's batches on it, one transaction per batch — the same group
 //! commit and the same operations as SQLite, over the same tables. A second connection, on a
-//! thread of its own and read-only, runs the operations that only read, batched the same way.
+//! thread of its own, runs the operations that only read, batched the same way, in read-only
+//! transactions that each see one snapshot.
 //!
 //! What differs from SQLite, because the database is shared:
 //! - Leases are taken with `… FOR UPDATE SKIP LOCKED` (`sql.rs`): two gateways never lease
@@ -31,7 +32,7 @@ use super::sql::{self, Arg, Backend, Ctx, Flow, Row, Tx};
 use super::{Store, StoreError, writer};
 use ::postgres::error::SqlState;
 use ::postgres::types::{IsNull, ToSql, Type, to_sql_checked};
-use ::postgres::{Client, Error as PgError, NoTls, Statement, Transaction};
+use ::postgres::{Client, Error as PgError, IsolationLevel, NoTls, Statement, Transaction};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -63,14 +64,14 @@ const NOW: &str = "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint
 ///
 /// Two connections: the writer's, and one for the operations that only read
 /// ([`Op::READS_ONLY`](writer::Op::READS_ONLY): a plugin's `kv get`, the console's pages),
-/// which on a thread of its own waits for none of the writer's commits. It is opened
+/// which on a thread of its own waits for none of the writer's commits. Its transactions are
 /// read-only, so an operation marked wrongly fails instead of writing outside the writer's
 /// batches.
 pub fn open_postgres(url: &str, lease: Duration) -> Result<Store, StoreError> {
     let owned = url.to_string();
     // The sync client runs a small runtime of its own, which must not start inside tokio's
     // (where `Gateway::start` opens the store): connect on a thread of its own.
-    let (writes, reads) = std::thread::spawn(move || Ok((connect(&owned, lease)?, connect_reader(&owned, lease)?)))
+    let (writes, reads) = std::thread::spawn(move || Ok((connect(&owned, lease)?, connect_only(&owned, lease)?)))
         .join()
         .unwrap_or_else(|_| Err(open_error(url, "the connecting thread panicked".into())))?;
     let node = super::new_node_id();
@@ -103,13 +104,6 @@ fn connect(url: &str, lease: Duration) -> Result<Client, StoreError> {
         tx.execute("INSERT INTO switchyard_schema (version) VALUES ($1)", &[&version]).map_err(error)?;
     }
     tx.commit().map_err(error)?;
-    Ok(client)
-}
-
-/// Connects for the store's reads: every transaction read-only.
-fn connect_reader(url: &str, lease: Duration) -> Result<Client, StoreError> {
-    let mut client = connect_only(url, lease)?;
-    client.batch_execute("SET default_transaction_read_only = on").map_err(|e| open_error(url, with_causes(&e)))?;
     Ok(client)
 }
 
@@ -197,7 +191,7 @@ impl Backend for Postgres {
                 tracing::warn!(error = %e, "the PostgreSQL connection was dropped; reconnecting");
                 let again = match self.role {
                     Role::Writes => connect(&self.url, self.lease),
-                    Role::Reads => connect_reader(&self.url, self.lease),
+                    Role::Reads => connect_only(&self.url, self.lease),
                 };
                 self.client = again.map_err(|e| StoreError::Unavailable(e.to_string()))?;
                 self.prepared.clear();
@@ -209,8 +203,16 @@ impl Backend for Postgres {
         Ok(Ctx { now, max_event_lease: lease, max_delivery_lease: lease, node, shared: true })
     }
 
+    /// The read connection's transactions are read-only and see one snapshot (REPEATABLE
+    /// READ), so a page made of several queries never shows half of a commit.
     fn transaction(&mut self, body: &mut dyn FnMut(&mut dyn Tx) -> Flow) -> Result<bool, StoreError> {
-        let tx = self.client.transaction().map_err(error)?;
+        let tx = match self.role {
+            Role::Writes => self.client.transaction(),
+            Role::Reads => {
+                self.client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start()
+            }
+        }
+        .map_err(error)?;
         let mut open = PgTx { tx, prepared: &mut self.prepared, changed: false };
         match body(&mut open) {
             Flow::Commit => open.tx.commit().map_err(error)?,

@@ -178,10 +178,12 @@ async fn a_connection_dropped_while_idle_is_reopened_without_failing_a_call() {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    // The server is gone from under the writer: its next batch reconnects, unseen.
-    assert!(store.depth().await.is_ok(), "the first call after the drop is answered");
+    // The server is gone from under both connections: the next batch of each reconnects, unseen.
+    assert!(store.depth().await.is_ok(), "the first read after the drop is answered");
     assert!(store.append(event(2), None).await.is_ok());
     assert_eq!(store.depth().await.map(|d| d.events_pending).ok(), Some(2));
+    let refused = store.submit(WritesButSaysItReads).await.map_err(|e| e.to_string());
+    assert!(refused.is_err_and(|e| e.contains("read-only transaction")), "reads stay read-only after a reconnect");
 }
 
 #[test]

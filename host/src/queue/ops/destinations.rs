@@ -94,9 +94,10 @@ impl Op for Resume {
 /// Every paused destination.
 pub(crate) struct Pauses;
 
+// Not READS_ONLY: the breaker applies this list over the pauses this gateway just wrote, so
+// it must be read after them, in the writer's order.
 impl Op for Pauses {
     type Output = Vec<DestinationPause>;
-    const READS_ONLY: bool = true;
 
     fn run(&mut self, tx: &mut dyn Tx, _ctx: &Ctx) -> Result<Vec<DestinationPause>, StoreError> {
         tx.rows(

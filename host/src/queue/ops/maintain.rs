@@ -175,6 +175,17 @@ impl Op for Prune {
     }
 }
 
+/// Nothing, in the writer's next batch: its answer says the writer runs batches now.
+pub(crate) struct Ping;
+
+impl Op for Ping {
+    type Output = ();
+
+    fn run(&mut self, _tx: &mut dyn Tx, _ctx: &Ctx) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
 /// Rewrites the probe row: a commit that changed it proves the store writes. Readiness sends it
 /// while the store is failing, so it notices the store writing again without waiting for work.
 pub(crate) struct Probe;

@@ -30,7 +30,7 @@ pub(crate) use history::{EventNames, FindEvents, ReadEvent};
 pub(crate) use inspect::{CountDepth, DeadLetters, RecentEvents};
 pub use kv::MAX_LIST as KV_MAX_LIST;
 pub(crate) use kv::{KvCount, KvDelete, KvGet, KvList};
-pub(crate) use maintain::{OldestEvent, Probe, Prune, Replay, ReplayEvents};
+pub(crate) use maintain::{OldestEvent, Ping, Probe, Prune, Replay, ReplayEvents};
 pub(crate) use nodes::{HandBack, Nodes, Renew};
 pub use nodes::{Node, NodeInfo, Renewed};
 

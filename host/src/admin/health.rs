@@ -32,8 +32,9 @@ pub async fn ready(State(admin): State<Admin>) -> (StatusCode, Json<Value>) {
     (status, Json(body))
 }
 
-/// Whether the store answers (its writer runs batches, and its reads answer), and writes: while its last batch failed (a full disk, a deleted
-/// database), a probe write must commit before the gateway counts as ready again.
+/// Whether the store answers (its writer runs batches, and reads are answered), and writes:
+/// while its last batch failed (a full disk, a deleted database), a probe write must commit
+/// before the gateway counts as ready again.
 async fn store_writes(admin: &Admin) -> Result<(), String> {
     let check = async {
         match admin.store.health() {

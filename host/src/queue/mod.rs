@@ -3,8 +3,8 @@
 //! [`Store`] is a cheap, cloneable handle that sends operations to a writer thread, which runs
 //! every operation waiting in one transaction — so many concurrent appends share one commit
 //! and one fsync (group commit, `writer.rs`). On PostgreSQL the operations that only read go
-//! to a second, read-only connection with a thread of its own, so they wait for no commit. Each caller gets its answer through a oneshot,
-//! after the commit. Each operation (`ops/`) is written once, in SQL both backends take
+//! to a second, read-only connection with a thread of its own, so they wait for no commit.
+//! Each caller gets its answer through a oneshot, after the commit. Each operation (`ops/`) is written once, in SQL both backends take
 //! (`sql.rs`); the backends connect and bind: the embedded one (`sqlite.rs`) for one gateway,
 //! the shared one (`postgres.rs`) for several gateways on one database. [`Store::open`] picks
 //! one by the url.

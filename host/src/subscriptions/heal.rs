@@ -70,7 +70,7 @@ pub async fn run(parts: Parts, shutdown: CancellationToken) {
     let mut reloads = parts.live.subscribe();
     let mut not_ready_until: Option<Instant> = None;
     loop {
-        let due = next_due(&parts.live.snapshot().config, &last).map(|due| due.max(not_ready_until.unwrap_or(due)));
+        let due = next_due(&parts.live.snapshot().config, &last).map(|due| not_ready_until.map_or(due, |t| due.max(t)));
         tokio::select! {
             _ = sleep_until(due) => {}
             changed = reloads.changed() => {

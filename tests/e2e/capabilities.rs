@@ -86,7 +86,26 @@ async fn an_order_webhook_is_enriched_from_the_store_api_with_its_line_items_and
     assert_eq!(seen.len(), 2, "{seen:?}");
     assert!(seen.iter().all(|(_, token)| token.as_deref() == Some(TOKEN)), "the token reached the API: {seen:?}");
     assert_eq!(seen[0].0, "/stores/abc123/v2/orders/250");
-    assert_eq!(seen[1].0, "/stores/abc123/v2/orders/250/products");
+    assert_eq!(seen[1].0, "/stores/abc123/v2/orders/250/products?limit=250&page=1");
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn an_order_of_more_lines_than_a_page_is_forwarded_with_every_line() {
+    let (api, dest) = (FakeBigCommerce::start(TOKEN).await, TestDestination::start().await);
+    let items = (1..=620).map(|i| (format!("SKU-{i}"), 1, "1.0000".to_string())).collect();
+    api.put_order(250, Order { items, ..order_250() });
+    let allowed = format!("\"http://{}\"", api.addr);
+    let gw = TestGateway::start(&enrich_table(&api, &allowed, &dest)).await.unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(gw.post("bigcommerce", &webhook("store/order/created", 250, "h1")).await.status(), 200);
+    let got = dest.wait_for(1).await.remove(0).json();
+    let skus: Vec<&str> =
+        got["items"].as_array().map(|a| a.iter().filter_map(|i| i["sku"].as_str()).collect()).unwrap_or_default();
+    assert_eq!(skus.len(), 620, "every line, in order");
+    assert_eq!((skus[0], skus[249], skus[250], skus[619]), ("SKU-1", "SKU-250", "SKU-251", "SKU-620"));
+    let pages: Vec<String> = api.seen().into_iter().map(|(path, _)| path).filter(|p| p.contains("/products")).collect();
+    assert_eq!(pages.len(), 3, "three pages of up to 250: {pages:?}");
+    assert!(pages[2].ends_with("?limit=250&page=3"));
     gw.stop().await;
 }
 

@@ -2,8 +2,13 @@
 //! registers exactly the scopes the routes need and a second `apply` changes nothing; a new
 //! route shows in the next plan; a serving gateway reactivates a hook the platform deactivated;
 //! 429s are waited out by the rate-limit headers; `--prune` deletes only what the plan lists.
+//! An API that strays within its spec (bare answers, `meta: null`, no `is_active`, no
+//! `total_pages`) is read; one beyond it (a wait for ever, endless pages) fails the command
+//! quickly and with bounded memory; a refused scope fails alone; and `plan` says which route
+//! patterns cannot be registered as written.
 
-use crate::support::bigcommerce_hooks::FakeHooksApi;
+use crate::support::bigcommerce_hooks::{FakeHooksApi, Misbehaving};
+use crate::support::child::run_cli;
 use crate::support::{TestGateway, eventually};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -77,8 +82,26 @@ async fn cli(args: &[&str]) -> bool {
     switchyard::cli::run(cli).await.unwrap_or_else(|e| panic!("switchyard {args:?}: {e:#}"))
 }
 
+/// A deadline as one command has.
+fn deadline() -> tokio::time::Instant {
+    tokio::time::Instant::now() + subscriptions::api::PATIENCE
+}
+
+/// `switchyard ARGS…` in a child process, while this test's runtime goes on serving the fake
+/// API: its exit status and printed lines.
+async fn cli_output(args: &[&str]) -> (bool, Vec<String>) {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let run = tokio::task::spawn_blocking(move || run_cli(&args.iter().map(String::as_str).collect::<Vec<_>>()));
+    match run.await {
+        Ok(Ok(output)) => output,
+        Ok(Err(e)) => panic!("{e:#}"),
+        Err(e) => panic!("{e}"),
+    }
+}
+
 async fn changes(path: &Path, prune: bool) -> Vec<Change> {
-    let (plans, _) = subscriptions::plan_all(&load(path), None, prune).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let (plans, _) =
+        subscriptions::plan_all(&load(path), None, prune, deadline()).await.unwrap_or_else(|e| panic!("{e:#}"));
     assert_eq!(plans.len(), 1, "one store");
     plans.into_iter().next().map(|p| p.changes.unwrap_or_else(|e| panic!("{e}"))).unwrap_or_default()
 }
@@ -188,9 +211,9 @@ async fn a_429_is_waited_out_by_its_reset_header() {
     let http = subscriptions::http_client().unwrap_or_else(|e| panic!("{e}"));
     // Another client of the same store used up the window: this one's first request is a 429.
     api.rate_limit(1, Duration::from_millis(400));
-    let other = subscriptions::api(&http, &subscribe, &subscribe.stores[0]);
+    let other = subscriptions::api(&http, &subscribe, &subscribe.stores[0], deadline());
     other.list().await.unwrap_or_else(|e| panic!("{e}"));
-    let fresh = subscriptions::api(&http, &subscribe, &subscribe.stores[0]);
+    let fresh = subscriptions::api(&http, &subscribe, &subscribe.stores[0], deadline());
     let listed = fresh.list().await;
     assert!(listed.is_ok(), "{listed:?}");
     assert_eq!(api.throttled(), 1, "one 429, waited out, then answered");
@@ -229,7 +252,8 @@ async fn a_refused_token_names_the_store_and_never_the_token() {
     let api = FakeHooksApi::start(&[(STORE, "the-right-token")]).await;
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let path = write(dir.path(), &table(&api, ROUTES, "10m"));
-    let (plans, _) = subscriptions::plan_all(&load(&path), None, false).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let (plans, _) =
+        subscriptions::plan_all(&load(&path), None, false, deadline()).await.unwrap_or_else(|e| panic!("{e:#}"));
     let error = plans[0].changes.as_ref().err().map(ToString::to_string).unwrap_or_default();
     assert!(error.contains(STORE) && error.contains("401"), "{error}");
     assert!(!error.contains(TOKEN));
@@ -253,4 +277,85 @@ async fn hooks_past_the_first_page_are_read() {
     let plan = changes(&path, false).await;
     assert_eq!(plan.iter().filter(|c| matches!(c, Change::Foreign { .. })).count(), 300);
     assert!(plan.contains(&Change::Reactivate { id: ours, scope: "store/order/*".into() }), "the last page is read");
+}
+
+#[tokio::test]
+async fn answers_as_loose_as_the_spec_allows_are_read_and_applied() {
+    let api = FakeHooksApi::start(&[(STORE, TOKEN)]).await;
+    api.misbehave(Misbehaving { loose: true, ..Default::default() });
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = write(dir.path(), &table(&api, ROUTES, "10m"));
+    let config = path.to_str().unwrap_or_default();
+    // More hooks than one page, listed without `is_active` and without `total_pages`.
+    for n in 0..300 {
+        api.add(STORE, "store/product/updated", &format!("https://other-app.example.com/{n}"), true);
+    }
+    assert!(cli(&["subscriptions", "apply", "--config", config]).await, "bare creates with meta: null are read");
+    assert_eq!(scopes(&api).len(), wanted().len() + 1);
+    let plan = changes(&path, false).await;
+    assert_eq!(plan.iter().filter(|c| matches!(c, Change::Foreign { .. })).count(), 300, "every page was read");
+    assert!(plan.iter().all(|c| !matches!(c, Change::Reactivate { .. })), "a hook without is_active is active");
+    api.deactivate(STORE, "store/order/*");
+    assert!(cli(&["subscriptions", "apply", "--config", config]).await, "an update answered with meta: null");
+    assert!(api.hooks(STORE).iter().all(|h| h.is_active));
+}
+
+#[tokio::test]
+async fn a_scope_the_platform_refuses_fails_alone_and_apply_reports_it() {
+    let api = FakeHooksApi::start(&[(STORE, TOKEN)]).await;
+    api.misbehave(Misbehaving { refused_scopes: vec!["store/cart/created".into()], ..Default::default() });
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = write(dir.path(), &table(&api, ROUTES, "10m"));
+    let (ok, lines) = cli_output(&["subscriptions", "apply", "--config", path.to_str().unwrap_or_default()]).await;
+    assert!(!ok, "a failed change fails the command: {lines:#?}");
+    let mut expected = wanted();
+    expected.remove("store/cart/created");
+    assert_eq!(scopes(&api), expected, "every other change was applied");
+    let failed: Vec<&String> = lines.iter().filter(|l| l.contains("failed")).collect();
+    assert_eq!(failed.len(), 1, "{lines:#?}");
+    assert!(failed[0].contains("store/cart/created") && failed[0].contains("422"), "{failed:?}");
+}
+
+#[tokio::test]
+async fn a_rate_limit_asking_to_wait_for_ever_fails_the_command_at_once_with_the_reason() {
+    let api = FakeHooksApi::start(&[(STORE, TOKEN)]).await;
+    api.misbehave(Misbehaving { throttle_for_ms: Some(999_999_999_999), ..Default::default() });
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = write(dir.path(), &table(&api, ROUTES, "10m"));
+    let started = std::time::Instant::now();
+    let (plans, _) =
+        subscriptions::plan_all(&load(&path), None, false, deadline()).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let error = plans[0].changes.as_ref().err().map(ToString::to_string).unwrap_or_default();
+    assert!(error.contains("rate limit") && error.contains(STORE), "{error}");
+    assert!(started.elapsed() < Duration::from_secs(10), "gave up at once, not after {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn a_store_listing_endless_pages_of_hooks_is_refused_without_reading_them_all() {
+    let api = FakeHooksApi::start(&[(STORE, TOKEN)]).await;
+    api.misbehave(Misbehaving { endless: Some((12_000, 1_000_000)), ..Default::default() });
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = write(dir.path(), &table(&api, ROUTES, "10m"));
+    let (plans, _) =
+        subscriptions::plan_all(&load(&path), None, false, deadline()).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let error = plans[0].changes.as_ref().err().map(ToString::to_string).unwrap_or_default();
+    assert!(error.contains("more than 10000 hooks"), "{error}");
+}
+
+#[tokio::test]
+async fn plan_says_which_route_patterns_cannot_be_registered_as_written() {
+    let api = FakeHooksApi::start(&[(STORE, TOKEN)]).await;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let routes = format!(
+        "{ROUTES}\n[[routes]]\nname = \"channel carts\"\nmatch = \"store/channel/{{channel_id}}/cart/*\"\nto = [\"erp\"]\n"
+    );
+    let path = write(dir.path(), &table(&api, &routes, "10m"));
+    let (ok, lines) = cli_output(&["subscriptions", "plan", "--config", path.to_str().unwrap_or_default()]).await;
+    assert!(ok, "{lines:#?}");
+    let notes: Vec<&String> = lines.iter().filter(|l| l.starts_with("note:")).collect();
+    assert!(
+        notes.iter().any(|n| n.contains("store/customer/{kind}") && n.contains("cannot be registered as written")),
+        "{notes:#?}"
+    );
+    assert!(notes.iter().any(|n| n.contains("channel carts") && n.contains("channel ids")), "{notes:#?}");
 }

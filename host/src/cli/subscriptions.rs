@@ -53,7 +53,8 @@ fn load(config: &Path) -> anyhow::Result<crate::config::Config> {
 /// or changed.
 async fn plan(args: &PlanArgs, apply: bool) -> anyhow::Result<bool> {
     let config = load(&args.config)?;
-    let (plans, notes) = subscriptions::plan_all(&config, args.source.as_deref(), args.prune).await?;
+    let deadline = tokio::time::Instant::now() + subscriptions::api::PATIENCE;
+    let (plans, notes) = subscriptions::plan_all(&config, args.source.as_deref(), args.prune, deadline).await?;
     for note in notes {
         println!("note: {note}");
     }
@@ -87,14 +88,13 @@ async fn plan(args: &PlanArgs, apply: bool) -> anyhow::Result<bool> {
         };
         let Some(store) = subscribe.stores.iter().find(|s| s.store_hash == store_plan.store_hash) else { continue };
         let (wanted, _) = subscriptions::wanted(&config, source, subscribe);
-        let api = subscriptions::api(&http, subscribe, store);
-        match subscriptions::apply(&api, &wanted, &changes).await {
-            Ok(done) => println!("  applied: {done} change(s)"),
-            Err(e) => {
-                println!("  stopped: {e}");
-                ok = false;
-            }
+        let api = subscriptions::api(&http, subscribe, store, deadline);
+        let applied = subscriptions::apply(&api, &wanted, &changes).await;
+        println!("  applied: {} change(s)", applied.done);
+        for (change, e) in &applied.failed {
+            println!("  failed: {}: {e}", change.to_string().trim_start_matches(['+', '~', '^', '-', '!', ' ']));
         }
+        ok &= applied.failed.is_empty();
     }
     Ok(ok)
 }
@@ -102,11 +102,12 @@ async fn plan(args: &PlanArgs, apply: bool) -> anyhow::Result<bool> {
 async fn status(config: &Path, only: Option<&str>) -> anyhow::Result<bool> {
     let config = load(config)?;
     let http = subscriptions::http_client()?;
+    let deadline = tokio::time::Instant::now() + subscriptions::api::PATIENCE;
     let mut ok = true;
     for (source, subscribe) in subscriptions::subscribing(&config, only)? {
         for store in &subscribe.stores {
             println!("store {} (source {}):", store.store_hash, source.name);
-            match subscriptions::api(&http, subscribe, store).list().await {
+            match subscriptions::api(&http, subscribe, store, deadline).list().await {
                 Ok(hooks) if hooks.is_empty() => println!("  no hooks registered"),
                 Ok(hooks) => {
                     for h in hooks {

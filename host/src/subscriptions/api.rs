@@ -4,9 +4,13 @@
 //! It paces itself by the platform's rate-limit headers: when `X-Rate-Limit-Requests-Left`
 //! reaches 0 the next request waits `X-Rate-Limit-Time-Reset-Ms`, and a 429 is waited out the
 //! same way and sent again. A 5xx or a connection failure is retried with backoff, except for a
-//! create (it may have been carried out: the next plan sees it). Errors name
-//! the store hash; the token is never in a message or a log line. This file only speaks the
-//! API: what to change is `plan.rs`'s decision.
+//! create (it may have been carried out: the next plan sees it). All of that waiting is bounded
+//! by a deadline the caller gives (one command, one check while serving): a wait past it fails
+//! at once with a clear error rather than hanging. Answers are read for what is needed only, as
+//! leniently as BigCommerce's spec allows (any `meta`, a hook without `is_active`, pages without
+//! `total_pages`), and at most [`MAX_HOOKS`] hooks are held per store. Errors name the store
+//! hash; the token is never in a message or a log line. This file only speaks the API: what to
+//! change is `plan.rs`'s decision.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -18,6 +22,11 @@ use tokio::time::Instant;
 const TRIES: u32 = 6;
 /// Longest wait a rate-limit header may ask for.
 const MAX_WAIT: Duration = Duration::from_secs(60);
+/// How long one command (or one check while serving) waits on BigCommerce in all.
+pub const PATIENCE: Duration = Duration::from_secs(120);
+/// The most hooks read from one store: far more than its documented scopes times a few
+/// destinations, so a store listing more is answering wrongly.
+pub const MAX_HOOKS: usize = 10_000;
 /// Each request's deadline.
 const TIMEOUT: Duration = Duration::from_secs(30);
 /// Hooks asked for per page.
@@ -27,15 +36,24 @@ const ERROR_BODY: usize = 512;
 /// The most bytes of an answer read at all (a page of 250 hooks is far less).
 const MAX_ANSWER: usize = 8 << 20;
 
-/// A registered hook, as the API shows it.
+/// A registered hook, as the API shows it: only `id` is needed, the rest has defaults (the
+/// spec requires none of it in a list; `is_active` is true unless said otherwise, as for a new
+/// hook).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hook {
     pub id: i64,
+    #[serde(default)]
     pub scope: String,
+    #[serde(default)]
     pub destination: String,
+    #[serde(default = "active")]
     pub is_active: bool,
     #[serde(default, deserialize_with = "headers_or_null")]
     pub headers: BTreeMap<String, String>,
+}
+
+fn active() -> bool {
+    true
 }
 
 fn headers_or_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
@@ -61,24 +79,26 @@ pub enum ApiError {
     Unreachable { store: String, detail: String },
     #[error("store {store}: an answer that is not a hooks envelope: {detail}")]
     Malformed { store: String, detail: String },
+    #[error(
+        "store {store}: BigCommerce asked to wait {asked:?} more (its rate limit), past the {limit:?} one command waits in all: try again later"
+    )]
+    OutOfPatience { store: String, asked: Duration, limit: Duration },
+    #[error("store {store}: it lists more than {limit} hooks, more than this gateway reads from one store")]
+    TooManyHooks { store: String, limit: usize },
 }
 
+/// A page of the hook list: its hooks, and how many pages there are when it says.
 #[derive(Deserialize)]
-struct Envelope<T> {
-    data: T,
+struct Page {
+    data: Vec<Hook>,
     #[serde(default)]
-    meta: Meta,
+    meta: serde_json::Value,
 }
 
-#[derive(Default, Deserialize)]
-struct Meta {
-    #[serde(default)]
-    pagination: Option<Pagination>,
-}
-
-#[derive(Deserialize)]
-struct Pagination {
-    total_pages: u64,
+impl Page {
+    fn total_pages(&self) -> Option<u64> {
+        self.meta.pointer("/pagination/total_pages")?.as_u64()
+    }
 }
 
 /// The API of one store.
@@ -89,6 +109,8 @@ pub struct Api {
     token: String,
     /// Requests wait until this instant (the rate limit's window reset).
     not_before: Mutex<Option<Instant>>,
+    /// No waiting goes past this: the command (or check) it serves gives up then.
+    deadline: Instant,
 }
 
 impl std::fmt::Debug for Api {
@@ -98,40 +120,51 @@ impl std::fmt::Debug for Api {
 }
 
 impl Api {
-    pub fn new(http: reqwest::Client, base: url::Url, store: &str, token: &str) -> Self {
-        Self { http, base, store: store.to_string(), token: token.to_string(), not_before: Mutex::new(None) }
+    /// A client that gives up waiting at `deadline`.
+    pub fn new(http: reqwest::Client, base: url::Url, store: &str, token: &str, deadline: Instant) -> Self {
+        let (store, token) = (store.to_string(), token.to_string());
+        Self { http, base, store, token, not_before: Mutex::new(None), deadline }
     }
 
     pub fn store(&self) -> &str {
         &self.store
     }
 
-    /// Every hook of the store, all pages.
+    /// Every hook of the store, all pages: until a page says it is the last, or (when pages do
+    /// not say how many there are) until a page is not full.
     pub async fn list(&self) -> Result<Vec<Hook>, ApiError> {
         let mut hooks = Vec::new();
-        let mut page = 1u64;
-        loop {
+        for page in 1u64.. {
             let path = format!("hooks?page={page}&limit={PAGE}");
-            let envelope: Envelope<Vec<Hook>> = self.call(reqwest::Method::GET, &path, None::<&()>).await?;
-            hooks.extend(envelope.data);
-            let pages = envelope.meta.pagination.map_or(1, |p| p.total_pages);
-            if page >= pages || page >= 1_000 {
-                return Ok(hooks);
+            let answer: Page = self.call(reqwest::Method::GET, &path, None::<&()>).await?;
+            let (count, pages) = (answer.data.len(), answer.total_pages());
+            if hooks.len() + count > MAX_HOOKS {
+                return Err(ApiError::TooManyHooks { store: self.store.clone(), limit: MAX_HOOKS });
             }
-            page += 1;
+            hooks.extend(answer.data);
+            let last = match pages {
+                Some(pages) => page >= pages,
+                None => count < PAGE,
+            };
+            if last || count == 0 {
+                break;
+            }
         }
+        Ok(hooks)
     }
 
-    pub async fn create(&self, body: &HookBody<'_>) -> Result<Hook, ApiError> {
-        Ok(self.call::<Envelope<Hook>>(reqwest::Method::POST, "hooks", Some(body)).await?.data)
+    /// Registers a hook. The answer is not read beyond its status: the spec allows any `meta`,
+    /// and the docs show it with and without a `data` wrapper.
+    pub async fn create(&self, body: &HookBody<'_>) -> Result<(), ApiError> {
+        self.call::<serde::de::IgnoredAny>(reqwest::Method::POST, "hooks", Some(body)).await.map(drop)
     }
 
-    pub async fn update(&self, id: i64, body: &HookBody<'_>) -> Result<Hook, ApiError> {
-        Ok(self.call::<Envelope<Hook>>(reqwest::Method::PUT, &format!("hooks/{id}"), Some(body)).await?.data)
+    pub async fn update(&self, id: i64, body: &HookBody<'_>) -> Result<(), ApiError> {
+        self.call::<serde::de::IgnoredAny>(reqwest::Method::PUT, &format!("hooks/{id}"), Some(body)).await.map(drop)
     }
 
     pub async fn delete(&self, id: i64) -> Result<(), ApiError> {
-        self.call::<serde_json::Value>(reqwest::Method::DELETE, &format!("hooks/{id}"), None::<&()>).await.map(drop)
+        self.call::<serde::de::IgnoredAny>(reqwest::Method::DELETE, &format!("hooks/{id}"), None::<&()>).await.map(drop)
     }
 
     /// One request, paced and retried; its JSON answer.
@@ -146,10 +179,14 @@ impl Api {
         let mut backoff = Duration::from_millis(500);
         for attempt in 1..=TRIES {
             self.wait_for_window().await;
+            let left = self.deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(self.unreachable(format!("no answer within the {PATIENCE:?} one command waits")));
+            }
             let mut request = self
                 .http
                 .request(method.clone(), url.clone())
-                .timeout(TIMEOUT)
+                .timeout(TIMEOUT.min(left))
                 .header("X-Auth-Token", &self.token)
                 .header(reqwest::header::ACCEPT, "application/json");
             if let Some(body) = body {
@@ -162,7 +199,7 @@ impl Api {
                 Ok(response) => response,
                 Err(e) if !last && retries_failures => {
                     tracing::debug!(store = %self.store, "BigCommerce request failed, trying again: {e}");
-                    tokio::time::sleep(backoff).await;
+                    self.sleep(backoff).await;
                     backoff *= 2;
                     continue;
                 }
@@ -171,7 +208,7 @@ impl Api {
             let status = response.status().as_u16();
             let reset = header_ms(&response, "X-Rate-Limit-Time-Reset-Ms");
             if header_ms(&response, "X-Rate-Limit-Requests-Left") == Some(Duration::ZERO) {
-                self.hold_until(reset.unwrap_or(Duration::from_secs(1))).await;
+                self.hold_until(reset.unwrap_or(Duration::from_secs(1))).await?;
             }
             match status {
                 200..=299 => {
@@ -183,10 +220,10 @@ impl Api {
                 429 if !last => {
                     let wait = reset.unwrap_or(Duration::from_secs(1));
                     tracing::info!(store = %self.store, wait_ms = wait.as_millis() as u64, "BigCommerce rate limit reached; waiting");
-                    self.hold_until(wait).await;
+                    self.hold_until(wait).await?;
                 }
                 500..=599 if !last && retries_failures => {
-                    tokio::time::sleep(backoff).await;
+                    self.sleep(backoff).await;
                     backoff *= 2;
                 }
                 401 | 403 => return Err(ApiError::Unauthorized { store: self.store.clone(), status }),
@@ -226,10 +263,22 @@ impl Api {
         }
     }
 
-    async fn hold_until(&self, wait: Duration) {
-        let until = Instant::now() + wait.min(MAX_WAIT);
+    /// Holds every request until `wait` (at most [`MAX_WAIT`]) has passed; refused at once when
+    /// the wait asked for ends past the deadline, since nothing could be sent then.
+    async fn hold_until(&self, wait: Duration) -> Result<(), ApiError> {
+        let now = Instant::now();
+        if now.checked_add(wait).is_none_or(|asked| asked > self.deadline) {
+            return Err(ApiError::OutOfPatience { store: self.store.clone(), asked: wait, limit: PATIENCE });
+        }
+        let until = now + wait.min(MAX_WAIT);
         let mut not_before = self.not_before.lock().await;
         *not_before = Some(not_before.map_or(until, |t| t.max(until)));
+        Ok(())
+    }
+
+    /// Sleeps `wait`, or until the deadline if that comes first.
+    async fn sleep(&self, wait: Duration) {
+        tokio::time::sleep_until((Instant::now() + wait).min(self.deadline)).await;
     }
 
     fn unreachable(&self, detail: String) -> ApiError {
@@ -298,5 +347,17 @@ mod tests {
         let text = r#"{"id":1,"scope":"store/order/*","destination":"https://gw/hooks/bc","is_active":false,"headers":null,"client_id":"c","store_hash":"s","created_at":1,"updated_at":2}"#;
         let hook: Result<Hook, _> = serde_json::from_str(text);
         assert_eq!(hook.map(|h| (h.id, h.is_active, h.headers.len())).ok(), Some((1, false, 0)));
+    }
+
+    #[test]
+    fn a_hook_needs_only_its_id_and_a_page_any_meta() {
+        let hook: Result<Hook, _> = serde_json::from_str(r#"{"id":7,"scope":"store/order/*"}"#);
+        assert_eq!(hook.map(|h| (h.id, h.is_active, h.destination)).ok(), Some((7, true, String::new())));
+        for meta in [r#""meta":null"#, r#""meta":{}"#, r#""meta":{"pagination":{"total":1}}"#, r#""meta":[1]"#] {
+            let page: Result<Page, _> = serde_json::from_str(&format!(r#"{{"data":[{{"id":1}}],{meta}}}"#));
+            assert_eq!(page.map(|p| p.total_pages()).ok(), Some(None), "{meta}");
+        }
+        let page: Result<Page, _> = serde_json::from_str(r#"{"data":[],"meta":{"pagination":{"total_pages":3}}}"#);
+        assert_eq!(page.map(|p| p.total_pages()).ok(), Some(Some(3)));
     }
 }

@@ -105,7 +105,7 @@ pub async fn run(parts: Parts, shutdown: CancellationToken) {
             let (wanted, _) = super::wanted(config, source, subscribe);
             let mut stores = Vec::with_capacity(subscribe.stores.len());
             for store in &subscribe.stores {
-                let api = super::api(http, subscribe, store);
+                let api = super::api(http, subscribe, store, Instant::now() + super::api::PATIENCE);
                 let check = tokio::select! {
                     check = check_store(&api, &wanted, &parts.metrics, &source.name) => check,
                     _ = shutdown.cancelled() => return,
@@ -159,14 +159,14 @@ async fn check_store(api: &super::Api, wanted: &plan::Wanted, metrics: &Metrics,
         .collect::<Vec<_>>();
     for change in &reactivations {
         let Change::Reactivate { scope, id } = change else { continue };
-        match super::apply(api, wanted, std::slice::from_ref(change)).await {
-            Ok(_) => {
+        match super::apply(api, wanted, std::slice::from_ref(change)).await.failed.pop().map(|(_, e)| e) {
+            None => {
                 Metrics::inc(&metrics.subscriptions_reactivated);
                 tracing::warn!(source, store = %check.store_hash, hook = id, %scope, "subscriptions: BigCommerce had deactivated this hook; reactivated it");
                 check.reactivated.push(scope.clone());
                 check.active += 1;
             }
-            Err(e) => {
+            Some(e) => {
                 tracing::warn!(source, hook = id, %scope, "subscriptions: cannot reactivate a deactivated hook: {e}");
                 check.error = Some(e.to_string());
             }

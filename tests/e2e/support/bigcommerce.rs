@@ -1,10 +1,12 @@
 //! A fake BigCommerce store API on 127.0.0.1, for tests only: the v2 orders endpoints a
 //! handler calls after a thin order webhook (`GET /stores/{hash}/v2/orders/{id}` and
-//! `…/{id}/products`), with the documented shapes, `X-Auth-Token` checked, and knobs to make
-//! it fail (5xx a number of times, 404 for orders that do not exist).
+//! `…/{id}/products`), with the documented shapes, `X-Auth-Token` checked, the headers the spec
+//! requires (`Accept`, and `Content-Type` on the products list: 406 and 415 without them),
+//! products paged as documented (`page` from 1, `limit` 50 by default, 413 past 250), and knobs
+//! to make it fail (5xx a number of times, 404 for orders that do not exist).
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
@@ -88,9 +90,14 @@ impl FakeBigCommerce {
 
 /// Records the request; `Some(answer)` when it is not answered normally.
 fn refusal(inner: &Inner, path: String, headers: &HeaderMap) -> Option<Response> {
-    let token = headers.get("x-auth-token").and_then(|v| v.to_str().ok()).map(String::from);
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(String::from);
+    let token = header("x-auth-token");
     if let Ok(mut seen) = inner.seen.lock() {
         seen.push((path, token.clone()));
+    }
+    if header("accept").is_none_or(|a| !a.contains("application/json")) {
+        let body = json!([{"status": 406, "message": "The requested content type is not supported."}]);
+        return Some((StatusCode::NOT_ACCEPTABLE, Json(body)).into_response());
     }
     if let Ok(mut fail) = inner.fail_next.lock()
         && *fail > 0
@@ -132,19 +139,39 @@ async fn order(State(inner): State<Arc<Inner>>, Path((hash, id)): Path<(String, 
     .into_response()
 }
 
+/// `?page=&limit=` of the products list.
+#[derive(serde::Deserialize)]
+struct Paging {
+    page: Option<usize>,
+    limit: Option<usize>,
+}
+
 async fn products(
     State(inner): State<Arc<Inner>>,
     Path((hash, id)): Path<(String, u64)>,
+    Query(paging): Query<Paging>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(refused) = refusal(&inner, format!("/stores/{hash}/v2/orders/{id}/products"), &headers) {
+    let (page, limit) = (paging.page.unwrap_or(1).max(1), paging.limit.unwrap_or(50));
+    let path = format!("/stores/{hash}/v2/orders/{id}/products?limit={limit}&page={page}");
+    if let Some(refused) = refusal(&inner, path, &headers) {
         return refused;
+    }
+    if headers.get("content-type").and_then(|v| v.to_str().ok()).is_none_or(|c| !c.contains("application/json")) {
+        let body = json!([{"status": 415, "message": "The request content type is not supported."}]);
+        return (StatusCode::UNSUPPORTED_MEDIA_TYPE, Json(body)).into_response();
+    }
+    if limit > 250 {
+        let body = json!([{"status": 413, "message": "The limit is over the maximum of 250."}]);
+        return (StatusCode::PAYLOAD_TOO_LARGE, Json(body)).into_response();
     }
     let Some(o) = inner.orders.lock().ok().and_then(|orders| orders.get(&id).cloned()) else { return not_found() };
     let lines: Vec<Value> = o
         .items
         .iter()
         .enumerate()
+        .skip((page - 1) * limit)
+        .take(limit)
         .map(|(i, (sku, quantity, price))| {
             json!({ "id": i + 1, "order_id": id, "product_id": 100 + i, "name": format!("Item {sku}"), "sku": sku,
                     "quantity": quantity, "price_inc_tax": price, "price_ex_tax": price })

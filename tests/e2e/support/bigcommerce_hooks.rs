@@ -2,8 +2,11 @@
 //! for tests only, with the documented shapes: the `data`/`meta` envelope with pagination,
 //! hooks with `id`, `client_id`, `store_hash`, `scope`, `destination`, `headers`, `is_active`,
 //! `created_at`, `updated_at`; `X-Auth-Token` checked (401); 422 for a missing or invalid
-//! scope or a destination that is not https; and a rate limit, announced on every answer with
-//! `X-Rate-Limit-Requests-Left` and `X-Rate-Limit-Time-Reset-Ms`, and answered 429 past it.
+//! scope or a destination that is not https on port 443; and a rate limit, announced on every
+//! answer with `X-Rate-Limit-Requests-Left` and `X-Rate-Limit-Time-Reset-Ms`, and answered 429
+//! past it. Knobs make it misbehave within what the spec allows (`Loose`: answers without the
+//! `data` wrapper, `meta: null`, hooks without `is_active`, pages without `total_pages`) and
+//! beyond it (a rate limit asking to wait for ever, endless pages, a scope it refuses).
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -49,6 +52,21 @@ struct State_ {
     throttled: u64,
     /// Writes (POST, PUT, DELETE) that were carried out.
     writes: u64,
+    misbehaving: Misbehaving,
+}
+
+/// How the fake strays from its usual answers.
+#[derive(Debug, Clone, Default)]
+pub struct Misbehaving {
+    /// Answers as loosely as the spec allows: creates and updates without the `data` wrapper
+    /// and with `meta: null`, listed hooks without `is_active`, pages without `total_pages`.
+    pub loose: bool,
+    /// Every request is answered 429 with this `X-Rate-Limit-Time-Reset-Ms`.
+    pub throttle_for_ms: Option<u64>,
+    /// Every list page holds this many made-up hooks and says there are `.1` pages.
+    pub endless: Option<(usize, u64)>,
+    /// Creates of these scopes are refused with 422, as for a scope the platform does not take.
+    pub refused_scopes: Vec<String>,
 }
 
 type Shared = Arc<Mutex<State_>>;
@@ -122,6 +140,10 @@ impl FakeHooksApi {
     pub fn writes(&self) -> u64 {
         self.lock().writes
     }
+
+    pub fn misbehave(&self, misbehaving: Misbehaving) {
+        self.lock().misbehaving = misbehaving;
+    }
 }
 
 fn problem(status: StatusCode, title: &str, errors: Value) -> Response {
@@ -142,6 +164,16 @@ fn admit(state: &Shared, store: &str, headers: &HeaderMap) -> Result<HeaderMap, 
             "You are not authorized to access this store",
             json!({}),
         )));
+    }
+    if let Some(reset) = s.misbehaving.throttle_for_ms {
+        s.throttled += 1;
+        let mut response = problem(StatusCode::TOO_MANY_REQUESTS, "Too many requests", json!({}));
+        let headers = response.headers_mut();
+        headers.insert("x-rate-limit-requests-left", HeaderValue::from_static("0"));
+        if let Ok(value) = HeaderValue::from_str(&reset.to_string()) {
+            headers.insert("x-rate-limit-time-reset-ms", value);
+        }
+        return Err(Box::new(response));
     }
     let now = Instant::now();
     let start = *s.window_start.get_or_insert(now);
@@ -199,15 +231,52 @@ async fn list(
         Err(response) => return *response,
     };
     let s = state.lock().unwrap_or_else(|p| p.into_inner());
-    let all = s.hooks.get(&store).cloned().unwrap_or_default();
     let (page, limit) = (q.page.unwrap_or(1).max(1), q.limit.unwrap_or(50).clamp(1, 250));
+    if let Some((per_page, pages)) = s.misbehaving.endless {
+        let data: Vec<Value> = (0..per_page)
+            .map(|i| {
+                Hook {
+                    id: (page * per_page + i) as i64,
+                    scope: "store/product/updated".into(),
+                    destination: format!("https://x.example.com/{i}"),
+                    is_active: true,
+                    headers: BTreeMap::new(),
+                }
+                .json(&store)
+            })
+            .collect();
+        let meta = json!({ "pagination": { "total_pages": pages, "current_page": page } });
+        return with(rate, StatusCode::OK, json!({ "data": data, "meta": meta }));
+    }
+    let all = s.hooks.get(&store).cloned().unwrap_or_default();
     let pages = all.len().div_ceil(limit).max(1);
-    let data: Vec<Value> = all.iter().skip((page - 1) * limit).take(limit).map(|h| h.json(&store)).collect();
+    let mut data: Vec<Value> = all.iter().skip((page - 1) * limit).take(limit).map(|h| h.json(&store)).collect();
+    if s.misbehaving.loose {
+        for hook in &mut data {
+            if hook["is_active"] == true
+                && let Some(fields) = hook.as_object_mut()
+            {
+                fields.remove("is_active");
+            }
+        }
+        let meta = json!({ "pagination": { "total": all.len(), "count": data.len(), "per_page": limit, "current_page": page } });
+        return with(rate, StatusCode::OK, json!({ "data": data, "meta": meta }));
+    }
     let meta = json!({ "pagination": {
         "total": all.len(), "count": data.len(), "per_page": limit, "current_page": page, "total_pages": pages,
         "links": { "current": format!("?page={page}&limit={limit}") },
     }});
     with(rate, StatusCode::OK, json!({ "data": data, "meta": meta }))
+}
+
+/// A created hook's answer: wrapped as the spec's example, or (loose) bare, as the docs show it.
+fn created(rate: HeaderMap, loose: bool, hook: Value) -> Response {
+    with(rate, StatusCode::OK, if loose { hook } else { json!({ "data": hook, "meta": {} }) })
+}
+
+/// An updated hook's answer: with `meta: {}`, or (loose) `meta: null`, which the spec allows.
+fn updated(rate: HeaderMap, loose: bool, hook: Value) -> Response {
+    with(rate, StatusCode::OK, json!({ "data": hook, "meta": if loose { Value::Null } else { json!({}) } }))
 }
 
 async fn one(State(state): State<Shared>, Path((store, id)): Path<(String, i64)>, headers: HeaderMap) -> Response {
@@ -220,6 +289,12 @@ async fn one(State(state): State<Shared>, Path((store, id)): Path<(String, i64)>
         Some(hook) => with(rate, StatusCode::OK, json!({ "data": hook.json(&store), "meta": {} })),
         None => problem(StatusCode::NOT_FOUND, "The requested resource was not found", json!({})),
     }
+}
+
+/// The port written in an https URL, if any.
+fn url_port(url: &str) -> Option<u16> {
+    let authority = url.trim_start_matches("https://").split(['/', '?']).next()?;
+    authority.rsplit_once(':')?.1.parse().ok()
 }
 
 /// The fields of a create or an update.
@@ -242,7 +317,7 @@ fn fields(body: &Value, create: bool) -> Result<Fields, Box<Response>> {
     let destination = body.get("destination").and_then(|v| v.as_str()).map(str::to_string);
     match &destination {
         None if create => drop(errors.insert("destination".into(), "destination is required".into())),
-        Some(d) if !d.starts_with("https://") => {
+        Some(d) if !d.starts_with("https://") || url_port(d).is_some_and(|p| p != 443) => {
             drop(errors.insert("destination".into(), "destination must be an https URL on port 443".into()))
         }
         _ => {}
@@ -275,6 +350,10 @@ async fn create(State(state): State<Shared>, Path(store): Path<String>, headers:
         Err(response) => return *response,
     };
     let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(scope) = scope.as_ref().filter(|scope| s.misbehaving.refused_scopes.contains(scope)) {
+        let errors = json!({ "scope": format!("{scope} is not a valid scope") });
+        return problem(StatusCode::UNPROCESSABLE_ENTITY, "JSON data is missing or invalid", errors);
+    }
     s.next_id += 1;
     s.writes += 1;
     let hook = Hook {
@@ -286,7 +365,7 @@ async fn create(State(state): State<Shared>, Path(store): Path<String>, headers:
     };
     let json = hook.json(&store);
     s.hooks.entry(store).or_default().push(hook);
-    with(rate, StatusCode::OK, json!({ "data": json, "meta": {} }))
+    created(rate, s.misbehaving.loose, json)
 }
 
 async fn update(
@@ -322,7 +401,8 @@ async fn update(
         hook.headers = h;
     }
     let json = hook.json(&store);
-    with(rate, StatusCode::OK, json!({ "data": json, "meta": {} }))
+    let loose = s.misbehaving.loose;
+    updated(rate, loose, json)
 }
 
 async fn delete(State(state): State<Shared>, Path((store, id)): Path<(String, i64)>, headers: HeaderMap) -> Response {

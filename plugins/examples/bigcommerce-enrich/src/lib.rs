@@ -9,11 +9,20 @@
 //! It remembers the last status it forwarded per order (kv `status:{store}:{order}`): a
 //! `store/order/statusUpdated` whose fetched status is that one is dropped (`status unchanged`).
 //! A 404 from the API drops the event (the order was deleted); 429 or 5xx asks to retry later.
+//!
+//! The products come a page at a time (`limit`, `page`): [`PAGE`] lines a page, BigCommerce's
+//! documented maximum, until a page holds fewer. Every request sends `Accept` and
+//! `Content-Type: application/json`, as the API's spec lists them.
 
 use switchyard_plugin_sdk::prelude::*;
 use switchyard_plugin_sdk::serde_json::{Value, json};
 
 struct Enrich;
+
+/// Order lines asked for per page.
+const PAGE: usize = 250;
+/// Pages read at most: with the order itself, within the default `max_fetches` of 10.
+const MAX_PAGES: usize = 8;
 
 impl Plugin for Enrich {
     fn handle(event: Event) -> Result<Vec<Action>, Error> {
@@ -32,7 +41,7 @@ impl Plugin for Enrich {
         let token = config::get("access_token").ok_or_else(|| Error::Fail("config has no access_token".into()))?;
         let orders = format!("{}/stores/{store_hash}/v2/orders/{order_id}", api_base.trim_end_matches('/'));
 
-        let order = http::get(&orders).header("X-Auth-Token", &token).header("Accept", "application/json").send()?;
+        let order = api_get(&orders, &token)?;
         if order.status == 404 {
             return Ok(vec![drop_event(format!("order {order_id} no longer exists (404)"))]);
         }
@@ -44,21 +53,7 @@ impl Plugin for Enrich {
             return Ok(vec![drop_event("status unchanged")]);
         }
 
-        let products = http::get(&format!("{orders}/products"))
-            .header("X-Auth-Token", &token)
-            .header("Accept", "application/json")
-            .send()?;
-        let products = ok(products.retry_on_server_error()?)?.json()?;
-        let items: Vec<Value> = products
-            .as_array()
-            .map(|lines| {
-                lines
-                    .iter()
-                    .map(|p| json!({ "sku": p["sku"], "quantity": p["quantity"], "price": p["price_inc_tax"] }))
-                    .collect()
-            })
-            .unwrap_or_default();
-
+        let items = products(&orders, &token)?;
         kv::set(&seen_key, &status)?;
         log::info(&format!("order {order_id} enriched: {status}, {} items", items.len()));
         Ok(vec![forward_json(&json!({
@@ -69,6 +64,33 @@ impl Plugin for Enrich {
             "items": items,
         }))])
     }
+}
+
+/// A GET of the store's API, with the headers its spec lists.
+fn api_get(url: &str, token: &str) -> Result<http::Response, Error> {
+    let request = http::get(url)
+        .header("X-Auth-Token", token)
+        .header("Accept", "application/json")
+        .header("Content-Type", "application/json");
+    Ok(request.send()?)
+}
+
+/// Every line of the order, page by page.
+fn products(order_url: &str, token: &str) -> Result<Vec<Value>, Error> {
+    let mut items = Vec::new();
+    for page in 1..=MAX_PAGES {
+        let url = format!("{order_url}/products?limit={PAGE}&page={page}");
+        let lines = ok(api_get(&url, token)?.retry_on_server_error()?)?.json()?;
+        let lines = lines.as_array().cloned().unwrap_or_default();
+        let count = lines.len();
+        items.extend(
+            lines.iter().map(|p| json!({ "sku": p["sku"], "quantity": p["quantity"], "price": p["price_inc_tax"] })),
+        );
+        if count < PAGE {
+            return Ok(items);
+        }
+    }
+    Err(Error::Fail(format!("the order has more than {} lines", PAGE * MAX_PAGES)))
 }
 
 /// Any other answer than 2xx (after 404, 429 and 5xx) is a permanent problem with the request.

@@ -45,6 +45,8 @@ fn spec(name: &str, path: &Path, instances: Instances, allowed_hosts: Vec<Allowe
         call_timeout: Duration::from_secs(30),
         kv_max_value: 64 << 10,
         kv_max_keys: 100_000,
+        kv_max_writes: 1_000,
+        kv_max_pending: 1 << 20,
         instances,
         config: vec![("currency".into(), "USD".into())],
     }

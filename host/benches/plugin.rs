@@ -47,6 +47,8 @@ fn plugin() -> Arc<CompiledPlugin> {
         call_timeout: Duration::from_secs(30),
         kv_max_value: 64 << 10,
         kv_max_keys: 100_000,
+        kv_max_writes: 1_000,
+        kv_max_pending: 1 << 20,
         instances: switchyard::config::model::Instances::Fresh,
         config: vec![("currency".into(), "USD".into())],
     };

@@ -68,6 +68,8 @@ impl Gateway {
     pub async fn start(options: Options, listener: TcpListener) -> anyhow::Result<Self> {
         let engine =
             PluginEngine::new().map_err(|e| anyhow::anyhow!("{e:#}")).context("cannot create the wasm engine")?;
+        let admin_addr = options.admin.as_ref().map(TcpListener::local_addr).transpose()?;
+        engine.guard_listeners(&[Some(listener.local_addr()?), admin_addr].into_iter().flatten().collect::<Vec<_>>());
         let cache = ComponentCache::new(options.cache_dir.clone());
         let path = options.config.clone();
         let (live, report) =

@@ -152,9 +152,69 @@ impl RateLimited {
     }
 }
 
+/// [`RateLimited`] per key (a destination's name): one busy key does not silence the others.
+/// Keys come from the config, so they are few; past [`RateLimitedByKey::MAX_KEYS`] the oldest
+/// state is forgotten (at worst a line more is written).
+#[derive(Debug)]
+pub struct RateLimitedByKey {
+    every: Duration,
+    state: Mutex<std::collections::HashMap<String, (Instant, u64)>>,
+}
+
+impl Default for RateLimitedByKey {
+    /// At most one line a second per key.
+    fn default() -> Self {
+        Self { every: Duration::from_secs(1), state: Mutex::default() }
+    }
+}
+
+impl RateLimitedByKey {
+    const MAX_KEYS: usize = 4096;
+
+    /// Calls `write` with the number of lines suppressed for `key` since its last one, unless
+    /// one was written for `key` less than the interval ago (then only counts it).
+    pub fn log(&self, key: &str, write: impl FnOnce(u64)) {
+        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let now = Instant::now();
+        let suppressed = match state.get_mut(key) {
+            Some((last, count)) if now.duration_since(*last) < self.every => {
+                *count += 1;
+                return;
+            }
+            Some((last, count)) => {
+                *last = now;
+                std::mem::take(count)
+            }
+            None => {
+                if state.len() >= Self::MAX_KEYS {
+                    state.clear();
+                }
+                state.insert(key.to_string(), (now, 0));
+                0
+            }
+        };
+        drop(state);
+        write(suppressed);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_key_is_limited_on_its_own() {
+        let limited = RateLimitedByKey { every: Duration::from_secs(3600), state: Mutex::default() };
+        let mut written = Vec::new();
+        for key in ["erp", "erp", "crm", "erp"] {
+            limited.log(key, |suppressed| written.push((key, suppressed)));
+        }
+        assert_eq!(written, vec![("erp", 0), ("crm", 0)]);
+        let every_time = RateLimitedByKey { every: Duration::ZERO, state: Mutex::default() };
+        every_time.log("erp", |_| {});
+        every_time.log("erp", |suppressed| written.push(("erp", suppressed)));
+        assert_eq!(written.last(), Some(&("erp", 0)));
+    }
 
     #[test]
     fn control_characters_are_escaped_and_printable_text_is_kept() {

@@ -13,6 +13,8 @@
 //! - `https`: HTTPS destinations with a private CA, refused certificates, mutual TLS.
 //! - `tls_ingest`: the ingest listener over TLS (HTTP/1.1 and HTTP/2), certificates renewed live.
 //! - `hostile`: a plugin attacking the gateway from inside gets nowhere.
+//! - `hardening`: bounded kv writes, fetch deadlines, what plugins' requests reach, an admin no
+//!   web page can drive, and secrets that never show.
 //! - `polyglot`: plugins in JavaScript, TypeScript and Python, built by the SDKs, run by the host.
 //! - `capabilities`: plugins call APIs through the allow-list and keep state in kv; 0.1.0 plugins still run.
 //! - `brokers`: NATS JetStream, RabbitMQ, Redis Streams and MQTT destinations, including a `kill -9`.
@@ -30,6 +32,7 @@ mod cluster;
 mod console;
 mod delivery;
 mod delivery_control;
+mod hardening;
 mod hostile;
 mod https;
 mod ingest;

@@ -47,6 +47,12 @@ fn entry_json(e: &KvEntry, limit: Option<usize>) -> Value {
     })
 }
 
+/// A key no plugin can hold (NUL: PostgreSQL's text cannot store it, so the store would read
+/// another key in its place).
+fn impossible(key: &str) -> Option<Response> {
+    key.contains('\0').then(|| error(StatusCode::BAD_REQUEST, "kv keys never hold NUL"))
+}
+
 fn unknown(admin: &Admin, plugin: &str) -> Option<Response> {
     let known = admin.live.snapshot().config.plugins.contains_key(plugin);
     (!known).then(|| error(StatusCode::NOT_FOUND, "no plugin of that name is configured"))
@@ -71,7 +77,7 @@ pub async fn list(State(admin): State<Admin>, Path(plugin): Path<String>, Query(
 }
 
 pub async fn get(State(admin): State<Admin>, Path((plugin, key)): Path<(String, String)>) -> Response {
-    if let Some(refused) = unknown(&admin, &plugin) {
+    if let Some(refused) = unknown(&admin, &plugin).or_else(|| impossible(&key)) {
         return refused;
     }
     match admin.store.kv_list(&plugin, &key, 1).await {
@@ -84,7 +90,7 @@ pub async fn get(State(admin): State<Admin>, Path((plugin, key)): Path<(String, 
 }
 
 pub async fn delete(State(admin): State<Admin>, Path((plugin, key)): Path<(String, String)>) -> Response {
-    if let Some(refused) = unknown(&admin, &plugin) {
+    if let Some(refused) = unknown(&admin, &plugin).or_else(|| impossible(&key)) {
         return refused;
     }
     match admin.store.kv_delete(&plugin, &key).await {

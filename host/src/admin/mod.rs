@@ -16,6 +16,9 @@
 //!   fragments (`/console/*`) need the token like the API, and its embedded assets (`/assets/*`).
 //! - `nodes.rs`: `/api/nodes`, the gateways sharing the store, from their heartbeats.
 //!
+//! - `guard.rs`: which requests are answered at all: a tokenless admin only for loopback `Host`
+//!   names (DNS rebinding), and nothing that changes state for another site's page (CSRF).
+//!
 //! Everything but `/health`, `/ready`, the console's page shells (which hold no data) and its
 //! assets needs `Authorization: Bearer <admin_token>` when a token
 //! is configured; the token is read from the live snapshot, so a reload rotates it. A listener
@@ -30,6 +33,7 @@ mod destinations;
 mod dlq;
 mod events;
 mod filter;
+mod guard;
 mod health;
 mod kv;
 mod metrics;
@@ -140,6 +144,7 @@ pub fn router(admin: Admin) -> Router {
         .merge(console::pages())
         .merge(protected)
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such admin endpoint") })
+        .layer(middleware::from_fn_with_state(admin.clone(), guard::guard))
         .with_state(admin)
 }
 

@@ -46,6 +46,14 @@ pub struct AllowedHostError {
     why: &'static str,
 }
 
+/// Refuses `0.0.0.0` and `::`: a connection to them reaches this machine, whatever it listens on.
+fn specified(ip: IpAddr) -> Result<IpAddr, &'static str> {
+    if ip.to_canonical().is_unspecified() {
+        return Err("an unspecified address (0.0.0.0, ::) reaches this machine itself; name the address to reach");
+    }
+    Ok(ip)
+}
+
 impl FromStr for AllowedHost {
     type Err = AllowedHostError;
 
@@ -64,9 +72,9 @@ impl FromStr for AllowedHost {
         let (host, port) = split_port(rest).ok_or_else(|| error("the port must be a number or *"))?;
         let host = host.trim_end_matches('.').to_ascii_lowercase();
         let host = if let Some(ip) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-            HostRule::Ip(ip.parse().map_err(|_| error("the bracketed address is not IPv6"))?)
+            HostRule::Ip(specified(ip.parse().map_err(|_| error("the bracketed address is not IPv6"))?).map_err(error)?)
         } else if let Ok(ip) = host.parse::<IpAddr>() {
-            HostRule::Ip(ip)
+            HostRule::Ip(specified(ip).map_err(error)?)
         } else if let Some(domain) = host.strip_prefix("*.") {
             check_name(domain).ok_or_else(|| error("the domain after *. is not a host name"))?;
             HostRule::Subdomains(domain.to_string())
@@ -191,9 +199,14 @@ mod tests {
             "https://user@x.com",
             "https://exa mple.com",
             "https://",
+            "http://0.0.0.0:*",
+            "http://[::]:*",
+            "http://[::ffff:0.0.0.0]:80",
         ] {
             assert!(bad.parse::<AllowedHost>().is_err(), "{bad}");
         }
+        let unspecified = "http://0.0.0.0:*".parse::<AllowedHost>().map_err(|e| e.to_string());
+        assert!(unspecified.is_err_and(|e| e.contains("reaches this machine itself")));
         assert_eq!(entry("https://x.com:*").to_string(), "https://x.com:*");
     }
 }

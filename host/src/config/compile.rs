@@ -166,6 +166,25 @@ impl Compiler<'_> {
         }
         let admin_token =
             s.admin_token.as_ref().map(|t| self.string(t, "server.admin_token")).filter(|t| !t.is_empty());
+        let admin_hosts = s
+            .admin_hosts
+            .iter()
+            .filter_map(|h| {
+                let name = self.string(h, "server.admin_hosts").trim_end_matches('.').to_ascii_lowercase();
+                let plain = !name.is_empty()
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | ':' | '[' | ']'));
+                if !plain {
+                    self.error(
+                        h,
+                        "server.admin_hosts",
+                        format!("`{name}` is not a host name like switchyard.internal"),
+                    );
+                }
+                plain.then_some(name)
+            })
+            .collect();
         let max_body = self.size(s.max_body.as_ref(), "server.max_body", defaults::MAX_BODY as u64);
         let workers = self.positive(s.workers.as_ref(), "server.workers", defaults::WORKERS, 4096);
         let tls = s.tls.as_ref().and_then(|t| self.tls_files(t, "server.tls"));
@@ -176,6 +195,7 @@ impl Compiler<'_> {
             listen,
             admin: (!admin.is_empty()).then_some(admin),
             admin_token,
+            admin_hosts,
             max_body: usize::try_from(max_body).unwrap_or(usize::MAX),
             workers: usize::try_from(workers).unwrap_or(usize::MAX),
         }
@@ -256,8 +276,15 @@ impl Compiler<'_> {
             self.error(spanned, &key, message);
         }
         let public_url = self.string(&raw.public_url, &format!("{key}.public_url"));
-        if !public_url.starts_with("https://") || url::Url::parse(&public_url).is_err() {
+        let parsed = url::Url::parse(&public_url).ok().filter(|_| public_url.starts_with("https://"));
+        if parsed.is_none() {
             let message = format!("`{public_url}` is not an https:// URL (BigCommerce sends only to https)");
+            self.error(&raw.public_url, &format!("{key}.public_url"), message);
+        } else if let Some(port) = parsed.and_then(|u| u.port()) {
+            // The url crate drops the scheme's own port, so any port left is not 443.
+            let message = format!(
+                "`{public_url}` is on port {port}: BigCommerce delivers only to port 443 (its webhooks API refuses other ports); put the gateway behind a proxy on 443"
+            );
             self.error(&raw.public_url, &format!("{key}.public_url"), message);
         }
         let mut stores = Vec::new();
@@ -412,6 +439,13 @@ impl Compiler<'_> {
             millis(self, raw.fetch_timeout_ms.as_ref(), "fetch_timeout_ms", defaults::FETCH_TIMEOUT_MS, 600_000);
         let call_timeout =
             millis(self, raw.call_timeout_ms.as_ref(), "call_timeout_ms", defaults::CALL_TIMEOUT_MS, 600_000);
+        if call_timeout.as_millis() < u128::from(timeout_ms) {
+            self.warnings.push(format!(
+                "{key}: call_timeout_ms ({} ms) is shorter than timeout_ms ({timeout_ms} ms): a call is stopped \
+                 at call_timeout_ms whatever its compute, so timeout_ms past it never applies",
+                call_timeout.as_millis()
+            ));
+        }
         let max_fetches =
             self.positive(raw.max_fetches.as_ref(), &format!("{key}.max_fetches"), defaults::MAX_FETCHES, 10_000);
         let max_fetch_body =
@@ -419,6 +453,22 @@ impl Compiler<'_> {
         let kv_max_value = self.size(raw.kv_max_value.as_ref(), &format!("{key}.kv_max_value"), defaults::KV_MAX_VALUE);
         let kv_max_keys =
             self.positive(raw.kv_max_keys.as_ref(), &format!("{key}.kv_max_keys"), defaults::KV_MAX_KEYS, 1 << 40);
+        let kv_max_writes = self.positive(
+            raw.kv_max_writes.as_ref(),
+            &format!("{key}.kv_max_writes"),
+            defaults::KV_MAX_WRITES,
+            100_000,
+        );
+        let kv_max_pending =
+            self.size(raw.kv_max_pending.as_ref(), &format!("{key}.kv_max_pending"), defaults::KV_MAX_PENDING);
+        if kv_max_pending < kv_max_value {
+            let at = raw.kv_max_pending.as_ref().or(raw.kv_max_value.as_ref());
+            if let Some(at) = at {
+                self.error(at, &format!("{key}.kv_max_pending"), format!(
+                    "kv_max_pending ({kv_max_pending} bytes) is smaller than kv_max_value ({kv_max_value} bytes): one value could never be written"
+                ));
+            }
+        }
         let reuse_max =
             self.positive(raw.reuse_max.as_ref(), &format!("{key}.reuse_max"), defaults::REUSE_MAX, 1 << 30);
         let instances = match raw.instances.as_ref().map(|i| (i, i.get_ref().as_str())) {
@@ -459,6 +509,8 @@ impl Compiler<'_> {
             call_timeout,
             kv_max_value,
             kv_max_keys,
+            kv_max_writes,
+            kv_max_pending,
             instances,
             config,
         }

@@ -72,6 +72,20 @@ pub fn without_password(written: &str) -> String {
     }
 }
 
+/// A URL for messages, shown without its password when it is written out (not before: most
+/// attempts that carry one succeed and are never written).
+pub struct ShownUrl<'a>(pub &'a url::Url);
+
+impl std::fmt::Display for ShownUrl<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.password().is_some() {
+            f.write_str(&without_password(self.0.as_str()))
+        } else {
+            f.write_str(self.0.as_str())
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! Each file in tests/fixtures/config/invalid has a `.err` file with the exact message;

@@ -36,6 +36,9 @@ pub struct Server {
     pub listen: String,
     pub admin: Option<String>,
     pub admin_token: Option<String>,
+    /// Host names a tokenless admin listener answers besides the loopback ones, lower-case,
+    /// without a port.
+    pub admin_hosts: Vec<String>,
     pub max_body: usize,
     pub workers: usize,
     /// The ingest listener's certificate; `None` serves plain HTTP.
@@ -95,6 +98,16 @@ pub struct Source {
     pub subscribe: Option<Subscribe>,
 }
 
+impl Source {
+    /// Whether `header` (any case) is one this source's config holds a value for — a
+    /// `required_headers` entry, or a header its hooks are registered with — and so a secret
+    /// however it is named (`X-Hook-Key`).
+    pub fn names_secret_header(&self, header: &str) -> bool {
+        self.settings.required_headers.iter().any(|(name, _)| name.eq_ignore_ascii_case(header))
+            || self.subscribe.as_ref().is_some_and(|s| s.headers.keys().any(|name| name.eq_ignore_ascii_case(header)))
+    }
+}
+
 /// `[sources.NAME.subscribe]`: which hooks to keep registered with the platform, per store.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Subscribe {
@@ -144,6 +157,10 @@ pub struct PluginSpec {
     pub kv_max_value: u64,
     /// Most keys the plugin may keep.
     pub kv_max_keys: u64,
+    /// Keys one call may write, each counted once however often it is written.
+    pub kv_max_writes: u64,
+    /// Bytes one call's writes may hold until they are committed (keys and values).
+    pub kv_max_pending: u64,
     /// How instances serve events.
     pub instances: Instances,
     /// The `config` table: strings as they are, other values as JSON text.
@@ -298,6 +315,10 @@ pub mod defaults {
     pub const CALL_TIMEOUT_MS: u64 = 30_000;
     pub const KV_MAX_VALUE: u64 = 64 << 10;
     pub const KV_MAX_KEYS: u64 = 100_000;
+    /// One call's writes: enough for any plugin that keeps state per event, small enough that
+    /// one event's commit holds the store's writer for milliseconds, not seconds.
+    pub const KV_MAX_WRITES: u64 = 1_000;
+    pub const KV_MAX_PENDING: u64 = 1 << 20;
     /// Events one reused instance serves before a fresh one replaces it.
     pub const REUSE_MAX: u64 = 1_000;
     pub const DESTINATION_TIMEOUT_MS: u64 = 5_000;

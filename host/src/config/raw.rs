@@ -34,6 +34,9 @@ pub struct RawServer {
     pub listen: Option<Spanned<String>>,
     pub admin: Option<Spanned<String>>,
     pub admin_token: Option<Spanned<String>>,
+    /// Host names (besides localhost, 127.0.0.1 and [::1]) a tokenless admin listener answers.
+    #[serde(default)]
+    pub admin_hosts: Vec<Spanned<String>>,
     pub max_body: Option<Spanned<String>>,
     /// Concurrent event handlers (plugin calls).
     pub workers: Option<Spanned<u64>>,
@@ -141,6 +144,10 @@ pub struct RawPlugin {
     pub kv_max_value: Option<Spanned<String>>,
     /// Most keys the plugin may keep.
     pub kv_max_keys: Option<Spanned<u64>>,
+    /// Keys one call may write (each key once, however often it is written).
+    pub kv_max_writes: Option<Spanned<u64>>,
+    /// Bytes one call's writes may hold until they are committed (keys and values).
+    pub kv_max_pending: Option<Spanned<String>>,
     /// `"fresh"` (an instance per event, the default) or `"reuse"`.
     pub instances: Option<Spanned<String>>,
     /// Events one reused instance serves before it is replaced.

@@ -23,14 +23,14 @@ pub mod retry;
 pub use clients::Clients;
 pub use control::Control;
 
-use crate::config::headers;
 use crate::config::model::{Destination, NameVars, Target};
+use crate::config::{ShownUrl, headers};
 use crate::feed::{Happening, Kind};
 use crate::metrics::Metrics;
 use crate::queue::{AttemptLog, DeliveryOutcome, LeasedDelivery, NewDelivery, Store};
 use crate::reload::Reloader;
 use crate::standard_webhooks;
-use crate::telemetry::{Escaped, RateLimited};
+use crate::telemetry::{Escaped, RateLimited, RateLimitedByKey};
 use crate::workers::Work;
 use brokers::{Brokers, Message, PublishError};
 use control::Admission;
@@ -64,6 +64,9 @@ struct Deliverer {
     control: Arc<Control>,
     /// Outcomes that cannot be recorded are logged at a bounded rate (a full disk fails them all).
     unrecorded: RateLimited,
+    /// Failed attempts are logged at most once a second per destination (an outage without the
+    /// breaker fails every attempt); the metrics and the console count each one.
+    failures: RateLimitedByKey,
     /// Where attempts are announced (the console, `switchyard tail`).
     feed: crate::feed::Feed,
     shutdown: CancellationToken,
@@ -95,6 +98,7 @@ pub async fn run(parts: Parts, shutdown: CancellationToken) {
         metrics,
         control,
         unrecorded,
+        failures: RateLimitedByKey::default(),
         feed,
         shutdown: shutdown.clone(),
     });
@@ -165,7 +169,8 @@ impl Deliverer {
         let took = started.elapsed();
         drop(ticket);
         self.metrics.delivery_seconds.with(&d.destination, |h| h.observe(took));
-        let outcome = retry::decide(&destination.retry, leased.attempts + 1, &result, destination.url.as_str());
+        let shown = ShownUrl(&destination.url);
+        let outcome = retry::decide(&destination.retry, leased.attempts + 1, &result, &shown);
         let failures = gate.attempted(breaker::health(&result), took);
         if probe {
             return breaker::probed(self, destination, leased, outcome).await;
@@ -225,12 +230,16 @@ impl Deliverer {
             DeliveryOutcome::Retry { retry_in, error } => {
                 Metrics::inc(&metrics.delivery_failures);
                 let retry_in_ms = retry_in.as_millis() as u64;
-                tracing::warn!(attempt, retry_in_ms, "delivery failed, will retry: {}", Escaped(error));
+                self.failures.log(destination, |suppressed| {
+                    tracing::warn!(attempt, retry_in_ms, suppressed, "delivery failed, will retry: {}", Escaped(error));
+                });
             }
             DeliveryOutcome::Dead { error } => {
                 Metrics::inc(&metrics.delivery_failures);
                 Metrics::inc(&metrics.dead_letters);
-                tracing::error!(attempt, "delivery dead-lettered: {}", Escaped(error));
+                self.failures.log(destination, |suppressed| {
+                    tracing::error!(attempt, suppressed, "delivery dead-lettered: {}", Escaped(error));
+                });
             }
         }
     }
@@ -298,11 +307,12 @@ impl Deliverer {
 /// One HTTP attempt of one delivery. Headers, in the order they win: the destination's own,
 /// the plugin's (those the gateway owns left out, as dispatch already did), then the gateway's
 /// `webhook-id`, `webhook-timestamp` and signature, which replace any of the same name.
+/// Errors name the URL without its password, as every message about a destination does.
 pub async fn attempt(clients: &Clients, destination: &Destination, delivery: &NewDelivery) -> Attempt {
     let d = destination;
     let client = match clients.for_destination(d) {
         Ok(client) => client,
-        Err(e) => return Attempt::NoAnswer(format!("{}: cannot set up TLS: {e}", d.url)),
+        Err(e) => return Attempt::NoAnswer(format!("{}: cannot set up TLS: {e}", ShownUrl(&d.url))),
     };
     let now = crate::event::now_ms() / 1000;
     let mut headers = HeaderMap::new();
@@ -334,8 +344,10 @@ pub async fn attempt(clients: &Clients, destination: &Destination, delivery: &Ne
                 .flatten();
             Attempt::Answered { status, retry_after }
         }
-        Err(e) if e.is_timeout() => Attempt::NoAnswer(format!("{} did not answer within {:?}", d.url, d.timeout)),
-        Err(e) => Attempt::NoAnswer(format!("{}: {}", d.url, error_chain(&e))),
+        Err(e) if e.is_timeout() => {
+            Attempt::NoAnswer(format!("{} did not answer within {:?}", ShownUrl(&d.url), d.timeout))
+        }
+        Err(e) => Attempt::NoAnswer(format!("{}: {}", ShownUrl(&d.url), error_chain(&e))),
     }
 }
 
@@ -343,7 +355,7 @@ pub async fn attempt(clients: &Clients, destination: &Destination, delivery: &Ne
 /// headers an HTTP attempt has, the gateway's last.
 async fn publish(brokers: &Brokers, destination: &Destination, delivery: &NewDelivery) -> Attempt {
     let d = destination;
-    let url = brokers::redacted(&d.url);
+    let url = ShownUrl(&d.url);
     let Some(template) = d.target.template() else {
         return Attempt::Unsendable(format!("{url}: not a broker destination"));
     };

@@ -45,7 +45,8 @@ pub fn backoff(policy: &RetryPolicy, attempt: u32, jitter: f64) -> Duration {
 }
 
 /// Decides what happens after `attempts` attempts (this one included) ended in `result`.
-pub fn decide(policy: &RetryPolicy, attempts: u32, result: &Attempt, url: &str) -> DeliveryOutcome {
+/// `url` names the destination in errors (without its password).
+pub fn decide(policy: &RetryPolicy, attempts: u32, result: &Attempt, url: &dyn std::fmt::Display) -> DeliveryOutcome {
     let (error, retry_after) = match result {
         Attempt::Answered { status, .. } if (200..300).contains(status) => return DeliveryOutcome::Delivered,
         Attempt::Published => return DeliveryOutcome::Delivered,
@@ -106,12 +107,12 @@ mod tests {
     fn success_gone_and_exhaustion_are_final() {
         let p = policy();
         let ok = Attempt::Answered { status: 204, retry_after: None };
-        assert!(matches!(decide(&p, 1, &ok, "u"), DeliveryOutcome::Delivered));
+        assert!(matches!(decide(&p, 1, &ok, &"u"), DeliveryOutcome::Delivered));
         let gone = Attempt::Answered { status: 410, retry_after: None };
-        assert!(matches!(decide(&p, 1, &gone, "u"), DeliveryOutcome::Dead { .. }));
+        assert!(matches!(decide(&p, 1, &gone, &"u"), DeliveryOutcome::Dead { .. }));
         let down = Attempt::NoAnswer("connection refused".into());
-        assert!(matches!(decide(&p, 4, &down, "u"), DeliveryOutcome::Retry { .. }));
-        assert!(matches!(decide(&p, 5, &down, "u"), DeliveryOutcome::Dead { .. }));
+        assert!(matches!(decide(&p, 4, &down, &"u"), DeliveryOutcome::Retry { .. }));
+        assert!(matches!(decide(&p, 5, &down, &"u"), DeliveryOutcome::Dead { .. }));
     }
 
     #[test]
@@ -119,11 +120,11 @@ mod tests {
         let p = policy();
         let busy = Attempt::Answered { status: 503, retry_after: Some(Duration::from_secs(7)) };
         assert!(
-            matches!(decide(&p, 1, &busy, "u"), DeliveryOutcome::Retry { retry_in, .. } if retry_in == Duration::from_secs(7))
+            matches!(decide(&p, 1, &busy, &"u"), DeliveryOutcome::Retry { retry_in, .. } if retry_in == Duration::from_secs(7))
         );
         let slow = Attempt::Answered { status: 429, retry_after: Some(Duration::from_secs(3600)) };
         assert!(
-            matches!(decide(&p, 1, &slow, "u"), DeliveryOutcome::Retry { retry_in, .. } if retry_in == Duration::from_secs(60))
+            matches!(decide(&p, 1, &slow, &"u"), DeliveryOutcome::Retry { retry_in, .. } if retry_in == Duration::from_secs(60))
         );
     }
 

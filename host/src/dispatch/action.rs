@@ -99,7 +99,9 @@ pub async fn run_route(
                         tracing::warn!(plugin = %name, event_id = %event.id, cause = e.kind(), "plugin failed the event: {}", Escaped(&e.to_string()));
                         let why = format!("plugin `{name}` {e}");
                         return match e {
-                            PluginError::RetryLater(_) => RouteResult::RetryLater(why),
+                            PluginError::RetryLater(_) | PluginError::CallTimeout { .. } => {
+                                RouteResult::RetryLater(why)
+                            }
                             _ => RouteResult::Failed(why),
                         };
                     }

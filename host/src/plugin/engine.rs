@@ -31,6 +31,8 @@ pub struct PluginEngine {
     pub(super) slots: Arc<Semaphore>,
     /// TLS for plugins' outbound requests (HTTP/1.1 only, the default roots).
     pub(super) fetch_tls: Arc<rustls::ClientConfig>,
+    /// The gateway's own listeners, which plugins' requests never reach.
+    pub(super) own: Arc<super::http::OwnListeners>,
     pooling: bool,
 }
 
@@ -71,7 +73,14 @@ impl PluginEngine {
         start_epoch_ticker(&engine);
         let fetch_tls = Arc::new(crate::tls::fetch_client_config().map_err(|e| wasmtime::format_err!("{e}"))?);
         let slots = Arc::new(Semaphore::new(SLOTS as usize));
-        Ok(Arc::new(Self { engine, linker, slots, fetch_tls, pooling }))
+        let own = Arc::default();
+        Ok(Arc::new(Self { engine, linker, slots, fetch_tls, own, pooling }))
+    }
+
+    /// Names the gateway's own listeners (ingest, admin): no plugin request reaches them,
+    /// whatever a plugin's `allowed_hosts` say.
+    pub fn guard_listeners(&self, addrs: &[std::net::SocketAddr]) {
+        self.own.set(addrs);
     }
 
     /// Whether instances come from the pooling allocator.

@@ -11,6 +11,7 @@ use super::bindings::{v1, v2, v3};
 use super::http::Fetcher;
 use super::kv::KvSession;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, Result};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -48,12 +49,61 @@ pub struct CallState {
     pub(super) kept: Arc<super::KeptLog>,
     pub(super) fetcher: Fetcher,
     pub(super) kv: KvSession,
+    /// Nanoseconds of the call that were not the guest's compute: every import's span (the
+    /// store's call hook adds them: waiting for an answer's head or its body, for the store, for
+    /// anything), and the time the guest spent yielded to other tasks (`instance.rs`).
+    pub(super) not_compute: Arc<AtomicU64>,
+    /// Since when the host has been running (an import, or the host's part of one that called
+    /// back into the guest), and how deeply imports are nested.
+    pub(super) entered: Option<std::time::Instant>,
+    pub(super) depth: u32,
+    /// Set when the deadline stopped the guest because the whole call passed
+    /// `call_timeout_ms`, rather than its compute passing `timeout_ms`.
+    pub(super) out_of_call_time: bool,
 }
 
 impl CallState {
-    /// Time the call spent waiting (for its requests' answers and its key–value reads).
-    pub(super) fn waited(&self) -> std::time::Duration {
-        self.fetcher.log().waited() + self.kv.waited()
+    pub(super) fn new(event_id: Arc<str>, kept: Arc<super::KeptLog>, fetcher: Fetcher, kv: KvSession) -> Self {
+        let (not_compute, entered, depth, out_of_call_time) = (Arc::default(), None, 0, false);
+        Self { event_id, log_lines: 0, kept, fetcher, kv, not_compute, entered, depth, out_of_call_time }
+    }
+
+    /// Time of the call that was not the guest's compute so far, the import open now included.
+    pub(super) fn not_compute(&self) -> std::time::Duration {
+        let open = self.entered.map(|at| at.elapsed()).unwrap_or_default();
+        std::time::Duration::from_nanos(self.not_compute.load(Ordering::Relaxed)) + open
+    }
+
+    /// Counts the time spent in imports, as wasmtime enters and leaves them. An import may call
+    /// back into the guest (lowering a list calls its allocator, whose `memory.grow` is an import
+    /// again): the guest's code run meanwhile is compute, so it pauses the count.
+    pub(super) fn hook(&mut self, hook: wasmtime::CallHook) {
+        use wasmtime::CallHook::*;
+        match hook {
+            CallingHost => {
+                self.pause_host();
+                self.entered = Some(std::time::Instant::now());
+                self.depth += 1;
+            }
+            ReturningFromHost => {
+                self.pause_host();
+                self.depth = self.depth.saturating_sub(1);
+                if self.depth > 0 {
+                    self.entered = Some(std::time::Instant::now());
+                }
+            }
+            CallingWasm => self.pause_host(),
+            ReturningFromWasm if self.depth > 0 => self.entered = Some(std::time::Instant::now()),
+            ReturningFromWasm => {}
+        }
+    }
+
+    /// Adds the host's time since `entered` to what is not compute.
+    fn pause_host(&mut self) {
+        if let Some(entered) = self.entered.take() {
+            let nanos = u64::try_from(entered.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            self.not_compute.fetch_add(nanos, Ordering::Relaxed);
+        }
     }
 }
 

@@ -29,7 +29,6 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -38,6 +37,10 @@ use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpH
 
 /// Redirects followed for one request (GET and HEAD only).
 pub const MAX_REDIRECTS: usize = 5;
+
+/// Request headers dropped when a redirect leaves the origin they were sent to.
+const CREDENTIAL_HEADERS: [http::HeaderName; 3] =
+    [http::header::AUTHORIZATION, http::header::COOKIE, http::header::PROXY_AUTHORIZATION];
 
 /// Idle connections a plugin keeps per host, and how long.
 const IDLE_PER_HOST: usize = 32;
@@ -93,24 +96,17 @@ pub struct FetchRecord {
 }
 
 /// What one call's requests did: filled by the request tasks, read by the caller after the call
-/// (metrics, `plugin run`) and by the deadline (time spent waiting is not compute).
+/// (metrics, `plugin run`).
 #[derive(Debug, Default)]
 pub struct FetchLog {
     records: Mutex<Vec<FetchRecord>>,
-    waited_nanos: AtomicU64,
 }
 
 impl FetchLog {
     fn record(&self, record: FetchRecord) {
-        self.waited_nanos.fetch_add(u64::try_from(record.took.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
         if let Ok(mut records) = self.records.lock() {
             records.push(record);
         }
-    }
-
-    /// Time spent waiting for answers so far (summed over requests).
-    pub fn waited(&self) -> Duration {
-        Duration::from_nanos(self.waited_nanos.load(Ordering::Relaxed))
     }
 
     /// The requests made, in the order they finished.
@@ -126,9 +122,9 @@ pub struct FetchClient {
 }
 
 impl FetchClient {
-    pub fn new(policy: FetchPolicy, tls: Arc<rustls::ClientConfig>) -> Self {
+    pub fn new(policy: FetchPolicy, tls: Arc<rustls::ClientConfig>, own: Arc<OwnListeners>) -> Self {
         let policy = Arc::new(policy);
-        let connector = Connector { policy: policy.clone(), tls };
+        let connector = Connector { policy: policy.clone(), tls, own };
         let client = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             .pool_max_idle_per_host(IDLE_PER_HOST)
@@ -344,7 +340,9 @@ async fn send(
     let (parts, body) = request.into_parts();
     let follows = parts.method == http::Method::GET || parts.method == http::Method::HEAD;
     let mut uri = parts.uri.clone();
+    let mut headers = parts.headers;
     let mut body = Some(body);
+    let mut origin = None;
     for hop in 0..=MAX_REDIRECTS {
         let target = Target::of(&uri).map_err(|why| (HttpError::HttpRequestUriInvalid, FetchOutcome::Refused(why)))?;
         if hop > 0 {
@@ -353,9 +351,16 @@ async fn send(
                 (HttpError::HttpRequestDenied, FetchOutcome::Refused(why))
             })?;
         }
+        // Credentials meant for one origin never follow a redirect to another (as curl and
+        // browsers do): once the origin changes they are gone, even if it changes back.
+        if origin.get_or_insert_with(|| target.clone()) != &target {
+            for credential in CREDENTIAL_HEADERS {
+                headers.remove(credential);
+            }
+        }
         let mut request = http::Request::new(body.take().unwrap_or_else(empty));
         *request.method_mut() = parts.method.clone();
-        *request.headers_mut() = parts.headers.clone();
+        *request.headers_mut() = headers.clone();
         if hop > 0 {
             let host = uri.authority().map(|a| a.as_str().to_string()).unwrap_or_default();
             if let Ok(value) = http::HeaderValue::from_str(&host) {
@@ -435,6 +440,35 @@ impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Io for T {}
 struct Connector {
     policy: Arc<FetchPolicy>,
     tls: Arc<rustls::ClientConfig>,
+    own: Arc<OwnListeners>,
+}
+
+/// The addresses the gateway itself listens on. A plugin's request never reaches them, whatever
+/// its `allowed_hosts` say (`http://127.0.0.1:*` would otherwise reach the admin API, and with it
+/// other plugins' state): each new connection is checked once it is made, before anything is
+/// sent on it.
+#[derive(Debug, Default)]
+pub struct OwnListeners(std::sync::RwLock<Vec<SocketAddr>>);
+
+impl OwnListeners {
+    pub(super) fn set(&self, addrs: &[SocketAddr]) {
+        if let Ok(mut own) = self.0.write() {
+            *own = addrs.to_vec();
+        }
+    }
+
+    /// Whether a connection from `local` to `peer` reaches one of the listeners: `peer` is on
+    /// this machine (loopback, or the connection's own address) and its port is a listener's
+    /// whose address is `peer`'s or unspecified (`0.0.0.0`, `::`).
+    fn reached_by(&self, local: SocketAddr, peer: SocketAddr) -> Option<SocketAddr> {
+        let (peer_ip, local_ip) = (peer.ip().to_canonical(), local.ip().to_canonical());
+        let this_machine = peer_ip.is_loopback() || peer_ip == local_ip;
+        let own = self.0.read().ok()?;
+        own.iter().copied().find(|l| {
+            let ip = l.ip().to_canonical();
+            l.port() == peer.port() && (ip == peer_ip || (ip.is_unspecified() && this_machine))
+        })
+    }
 }
 
 impl tower_service::Service<http::Uri> for Connector {
@@ -447,12 +481,12 @@ impl tower_service::Service<http::Uri> for Connector {
     }
 
     fn call(&mut self, uri: http::Uri) -> Self::Future {
-        let (policy, tls) = (self.policy.clone(), self.tls.clone());
+        let (policy, tls, own) = (self.policy.clone(), self.tls.clone(), self.own.clone());
         Box::pin(async move {
             let target = Target::of(&uri)
                 .map_err(|why| ConnectError((HttpError::HttpRequestUriInvalid, FetchOutcome::Refused(why))))?;
             let addrs = resolve(&policy, &target).await.map_err(ConnectError)?;
-            connect(&tls, &target, &addrs).await.map(|io| TokioIo::new(Stream(io))).map_err(ConnectError)
+            connect(&tls, &own, &target, &addrs).await.map(|io| TokioIo::new(Stream(io))).map_err(ConnectError)
         })
     }
 }
@@ -501,9 +535,11 @@ impl AsyncWrite for Stream {
     }
 }
 
-/// A new connection to one of `addrs`, with TLS for https.
+/// A new connection to one of `addrs`, with TLS for https; refused, before anything is sent,
+/// when it reached one of the gateway's own listeners.
 async fn connect(
     tls: &Arc<rustls::ClientConfig>,
+    own: &OwnListeners,
     target: &Target,
     addrs: &[SocketAddr],
 ) -> Result<Box<dyn Io>, Failure> {
@@ -522,6 +558,12 @@ async fn connect(
         let e = last.map_or_else(|| "no address".to_string(), |e| e.to_string());
         return Err((HttpError::ConnectionRefused, FetchOutcome::Failed(format!("cannot connect to {target}: {e}"))));
     };
+    if let (Ok(local), Ok(peer)) = (tcp.local_addr(), tcp.peer_addr())
+        && let Some(listener) = own.reached_by(local, peer)
+    {
+        let why = format!("{target} is the gateway's own listener on {listener}, which plugins never reach");
+        return Err((HttpError::DestinationIpProhibited, FetchOutcome::Refused(why)));
+    }
     let _ = tcp.set_nodelay(true);
     if !target.https {
         return Ok(Box::new(tcp));
@@ -674,6 +716,30 @@ mod tests {
         let only = policy(&["https://api.bigcommerce.com"]);
         assert!(only.allows(&target("https://evil.example/")).is_err());
         assert_eq!(target("https://API.Example.com./p").to_string(), "https://api.example.com:443");
+    }
+
+    #[test]
+    fn the_gateways_own_listeners_are_recognised_on_every_address_that_reaches_them() {
+        let addr = |s: &str| s.parse::<SocketAddr>().unwrap_or_else(|e| panic!("{s}: {e}"));
+        let own = OwnListeners::default();
+        own.set(&[addr("0.0.0.0:8080"), addr("127.0.0.1:9090")]);
+        let from = addr("127.0.0.1:40000");
+        assert_eq!(own.reached_by(from, addr("127.0.0.1:9090")), Some(addr("127.0.0.1:9090")));
+        assert_eq!(own.reached_by(from, addr("127.0.0.1:8080")), Some(addr("0.0.0.0:8080")));
+        assert_eq!(own.reached_by(from, addr("127.0.0.2:8080")), Some(addr("0.0.0.0:8080")), "all of 127/8");
+        let lan = addr("10.0.0.5:41000");
+        assert_eq!(
+            own.reached_by(lan, addr("10.0.0.5:8080")),
+            Some(addr("0.0.0.0:8080")),
+            "this machine's LAN address"
+        );
+        assert_eq!(own.reached_by(lan, addr("10.0.0.6:8080")), None, "another machine");
+        assert_eq!(own.reached_by(from, addr("127.0.0.1:9091")), None, "another port");
+        assert_eq!(own.reached_by(lan, addr("10.0.0.5:9090")), None, "the admin listens on loopback only");
+        let v6 = addr("[::1]:40000");
+        own.set(&[addr("[::]:8080")]);
+        assert_eq!(own.reached_by(v6, addr("[::1]:8080")), Some(addr("[::]:8080")));
+        assert_eq!(own.reached_by(from, addr("[::ffff:127.0.0.1]:8080")), Some(addr("[::]:8080")));
     }
 
     #[test]

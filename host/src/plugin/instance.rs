@@ -8,7 +8,7 @@
 //! here decides what to do with the actions: that is `dispatch`'s job.
 
 use super::bindings::v3::switchyard::plugin::types;
-use super::engine::{EPOCH_TICK, PluginEngine};
+use super::engine::PluginEngine;
 use super::host::{CallState, HostState, PluginMeta};
 use super::http::{FetchClient, FetchLog, FetchPolicy, Fetcher};
 use super::kv::{KvLimits, KvReader, KvSession};
@@ -19,7 +19,7 @@ use crate::config::model::{Instances, PluginSpec};
 use crate::queue::KvWrite;
 use crate::telemetry::{Escaped, one_line};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use wasmtime::component::Component;
 use wasmtime::{Store, Trap, UpdateDeadline};
 use wasmtime_wasi::WasiCtxBuilder;
@@ -126,7 +126,7 @@ impl CompiledPlugin {
             max_fetches: spec.max_fetches,
             max_body: spec.max_fetch_body,
         };
-        let fetch = Arc::new(FetchClient::new(policy, engine.fetch_tls.clone()));
+        let fetch = Arc::new(FetchClient::new(policy, engine.fetch_tls.clone(), engine.own.clone()));
         let idle = std::sync::Mutex::default();
         Ok(Self { idle, engine: engine.clone(), pre, fetch, component, meta, spec: spec.clone(), digest })
     }
@@ -157,18 +157,23 @@ impl CompiledPlugin {
     /// or with `instances = "reuse"` in one that served earlier events (made fresh when there
     /// is none idle).
     ///
-    /// `timeout_ms` bounds the plugin's compute: time it spends waiting for its requests and
-    /// its key–value reads is given back to it (the epoch deadline is extended by it), and
-    /// `call_timeout_ms` bounds the whole call on the wall clock.
+    /// `timeout_ms` bounds the plugin's compute: time it spends in imports (waiting for its
+    /// requests, their bodies, its key–value reads) is not counted, and `call_timeout_ms`
+    /// bounds the whole call on the wall clock; a call stopped by it is tried again later.
     pub async fn call(&self, event: &types::Event, ctx: CallContext) -> Result<CallOutcome, PluginError> {
         let event_id: Arc<str> = event.id.as_str().into();
         let fetcher = Fetcher::new(self.fetch.clone(), ctx.fetches, self.meta.name.clone(), event_id.clone());
-        let limits = KvLimits { max_value: self.spec.kv_max_value, max_keys: self.spec.kv_max_keys };
+        let limits = KvLimits {
+            max_value: self.spec.kv_max_value,
+            max_keys: self.spec.kv_max_keys,
+            max_writes: self.spec.kv_max_writes,
+            max_pending: self.spec.kv_max_pending,
+        };
         let kv = KvSession::new(self.meta.name.clone(), ctx.kv, limits);
-        let call = CallState { event_id, log_lines: 0, kept: ctx.log.clone(), fetcher, kv };
+        let call = CallState::new(event_id, ctx.log.clone(), fetcher, kv);
 
-        // Epochs stop guest code, not host calls; the wall-clock guard covers those.
-        let guard = self.spec.call_timeout.max(self.spec.timeout + Duration::from_millis(100));
+        // Epochs stop guest code (`arm`), not imports; the wall-clock guard covers those.
+        let guard = self.spec.call_timeout;
         let started = Instant::now();
         let mut warm = match self.idle.lock().map(|mut idle| idle.pop()).unwrap_or(None) {
             Some(mut warm) => {
@@ -177,7 +182,7 @@ impl CompiledPlugin {
             }
             None => match tokio::time::timeout(guard, self.instantiate(call)).await {
                 Ok(instance) => instance?,
-                Err(_) => return Err(PluginError::Timeout { after: guard }),
+                Err(_) => return Err(PluginError::CallTimeout { after: guard }),
             },
         };
         self.arm(&mut warm.store, started);
@@ -185,7 +190,7 @@ impl CompiledPlugin {
         self.log_stderr(&warm.stderr, &event.id, &ctx.log);
         ctx.peak_memory.fetch_max(warm.store.data().limiter.peak as u64, std::sync::atomic::Ordering::Relaxed);
         let result = match outcome {
-            Err(_) => return Err(PluginError::Timeout { after: guard }),
+            Err(_) => return Err(PluginError::CallTimeout { after: guard }),
             Ok(Err(trap)) => {
                 let error = self.classify(trap, &warm.store, &warm.stderr);
                 if let (PluginError::MemoryExceeded { limit }, true) = (&error, warm.served > 0) {
@@ -210,7 +215,8 @@ impl CompiledPlugin {
         if size > self.spec.max_output {
             return Err(PluginError::OutputTooLarge { size: Some(size), limit: self.spec.max_output });
         }
-        let kv = std::mem::replace(&mut warm.store.data_mut().call.kv, KvSession::idle()).into_writes();
+        let kv = std::mem::replace(&mut warm.store.data_mut().call.kv, KvSession::idle());
+        let kv = kv.finish().map_err(PluginError::Failed)?;
         self.keep(warm);
         Ok(CallOutcome { actions, kv })
     }
@@ -226,6 +232,10 @@ impl CompiledPlugin {
         let mut store =
             Store::new(&self.engine.engine, HostState::new(wasi, self.meta.clone(), self.spec.memory_bytes, call));
         store.limiter(|s| &mut s.limiter);
+        store.call_hook(|mut store, hook| {
+            store.data_mut().call.hook(hook);
+            Ok(())
+        });
         // Instantiation runs the guest's start code: give it the call's deadline too.
         self.arm(&mut store, Instant::now());
         match self.pre.instantiate(&mut store).await {
@@ -234,20 +244,37 @@ impl CompiledPlugin {
         }
     }
 
-    /// Sets a call's limits on `store`: hostcall fuel, and a compute deadline that gives back the
-    /// time spent waiting (the epoch deadline callback extends it by that much).
+    /// Sets a call's limits on `store`: hostcall fuel, and a deadline for the guest's code. Its
+    /// compute is the time since `started` less the time spent in imports (`CallState::hook`:
+    /// waiting for an answer, its body or the store is not compute) and yielded. The guest is
+    /// stopped when its compute reaches `timeout_ms` or the whole call reaches
+    /// `call_timeout_ms`; until then it yields to the runtime at every epoch tick, so a plugin
+    /// computing for milliseconds never holds a runtime thread from ingest for that long.
     fn arm(&self, store: &mut Store<HostState>, started: Instant) {
         let max_output = usize::try_from(self.spec.max_output).unwrap_or(usize::MAX);
         store.set_hostcall_fuel(max_output.saturating_mul(2).max(HOSTCALL_FUEL_MIN));
-        store.set_epoch_deadline(ticks(self.spec.timeout));
-        let timeout = self.spec.timeout;
-        store.epoch_deadline_callback(move |store| {
-            let computed = started.elapsed().saturating_sub(store.data().call.waited());
-            Ok(if computed >= timeout {
-                UpdateDeadline::Interrupt
-            } else {
-                UpdateDeadline::Continue(ticks(timeout - computed))
-            })
+        store.set_epoch_deadline(1);
+        let (timeout, call_timeout) = (self.spec.timeout, self.spec.call_timeout);
+        store.epoch_deadline_callback(move |mut store| {
+            let elapsed = started.elapsed();
+            let computed = elapsed.saturating_sub(store.data().call.not_compute());
+            if computed >= timeout {
+                return Ok(UpdateDeadline::Interrupt);
+            }
+            if elapsed >= call_timeout {
+                store.data_mut().call.out_of_call_time = true;
+                return Ok(UpdateDeadline::Interrupt);
+            }
+            let yielded = store.data().call.not_compute.clone();
+            Ok(UpdateDeadline::YieldCustom(
+                1,
+                Box::pin(async move {
+                    let at = Instant::now();
+                    tokio::task::yield_now().await;
+                    let nanos = u64::try_from(at.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                    yielded.fetch_add(nanos, std::sync::atomic::Ordering::Relaxed);
+                }),
+            ))
         });
     }
 
@@ -285,6 +312,9 @@ impl CompiledPlugin {
 
     fn classify(&self, error: wasmtime::Error, store: &Store<HostState>, stderr: &CapturedStderr) -> PluginError {
         if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+            if store.data().call.out_of_call_time {
+                return PluginError::CallTimeout { after: self.spec.call_timeout };
+            }
             return PluginError::Timeout { after: self.spec.timeout };
         }
         if store.data().limiter.refused {
@@ -301,11 +331,6 @@ impl CompiledPlugin {
         let message = one_line(message.lines().next().unwrap_or_default().trim(), 512);
         PluginError::Trap { message, stderr }
     }
-}
-
-/// Epoch ticks in `d`, plus one so a deadline never fires early.
-fn ticks(d: Duration) -> u64 {
-    (d.as_millis().div_ceil(EPOCH_TICK.as_millis()) as u64).saturating_add(1)
 }
 
 /// Bytes an action carries out of the plugin.

@@ -3,10 +3,16 @@
 //! outcome, to be committed with the event's (`queue::KvWrite`). A call that fails leaves
 //! nothing behind.
 //!
-//! Reads see the committed value with this call's own writes on top. Caps are checked when a
-//! write is made: `kv_max_value` bytes per value, `kv_max_keys` keys per plugin (counted when a
-//! call creates a key; events handled at the same time can overshoot by the keys they create
-//! together). This file never writes to the store itself.
+//! Reads see the committed value with this call's own writes on top. Writes are kept collapsed,
+//! one per key: the last `set` or `delete` of a key wins and its `increment`s add up, so a call
+//! that writes one key 20,000 times holds one value, and its commit writes one row. Caps are
+//! checked when a write is made: `kv_max_value` bytes per value, `kv_max_keys` keys per plugin
+//! (counted when a call creates a key; events handled at the same time can overshoot by the
+//! keys they create together), and per call `kv_max_writes` keys written and `kv_max_pending`
+//! bytes held. A call past either of the last two gets a kv error, and fails as a whole when it
+//! returns (`finish`), whatever it made of the error: what one event commits stays small, so
+//! its commit never holds the store's one writer for long. This file never writes to the store
+//! itself.
 
 use super::bindings::v2::switchyard::plugin::kv as kv2;
 use super::bindings::v3::switchyard::plugin::kv::{self, Error};
@@ -75,9 +81,18 @@ impl KvReader for MemoryKv {
 /// The caps a plugin's writes are checked against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KvLimits {
+    /// Bytes of one value.
     pub max_value: u64,
+    /// Keys the plugin keeps in all.
     pub max_keys: u64,
+    /// Keys one call writes (set, delete or increment), each counted once.
+    pub max_writes: u64,
+    /// Bytes one call's writes hold until its commit: keys and values.
+    pub max_pending: u64,
 }
+
+/// What an increment's pending sum counts for against `max_pending`, besides its key.
+const ADDED_BYTES: u64 = 8;
 
 /// What this call did to a key so far.
 #[derive(Debug, Clone)]
@@ -91,45 +106,94 @@ enum Pending {
     Added(i64),
 }
 
+impl Pending {
+    /// Bytes this write holds until the commit, with its key.
+    fn bytes(&self, key: &str) -> u64 {
+        let held = match self {
+            Pending::Set { value, .. } => value.len() as u64,
+            Pending::Deleted => 0,
+            Pending::Added(_) => ADDED_BYTES,
+        };
+        key.len() as u64 + held
+    }
+
+    fn into_op(self) -> KvOp {
+        match self {
+            Pending::Set { value, ttl_ms } => KvOp::Set { value, ttl_ms },
+            Pending::Deleted => KvOp::Delete,
+            Pending::Added(delta) => KvOp::Add(delta),
+        }
+    }
+}
+
 /// One call's view of its plugin's state.
 pub struct KvSession {
     plugin: Arc<str>,
     reader: Option<Arc<dyn KvReader>>,
     limits: KvLimits,
+    /// This call's writes, one per key, committed in key order.
     pending: BTreeMap<String, Pending>,
-    /// Writes in the order they were made (replayed in that order at commit).
-    writes: Vec<KvWrite>,
-    /// Nanoseconds spent waiting for the store: not the plugin's compute.
-    waited: std::sync::atomic::AtomicU64,
+    /// Bytes `pending` holds (`Pending::bytes`).
+    pending_bytes: u64,
+    /// Why a write passed `max_writes` or `max_pending`: the call fails with it.
+    overflow: Option<String>,
+    /// The plugin's committed keys, counted once per call when a key is first created.
+    committed_keys: Option<u64>,
 }
 
 impl KvSession {
     pub fn new(plugin: Arc<str>, reader: Option<Arc<dyn KvReader>>, limits: KvLimits) -> Self {
-        Self { plugin, reader, limits, pending: BTreeMap::new(), writes: Vec::new(), waited: Default::default() }
+        Self {
+            plugin,
+            reader,
+            limits,
+            pending: BTreeMap::new(),
+            pending_bytes: 0,
+            overflow: None,
+            committed_keys: None,
+        }
     }
 
     /// A session of no call (what a kept instance holds between events).
     pub fn idle() -> Self {
-        Self::new("".into(), None, KvLimits { max_value: 0, max_keys: 0 })
+        Self::new("".into(), None, KvLimits { max_value: 0, max_keys: 0, max_writes: 0, max_pending: 0 })
     }
 
-    /// Time this call spent waiting for the store.
-    pub fn waited(&self) -> std::time::Duration {
-        std::time::Duration::from_nanos(self.waited.load(std::sync::atomic::Ordering::Relaxed))
+    /// Awaits a read of the store.
+    async fn read<T>(&self, read: Reading<'_, T>) -> Result<T, Error> {
+        read.await.map_err(Error::Unavailable)
     }
 
-    /// Awaits a read, counting the wait.
-    async fn timed<T>(&self, read: Reading<'_, T>) -> Result<T, Error> {
-        let started = std::time::Instant::now();
-        let result = read.await.map_err(Error::Unavailable);
-        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        self.waited.fetch_add(nanos, std::sync::atomic::Ordering::Relaxed);
-        result
+    /// The writes to commit with the event's outcome, one per key in key order; or, when a
+    /// write passed `kv_max_writes` or `kv_max_pending`, why the call fails.
+    pub fn finish(self) -> Result<Vec<KvWrite>, String> {
+        if let Some(why) = self.overflow {
+            return Err(why);
+        }
+        let plugin = self.plugin.to_string();
+        Ok(self.pending.into_iter().map(|(key, p)| KvWrite { plugin: plugin.clone(), key, op: p.into_op() }).collect())
     }
 
-    /// The writes to commit with the event's outcome.
-    pub fn into_writes(self) -> Vec<KvWrite> {
-        self.writes
+    /// Keeps `next` as this call's write of `key`, unless it would take the call past
+    /// `max_writes` keys or `max_pending` bytes: then nothing is kept, the guest gets an
+    /// error, and the call is marked to fail.
+    fn put(&mut self, key: String, next: Pending) -> Result<(), Error> {
+        let replaced = self.pending.get(&key).map(|p| p.bytes(&key));
+        let bytes = self.pending_bytes - replaced.unwrap_or(0) + next.bytes(&key);
+        let keys = self.pending.len() as u64 + u64::from(replaced.is_none());
+        let (refusal, why) = if keys > self.limits.max_writes {
+            let max = self.limits.max_writes;
+            (Error::TooManyKeys(max), format!("kv: the call wrote more than kv_max_writes = {max} keys"))
+        } else if bytes > self.limits.max_pending {
+            let max = self.limits.max_pending;
+            (Error::ValueTooLarge(max), format!("kv: the call's writes held more than kv_max_pending = {max} bytes"))
+        } else {
+            self.pending_bytes = bytes;
+            self.pending.insert(key, next);
+            return Ok(());
+        };
+        self.overflow.get_or_insert(why);
+        Err(refusal)
     }
 
     fn reader(&self) -> Result<&Arc<dyn KvReader>, Error> {
@@ -137,7 +201,7 @@ impl KvSession {
     }
 
     async fn committed(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
-        self.timed(self.reader()?.get(key)).await
+        self.read(self.reader()?.get(key)).await
     }
 
     /// The value as this call sees it.
@@ -154,20 +218,28 @@ impl KvSession {
     }
 
     /// Refuses a write that would create a key past `max_keys`.
-    async fn check_room(&self, key: &str) -> Result<(), Error> {
-        if self.value(key).await?.is_some() {
+    async fn check_room(&mut self, key: &str) -> Result<(), Error> {
+        if self.exists(key).await? {
             return Ok(());
         }
         let new_here = self.pending.iter().filter(|(k, p)| !matches!(p, Pending::Deleted) && k.as_str() != key).count();
-        let committed = self.timed(self.reader()?.count()).await?;
+        let committed = match self.committed_keys {
+            Some(n) => n,
+            None => *self.committed_keys.insert(self.read(self.reader()?.count()).await?),
+        };
         if committed + new_here as u64 >= self.limits.max_keys {
             return Err(Error::TooManyKeys(self.limits.max_keys));
         }
         Ok(())
     }
 
-    fn record(&mut self, key: String, op: KvOp) {
-        self.writes.push(KvWrite { plugin: self.plugin.to_string(), key, op });
+    /// Whether the key holds a value as this call sees it (without copying the value).
+    async fn exists(&self, key: &str) -> Result<bool, Error> {
+        match self.pending.get(key) {
+            Some(Pending::Deleted) => Ok(false),
+            Some(_) => Ok(true),
+            None => Ok(self.committed(key).await?.is_some()),
+        }
     }
 
     pub async fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, Error> {
@@ -181,16 +253,12 @@ impl KvSession {
             return Err(Error::ValueTooLarge(self.limits.max_value));
         }
         self.check_room(&key).await?;
-        self.pending.insert(key.clone(), Pending::Set { value: value.clone(), ttl_ms });
-        self.record(key, KvOp::Set { value, ttl_ms });
-        Ok(())
+        self.put(key, Pending::Set { value, ttl_ms })
     }
 
     pub async fn delete(&mut self, key: String) -> Result<(), Error> {
         check_key(&key)?;
-        self.pending.insert(key.clone(), Pending::Deleted);
-        self.record(key, KvOp::Delete);
-        Ok(())
+        self.put(key, Pending::Deleted)
     }
 
     pub async fn increment(&mut self, key: String, delta: i64) -> Result<i64, Error> {
@@ -206,8 +274,7 @@ impl KvSession {
             Some(Pending::Added(d)) => Pending::Added(d.saturating_add(delta)),
             None => Pending::Added(delta),
         };
-        self.pending.insert(key.clone(), next);
-        self.record(key, KvOp::Add(delta));
+        self.put(key, next)?;
         Ok(sum)
     }
 
@@ -215,7 +282,7 @@ impl KvSession {
         let limit = limit.min(KV_MAX_LIST);
         let wanted = limit.saturating_add(self.pending.len() as u32);
         let mut keys: std::collections::BTreeSet<String> =
-            self.timed(self.reader()?.list(&prefix, wanted)).await?.into_iter().collect();
+            self.read(self.reader()?.list(&prefix, wanted)).await?.into_iter().collect();
         for (key, pending) in self.pending.range(prefix.clone()..).take_while(|(k, _)| k.starts_with(&prefix)) {
             match pending {
                 Pending::Deleted => keys.remove(key),
@@ -226,8 +293,10 @@ impl KvSession {
     }
 }
 
+/// A key is 1 to [`MAX_KEY_BYTES`] bytes without NUL: PostgreSQL's text cannot hold NUL, and a
+/// key must mean the same on every store.
 fn check_key(key: &str) -> Result<(), Error> {
-    if key.is_empty() || key.len() > MAX_KEY_BYTES { Err(Error::InvalidKey) } else { Ok(()) }
+    if key.is_empty() || key.len() > MAX_KEY_BYTES || key.contains('\0') { Err(Error::InvalidKey) } else { Ok(()) }
 }
 
 /// A value read as the integer `increment` keeps: absent is 0.
@@ -302,7 +371,11 @@ mod tests {
         KvSession::new("p".into(), Some(Arc::new(MemoryKv(map))), limits)
     }
 
-    const ROOMY: KvLimits = KvLimits { max_value: 16, max_keys: 3 };
+    const ROOMY: KvLimits = KvLimits { max_value: 16, max_keys: 3, max_writes: 100, max_pending: 1 << 20 };
+
+    fn ops(kv: KvSession) -> Vec<(String, KvOp)> {
+        kv.finish().unwrap_or_else(|e| panic!("{e}")).into_iter().map(|w| (w.key, w.op)).collect()
+    }
 
     #[tokio::test]
     async fn reads_see_committed_values_with_the_calls_own_writes_on_top() {
@@ -316,11 +389,55 @@ mod tests {
         assert_eq!(kv.delete("a".into()).await, Ok(()));
         assert_eq!(kv.get("a".into()).await, Ok(None));
         assert_eq!(kv.list(String::new(), 10).await, Ok(vec!["n".to_string()]));
-        let ops: Vec<KvOp> = kv.into_writes().into_iter().map(|w| w.op).collect();
+        assert_eq!(ops(kv), vec![("a".into(), KvOp::Delete), ("n".into(), KvOp::Add(5))]);
+    }
+
+    #[tokio::test]
+    async fn writes_to_one_key_collapse_into_the_last_set_or_delete_and_the_sum_of_increments() {
+        let mut kv = session(&[("n", "5")], KvLimits { max_keys: 100, ..ROOMY });
+        for i in 0..20_000u32 {
+            assert_eq!(kv.set("same".into(), i.to_string().into_bytes(), None).await, Ok(()));
+        }
+        assert_eq!(kv.set("gone".into(), b"x".to_vec(), Some(10)).await, Ok(()));
+        assert_eq!(kv.delete("gone".into()).await, Ok(()));
+        assert_eq!(kv.delete("back".into()).await, Ok(()));
+        assert_eq!(kv.increment("back".into(), 4).await, Ok(4));
+        assert_eq!(kv.set("t".into(), b"1".to_vec(), Some(60_000)).await, Ok(()));
+        assert_eq!(kv.increment("t".into(), 1).await, Ok(2));
+        assert_eq!(kv.increment("n".into(), 1).await, Ok(6));
+        assert_eq!(kv.increment("n".into(), -3).await, Ok(3));
         assert_eq!(
-            ops,
-            vec![KvOp::Set { value: b"2".to_vec(), ttl_ms: None }, KvOp::Add(2), KvOp::Add(3), KvOp::Delete,]
+            ops(kv),
+            vec![
+                ("back".into(), KvOp::Set { value: b"4".to_vec(), ttl_ms: None }),
+                ("gone".into(), KvOp::Delete),
+                ("n".into(), KvOp::Add(-2)),
+                ("same".into(), KvOp::Set { value: b"19999".to_vec(), ttl_ms: None }),
+                ("t".into(), KvOp::Set { value: b"2".to_vec(), ttl_ms: Some(60_000) }),
+            ]
         );
+    }
+
+    #[tokio::test]
+    async fn a_call_past_max_writes_gets_an_error_and_fails_whatever_it_does_next() {
+        let limits = KvLimits { max_writes: 2, ..ROOMY };
+        let mut kv = session(&[], KvLimits { max_keys: 100, ..limits });
+        assert_eq!(kv.set("a".into(), b"1".to_vec(), None).await, Ok(()));
+        assert_eq!(kv.increment("b".into(), 1).await, Ok(1));
+        assert_eq!(kv.set("a".into(), b"2".to_vec(), None).await, Ok(()), "a key already written counts once");
+        assert_eq!(kv.delete("c".into()).await, Err(Error::TooManyKeys(2)));
+        assert_eq!(kv.get("c".into()).await, Ok(None), "the refused write was not kept");
+        assert_eq!(kv.finish().map(|w| w.len()), Err("kv: the call wrote more than kv_max_writes = 2 keys".into()));
+    }
+
+    #[tokio::test]
+    async fn a_call_past_max_pending_bytes_gets_an_error_and_fails() {
+        let mut kv = session(&[], KvLimits { max_value: 64, max_pending: 100, ..ROOMY });
+        assert_eq!(kv.set("a".into(), vec![0; 60], None).await, Ok(()));
+        assert_eq!(kv.set("a".into(), vec![1; 64], None).await, Ok(()), "a replaced value no longer counts");
+        assert_eq!(kv.set("b".into(), vec![2; 40], None).await, Err(Error::ValueTooLarge(100)));
+        assert_eq!(kv.get("b".into()).await, Ok(None));
+        assert!(kv.finish().is_err_and(|why| why.contains("kv_max_pending = 100")));
     }
 
     #[tokio::test]
@@ -332,7 +449,9 @@ mod tests {
         assert_eq!(kv.set("a".into(), b"replacing is fine".to_vec()[..5].to_vec(), None).await, Ok(()));
         assert_eq!(kv.increment("a".into(), 1).await, Err(Error::NotANumber));
         assert_eq!(kv.get(String::new()).await, Err(Error::InvalidKey));
-        assert_eq!(kv.into_writes().len(), 2);
+        assert_eq!(kv.set("a\0b".into(), b"nul".to_vec(), None).await, Err(Error::InvalidKey));
+        assert_eq!(kv.get("a\0b".into()).await, Err(Error::InvalidKey));
+        assert_eq!(kv.finish().map(|w| w.len()), Ok(2), "caps and refused keys do not fail the call");
     }
 
     #[tokio::test]

@@ -42,6 +42,10 @@ pub enum PluginError {
     /// The guest ran past `timeout_ms` (an endless loop, or just too slow).
     #[error("timed out after {after:?}")]
     Timeout { after: Duration },
+    /// The whole call, waiting included, ran past `call_timeout_ms` (a slow upstream, usually):
+    /// the event is tried again later.
+    #[error("took longer than call_timeout_ms ({after:?}) in all, waiting included; tried again later")]
+    CallTimeout { after: Duration },
     /// The guest tried to grow its memory past `memory_mb`.
     #[error("exceeded its memory cap of {} MiB", limit >> 20)]
     MemoryExceeded { limit: u64 },
@@ -64,6 +68,7 @@ impl PluginError {
     pub fn kind(&self) -> &'static str {
         match self {
             PluginError::Timeout { .. } => "timeout",
+            PluginError::CallTimeout { .. } => "call_timeout",
             PluginError::MemoryExceeded { .. } => "memory",
             PluginError::Trap { .. } => "trap",
             PluginError::OutputTooLarge { .. } => "output",

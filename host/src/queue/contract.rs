@@ -35,6 +35,7 @@ macro_rules! contract_tests {
             derived_events_past_the_trees_limit_are_refused_and_the_event_is_dead,
             a_released_event_is_due_again_at_once,
             kv_writes_commit_with_their_event_and_increments_add_up,
+            kv_writes_of_many_keys_and_of_successive_calls_apply_in_order,
             kv_keys_expire_after_their_ttl_and_are_pruned,
             ordered_deliveries_go_one_at_a_time_in_acceptance_order_per_lane,
             a_retrying_head_holds_its_lane_and_a_dead_one_lets_the_next_go,
@@ -430,6 +431,24 @@ pub(crate) async fn kv_writes_commit_with_their_event_and_increments_add_up(stor
     };
     assert!(matches!(store.finish_event(root.id.clone(), over).await, Ok(Finished::OverEmitLimit { .. })));
     assert_eq!(store.kv_get("p", "x").await.ok(), Some(None));
+}
+
+pub(crate) async fn kv_writes_of_many_keys_and_of_successive_calls_apply_in_order(store: Store) {
+    let e = event(1);
+    taken(&store, &e).await;
+    let mut writes: Vec<KvWrite> = (0..1000).map(|i| kv_write("p", &format!("k{i:04}"), set(&i.to_string()))).collect();
+    writes.extend((0..43).map(|i| kv_write("q", &format!("k{i:04}"), set("q"))));
+    // A second call of the same plugin writes keys the first one wrote: it comes after it.
+    writes.extend((0..10).map(|i| kv_write("p", &format!("k{i:04}"), KvOp::Delete)));
+    writes.push(kv_write("p", "k0010", KvOp::Add(5)));
+    writes.push(kv_write("p", "k0011", set("last")));
+    assert!(store.finish_event(e.id.clone(), EventOutcome { kv: writes, ..Default::default() }).await.is_ok());
+    assert_eq!(store.kv_count("p").await.ok(), Some(990));
+    assert_eq!(store.kv_count("q").await.ok(), Some(43));
+    assert_eq!(store.kv_get("p", "k0009").await.ok(), Some(None), "deleted by the later call");
+    assert_eq!(store.kv_get("p", "k0010").await.ok().flatten(), Some(b"15".to_vec()), "added to the earlier set");
+    assert_eq!(store.kv_get("p", "k0011").await.ok().flatten(), Some(b"last".to_vec()));
+    assert_eq!(store.kv_get("p", "k0999").await.ok().flatten(), Some(b"999".to_vec()));
 }
 
 pub(crate) async fn kv_keys_expire_after_their_ttl_and_are_pruned(store: Store) {

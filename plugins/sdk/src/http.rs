@@ -154,7 +154,8 @@ fn classify(url: &str, code: ErrorCode) -> FetchError {
             why: "the host is not in allowed_hosts (or max_fetches was reached)".into(),
         },
         ErrorCode::DestinationIpProhibited => {
-            FetchError::Refused { url: url.into(), why: "the host resolves to an internal address".into() }
+            let why = "the host resolves to an internal address that allowed_hosts does not name, or to the gateway's own listener";
+            FetchError::Refused { url: url.into(), why: why.into() }
         }
         ErrorCode::HttpResponseBodySize(_) => FetchError::TooLarge { url: url.into() },
         ErrorCode::HttpRequestUriInvalid => FetchError::InvalidUrl(url.into()),

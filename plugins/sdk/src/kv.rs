@@ -12,11 +12,13 @@ impl From<KvError> for Error {
     fn from(e: KvError) -> Self {
         match e {
             KvError::Unavailable(why) => Error::RetryLater(format!("kv: {why}")),
-            KvError::ValueTooLarge(max) => {
-                Error::Fail(format!("kv: a value is larger than kv_max_value = {max} bytes"))
-            }
-            KvError::TooManyKeys(max) => Error::Fail(format!("kv: the plugin already holds kv_max_keys = {max} keys")),
-            KvError::InvalidKey => Error::Fail("kv: keys are 1 to 512 bytes".into()),
+            KvError::ValueTooLarge(max) => Error::Fail(format!(
+                "kv: a value is larger than kv_max_value = {max} bytes, or the call's writes hold more than kv_max_pending"
+            )),
+            KvError::TooManyKeys(max) => Error::Fail(format!(
+                "kv: the plugin already holds kv_max_keys = {max} keys, or the call wrote kv_max_writes keys"
+            )),
+            KvError::InvalidKey => Error::Fail("kv: keys are 1 to 512 bytes, without NUL".into()),
             KvError::NotANumber => Error::Fail("kv: increment of a value that is not a decimal integer".into()),
         }
     }

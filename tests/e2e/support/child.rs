@@ -79,12 +79,21 @@ impl ServeChild {
     /// Runs `switchyard serve --config CONFIG --no-watch` and waits (bounded) until its admin
     /// listener answers `/health`. `admin` is the `[server] admin` address the config names.
     pub async fn start(config: &Path, admin: &str) -> anyhow::Result<Self> {
+        Self::launch(config, admin, Stdio::inherit()).await
+    }
+
+    /// [`ServeChild::start`], its log (warnings and worse) written to `log`.
+    pub async fn start_logging(config: &Path, admin: &str, log: &Path) -> anyhow::Result<Self> {
+        Self::launch(config, admin, Stdio::from(std::fs::File::create(log)?)).await
+    }
+
+    async fn launch(config: &Path, admin: &str, stderr: Stdio) -> anyhow::Result<Self> {
         let args = format!("serve\n--config\n{}\n--no-watch", config.display());
         let child = this_test_binary("child_serve")?
             .env(ARGS_VAR, args)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()?;
         let mut serving = Self { child, admin: admin.to_string() };
         let client = reqwest::Client::new();

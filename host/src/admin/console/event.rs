@@ -30,6 +30,7 @@ pub async fn fragment(State(admin): State<Admin>, Path(id): Path<String>) -> Res
         Err(e) => return view::store_down(&e),
     };
     let snapshot = admin.live.snapshot();
+    let source = snapshot.config.sources.get(&record.summary.source);
     html! {
         h2 { "Event " span.mono { (record.summary.id) } }
         (facts(&record))
@@ -48,7 +49,8 @@ pub async fn fragment(State(admin): State<Admin>, Path(id): Path<String>) -> Res
             thead { tr { th scope="col" { "Name" } th scope="col" { "Value" } } }
             tbody {
                 @for (name, value) in record.headers.iter().take(MAX_HEADERS) {
-                    tr { td.mono { (cap(name, 100)) } td.mono { (header_value(name, value)) } }
+                    @let configured = source.is_some_and(|s| s.names_secret_header(name));
+                    tr { td.mono { (cap(name, 100)) } td.mono { (header_value(name, value, configured)) } }
                 }
             }
         }

@@ -44,9 +44,10 @@ pub fn is_secret_header(name: &str) -> bool {
     SECRET_HEADER_WORDS.iter().any(|word| name.contains(word))
 }
 
-/// A header's value as shown: masked when secret, else cut to a cell.
-pub fn header_value(name: &str, value: &str) -> String {
-    if is_secret_header(name) {
+/// A header's value as shown: masked when secret by its name, or when the event's source holds
+/// its value in the config (`configured`), else cut to a cell.
+pub fn header_value(name: &str, value: &str, configured: bool) -> String {
+    if configured || is_secret_header(name) {
         format!("•••••••• (masked, {} characters)", value.chars().count())
     } else {
         cap(value, CELL_CHARS)
@@ -131,9 +132,10 @@ mod tests {
         for name in ["webhook-signature", "X-Hub-Signature-256", "Authorization", "X-Auth-Token", "Cookie", "x-api-key"]
         {
             assert!(is_secret_header(name), "{name}");
-            assert!(header_value(name, "v1,abc").starts_with("••"), "{name}");
+            assert!(header_value(name, "v1,abc", false).starts_with("••"), "{name}");
         }
-        assert_eq!(header_value("content-type", "application/json"), "application/json");
+        assert_eq!(header_value("content-type", "application/json", false), "application/json");
+        assert!(header_value("X-Hook-Key", "k", true).starts_with("••"), "a header the source's config holds");
     }
 
     #[test]

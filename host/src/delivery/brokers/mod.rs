@@ -211,11 +211,6 @@ async fn connect(
     }
 }
 
-/// A URL for messages: without its password.
-pub fn redacted(url: &url::Url) -> String {
-    crate::config::without_password(url.as_str())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,6 +227,6 @@ mod tests {
         assert_eq!(message.unique_headers(), [("content-type", "application/json"), ("webhook-id", "dlv_1")]);
         assert_eq!(message.content_type(), Some("application/json"));
         let url = url::Url::parse("amqp://guest:secret@127.0.0.1:5672/%2f").unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(redacted(&url), "amqp://guest:***@127.0.0.1:5672/%2f");
+        assert_eq!(crate::config::ShownUrl(&url).to_string(), "amqp://guest:***@127.0.0.1:5672/%2f");
     }
 }

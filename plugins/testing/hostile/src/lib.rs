@@ -5,8 +5,10 @@
 //! (each of which does the same, so one webhook asks for an exponential tree), `forge` forwards
 //! with forged `host`, `webhook-id`, `webhook-signature` and `transfer-encoding` headers,
 //! `stderr` writes 3 KB to stderr and then forwards, `crlf` forwards with a header value that
-//! carries CR LF, `nowhere` forwards to a destination that is not configured. Anything else
-//! forwards the event unchanged.
+//! carries CR LF, `nowhere` forwards to a destination that is not configured, `kv-flood` sets
+//! one key 20,000 times to 64 KiB, `kv-wide` sets 64 KiB values under 2,000 keys, and
+//! `kv-keys` sets 1 byte under 2,000 keys (each ignoring kv errors, then forwarding). Anything
+//! else forwards the event unchanged.
 
 use switchyard_plugin_sdk::prelude::*;
 
@@ -46,6 +48,26 @@ impl Plugin for Hostile {
             }
             "crlf" => vec![forward(None, vec![header("x-injected", "yes\r\nx-smuggled: 1")])],
             "nowhere" => vec![forward(Some("no-such-destination"), vec![])],
+            "kv-flood" => {
+                let value = vec![7u8; 64 << 10];
+                for _ in 0..20_000 {
+                    let _ = kv::set("same", &value);
+                }
+                vec![forward(None, vec![])]
+            }
+            "kv-wide" => {
+                let value = vec![7u8; 64 << 10];
+                for key in 0..2_000 {
+                    let _ = kv::set(&format!("{}-{key}", event.id), &value);
+                }
+                vec![forward(None, vec![])]
+            }
+            "kv-keys" => {
+                for key in 0..2_000 {
+                    let _ = kv::set(&format!("{}-{key}", event.id), "1");
+                }
+                vec![forward(None, vec![])]
+            }
             _ => vec![forward(None, vec![])],
         })
     }

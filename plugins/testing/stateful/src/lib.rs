@@ -9,6 +9,8 @@
 //!   `{"count": n}`: a retried event must count once;
 //! - `set-then-trap`: sets `key`, then panics: nothing may be written;
 //! - `fetch`: GETs `url` and forwards `{"status": …, "body": …}` (errors as the SDK maps them);
+//! - `fetch-with-credentials`: the same, sending `Authorization`, `Cookie` and `X-Kept` headers
+//!   (wasi:http itself refuses `Proxy-Authorization` from a guest);
 //! - `echo`: forwards `{}` touching neither kv nor http (a baseline for benchmarks);
 //! - `ordered`: forwards the body as it is, with `key` as the forward's order key.
 
@@ -43,8 +45,15 @@ impl Plugin for Stateful {
                 kv::set(&key, "written before the trap")?;
                 panic!("stateful plugin traps after a kv write, on purpose");
             }
-            "fetch" => {
-                let response = http::get(&url).send()?;
+            "fetch" | "fetch-with-credentials" => {
+                let mut request = http::get(&url);
+                if field("mode") == "fetch-with-credentials" {
+                    request = request
+                        .header("Authorization", "Bearer plugin-secret")
+                        .header("Cookie", "session=plugin-cookie")
+                        .header("X-Kept", "yes");
+                }
+                let response = request.send()?;
                 let text = String::from_utf8_lossy(&response.body).into_owned();
                 json!({ "status": response.status, "body": text })
             }

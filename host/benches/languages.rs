@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use switchyard::config::model::{AllowedHost, Instances, PluginSpec};
-use switchyard::plugin::{CallContext, CompiledPlugin, ComponentCache, Event, PluginEngine};
+use switchyard::plugin::{CallContext, CompiledPlugin, ComponentCache, PluginEngine, PluginEvent as Event};
 
 fn polyglot(name: &str) -> Option<PathBuf> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/plugins/polyglot").join(name);

@@ -8,7 +8,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use switchyard::config::model::PluginSpec;
-use switchyard::plugin::{CallContext, CompiledPlugin, Event, PluginEngine};
+use switchyard::plugin::{CallContext, CompiledPlugin, PluginEngine, PluginEvent as Event};
 
 fn event() -> Event {
     let body = serde_json::json!({

@@ -1,26 +1,26 @@
-//! Assembles a running gateway: live config, plugin engine, store, and the ingest (plain or
-//! TLS), dispatch, delivery, pruning and reload tasks, all stopped by one shutdown token.
+//! Assembles a running gateway: the live config and plugin engine, the store, one [`Shared`]
+//! state, and the tasks that serve: delivery, dispatch, pruning, rates, the hook check, the
+//! reload loop, and the ingest and admin listeners (plain or TLS), all stopped by one token.
 //!
 //! `Gateway::start` takes an already bound listener, so tests bind `127.0.0.1:0` and read the
-//! port back. This is the only place besides `cli` that wires modules together.
+//! port back. This is the only place besides `cli` that wires modules together; each step is
+//! a named `spawn_*`.
 
 use crate::admin;
 use crate::delivery;
 use crate::dispatch;
 use crate::http_server::{self, HEADER_READ_TIMEOUT, Serving};
-use crate::metrics::Metrics;
+use crate::ingest::{self, Ingest};
 use crate::plugin::{ComponentCache, PluginEngine};
 use crate::queue::Store;
 use crate::reload::{self, Reloader};
-use crate::sources::{self, Ingest};
-use crate::subscriptions;
+use crate::shared::Shared;
 use anyhow::Context;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -40,22 +40,13 @@ pub struct Options {
     pub admin: Option<TcpListener>,
 }
 
-/// A gateway that is serving.
+/// A gateway that is serving. Its [`Shared`] handles (store, metrics, live snapshot…) are
+/// reachable through it (`gateway.store`).
 pub struct Gateway {
-    pub live: Arc<Reloader>,
-    pub store: Store,
+    pub shared: Shared,
     pub ingest_addr: SocketAddr,
     pub admin_addr: Option<SocketAddr>,
-    /// Ask for a reload now (what SIGHUP does).
-    pub reload: Arc<Notify>,
-    pub metrics: Arc<Metrics>,
-    /// Each destination's limits and breaker state in this gateway.
-    pub control: Arc<delivery::Control>,
-    /// The last check of each source's registered hooks.
-    pub subscriptions: Arc<subscriptions::heal::Checks>,
-    /// What happens to events as it happens (the console and `switchyard tail` follow it).
-    pub feed: crate::feed::Feed,
-    shutdown: CancellationToken,
+    /// Stops the ingest listener first, so nothing new is accepted while the rest drains.
     ingest_stop: CancellationToken,
     tasks: TaskTracker,
     /// Stops lease renewal, which then hands the leases back.
@@ -63,129 +54,48 @@ pub struct Gateway {
     renewal: tokio::task::JoinHandle<()>,
 }
 
+impl std::ops::Deref for Gateway {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.shared
+    }
+}
+
 impl Gateway {
     /// Loads the config, compiles the plugins, opens the store and starts serving on `listener`.
     pub async fn start(options: Options, listener: TcpListener) -> anyhow::Result<Self> {
-        let engine =
-            PluginEngine::new().map_err(|e| anyhow::anyhow!("{e:#}")).context("cannot create the wasm engine")?;
+        let ingest_addr = listener.local_addr()?;
         let admin_addr = options.admin.as_ref().map(TcpListener::local_addr).transpose()?;
-        engine.guard_listeners(&[Some(listener.local_addr()?), admin_addr].into_iter().flatten().collect::<Vec<_>>());
-        let cache = ComponentCache::new(options.cache_dir.clone());
-        let path = options.config.clone();
-        let (live, report) =
-            tokio::task::spawn_blocking(move || Reloader::start(&path, engine, cache, crate::config::process_env))
-                .await
-                .context("config loader panicked")?
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let live = Arc::new(live);
+        let live = load(&options, &[Some(ingest_addr), admin_addr].into_iter().flatten().collect::<Vec<_>>()).await?;
         let snapshot = live.snapshot();
-        for w in &snapshot.config.warnings {
-            tracing::warn!("{w}");
-        }
-        tracing::info!(compiled = ?report.compiled, from_cache = ?report.from_cache, routes = snapshot.config.routes.len(), "config loaded");
-        if let Some(admin) = &options.admin {
-            admin::check_exposure(admin.local_addr()?, snapshot.config.server.admin_token.as_deref())?;
-        }
-
         let base = config_dir(&options.config);
         let lease = snapshot.config.storage.lease;
         let store = Store::open(&snapshot.config.storage.url, &base, lease).context("cannot open the store")?;
-        let clients = delivery::Clients::new().context("cannot build the HTTP client")?;
-        let shutdown = CancellationToken::new();
-        let ingest_stop = CancellationToken::new();
-        let tasks = TaskTracker::new();
-        let reload = Arc::new(Notify::new());
-        let metrics = Arc::new(Metrics::default());
+        let shared = Shared::new(live, store);
         // Renewal outlives the loops: work still in flight during a graceful stop keeps its leases.
         let leases = CancellationToken::new();
-        let renewal = tokio::spawn(crate::renewal::run(store.clone(), lease, metrics.clone(), leases.clone()));
-
-        let control = Arc::new(delivery::Control::default());
-        // What happens to events, as it happens: for the console and `switchyard tail`.
-        let feed = crate::feed::Feed::default();
-        let parts = delivery::Parts {
-            live: live.clone(),
-            store: store.clone(),
-            clients,
-            metrics: metrics.clone(),
-            control: control.clone(),
-            feed: feed.clone(),
-        };
-        tasks.spawn(delivery::run(parts, shutdown.child_token()));
-        let ctx = dispatch::Ctx {
-            store: store.clone(),
-            metrics: metrics.clone(),
-            unrecorded: Arc::default(),
-            feed: feed.clone(),
-        };
-        tasks.spawn(dispatch::run(live.clone(), ctx, snapshot.config.server.workers, shutdown.child_token()));
-        tasks.spawn(prune(live.clone(), store.clone(), shutdown.child_token()));
-        let rates = Arc::new(crate::rates::Rates::default());
-        tasks.spawn(rates.clone().run(metrics.clone(), shutdown.child_token()));
-        let checks = Arc::new(subscriptions::heal::Checks::default());
-        let healing = subscriptions::heal::Parts {
-            live: live.clone(),
-            metrics: metrics.clone(),
-            checks: checks.clone(),
-            ready: Box::new({
-                let store = store.clone();
-                move || store.health().is_ok()
-            }),
-        };
-        tasks.spawn(subscriptions::heal::run(healing, shutdown.child_token()));
+        let renewal =
+            tokio::spawn(crate::renewal::run(shared.store.clone(), lease, shared.metrics.clone(), leases.clone()));
+        let tasks = TaskTracker::new();
+        spawn_delivery(&shared, &tasks)?;
+        tasks.spawn(dispatch::run(shared.clone(), snapshot.config.server.workers));
+        tasks.spawn(prune(shared.clone()));
+        tasks.spawn(shared.rates.clone().run(shared.metrics.clone(), shared.shutdown.child_token()));
+        tasks.spawn(crate::hook_check::run(shared.clone()));
         // Without file watching the loop still serves reload requests (SIGHUP, admin API).
-        tasks.spawn(reload::watch(live.clone(), reload.clone(), options.watch, shutdown.child_token()));
-        let ingest_addr = listener.local_addr()?;
-        let app = sources::router(Ingest {
-            live: live.clone(),
-            store: store.clone(),
-            metrics: metrics.clone(),
-            store_errors: Arc::default(),
-            feed: feed.clone(),
-        });
-        let ingest_tls = tls_for(&live, snapshot.certs.ingest.is_some(), |certs| certs.ingest.clone())?;
-        let scheme = if ingest_tls.is_some() { "https" } else { "http" };
-        let serving = Serving { router: app, tls: ingest_tls, header_timeout: HEADER_READ_TIMEOUT };
-        tasks.spawn(http_server::serve(listener, serving, ingest_stop.clone()));
-        tracing::info!(%ingest_addr, scheme, "ingest listening: POST /hooks/{{source}}");
+        tasks.spawn(reload::watch(
+            shared.live.clone(),
+            shared.reload.clone(),
+            options.watch,
+            shared.shutdown.child_token(),
+        ));
+        let ingest_stop = spawn_ingest(&shared, &tasks, listener)?;
         let admin_addr = match options.admin {
-            Some(listener) => {
-                let state = admin::Admin {
-                    live: live.clone(),
-                    metrics: metrics.clone(),
-                    store: store.clone(),
-                    control: control.clone(),
-                    reload: reload.clone(),
-                    subscriptions: checks.clone(),
-                    loopback: false,
-                    feed: feed.clone(),
-                    rates: rates.clone(),
-                    stopping: CancellationToken::new(),
-                };
-                let tls = tls_for(&live, snapshot.certs.admin.is_some(), |certs| certs.admin.clone())?;
-                let (addr, server) = admin::start(listener, state, tls, shutdown.child_token())?;
-                tasks.spawn(server);
-                Some(addr)
-            }
+            Some(listener) => Some(spawn_admin(&shared, &tasks, listener)?),
             None => None,
         };
-        let subscriptions = checks;
-        Ok(Self {
-            live,
-            store,
-            ingest_addr,
-            admin_addr,
-            reload,
-            metrics,
-            control,
-            subscriptions,
-            feed,
-            shutdown,
-            ingest_stop,
-            tasks,
-            leases,
-            renewal,
-        })
+        Ok(Self { shared, ingest_addr, admin_addr, ingest_stop, tasks, leases, renewal })
     }
 
     /// Stops accepting webhooks, then lets dispatch and delivery finish what they hold, and
@@ -193,12 +103,65 @@ impl Gateway {
     /// finished is due at once, for another gateway or the next start).
     pub async fn stop(self) {
         self.ingest_stop.cancel();
-        self.shutdown.cancel();
+        self.shared.shutdown.cancel();
         self.tasks.close();
         self.tasks.wait().await;
         self.leases.cancel();
         let _ = self.renewal.await;
     }
+}
+
+/// The plugin engine (which never reaches the gateway's own `listeners`) and the live config,
+/// compiled: the first snapshot.
+async fn load(options: &Options, listeners: &[SocketAddr]) -> anyhow::Result<Arc<Reloader>> {
+    let engine = PluginEngine::new().map_err(|e| anyhow::anyhow!("{e:#}")).context("cannot create the wasm engine")?;
+    engine.guard_listeners(listeners);
+    let cache = ComponentCache::new(options.cache_dir.clone());
+    let path = options.config.clone();
+    let (live, report) =
+        tokio::task::spawn_blocking(move || Reloader::start(&path, engine, cache, crate::config::process_env))
+            .await
+            .context("config loader panicked")?
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let snapshot = live.snapshot();
+    for w in &snapshot.config.warnings {
+        tracing::warn!("{w}");
+    }
+    tracing::info!(compiled = ?report.compiled, from_cache = ?report.from_cache, routes = snapshot.config.routes.len(), "config loaded");
+    if let Some(admin) = options.admin.as_ref() {
+        admin::check_exposure(admin.local_addr()?, snapshot.config.server.admin_token.as_deref())?;
+    }
+    Ok(Arc::new(live))
+}
+
+/// The delivery loop, with its HTTP clients.
+fn spawn_delivery(shared: &Shared, tasks: &TaskTracker) -> anyhow::Result<()> {
+    let clients = delivery::Clients::new().context("cannot build the HTTP client")?;
+    tasks.spawn(delivery::run(shared.clone(), clients));
+    Ok(())
+}
+
+/// The ingest listener (plain or TLS); returns what stops it.
+fn spawn_ingest(shared: &Shared, tasks: &TaskTracker, listener: TcpListener) -> anyhow::Result<CancellationToken> {
+    let addr = listener.local_addr()?;
+    let certified = shared.live.snapshot().certs.ingest.is_some();
+    let tls = tls_for(&shared.live, certified, |certs| certs.ingest.clone())?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let serving =
+        Serving { router: ingest::router(Ingest::new(shared.clone())), tls, header_timeout: HEADER_READ_TIMEOUT };
+    let stop = CancellationToken::new();
+    tasks.spawn(http_server::serve(listener, serving, stop.clone()));
+    tracing::info!(ingest_addr = %addr, scheme, "ingest listening: POST /hooks/{{source}}");
+    Ok(stop)
+}
+
+/// The admin listener (plain or TLS); returns its address.
+fn spawn_admin(shared: &Shared, tasks: &TaskTracker, listener: TcpListener) -> anyhow::Result<SocketAddr> {
+    let certified = shared.live.snapshot().certs.admin.is_some();
+    let tls = tls_for(&shared.live, certified, |certs| certs.admin.clone())?;
+    let (addr, server) = admin::start(listener, shared.clone(), tls)?;
+    tasks.spawn(server);
+    Ok(addr)
 }
 
 /// A TLS config for a listener whose certificate the first snapshot has (`enabled`), reading
@@ -226,15 +189,15 @@ pub fn config_dir(config: &Path) -> PathBuf {
 }
 
 /// Deletes delivered work older than the retention, every [`PRUNE_EVERY`].
-async fn prune(live: Arc<Reloader>, store: Store, shutdown: CancellationToken) {
+async fn prune(shared: Shared) {
     loop {
         tokio::select! {
             _ = tokio::time::sleep(PRUNE_EVERY) => {}
-            _ = shutdown.cancelled() => return,
+            _ = shared.shutdown.cancelled() => return,
         }
-        let retention = live.snapshot().config.storage.retention;
+        let retention = shared.live.snapshot().config.storage.retention;
         let cutoff = crate::event::now_ms().saturating_sub(retention.as_millis() as u64);
-        match store.prune(cutoff).await {
+        match shared.store.prune(cutoff).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(rows = n, "pruned delivered work past its retention"),
             Err(e) => tracing::warn!(error = %e, "pruning failed"),

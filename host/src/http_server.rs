@@ -17,6 +17,7 @@ use std::time::Duration;
 use axum::Router;
 use hyper::server::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulConnection;
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
@@ -115,18 +116,7 @@ where
     let mut builder = http1::Builder::new();
     builder.timer(TokioTimer::new()).header_read_timeout(serving.header_timeout);
     let conn = builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(serving.router));
-    let mut conn = std::pin::pin!(conn);
-    let result = tokio::select! {
-        result = conn.as_mut() => result,
-        _ = shutdown.cancelled() => {
-            conn.as_mut().graceful_shutdown();
-            conn.await
-        }
-    };
-    if let Err(e) = result {
-        // Header timeouts, resets and clients hanging up mid-request: routine at the edge.
-        tracing::debug!(error = %e, "connection ended with an error");
-    }
+    drain(conn, shutdown, "HTTP/1.1").await;
 }
 
 /// One HTTP/2 connection, pinged when idle, drained gracefully when `shutdown` fires.
@@ -137,6 +127,15 @@ where
     let mut builder = http2::Builder::new(TokioExecutor::new());
     builder.timer(TokioTimer::new()).keep_alive_interval(H2_PING_EVERY).keep_alive_timeout(H2_PING_TIMEOUT);
     let conn = builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(serving.router));
+    drain(conn, shutdown, "HTTP/2").await;
+}
+
+/// Serves `conn` to its end; when `shutdown` fires first, lets the requests in flight finish.
+async fn drain<C>(conn: C, shutdown: CancellationToken, protocol: &'static str)
+where
+    C: GracefulConnection,
+    C::Error: std::fmt::Display,
+{
     let mut conn = std::pin::pin!(conn);
     let result = tokio::select! {
         result = conn.as_mut() => result,
@@ -146,7 +145,8 @@ where
         }
     };
     if let Err(e) = result {
-        tracing::debug!(error = %e, "HTTP/2 connection ended with an error");
+        // Header timeouts, resets and clients hanging up mid-request: routine at the edge.
+        tracing::debug!(error = %e, protocol, "connection ended with an error");
     }
 }
 
@@ -165,8 +165,8 @@ mod tests {
     const PATIENCE: Duration = Duration::from_secs(10);
 
     async fn start(header_timeout: Duration) -> (std::net::SocketAddr, CancellationToken, tokio::task::JoinHandle<()>) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("bind: {e}"));
-        let addr = listener.local_addr().unwrap_or_else(|e| panic!("addr: {e}"));
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
         let router = Router::new().route("/", post(|| async { "ok" }));
         let stop = CancellationToken::new();
         let serving = Serving { router, tls: None, header_timeout };
@@ -186,9 +186,9 @@ mod tests {
     #[tokio::test]
     async fn a_request_whose_head_arrives_in_time_is_answered() {
         let (addr, stop, task) = start(Duration::from_secs(5)).await;
-        let mut stream = TcpStream::connect(addr).await.unwrap_or_else(|e| panic!("connect: {e}"));
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
         let request = "POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
-        stream.write_all(request.as_bytes()).await.unwrap_or_else(|e| panic!("write: {e}"));
+        stream.write_all(request.as_bytes()).await.expect("write");
         let answer = read_to_close(&mut stream).await.unwrap_or_default();
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
         stop.cancel();
@@ -198,8 +198,8 @@ mod tests {
     #[tokio::test]
     async fn a_client_that_never_finishes_its_headers_is_disconnected() {
         let (addr, stop, _task) = start(Duration::from_millis(300)).await;
-        let mut stream = TcpStream::connect(addr).await.unwrap_or_else(|e| panic!("connect: {e}"));
-        stream.write_all(b"POST / HTTP/1.1\r\nhost: x\r\n").await.unwrap_or_else(|e| panic!("write: {e}"));
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        stream.write_all(b"POST / HTTP/1.1\r\nhost: x\r\n").await.expect("write");
         let answer = read_to_close(&mut stream).await;
         assert_eq!(answer.as_deref(), Some(""), "closed without an answer");
         stop.cancel();
@@ -208,9 +208,9 @@ mod tests {
     #[tokio::test]
     async fn an_idle_kept_alive_connection_is_closed_after_the_head_deadline() {
         let (addr, stop, _task) = start(Duration::from_secs(1)).await;
-        let mut stream = TcpStream::connect(addr).await.unwrap_or_else(|e| panic!("connect: {e}"));
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
         let request = "POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n";
-        stream.write_all(request.as_bytes()).await.unwrap_or_else(|e| panic!("write: {e}"));
+        stream.write_all(request.as_bytes()).await.expect("write");
         let answer = read_to_close(&mut stream).await.unwrap_or_default();
         assert!(answer.starts_with("HTTP/1.1 200"), "answered, then closed when idle: {answer}");
         stop.cancel();
@@ -219,11 +219,11 @@ mod tests {
     #[tokio::test]
     async fn shutdown_closes_idle_connections_and_serve_returns() {
         let (addr, stop, task) = start(Duration::from_secs(60)).await;
-        let mut stream = TcpStream::connect(addr).await.unwrap_or_else(|e| panic!("connect: {e}"));
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
         let request = "POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n";
-        stream.write_all(request.as_bytes()).await.unwrap_or_else(|e| panic!("write: {e}"));
+        stream.write_all(request.as_bytes()).await.expect("write");
         let mut first = [0u8; 12];
-        stream.read_exact(&mut first).await.unwrap_or_else(|e| panic!("read: {e}"));
+        stream.read_exact(&mut first).await.expect("read");
         stop.cancel();
         assert!(tokio::time::timeout(PATIENCE, task).await.is_ok(), "serve returns after shutdown");
         assert!(read_to_close(&mut stream).await.is_some(), "the kept-alive connection is closed");

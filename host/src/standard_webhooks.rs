@@ -124,13 +124,13 @@ mod tests {
     const SIG: &str = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
 
     fn key(secret: &str) -> Vec<u8> {
-        secret.parse::<WhsecKey>().map(|k| k.bytes().to_vec()).unwrap_or_else(|e| panic!("{e}"))
+        secret.parse::<WhsecKey>().map(|k| k.bytes().to_vec()).unwrap()
     }
 
     fn map(pairs: &[(&'static str, String)]) -> http::HeaderMap {
         let mut map = http::HeaderMap::new();
         for (name, value) in pairs {
-            map.insert(*name, http::HeaderValue::from_str(value).unwrap_or_else(|e| panic!("{e}")));
+            map.insert(*name, http::HeaderValue::from_str(value).unwrap());
         }
         map
     }

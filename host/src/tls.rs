@@ -153,10 +153,8 @@ mod tests {
     use super::*;
 
     fn pair(name: &str) -> (String, String) {
-        let key = rcgen::KeyPair::generate().unwrap_or_else(|e| panic!("{e}"));
-        let cert = rcgen::CertificateParams::new(vec![name.to_string()])
-            .and_then(|p| p.self_signed(&key))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec![name.to_string()]).and_then(|p| p.self_signed(&key)).unwrap();
         (cert.pem(), key.serialize_pem())
     }
 
@@ -174,7 +172,7 @@ mod tests {
     fn a_client_config_takes_an_extra_ca_and_an_identity() {
         let (cert, key) = pair("client.test");
         let extra = ClientTls { ca_pem: Some(cert.as_bytes()), identity: Some((cert.as_bytes(), key.as_bytes())) };
-        let config = client_config(&extra).unwrap_or_else(|e| panic!("{e}"));
+        let config = client_config(&extra).unwrap();
         assert!(config.client_auth_cert_resolver.has_certs());
         assert!(client_config(&ClientTls { ca_pem: Some(b"junk"), identity: None }).is_err());
     }

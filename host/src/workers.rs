@@ -190,7 +190,7 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(5), run)
             .await
             .unwrap_or_else(|_| panic!("the loop did not stop"))
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
         let mut rest = take(&ran);
         rest.sort_unstable();
         assert_eq!(rest, vec![5, 99]);

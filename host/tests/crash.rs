@@ -2,18 +2,18 @@
 //! and restart it: every webhook that got a 200 is delivered, and re-deliveries carry the same
 //! `webhook-id`. Runs the real binary as a child process.
 
-mod common;
+#![allow(clippy::unwrap_used)] // a test that unwraps says what it expects (rust-clippy#13981)
 
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use common::free_port;
 use std::collections::{HashMap, HashSet};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use switchyard_test_harness::free_port;
 
 type Seen = Arc<Mutex<HashMap<u64, HashSet<String>>>>;
 
@@ -27,7 +27,7 @@ async fn record(State(seen): State<Seen>, headers: HeaderMap, body: axum::body::
 }
 
 fn start(config: &std::path::Path, log: &std::path::Path) -> Child {
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap_or_else(|e| panic!("{e}"));
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
     Command::new(env!("CARGO_BIN_EXE_switchyard"))
         .args(["serve", "--no-watch", "--config"])
         .arg(config)
@@ -35,7 +35,7 @@ fn start(config: &std::path::Path, log: &std::path::Path) -> Child {
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start switchyard: {e}"))
+        .expect("cannot start switchyard")
 }
 
 async fn wait_listening(port: u16) {
@@ -66,10 +66,10 @@ async fn sigterm_under_load_exits_within_the_grace_period_and_loses_nothing() {
 }
 
 async fn stop_under_load(how: Stop, runs: usize) {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let seen: Seen = Arc::default();
-    let sink = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
-    let sink_addr = sink.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let sink = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sink_addr = sink.local_addr().unwrap();
     let app = Router::new().route("/erp", post(record)).with_state(seen.clone());
     tokio::spawn(async move { axum::serve(sink, app).await });
 
@@ -97,13 +97,13 @@ to = ["erp"]
 "#
         ),
     )
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     let log = dir.path().join("gateway.log");
 
     // Four clients post numbered orders as fast as the gateway answers; a 200 means "acknowledged".
     let acked: Arc<Mutex<HashSet<u64>>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().unwrap_or_else(|e| panic!("{e}"));
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().unwrap();
     let mut loaders = Vec::new();
     for worker in 0..4u64 {
         let (acked, stop, client) = (acked.clone(), stop.clone(), client.clone());
@@ -133,7 +133,7 @@ to = ["erp"]
         tokio::time::sleep(alive).await;
         match how {
             Stop::Kill => {
-                child.kill().unwrap_or_else(|e| panic!("cannot SIGKILL: {e}"));
+                child.kill().expect("cannot SIGKILL");
                 let _ = child.wait();
             }
             Stop::Term => {

@@ -2,26 +2,26 @@
 //! from an unsigned body, carrying a newline, an ESC and a NUL, come out escaped on one line in
 //! text and JSON logs alike, and a 100 KB scope is cut. Runs the real binary and reads its log.
 
-mod common;
+#![allow(clippy::unwrap_used)] // a test that unwraps says what it expects (rust-clippy#13981)
 
-use common::free_port;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use switchyard_test_harness::free_port;
 
 const PATIENCE: Duration = Duration::from_secs(15);
 
 /// Runs a gateway logging in `format`, sends the hostile requests, and returns its log.
 async fn log_of_hostile_requests(format: &str) -> String {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("routes.toml");
     let port = free_port();
     let table = format!(
         "[server]\nlisten = \"127.0.0.1:{port}\"\nadmin = \"\"\n\n\
          [sources.open]\nprovider = \"generic\"\nscope_field = \"type\"\n"
     );
-    std::fs::write(&config, table).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&config, table).unwrap();
     let log = dir.path().join("log");
-    let file = std::fs::File::create(&log).unwrap_or_else(|e| panic!("{e}"));
+    let file = std::fs::File::create(&log).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
         .args(["--log-format", format, "serve", "--no-watch", "--config"])
         .arg(&config)
@@ -30,7 +30,7 @@ async fn log_of_hostile_requests(format: &str) -> String {
         .stdout(Stdio::null())
         .stderr(file)
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start switchyard: {e}"));
+        .expect("cannot start switchyard");
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + PATIENCE;

@@ -1,11 +1,11 @@
 //! The real binary, as an operator runs it: the admin listener named in routes.toml answers,
 //! SIGHUP reloads even under `--no-watch`, and SIGTERM stops it cleanly.
 
-mod common;
+#![allow(clippy::unwrap_used)] // a test that unwraps says what it expects (rust-clippy#13981)
 
-use common::{Running, free_port, signal};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use switchyard_test_harness::{Process, free_port, signal};
 
 const PATIENCE: Duration = Duration::from_secs(15);
 
@@ -39,10 +39,10 @@ async fn until(client: &reqwest::Client, admin: u16, path: &str, check: impl Fn(
 
 #[tokio::test]
 async fn sighup_reloads_without_file_watching_and_sigterm_stops_cleanly() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("routes.toml");
     let (ingest, admin) = (free_port(), free_port());
-    std::fs::write(&config, table(ingest, admin, "order/*")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&config, table(ingest, admin, "order/*")).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
         .args(["serve", "--no-watch", "--config"])
         .arg(&config)
@@ -50,13 +50,13 @@ async fn sighup_reloads_without_file_watching_and_sigterm_stops_cleanly() {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start switchyard: {e}"));
-    let mut child = Running(child);
+        .expect("cannot start switchyard");
+    let mut child = Process(child);
     let client = reqwest::Client::new();
     until(&client, admin, "/health", |h| h["status"] == "ok").await;
     until(&client, admin, "/api/reload", |s| s["seq"] == 0).await;
 
-    std::fs::write(&config, table(ingest, admin, "cart/*")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&config, table(ingest, admin, "cart/*")).unwrap();
     signal(child.0.id(), "HUP");
     until(&client, admin, "/api/reload", |s| s["seq"] == 1 && s["applied"] == true).await;
     until(&client, admin, "/api/routes", |r| r["routes"][0]["match"][0] == "cart/*").await;
@@ -64,7 +64,7 @@ async fn sighup_reloads_without_file_watching_and_sigterm_stops_cleanly() {
     signal(child.0.id(), "TERM");
     let deadline = Instant::now() + PATIENCE;
     let status = loop {
-        if let Some(status) = child.0.try_wait().unwrap_or_else(|e| panic!("{e}")) {
+        if let Some(status) = child.0.try_wait().unwrap() {
             break status;
         }
         assert!(Instant::now() < deadline, "switchyard did not exit within {PATIENCE:?} of SIGTERM");

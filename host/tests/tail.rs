@@ -2,21 +2,21 @@
 //! each event is accepted, routed and delivered (or fails), in plain text when stdout is not a
 //! terminal, and exits with status 0 on Ctrl-C (SIGINT).
 
-mod common;
+#![allow(clippy::unwrap_used)] // a test that unwraps says what it expects (rust-clippy#13981)
 
-use common::{Running, free_port, signal};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+use switchyard_test_harness::{Process, free_port, signal};
 
 const PATIENCE: Duration = Duration::from_secs(15);
 
 /// A destination on 127.0.0.1 that answers 200 to everything (on a worker thread: the test
 /// blocks its own while it reads `tail`'s lines).
 async fn sink() -> u16 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
-    let port = listener.local_addr().map(|a| a.port()).unwrap_or_else(|e| panic!("{e}"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().map(|a| a.port()).unwrap();
     let app = axum::Router::new().fallback(|| async { "ok" });
     tokio::spawn(async move { axum::serve(listener, app).await });
     port
@@ -66,10 +66,10 @@ fn expect_lines(rx: &mpsc::Receiver<String>, seen: &mut Vec<String>, wanted: &[&
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tail_prints_each_event_as_it_is_accepted_routed_and_delivered_and_ctrl_c_ends_it_cleanly() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("routes.toml");
     let (ingest, admin) = (free_port(), free_port());
-    std::fs::write(&config, table(ingest, admin, sink().await)).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&config, table(ingest, admin, sink().await)).unwrap();
     let serve = Command::new(env!("CARGO_BIN_EXE_switchyard"))
         .args(["serve", "--no-watch", "--config"])
         .arg(&config)
@@ -77,8 +77,8 @@ async fn tail_prints_each_event_as_it_is_accepted_routed_and_delivered_and_ctrl_
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start switchyard serve: {e}"));
-    let _serve = Running(serve);
+        .expect("cannot start switchyard serve");
+    let _serve = Process(serve);
     let client = reqwest::Client::new();
     let deadline = Instant::now() + PATIENCE;
     while client.get(format!("http://127.0.0.1:{admin}/ready")).send().await.map_or(true, |r| r.status() != 200) {
@@ -92,8 +92,8 @@ async fn tail_prints_each_event_as_it_is_accepted_routed_and_delivered_and_ctrl_
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start switchyard tail: {e}"));
-    let mut tail = Running(tail);
+        .expect("cannot start switchyard tail");
+    let mut tail = Process(tail);
     let stderr = tail.0.stderr.take().unwrap_or_else(|| panic!("tail has no stderr"));
     let mut stderr = BufReader::new(stderr).lines();
     // `tail` says on stderr when it follows; events sent before that would not be shown.
@@ -121,7 +121,7 @@ async fn tail_prints_each_event_as_it_is_accepted_routed_and_delivered_and_ctrl_
     signal(tail.0.id(), "INT");
     let deadline = Instant::now() + PATIENCE;
     let status = loop {
-        if let Some(status) = tail.0.try_wait().unwrap_or_else(|e| panic!("{e}")) {
+        if let Some(status) = tail.0.try_wait().unwrap() {
             break status;
         }
         assert!(Instant::now() < deadline, "tail did not exit within {PATIENCE:?} of SIGINT");

@@ -54,7 +54,7 @@ to = ["{plain_to}"]
 }
 
 async fn start(dest: &TestDestination) -> TestGateway {
-    TestGateway::start_with_admin(&table(dest, "d")).await.unwrap_or_else(|e| panic!("{e:#}"))
+    TestGateway::start_with_admin(&table(dest, "d")).await.unwrap()
 }
 
 /// GETs (or POSTs) an admin path with `token`, returning the status and body text.
@@ -81,7 +81,7 @@ async fn scrape(gw: &TestGateway) -> Scrape {
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         assert!(!matches!(LineInfo::parse(line), LineInfo::Ignored), "not Prometheus text format: {line:?}");
     }
-    Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap_or_else(|e| panic!("unparsable /metrics: {e}"))
+    Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).expect("unparsable /metrics")
 }
 
 /// The value of the sample `metric` whose labels include all of `labels` (0 when absent).
@@ -202,13 +202,13 @@ async fn routes_and_plugins_are_listed_without_config_values() {
 async fn a_reload_through_the_api_applies_a_fix_and_reports_a_rejection() {
     let dest = TestDestination::start().await;
     let gw = start(&dest).await;
-    std::fs::write(gw.config_path(), crate::support::expand(&table(&dest, "e"))).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(gw.config_path(), crate::support::expand(&table(&dest, "e"))).unwrap();
     let (status, applied) = admin_json(&gw, "POST", "/api/reload").await;
     assert_eq!((status, applied["applied"].as_bool()), (200, Some(true)), "{applied}");
     assert_eq!(gw.gateway.live.snapshot().config.routes[1].to, ["e"]);
 
     let broken = crate::support::expand(&table(&dest, "nowhere"));
-    std::fs::write(gw.config_path(), &broken).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(gw.config_path(), &broken).unwrap();
     let (status, rejected) = admin_json(&gw, "POST", "/api/reload").await;
     assert_eq!(status, 422, "{rejected}");
     let line = broken.lines().position(|l| l == "to = [\"nowhere\"]").map(|i| i as u64 + 1);
@@ -227,12 +227,11 @@ async fn a_reload_through_the_api_applies_a_fix_and_reports_a_rejection() {
 
 #[tokio::test]
 async fn an_admin_listener_off_loopback_without_a_token_refuses_to_start() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("routes.toml");
-    std::fs::write(&config, "[sources.open]\nprovider = \"generic\"\n").unwrap_or_else(|e| panic!("{e}"));
-    let bind = |addr: &'static str| async move {
-        tokio::net::TcpListener::bind(addr).await.unwrap_or_else(|e| panic!("bind {addr}: {e}"))
-    };
+    std::fs::write(&config, "[sources.open]\nprovider = \"generic\"\n").unwrap();
+    let bind =
+        |addr: &'static str| async move { tokio::net::TcpListener::bind(addr).await.expect("bind the admin address") };
     let options = Options { config, admin: Some(bind("0.0.0.0:0").await), ..Options::default() };
     let refused = Gateway::start(options, bind("127.0.0.1:0").await).await.err().map(|e| format!("{e:#}"));
     assert!(refused.as_deref().is_some_and(|e| e.contains("admin_token")), "{refused:?}");
@@ -242,7 +241,7 @@ async fn an_admin_listener_off_loopback_without_a_token_refuses_to_start() {
 async fn dead_letters_are_listed_and_replayed_through_the_api() {
     let dest = TestDestination::start().await;
     dest.answer(410);
-    let gw = TestGateway::start_with_admin(&table(&dest, "e")).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start_with_admin(&table(&dest, "e")).await.unwrap();
     assert_eq!(gw.post("open", r#"{"scope": "thing.gone"}"#).await.status(), 200);
     let mut listed = json!(null);
     for _ in 0..500 {

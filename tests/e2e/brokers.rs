@@ -52,7 +52,7 @@ fn expected_name(consumer: &Consumer) -> String {
 
 async fn arrives_with_its_id_and_a_signature_that_verifies(kind: Kind) {
     let consumer = started(kind).await;
-    let gw = TestGateway::start(&table(&consumer, kind.url())).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start(&table(&consumer, kind.url())).await.unwrap();
     let body = order(1);
     assert_eq!(gw.post("shop", &body).await.status(), 200);
     let got = consumer.wait(1).await.remove(0);
@@ -84,7 +84,7 @@ async fn arrives_with_its_id_and_a_signature_that_verifies(kind: Kind) {
 
 async fn an_unreachable_broker_is_retried_until_a_reload_fixes_it(kind: Kind) {
     let consumer = started(kind).await;
-    let gw = TestGateway::start(&table(&consumer, &kind.unreachable_url())).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start(&table(&consumer, &kind.unreachable_url())).await.unwrap();
     for n in 0..3 {
         assert_eq!(gw.post("shop", &order(n)).await.status(), 200);
     }
@@ -92,7 +92,7 @@ async fn an_unreachable_broker_is_retried_until_a_reload_fixes_it(kind: Kind) {
     eventually("attempts that fail and are retried", || Metrics::get(&metrics.delivery_failures) >= 6).await;
     assert_eq!(Metrics::get(&metrics.delivered), 0);
 
-    std::fs::write(gw.config_path(), table(&consumer, kind.url())).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(gw.config_path(), table(&consumer, kind.url())).unwrap();
     gw.gateway.reload.notify_one();
     let got = consumer.wait(3).await;
     let ns: BTreeSet<u64> = got.iter().filter_map(n_of).collect();
@@ -107,12 +107,12 @@ async fn a_broker_that_never_answers_is_backed_off_from(kind: Kind) {
     let consumer = started(kind).await;
     let (port, accepted, silent) = silent_listener().await;
     let hung = table(&consumer, &kind.url_with_port(port)).replace("timeout_ms = 2000", "timeout_ms = 300");
-    let gw = TestGateway::start(&hung).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start(&hung).await.unwrap();
     let mut ids = Vec::new();
     for n in 0..EVENTS {
         let answer = gw.post("shop", &order(n)).await;
         assert_eq!(answer.status(), 200);
-        let text = answer.text().await.unwrap_or_else(|e| panic!("{e}"));
+        let text = answer.text().await.unwrap();
         let accepted: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
         ids.push(accepted["id"].as_str().unwrap_or_else(|| panic!("{accepted}")).to_string());
     }
@@ -122,7 +122,7 @@ async fn a_broker_that_never_answers_is_backed_off_from(kind: Kind) {
 
     let mut errors = Vec::new();
     for id in &ids {
-        let record = gw.gateway.store.event_record(id).await.unwrap_or_else(|e| panic!("{e}"));
+        let record = gw.gateway.store.event_record(id).await.unwrap();
         let record = record.unwrap_or_else(|| panic!("no event {id}"));
         errors.extend(record.deliveries.iter().flat_map(|d| d.attempts.iter()).filter_map(|a| a.error.clone()));
     }
@@ -143,7 +143,7 @@ async fn a_broker_that_never_answers_is_backed_off_from(kind: Kind) {
          ({connections} connections): {errors:?}"
     );
 
-    std::fs::write(gw.config_path(), table(&consumer, kind.url())).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(gw.config_path(), table(&consumer, kind.url())).unwrap();
     gw.gateway.reload.notify_one();
     let got = consumer.wait(EVENTS).await;
     let ns: BTreeSet<u64> = got.iter().filter_map(n_of).collect();
@@ -158,9 +158,9 @@ async fn a_kill_9_under_load_loses_no_acknowledged_event(kind: Kind) {
     const EVENTS: usize = 400;
     const KILL_AFTER: usize = 150;
     let consumer = started(kind).await;
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(dir.path().join("routes.toml"), table(&consumer, kind.url())).unwrap_or_else(|e| panic!("{e}"));
-    let child = ChildGateway::start(dir.path()).unwrap_or_else(|e| panic!("{e:#}"));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("routes.toml"), table(&consumer, kind.url())).unwrap();
+    let child = ChildGateway::start(dir.path()).unwrap();
     let url = child.url("/hooks/shop");
     let child = Arc::new(Mutex::new(Some(child)));
 
@@ -199,7 +199,7 @@ async fn a_kill_9_under_load_loses_no_acknowledged_event(kind: Kind) {
         }));
     }
     for poster in posters {
-        poster.await.unwrap_or_else(|e| panic!("{e}"));
+        poster.await.unwrap();
     }
     if let Some(child) = child.lock().unwrap_or_else(|p| p.into_inner()).take() {
         child.kill();
@@ -210,7 +210,7 @@ async fn a_kill_9_under_load_loses_no_acknowledged_event(kind: Kind) {
     let before_restart = consumer.received().len();
 
     // A new gateway on the same store finishes the work.
-    let child = ChildGateway::start(dir.path()).unwrap_or_else(|e| panic!("{e:#}"));
+    let child = ChildGateway::start(dir.path()).unwrap();
     let deadline = tokio::time::Instant::now() + PATIENCE * 2;
     let missing = loop {
         let seen: BTreeSet<u64> = consumer.received().iter().filter_map(n_of).collect();
@@ -255,13 +255,13 @@ async fn a_refused_message_is_a_failed_attempt(kind: Kind) {
          [[routes]]\nmatch = \"order/*\"\nto = [\"bus\"]\n",
         kind.url()
     );
-    let gw = TestGateway::start(&toml).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start(&toml).await.unwrap();
     assert_eq!(gw.post("shop", &order(1)).await.status(), 200);
     let metrics = gw.gateway.metrics.clone();
     eventually("refused attempts, retried, then dead", || Metrics::get(&metrics.dead_letters) == 1).await;
     assert_eq!(Metrics::get(&metrics.delivery_failures), 3, "three attempts");
     assert_eq!(Metrics::get(&metrics.delivered), 0, "a refused message is not delivered");
-    let dead = gw.gateway.store.dead_letters(10).await.unwrap_or_else(|e| panic!("{e}"));
+    let dead = gw.gateway.store.dead_letters(10).await.unwrap();
     let why =
         if kind == Kind::Nats { "no JetStream stream takes this subject" } else { "returned unroutable: 312 NO_ROUTE" };
     assert!(dead[0].error.contains(why), "{kind:?}: {}", dead[0].error);

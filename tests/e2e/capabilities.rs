@@ -5,9 +5,8 @@
 //! still runs.
 
 use crate::support::bigcommerce::{FakeBigCommerce, Order};
-use crate::support::{PATIENCE, TestDestination, TestGateway, bigcommerce};
+use crate::support::{TestDestination, TestGateway, bigcommerce, dead_letters};
 use serde_json::json;
-use switchyard::queue::DeadLetter;
 
 const TOKEN: &str = "bc-access-token";
 
@@ -52,23 +51,12 @@ fn webhook(scope: &str, id: u64, hash: &str) -> String {
     body.to_string()
 }
 
-async fn dead_letter(gw: &TestGateway) -> DeadLetter {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        if let Some(d) = gw.gateway.store.dead_letters(1).await.unwrap_or_default().into_iter().next() {
-            return d;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "no dead letter within {PATIENCE:?}");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test]
 async fn an_order_webhook_is_enriched_from_the_store_api_with_its_line_items_and_the_token() {
     let (api, dest) = (FakeBigCommerce::start(TOKEN).await, TestDestination::start().await);
     api.put_order(250, order_250());
     let allowed = format!("\"http://{}\"", api.addr);
-    let gw = TestGateway::start(&enrich_table(&api, &allowed, &dest)).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start(&enrich_table(&api, &allowed, &dest)).await.unwrap();
     assert_eq!(gw.post("bigcommerce", &webhook("store/order/created", 250, "h1")).await.status(), 200);
     let got = dest.wait_for(1).await.remove(0).json();
     assert_eq!(got["order_id"], 250);
@@ -96,7 +84,7 @@ async fn an_order_of_more_lines_than_a_page_is_forwarded_with_every_line() {
     let items = (1..=620).map(|i| (format!("SKU-{i}"), 1, "1.0000".to_string())).collect();
     api.put_order(250, Order { items, ..order_250() });
     let allowed = format!("\"http://{}\"", api.addr);
-    let gw = TestGateway::start(&enrich_table(&api, &allowed, &dest)).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start(&enrich_table(&api, &allowed, &dest)).await.unwrap();
     assert_eq!(gw.post("bigcommerce", &webhook("store/order/created", 250, "h1")).await.status(), 200);
     let got = dest.wait_for(1).await.remove(0).json();
     let skus: Vec<&str> =
@@ -114,7 +102,7 @@ async fn a_5xx_is_retried_and_succeeds_and_a_404_is_dropped() {
     let (api, dest) = (FakeBigCommerce::start(TOKEN).await, TestDestination::start().await);
     api.put_order(250, order_250());
     let allowed = format!("\"http://{}\"", api.addr);
-    let gw = TestGateway::start(&enrich_table(&api, &allowed, &dest)).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start(&enrich_table(&api, &allowed, &dest)).await.unwrap();
     api.fail_next(1);
     assert_eq!(gw.post("bigcommerce", &webhook("store/order/created", 250, "h1")).await.status(), 200);
     assert_eq!(dest.wait_for(1).await[0].json()["order_id"], 250, "delivered after the retry");
@@ -137,7 +125,7 @@ async fn a_status_update_to_the_status_already_sent_is_dropped_through_kv() {
     let (api, dest) = (FakeBigCommerce::start(TOKEN).await, TestDestination::start().await);
     api.put_order(250, order_250());
     let allowed = format!("\"http://{}\"", api.addr);
-    let gw = TestGateway::start(&enrich_table(&api, &allowed, &dest)).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start(&enrich_table(&api, &allowed, &dest)).await.unwrap();
     assert_eq!(gw.post("bigcommerce", &webhook("store/order/statusUpdated", 250, "h1")).await.status(), 200);
     dest.wait_for(1).await;
     // The same status again: dropped, with no delivery.
@@ -159,11 +147,9 @@ async fn a_status_update_to_the_status_already_sent_is_dropped_through_kv() {
 async fn a_host_missing_from_allowed_hosts_is_refused_and_the_event_dead_lettered_naming_it() {
     let (api, dest) = (FakeBigCommerce::start(TOKEN).await, TestDestination::start().await);
     api.put_order(250, order_250());
-    let gw = TestGateway::start(&enrich_table(&api, "\"https://api.bigcommerce.com\"", &dest))
-        .await
-        .unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start(&enrich_table(&api, "\"https://api.bigcommerce.com\"", &dest)).await.unwrap();
     assert_eq!(gw.post("bigcommerce", &webhook("store/order/created", 250, "h1")).await.status(), 200);
-    let dead = dead_letter(&gw).await;
+    let dead = dead_letters(&gw, 1).await.remove(0);
     assert_eq!((dead.kind, dead.attempts), ("event", 1), "failed at once, not retried");
     assert!(dead.error.contains("refused") && dead.error.contains(&api.addr.to_string()), "{}", dead.error);
     assert!(api.seen().is_empty(), "no request reached the API");
@@ -179,27 +165,25 @@ async fn a_hostname_resolving_to_loopback_is_refused_unless_the_address_is_liste
         enrich_table(&api, allowed, &dest)
             .replace(&format!("api_base = \"{}\"", api.base()), &format!("api_base = \"{by_name}\""))
     };
-    let gw = TestGateway::start(&table(&format!("\"{by_name}\""))).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start(&table(&format!("\"{by_name}\""))).await.unwrap();
     assert_eq!(gw.post("bigcommerce", &webhook("store/order/created", 250, "h1")).await.status(), 200);
-    let dead = dead_letter(&gw).await;
+    let dead = dead_letters(&gw, 1).await.remove(0);
     assert!(dead.error.contains("internal address"), "{}", dead.error);
     assert!(api.seen().is_empty());
     gw.stop().await;
 
     let listed = format!("\"{by_name}\", \"http://127.0.0.1:{}\"", api.addr.port());
-    let gw = TestGateway::start(&table(&listed)).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start(&table(&listed)).await.unwrap();
     assert_eq!(gw.post("bigcommerce", &webhook("store/order/created", 250, "h2")).await.status(), 200);
     assert_eq!(dest.wait_for(1).await[0].json()["order_id"], 250);
     gw.stop().await;
 }
 
 fn stateful_table(dest: &TestDestination, allowed: &str) -> String {
+    let source = crate::support::generic_source("test");
     format!(
         r#"
-[sources.test]
-provider = "generic"
-scope_field = "scope"
-dedup_window_secs = 0
+{source}dedup_window_secs = 0
 
 [plugins.a]
 path = "{{wasm:stateful}}"
@@ -245,10 +229,10 @@ to = ["out"]
 #[tokio::test]
 async fn a_plugin_that_writes_kv_and_then_traps_leaves_nothing_written() {
     let dest = TestDestination::start().await;
-    let gw = TestGateway::start(&stateful_table(&dest, "")).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start(&stateful_table(&dest, "")).await.unwrap();
     let body = json!({"scope": "a", "mode": "set-then-trap", "key": "poison"}).to_string();
     assert_eq!(gw.post("test", &body).await.status(), 200);
-    let dead = dead_letter(&gw).await;
+    let dead = dead_letters(&gw, 1).await.remove(0);
     assert!(dead.error.contains("trapped"), "{}", dead.error);
     assert_eq!(gw.gateway.store.kv_get("a", "poison").await.ok(), Some(None));
     gw.stop().await;
@@ -259,7 +243,7 @@ async fn an_event_retried_three_times_increments_its_counter_once() {
     let (upstream, dest) = (TestDestination::start().await, TestDestination::start().await);
     upstream.answer(503);
     let allowed = format!("\"http://{}\"", upstream.addr);
-    let gw = TestGateway::start(&stateful_table(&dest, &allowed)).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start(&stateful_table(&dest, &allowed)).await.unwrap();
     let body = json!({"scope": "a", "mode": "count-then-fetch", "key": "events", "url": upstream.url("/flaky")});
     assert_eq!(gw.post("test", &body.to_string()).await.status(), 200);
     // It fails (and retries) until the upstream answers; its writes are discarded each time.
@@ -274,7 +258,7 @@ async fn an_event_retried_three_times_increments_its_counter_once() {
 #[tokio::test]
 async fn concurrent_increments_add_up_and_two_plugins_cannot_see_each_others_keys() {
     let dest = TestDestination::start().await;
-    let gw = TestGateway::start(&stateful_table(&dest, "")).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start(&stateful_table(&dest, "")).await.unwrap();
     let posts = (0..40).map(|n| {
         let body = json!({"scope": "a", "mode": "count", "key": "hits", "n": n}).to_string();
         let gw = &gw;
@@ -299,7 +283,7 @@ async fn concurrent_increments_add_up_and_two_plugins_cannot_see_each_others_key
 #[tokio::test]
 async fn a_plugin_built_against_contract_0_1_0_still_runs() {
     let dest = TestDestination::start().await;
-    let gw = TestGateway::start(&stateful_table(&dest, "")).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start(&stateful_table(&dest, "")).await.unwrap();
     assert_eq!(gw.post("test", r#"{"scope": "legacy", "x": 1}"#).await.status(), 200);
     let got = dest.wait_for(1).await.remove(0);
     assert_eq!(got.headers.get("x-contract").and_then(|v| v.to_str().ok()), Some("0.1.0"));
@@ -313,7 +297,7 @@ async fn a_plugin_built_against_contract_0_1_0_still_runs() {
 #[tokio::test]
 async fn a_plugin_built_against_contract_0_2_0_still_runs_with_its_kv() {
     let dest = TestDestination::start().await;
-    let gw = TestGateway::start(&stateful_table(&dest, "")).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start(&stateful_table(&dest, "")).await.unwrap();
     for x in 1..=2 {
         assert_eq!(gw.post("test", &format!(r#"{{"scope": "legacy2", "x": {x}}}"#)).await.status(), 200);
         dest.wait_for(x).await;

@@ -41,8 +41,8 @@ impl Sink {
     async fn start(fail_first: bool) -> (Arc<Self>, u16) {
         let sink = Arc::new(Sink { fail_first, ..Sink::default() });
         let app = axum::Router::new().route("/sink", axum::routing::post(receive)).with_state(sink.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
-        let port = listener.local_addr().map(|a| a.port()).unwrap_or_else(|e| panic!("{e}"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().map(|a| a.port()).unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await });
         (sink, port)
     }
@@ -82,14 +82,14 @@ impl Node {
         let (ingest, admin) = (format!("127.0.0.1:{}", free_port()), format!("127.0.0.1:{}", free_port()));
         let config = dir.join(format!("node{i}.toml"));
         let text = format!("[server]\nlisten = \"{ingest}\"\nadmin = \"{admin}\"\n\n{common}");
-        std::fs::write(&config, text).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(&config, text).unwrap();
         let mut node = Node { config, ingest, admin, process: None, id: String::new(), up: Arc::default() };
         node.restart().await;
         node
     }
 
     async fn restart(&mut self) {
-        let process = ServeChild::start(&self.config, &self.admin).await.unwrap_or_else(|e| panic!("{e:#}"));
+        let process = ServeChild::start(&self.config, &self.admin).await.unwrap();
         self.process = Some(process);
         let nodes = self.api("/api/nodes").await;
         self.id = nodes["this_node"].as_str().unwrap_or_else(|| panic!("no this_node in {nodes}")).to_string();
@@ -97,18 +97,14 @@ impl Node {
     }
 
     async fn api(&self, path: &str) -> serde_json::Value {
-        let answer = reqwest::get(format!("http://{}{path}", self.admin)).await.unwrap_or_else(|e| panic!("{e}"));
-        let text = answer.text().await.unwrap_or_else(|e| panic!("{e}"));
+        let answer = reqwest::get(format!("http://{}{path}", self.admin)).await.unwrap();
+        let text = answer.text().await.unwrap();
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}: {text}"))
     }
 
     async fn metric(&self, name: &str) -> u64 {
-        let text = reqwest::get(format!("http://{}/metrics", self.admin))
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .text()
-            .await
-            .unwrap_or_default();
+        let text =
+            reqwest::get(format!("http://{}/metrics", self.admin)).await.unwrap().text().await.unwrap_or_default();
         text.lines()
             .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.trim().parse().ok()))
             .unwrap_or_else(|| panic!("no {name} in /metrics"))
@@ -136,8 +132,7 @@ impl Load {
         let (stop, sent) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)));
         let (acked_w, stop_r, sent_w) = (Arc::clone(&acked), stop.clone(), sent.clone());
         let task = tokio::spawn(async move {
-            let client =
-                reqwest::Client::builder().timeout(Duration::from_secs(2)).build().unwrap_or_else(|e| panic!("{e}"));
+            let client = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().unwrap();
             let mut tick = tokio::time::interval(PACE);
             let mut n = 0u64;
             // Bounded: at most ten minutes of webhooks, whatever the test does.
@@ -195,7 +190,7 @@ impl Cluster {
              [[routes]]\nname = \"orders\"\nmatch = \"order/*\"\nto = [\"sink\"]\n",
             storage = schema.storage(),
         );
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().unwrap();
         let mut nodes = Vec::new();
         for i in 0..size {
             nodes.push(Node::start(dir.path(), i, &common).await);
@@ -357,7 +352,7 @@ async fn a_rolling_restart_under_load_loses_nothing_and_leaves_no_lease_waiting(
     assert_eq!(states.iter().filter(|s| **s == "live").count(), 3, "{nodes}");
     // `switchyard nodes` reads the same list from the store.
     let config = cluster.nodes[0].config.display().to_string();
-    let (ok, lines) = run_cli(&["nodes", "--json", "--config", &config]).unwrap_or_else(|e| panic!("{e:#}"));
+    let (ok, lines) = run_cli(&["nodes", "--json", "--config", &config]).unwrap();
     assert!(ok, "switchyard nodes failed: {lines:?}");
     let listed: Vec<serde_json::Value> = lines.iter().filter_map(|l| serde_json::from_str(l).ok()).collect();
     assert_eq!(listed.len(), 6, "{lines:?}");
@@ -366,7 +361,7 @@ async fn a_rolling_restart_under_load_loses_nothing_and_leaves_no_lease_waiting(
         assert_eq!(row["state"], "live");
         assert!(row["heartbeat_age_ms"].as_u64().is_some_and(|age| age < LEASE_SECS * 1000), "{row}");
     }
-    let (ok, table) = run_cli(&["nodes", "--config", &config]).unwrap_or_else(|e| panic!("{e:#}"));
+    let (ok, table) = run_cli(&["nodes", "--config", &config]).unwrap();
     assert!(ok && table.first().is_some_and(|h| h.starts_with("ID ")), "{table:?}");
     assert_eq!(table.len(), 7, "a header and six gateways: {table:?}");
 }
@@ -410,8 +405,8 @@ async fn collect(State(collector): State<Arc<Collector>>, body: axum::body::Byte
 async fn one_event_is_one_trace_across_the_gateways_that_ran_it() {
     let collector = Arc::new(Collector::default());
     let app = axum::Router::new().route("/v1/traces", axum::routing::post(collect)).with_state(collector.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
-    let port = listener.local_addr().map(|a| a.port()).unwrap_or_else(|e| panic!("{e}"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().map(|a| a.port()).unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
     let telemetry = format!("[telemetry]\notlp_endpoint = \"http://127.0.0.1:{port}\"\n");
     // The sink refuses each event's first attempt: the retry is due 1.5 s later, and the node
@@ -423,8 +418,8 @@ async fn one_event_is_one_trace_across_the_gateways_that_ran_it() {
         .body(r#"{"scope":"order/created","n":1}"#)
         .send()
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let text = answer.text().await.unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
+    let text = answer.text().await.unwrap();
     let accepted: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
     let event_id = accepted["id"].as_str().unwrap_or_else(|| panic!("{accepted}")).to_string();
     crate::support::eventually("the first attempt", || !cluster.sink.received().is_empty()).await;

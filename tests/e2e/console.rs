@@ -44,9 +44,9 @@ async fn send(gw: &TestGateway, scope: &str) -> String {
     let config = gw.config_path().display().to_string();
     let url = gw.url("/hooks/bc");
     let args = ["switchyard", "send", "--source", "bc", "--scope", scope, "--url", &url, "--config", &config];
-    let cli = <switchyard::cli::Cli as clap::Parser>::try_parse_from(args).unwrap_or_else(|e| panic!("{e}"));
-    assert!(switchyard::cli::run(cli).await.unwrap_or_else(|e| panic!("switchyard send: {e:#}")));
-    let newest = gw.gateway.store.recent_events(1).await.unwrap_or_else(|e| panic!("{e}"));
+    let cli = <switchyard::cli::Cli as clap::Parser>::try_parse_from(args).unwrap();
+    assert!(switchyard::cli::run(cli).await.expect("switchyard send"));
+    let newest = gw.gateway.store.recent_events(1).await.unwrap();
     match newest.first() {
         Some(event) => event.id.clone(),
         None => panic!("switchyard send stored no event"),
@@ -57,7 +57,7 @@ async fn send(gw: &TestGateway, scope: &str) -> String {
 async fn an_operator_follows_an_event_live_and_replays_its_dead_letter_from_the_console() {
     let browser = Browser::start().await;
     let dest = TestDestination::start().await;
-    let gw = TestGateway::start_with_admin(&table(&dest)).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start_with_admin(&table(&dest)).await.unwrap();
 
     // The page asks for the token once, and then shows the (empty) events page.
     browser.goto(&gw.admin_url("/events")).await;
@@ -147,7 +147,7 @@ async fn an_operator_follows_an_event_live_and_replays_its_dead_letter_from_the_
 #[tokio::test]
 async fn the_console_shell_holds_no_data_and_its_fragments_need_the_token() {
     let dest = TestDestination::start().await;
-    let gw = TestGateway::start_with_admin(&table(&dest)).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start_with_admin(&table(&dest)).await.unwrap();
     let client = reqwest::Client::new();
     let get = |path: &str, token: Option<&str>| {
         let mut request = client.get(gw.admin_url(path));
@@ -156,20 +156,20 @@ async fn the_console_shell_holds_no_data_and_its_fragments_need_the_token() {
         }
         request.send()
     };
-    let shell = get("/events", None).await.unwrap_or_else(|e| panic!("{e}"));
+    let shell = get("/events", None).await.unwrap();
     assert_eq!(shell.status(), 200);
     let csp = shell.headers().get("content-security-policy").and_then(|v| v.to_str().ok()).unwrap_or_default();
     assert!(csp.contains("script-src 'self'"), "{csp}");
     let html = shell.text().await.unwrap_or_default();
     assert!(html.contains(r#"hx-get="/console/events""#) && !html.contains("erp"), "{html}");
     for path in ["/console/events", "/console/overview", "/console/routes", "/api/stream"] {
-        let refused = get(path, None).await.unwrap_or_else(|e| panic!("{e}"));
+        let refused = get(path, None).await.unwrap();
         assert_eq!(refused.status(), 401, "{path}");
     }
-    let fragment = get("/console/routes", Some(TOKEN)).await.unwrap_or_else(|e| panic!("{e}"));
+    let fragment = get("/console/routes", Some(TOKEN)).await.unwrap();
     assert_eq!(fragment.status(), 200);
     assert!(fragment.text().await.unwrap_or_default().contains("store/order/*"));
-    let asset = get("/assets/htmx.min.js", None).await.unwrap_or_else(|e| panic!("{e}"));
+    let asset = get("/assets/htmx.min.js", None).await.unwrap();
     assert_eq!(asset.status(), 200, "assets are embedded and open");
     assert_eq!(get("/health", None).await.map(|r| r.status().as_u16()).unwrap_or(0), 200);
     gw.stop().await;
@@ -241,7 +241,7 @@ async fn digests_until(
 #[tokio::test]
 async fn a_digest_counts_what_happened_and_an_unfiltered_one_costs_the_gateway_no_happening() {
     let dest = TestDestination::start().await;
-    let gw = TestGateway::start_with_admin(&table(&dest)).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start_with_admin(&table(&dest)).await.unwrap();
     let want = [("accepted", 2), ("routed", 2), ("delivered", 2)];
     // Unfiltered: the feed's counters, nothing built per event for this stream.
     let total = digests_until(&gw, "digest=100", &want, async || {
@@ -289,13 +289,13 @@ to = ["ok"]
 "#,
         ok = dest.url("/ok")
     ));
-    let gw = TestGateway::start_with_admin(&toml).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start_with_admin(&toml).await.unwrap();
     let post =
         async |mode: &str| post_id(&gw, &serde_json::json!({ "scope": "chaos", "mode": mode }).to_string()).await;
     let settled = async |id: &str| {
         let deadline = Instant::now() + PATIENCE;
         loop {
-            let record = gw.gateway.store.event_record(id).await.unwrap_or_else(|e| panic!("{e}"));
+            let record = gw.gateway.store.event_record(id).await.unwrap();
             match record {
                 Some(r) if r.summary.state != "pending" => return r,
                 _ if Instant::now() > deadline => panic!("event {id} never settled"),
@@ -350,7 +350,7 @@ to = ["flaky"]
 "#,
         flaky = dest.url("/flaky")
     ));
-    let gw = TestGateway::start_with_admin(&toml).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start_with_admin(&toml).await.unwrap();
     let response = gw.post("test", r#"{"scope":"store/order/created"}"#).await;
     let answer: serde_json::Value =
         serde_json::from_str(&response.text().await.unwrap_or_default()).unwrap_or_default();

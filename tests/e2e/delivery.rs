@@ -3,28 +3,18 @@
 //! the breaker is off (`pause_after = 0`): these tests are about retries (the breaker's own
 //! are in `delivery_control.rs`).
 
+use crate::support::toml::Toml;
 use crate::support::{TestDestination, TestGateway, eventually};
 use std::collections::{HashMap, HashSet};
 use switchyard::metrics::Metrics;
 use switchyard::queue::ReplaySelector;
 
-fn table(dest_url: &str, max_attempts: u32) -> String {
-    format!(
-        r#"
-[sources.shop]
-provider = "generic"
-scope_field = "scope"
-
-[destinations.erp]
-url = "{dest_url}"
-timeout_ms = 2000
-retry = {{ max_attempts = {max_attempts}, first_ms = 20, max_ms = 100 }}
-pause_after = 0
-
-[[routes]]
-match = "order/*"
-to = ["erp"]
-"#
+fn table(dest_url: &str, max_attempts: u32) -> Toml {
+    let retry = format!("timeout_ms = 2000\nretry = {{ max_attempts = {max_attempts}, first_ms = 20, max_ms = 100 }}");
+    Toml::generic("shop").destination("erp", dest_url, &format!("{retry}\npause_after = 0")).route(
+        "order/*",
+        None,
+        &["erp"],
     )
 }
 
@@ -36,7 +26,7 @@ fn order(n: u32) -> String {
 async fn a_destination_that_comes_back_receives_everything_with_stable_ids() {
     let dest = TestDestination::start().await;
     dest.answer(503);
-    let gw = TestGateway::start(&table(&dest.url("/erp"), 1000)).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start(&table(&dest.url("/erp"), 1000)).await.unwrap();
     for n in 0..10 {
         assert_eq!(gw.post("shop", &order(n)).await.status(), 200);
     }
@@ -63,7 +53,7 @@ async fn a_destination_that_comes_back_receives_everything_with_stable_ids() {
 async fn a_destination_that_always_fails_ends_in_dead_letters_and_replay_delivers_after_a_fix() {
     let broken = TestDestination::start().await;
     broken.answer(500);
-    let gw = TestGateway::start(&table(&broken.url("/erp"), 3)).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start(&table(&broken.url("/erp"), 3)).await.unwrap();
     for n in 0..3 {
         assert_eq!(gw.post("shop", &order(n)).await.status(), 200);
     }
@@ -82,7 +72,7 @@ async fn a_destination_that_always_fails_ends_in_dead_letters_and_replay_deliver
 
     // Fix the destination in routes.toml, reload, replay.
     let fixed = TestDestination::start().await;
-    std::fs::write(gw.config_path(), table(&fixed.url("/erp"), 3)).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(gw.config_path(), table(&fixed.url("/erp"), 3)).unwrap();
     let live = gw.gateway.live.clone();
     let outcome = tokio::task::spawn_blocking(move || live.reload().is_applied()).await;
     assert!(matches!(outcome, Ok(true)));
@@ -99,7 +89,7 @@ async fn a_destination_that_always_fails_ends_in_dead_letters_and_replay_deliver
 async fn gone_stops_retrying_at_once() {
     let dest = TestDestination::start().await;
     dest.answer(410);
-    let gw = TestGateway::start(&table(&dest.url("/erp"), 10)).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start(&table(&dest.url("/erp"), 10)).await.unwrap();
     assert_eq!(gw.post("shop", &order(1)).await.status(), 200);
     let metrics = gw.gateway.metrics.clone();
     eventually("a dead letter", || Metrics::get(&metrics.dead_letters) == 1).await;
@@ -120,11 +110,11 @@ async fn a_redirect_is_a_failed_attempt_not_followed() {
         let location = location.clone();
         async move { (axum::http::StatusCode::FOUND, [(axum::http::header::LOCATION, location)]) }
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
-    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, moved).await });
 
-    let gw = TestGateway::start(&table(&format!("http://{addr}/old"), 1)).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start(&table(&format!("http://{addr}/old"), 1)).await.unwrap();
     assert_eq!(gw.post("shop", &order(1)).await.status(), 200);
     let metrics = gw.gateway.metrics.clone();
     eventually("a dead letter", || Metrics::get(&metrics.dead_letters) == 1).await;
@@ -137,26 +127,12 @@ async fn a_redirect_is_a_failed_attempt_not_followed() {
 #[tokio::test]
 async fn a_plugin_that_asks_to_retry_is_called_again_and_one_that_fails_dead_letters_the_event() {
     let dest = TestDestination::start().await;
-    let toml = format!(
-        r#"
-[sources.test]
-provider = "generic"
-scope_field = "scope"
-
-[plugins.chaos]
-path = "{{wasm:chaos}}"
-
-[destinations.ok]
-url = "{}"
-
-[[routes]]
-match = "chaos"
-plugin = "chaos"
-to = ["ok"]
-"#,
-        dest.url("/ok")
+    let toml = Toml::generic("test").plugin("chaos", "chaos", "").destination("ok", &dest.url("/ok"), "").route(
+        "chaos",
+        Some("chaos"),
+        &["ok"],
     );
-    let gw = TestGateway::start(&toml).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start(&toml).await.unwrap();
     assert_eq!(gw.post("test", r#"{"scope": "chaos", "mode": "retry"}"#).await.status(), 200);
     assert_eq!(gw.post("test", r#"{"scope": "chaos", "mode": "fail"}"#).await.status(), 200);
     let metrics = gw.gateway.metrics.clone();

@@ -5,7 +5,6 @@
 
 use crate::support::pg::TestSchema;
 use crate::support::{TestDestination, TestGateway, eventually};
-use clap::Parser;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use switchyard::metrics::Metrics;
@@ -69,13 +68,11 @@ on_both_stores!(
 /// A routes.toml: one source, destination `erp` (with `dest_extra` keys), route `orders`
 /// (with `route_extra` keys) from `order/*` to it.
 fn table(storage: &str, url: &str, dest_extra: &str, route_extra: &str) -> String {
+    let source = crate::support::generic_source("shop");
     format!(
         r#"
 {storage}
-[sources.shop]
-provider = "generic"
-scope_field = "scope"
-dedup_window_secs = 0
+{source}dedup_window_secs = 0
 
 [destinations.erp]
 url = "{url}"
@@ -119,7 +116,7 @@ async fn rate_case(postgres: bool) {
     let Some((storage, _schema)) = store(postgres) else { return };
     let dest = TestDestination::start().await;
     let toml = table(&storage, &dest.url("/erp"), r#"rate = "20/s""#, "");
-    let gw = TestGateway::start_with_admin(&toml).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start_with_admin(&toml).await.unwrap();
     post_all(&gw, (0..200).map(|n| order(n, n))).await;
     let got = arrivals(&dest, 200, Duration::from_secs(40)).await;
     let span = got[got.len() - 1].at.duration_since(got[0].at).as_secs_f64();
@@ -127,10 +124,10 @@ async fn rate_case(postgres: bool) {
     assert!(rate <= 22.0, "200 deliveries at {rate:.1}/s, over the 20/s limit (+10%)");
     assert_eq!(Metrics::get(&gw.gateway.metrics.delivery_failures), 0, "waiting is not failing");
 
-    let api = gw.client.get(gw.admin_url("/api/destinations")).send().await.unwrap_or_else(|e| panic!("{e}"));
+    let api = gw.client.get(gw.admin_url("/api/destinations")).send().await.unwrap();
     let api: serde_json::Value = serde_json::from_str(&api.text().await.unwrap_or_default()).unwrap_or_default();
     assert_eq!(api["destinations"][0]["limits"]["rate"], "20/s", "{api}");
-    let metrics = gw.client.get(gw.admin_url("/metrics")).send().await.unwrap_or_else(|e| panic!("{e}"));
+    let metrics = gw.client.get(gw.admin_url("/metrics")).send().await.unwrap();
     let text = metrics.text().await.unwrap_or_default();
     assert!(text.contains("switchyard_destination_rate_limit{destination=\"erp\"} 20"), "{text}");
     assert!(text.contains("switchyard_delivery_waits_total{destination=\"erp\",reason=\"rate\"}"), "{text}");
@@ -141,9 +138,7 @@ async fn concurrency_case(postgres: bool) {
     let Some((storage, _schema)) = store(postgres) else { return };
     let dest = TestDestination::start().await;
     dest.delay(100, 0);
-    let gw = TestGateway::start(&table(&storage, &dest.url("/erp"), "concurrency = 2", ""))
-        .await
-        .unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start(&table(&storage, &dest.url("/erp"), "concurrency = 2", "")).await.unwrap();
     post_all(&gw, (0..20).map(|n| order(n, n))).await;
     arrivals(&dest, 20, Duration::from_secs(30)).await;
     let metrics = gw.gateway.metrics.clone();
@@ -157,8 +152,7 @@ async fn breaker_case(postgres: bool) {
     let dest = TestDestination::start().await;
     dest.answer(500);
     let limits = "pause_after = 5\nprobe_every = \"1s\"";
-    let gw =
-        TestGateway::start(&table(&storage, &dest.url("/erp"), limits, "")).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start(&table(&storage, &dest.url("/erp"), limits, "")).await.unwrap();
     post_all(&gw, (0..10).map(|n| order(n, n))).await;
     let store = gw.gateway.store.clone();
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -198,9 +192,7 @@ async fn ordering_case(postgres: bool) {
     dest.delay(0, 20);
     // Every 7th request fails once: without ordering, its retry would land after later events.
     dest.fail_every(7);
-    let gw = TestGateway::start(&table(&storage, &dest.url("/erp"), "", r#"order_by = "/data/id""#))
-        .await
-        .unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start(&table(&storage, &dest.url("/erp"), "", r#"order_by = "/data/id""#)).await.unwrap();
     // 500 events over 20 keys, each acknowledged before the next is sent: acceptance order is n.
     post_all(&gw, (0..500).map(|n| order(n, n % 20))).await;
     let metrics = gw.gateway.metrics.clone();
@@ -236,7 +228,7 @@ async fn plugin_key_case(postgres: bool) {
     dest.fail_every(5);
     let toml = table(&storage, &dest.url("/erp"), "", "plugin = \"keyed\"")
         + "\n[plugins.keyed]\npath = \"{wasm:stateful}\"\n";
-    let gw = TestGateway::start(&toml).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start(&toml).await.unwrap();
     let body = |n: usize| format!(r#"{{"scope": "order/updated", "mode": "ordered", "key": "k{}", "n": {n}}}"#, n % 4);
     post_all(&gw, (0..100).map(body)).await;
     let metrics = gw.gateway.metrics.clone();
@@ -265,7 +257,7 @@ async fn filter_case(postgres: bool) {
     let dest = TestDestination::start().await;
     let route = "plugin = \"echo\"\nfilter = { \"/data/type\" = \"order\", \"/data/status\" = [10, 11] }";
     let toml = table(&storage, &dest.url("/erp"), "", route) + "\n[plugins.echo]\npath = \"{wasm:stateful}\"\n";
-    let gw = TestGateway::start(&toml).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start(&toml).await.unwrap();
     let body = |kind: &str, status: u32| {
         format!(
             r#"{{"scope": "order/updated", "mode": "echo", "n": {status}, "data": {{"type": "{kind}", "status": {status}}}}}"#
@@ -285,7 +277,7 @@ async fn replay_case(postgres: bool) {
     let Some((storage, _schema)) = store(postgres) else { return };
     let (erp, audit) = (TestDestination::start().await, TestDestination::start().await);
     let toml = table(&storage, &erp.url("/erp"), "", "");
-    let gw = TestGateway::start(&toml).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start(&toml).await.unwrap();
     post_all(&gw, (0..3).map(|n| order(n, n))).await;
     erp.wait_for(3).await;
     let metrics = gw.gateway.metrics.clone();
@@ -296,7 +288,7 @@ async fn replay_case(postgres: bool) {
         "{toml}\n[destinations.audit]\nurl = \"{}\"\n\n[[routes]]\nname = \"audit\"\nmatch = \"order/*\"\nto = [\"audit\"]\n",
         audit.url("/audit")
     );
-    std::fs::write(gw.config_path(), &added).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(gw.config_path(), &added).unwrap();
     let live = gw.gateway.live.clone();
     assert!(matches!(tokio::task::spawn_blocking(move || live.reload().is_applied()).await, Ok(true)));
     assert!(audit.received().is_empty(), "a new route does not see old events by itself");
@@ -318,7 +310,7 @@ async fn replay_case(postgres: bool) {
     gw.stop().await;
 }
 
+/// `args` starts with `switchyard`, as a command line does.
 async fn cli(args: &[&str]) -> bool {
-    let parsed = switchyard::cli::Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
-    switchyard::cli::run(parsed).await.unwrap_or_else(|e| panic!("{args:?}: {e:#}"))
+    crate::support::cli(&args[1..]).await
 }

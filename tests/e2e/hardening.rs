@@ -15,26 +15,13 @@
 
 use crate::support::child::{ServeChild, run_cli};
 use crate::support::pg::TestSchema;
-use crate::support::{PATIENCE, TestDestination, TestGateway, expand, free_port};
+use crate::support::toml::Toml;
+use crate::support::{PATIENCE, TestDestination, TestGateway, dead_letters, expand, free_port};
 use axum::Router;
 use axum::body::Body;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use std::time::{Duration, Instant};
-use switchyard::queue::DeadLetter;
-
-/// Polls until `n` dead letters exist.
-async fn dead_letters(gw: &TestGateway, n: usize) -> Vec<DeadLetter> {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        let dead = gw.gateway.store.dead_letters(100).await.unwrap_or_default();
-        if dead.len() >= n {
-            return dead;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "expected {n} dead letters, got {dead:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 /// An answer's body as JSON (`Null` when it is not).
 async fn json_of(response: reqwest::Response) -> serde_json::Value {
@@ -42,42 +29,21 @@ async fn json_of(response: reqwest::Response) -> serde_json::Value {
     serde_json::from_str(&text).unwrap_or_default()
 }
 
-/// A generic source `test` whose body's `scope` names the event, unsigned.
-const SOURCE: &str = "[sources.test]\nprovider = \"generic\"\nscope_field = \"scope\"\n";
-
 // ---------------------------------------------------------------------------------------------
 // kv writes
 
-fn flood_table(dest: &TestDestination, storage: &str, ingest: u16, admin: u16) -> String {
-    format!(
-        r#"
-[server]
-listen = "127.0.0.1:{ingest}"
-admin = "127.0.0.1:{admin}"
+fn flood_table(dest: &TestDestination, storage: &str, ingest: u16, admin: u16) -> Toml {
+    Toml::generic("test")
+        .raw(&format!("{}\n{storage}", server(ingest, admin)))
+        .plugin("hostile", "hostile", "timeout_ms = 60000\ncall_timeout_ms = 120000")
+        .destination("sink", &dest.url("/sink"), "")
+        .route("attack", Some("hostile"), &["sink"])
+        .route("plain", None, &["sink"])
+}
 
-{storage}
-
-{SOURCE}
-
-[plugins.hostile]
-path = "{{wasm:hostile}}"
-timeout_ms = 60000
-call_timeout_ms = 120000
-
-[destinations.sink]
-url = "{sink}"
-
-[[routes]]
-match = "attack"
-plugin = "hostile"
-to = ["sink"]
-
-[[routes]]
-match = "plain"
-to = ["sink"]
-"#,
-        sink = dest.url("/sink"),
-    )
+/// `[server]` listening on the given loopback ports.
+fn server(ingest: u16, admin: u16) -> String {
+    format!("[server]\nlisten = \"127.0.0.1:{ingest}\"\nadmin = \"127.0.0.1:{admin}\"")
 }
 
 /// The resident memory of process `pid`, in bytes.
@@ -92,13 +58,10 @@ fn rss(pid: u32) -> u64 {
 /// (p99). `storage` is the `[storage]` table.
 async fn kv_flood_is_bounded(storage: &str) {
     let dest = TestDestination::start().await;
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let (ingest, admin) = (free_port(), free_port());
-    std::fs::write(dir.path().join("routes.toml"), expand(&flood_table(&dest, storage, ingest, admin)))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let child = ServeChild::start(&dir.path().join("routes.toml"), &format!("127.0.0.1:{admin}"))
-        .await
-        .unwrap_or_else(|e| panic!("{e:#}"));
+    std::fs::write(dir.path().join("routes.toml"), expand(&flood_table(&dest, storage, ingest, admin))).unwrap();
+    let child = ServeChild::start(&dir.path().join("routes.toml"), &format!("127.0.0.1:{admin}")).await.unwrap();
     let ingest = format!("127.0.0.1:{ingest}");
     let client = reqwest::Client::new();
     let post = |body: String| client.post(format!("http://{ingest}/hooks/test")).body(body).send();
@@ -167,43 +130,21 @@ async fn a_kv_flood_from_plugins_keeps_memory_bounded_and_ingest_fast_on_postgre
     kv_flood_is_bounded(&schema.storage()).await;
 }
 
-fn kv_table(dest: &TestDestination, storage: &str) -> String {
-    format!(
-        r#"
-{storage}
-
-{SOURCE}
-
-[plugins.hostile]
-path = "{{wasm:hostile}}"
-timeout_ms = 5000
-kv_max_writes = 500
-
-[plugins.stateful]
-path = "{{wasm:stateful}}"
-
-[destinations.sink]
-url = "{sink}"
-
-[[routes]]
-match = "attack"
-plugin = "hostile"
-to = ["sink"]
-
-[[routes]]
-match = "state"
-plugin = "stateful"
-to = ["sink"]
-"#,
-        sink = dest.url("/sink"),
-    )
+fn kv_table(dest: &TestDestination, storage: &str) -> Toml {
+    Toml::generic("test")
+        .raw(storage)
+        .plugin("hostile", "hostile", "timeout_ms = 5000\nkv_max_writes = 500")
+        .plugin("stateful", "stateful", "")
+        .destination("sink", &dest.url("/sink"), "")
+        .route("attack", Some("hostile"), &["sink"])
+        .route("state", Some("stateful"), &["sink"])
 }
 
 /// A call past `kv_max_writes` fails with the reason, and none of its writes is committed; a
 /// key holding NUL is refused, and does not reach the key with U+FFFD in its place.
 async fn kv_caps_and_nul(storage: &str) {
     let dest = TestDestination::start().await;
-    let gw = TestGateway::start(&kv_table(&dest, storage)).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start(&kv_table(&dest, storage)).await.unwrap();
     assert_eq!(gw.post("test", r#"{"scope":"attack","attack":"kv-keys"}"#).await.status(), 200);
     let dead = dead_letters(&gw, 1).await;
     assert!(dead[0].error.contains("kv_max_writes = 500"), "{}", dead[0].error);
@@ -270,40 +211,29 @@ async fn slow_upstream(delay: Duration) -> (std::net::SocketAddr, std::sync::Arc
         }
     };
     let app = Router::new().route("/late", get(late)).route("/trickle", get(trickle));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
-    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
     (addr, dropped)
 }
 
-fn fetch_table(dest: &TestDestination, upstream: std::net::SocketAddr, limits: &str) -> String {
-    format!(
-        r#"
-{SOURCE}
+/// The `stateful` plugin on route `fetch`, fetching from `allowed` hosts, with `settings`.
+fn fetching(dest: &TestDestination, allowed: &str, settings: &str) -> Toml {
+    Toml::generic("test")
+        .plugin("stateful", "stateful", &format!("allowed_hosts = [{allowed}]\n{settings}"))
+        .destination("sink", &dest.url("/sink"), "")
+        .route("fetch", Some("stateful"), &["sink"])
+}
 
-[plugins.stateful]
-path = "{{wasm:stateful}}"
-allowed_hosts = ["http://{upstream}"]
-{limits}
-
-[destinations.sink]
-url = "{sink}"
-
-[[routes]]
-match = "fetch"
-plugin = "stateful"
-to = ["sink"]
-"#,
-        sink = dest.url("/sink"),
-    )
+fn fetch_table(dest: &TestDestination, upstream: std::net::SocketAddr, limits: &str) -> Toml {
+    fetching(dest, &format!("\"http://{upstream}\""), limits)
 }
 
 #[tokio::test]
 async fn waiting_a_second_for_a_fetchs_body_is_not_compute() {
     let (upstream, _) = slow_upstream(Duration::from_secs(1)).await;
     let dest = TestDestination::start().await;
-    let gw =
-        TestGateway::start(&fetch_table(&dest, upstream, "timeout_ms = 50")).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start(&fetch_table(&dest, upstream, "timeout_ms = 50")).await.unwrap();
     let body = serde_json::json!({"scope": "fetch", "mode": "fetch", "url": format!("http://{upstream}/late")});
     assert_eq!(gw.post("test", &body.to_string()).await.status(), 200);
     let got = dest.wait_for(1).await.remove(0).json();
@@ -317,7 +247,7 @@ async fn call_timeout_ms_ends_a_call_reading_a_slow_body_and_the_event_is_tried_
     let (upstream, dropped) = slow_upstream(Duration::ZERO).await;
     let dest = TestDestination::start().await;
     let limits = "timeout_ms = 10000\ncall_timeout_ms = 3000";
-    let gw = TestGateway::start(&fetch_table(&dest, upstream, limits)).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start(&fetch_table(&dest, upstream, limits)).await.unwrap();
     let body = serde_json::json!({"scope": "fetch", "mode": "fetch", "url": format!("http://{upstream}/trickle")});
     let sent = Instant::now();
     assert_eq!(gw.post("test", &body.to_string()).await.status(), 200);
@@ -344,35 +274,14 @@ async fn call_timeout_ms_ends_a_call_reading_a_slow_body_and_the_event_is_tried_
 #[tokio::test]
 async fn a_plugin_never_reaches_the_gateways_own_listeners_and_the_log_says_why() {
     let dest = TestDestination::start().await;
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let (ingest, admin) = (free_port(), free_port());
-    let table = format!(
-        r#"
-[server]
-listen = "127.0.0.1:{ingest}"
-admin = "127.0.0.1:{admin}"
-
-{SOURCE}
-
-[plugins.stateful]
-path = "{{wasm:stateful}}"
-allowed_hosts = ["http://127.0.0.1:*", "http://localhost:*"]
-
-[destinations.sink]
-url = "{sink}"
-
-[[routes]]
-match = "fetch"
-plugin = "stateful"
-to = ["sink"]
-"#,
-        sink = dest.url("/sink"),
-    );
-    std::fs::write(dir.path().join("routes.toml"), expand(&table)).unwrap_or_else(|e| panic!("{e}"));
+    let everywhere = "\"http://127.0.0.1:*\", \"http://localhost:*\"";
+    let table = fetching(&dest, everywhere, "").raw(&server(ingest, admin));
+    std::fs::write(dir.path().join("routes.toml"), expand(&table)).unwrap();
     let log = dir.path().join("log");
-    let child = ServeChild::start_logging(&dir.path().join("routes.toml"), &format!("127.0.0.1:{admin}"), &log)
-        .await
-        .unwrap_or_else(|e| panic!("{e:#}"));
+    let child =
+        ServeChild::start_logging(&dir.path().join("routes.toml"), &format!("127.0.0.1:{admin}"), &log).await.unwrap();
     let client = reqwest::Client::new();
     let targets = [
         format!("http://127.0.0.1:{admin}/api/kv/stateful"),
@@ -417,30 +326,12 @@ async fn credentials_do_not_follow_a_redirect_to_another_origin_but_do_within_on
         .route("/away", get(move || async move { Redirect::temporary(&to).into_response() }))
         .route("/home", get(|| async { Redirect::temporary("/here").into_response() }))
         .route("/here", get(|headers: axum::http::HeaderMap| async move { home_answer(&headers) }));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
-    let origin = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
     let dest = TestDestination::start().await;
-    let table = format!(
-        r#"
-{SOURCE}
-
-[plugins.stateful]
-path = "{{wasm:stateful}}"
-allowed_hosts = ["http://{origin}", "http://{landing}"]
-
-[destinations.sink]
-url = "{sink}"
-
-[[routes]]
-match = "fetch"
-plugin = "stateful"
-to = ["sink"]
-"#,
-        landing = landing.addr,
-        sink = dest.url("/sink"),
-    );
-    let gw = TestGateway::start(&table).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let table = fetching(&dest, &format!("\"http://{origin}\", \"http://{}\"", landing.addr), "");
+    let gw = TestGateway::start(&table).await.unwrap();
     for path in ["away", "home"] {
         let url = format!("http://{origin}/{path}");
         let body = serde_json::json!({"scope": "fetch", "mode": "fetch-with-credentials", "url": url});
@@ -466,29 +357,18 @@ fn home_answer(headers: &axum::http::HeaderMap) -> String {
 // ---------------------------------------------------------------------------------------------
 // the admin and a browser
 
-fn admin_table(dest: &TestDestination, server: &str) -> String {
-    format!(
-        r#"
-[server]
-{server}
-
-{SOURCE}
-
-[destinations.erp]
-url = "{erp}"
-
-[[routes]]
-match = "order"
-to = ["erp"]
-"#,
-        erp = dest.url("/erp"),
+fn admin_table(dest: &TestDestination, server: &str) -> Toml {
+    Toml::generic("test").raw(&format!("[server]\n{server}")).destination("erp", &dest.url("/erp"), "").route(
+        "order",
+        None,
+        &["erp"],
     )
 }
 
 #[tokio::test]
 async fn a_cross_site_form_post_changes_nothing_on_the_admin_and_curl_still_does() {
     let dest = TestDestination::start().await;
-    let gw = TestGateway::start_with_admin(&admin_table(&dest, "")).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start_with_admin(&admin_table(&dest, "")).await.unwrap();
     let client = reqwest::Client::new();
     let form = |path: &str, body: &str, sneaky: &[(&str, &str)]| {
         let mut request = client
@@ -542,7 +422,7 @@ async fn a_cross_site_form_post_changes_nothing_on_the_admin_and_curl_still_does
 async fn a_tokenless_admin_answers_only_loopback_host_names_and_listed_ones() {
     let dest = TestDestination::start().await;
     let server = r#"admin_hosts = ["switchyard.internal"]"#;
-    let gw = TestGateway::start_with_admin(&admin_table(&dest, server)).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start_with_admin(&admin_table(&dest, server)).await.unwrap();
     let port = gw.gateway.admin_addr.map_or(0, |a| a.port());
     let client = reqwest::Client::new();
     let status_for = |host: String, path: &'static str| {
@@ -561,7 +441,7 @@ async fn a_tokenless_admin_answers_only_loopback_host_names_and_listed_ones() {
 
     let token = "a-long-random-admin-token";
     let server = format!("admin_token = \"{token}\"");
-    let gw = TestGateway::start_with_admin(&admin_table(&dest, &server)).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start_with_admin(&admin_table(&dest, &server)).await.unwrap();
     let port = gw.gateway.admin_addr.map_or(0, |a| a.port());
     let with_token = client
         .get(gw.admin_url("/api/events"))
@@ -576,39 +456,54 @@ async fn a_tokenless_admin_answers_only_loopback_host_names_and_listed_ones() {
 // ---------------------------------------------------------------------------------------------
 // secrets in what operators see
 
+/// A gateway in a child process on free loopback ports, its log kept: `table` gets its
+/// `[server]`; everything it needs to be talked to and read.
+struct Logged {
+    child: ServeChild,
+    dir: tempfile::TempDir,
+    ingest: u16,
+    admin: u16,
+    client: reqwest::Client,
+}
+
+impl Logged {
+    async fn start(table: Toml) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let (ingest, admin) = (free_port(), free_port());
+        let config = dir.path().join("routes.toml");
+        std::fs::write(&config, expand(&table.raw(&server(ingest, admin)))).unwrap();
+        let log = dir.path().join("log");
+        let child = ServeChild::start_logging(&config, &format!("127.0.0.1:{admin}"), &log).await.unwrap();
+        Self { child, dir, ingest, admin, client: reqwest::Client::new() }
+    }
+
+    /// POSTs `body` to the `test` source; its status.
+    async fn post(&self, body: String) -> Option<u16> {
+        let url = format!("http://127.0.0.1:{}/hooks/test", self.ingest);
+        self.client.post(url).body(body).send().await.ok().map(|r| r.status().as_u16())
+    }
+
+    /// An admin path's body, as text.
+    async fn admin(&self, path: &str) -> Option<String> {
+        let url = format!("http://127.0.0.1:{}{path}", self.admin);
+        self.client.get(url).send().await.ok()?.text().await.ok()
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default()
+    }
+}
+
 #[tokio::test]
 async fn a_destination_urls_password_shows_nowhere() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let (closed, ingest, admin) = (free_port(), free_port(), free_port());
-    let table = format!(
-        r#"
-[server]
-listen = "127.0.0.1:{ingest}"
-admin = "127.0.0.1:{admin}"
-
-{SOURCE}
-
-[destinations.erp]
-url = "http://erp-user:hunter2-secret@127.0.0.1:{closed}/orders"
-retry = {{ max_attempts = 2, first_ms = 10, max_ms = 10 }}
-
-[[routes]]
-match = "order"
-to = ["erp"]
-"#
-    );
-    let config = dir.path().join("routes.toml");
-    std::fs::write(&config, &table).unwrap_or_else(|e| panic!("{e}"));
-    let log = dir.path().join("log");
-    let child = ServeChild::start_logging(&config, &format!("127.0.0.1:{admin}"), &log)
-        .await
-        .unwrap_or_else(|e| panic!("{e:#}"));
-    let client = reqwest::Client::new();
-    let answer = client.post(format!("http://127.0.0.1:{ingest}/hooks/test")).body(r#"{"scope":"order"}"#).send().await;
-    assert_eq!(answer.map(|r| r.status().as_u16()).ok(), Some(200));
+    let closed = free_port();
+    let url = format!("http://erp-user:hunter2-secret@127.0.0.1:{closed}/orders");
+    let retry = "retry = { max_attempts = 2, first_ms = 10, max_ms = 10 }";
+    let gw = Logged::start(Toml::generic("test").destination("erp", &url, retry).route("order", None, &["erp"])).await;
+    assert_eq!(gw.post(r#"{"scope":"order"}"#.into()).await, Some(200));
     let get = |path: String| {
-        let client = client.clone();
-        async move { client.get(format!("http://127.0.0.1:{admin}{path}")).send().await.ok()?.text().await.ok() }
+        let gw = &gw;
+        async move { gw.admin(&path).await }
     };
     let deadline = Instant::now() + PATIENCE;
     let dead = loop {
@@ -628,39 +523,27 @@ to = ["erp"]
         ("/api/events", get("/api/events".into()).await.unwrap_or_default()),
         ("the event page", get(format!("/console/events/{event_id}")).await.unwrap_or_default()),
         ("the dead letters page", get("/console/dead-letters".into()).await.unwrap_or_default()),
-        ("the log", std::fs::read_to_string(&log).unwrap_or_default()),
+        ("the log", gw.log()),
     ];
     for (what, text) in &seen {
         assert!(text.contains("erp-user:***@"), "{what} names the URL, masked:\n{text}");
         assert!(!text.contains("hunter2"), "{what} shows the password:\n{text}");
     }
-    let (_, listed) =
-        run_cli(&["dlq", "list", "--config", &config.to_string_lossy()]).unwrap_or_else(|e| panic!("{e:#}"));
+    let config = gw.dir.path().join("routes.toml");
+    let (_, listed) = run_cli(&["dlq", "list", "--config", &config.to_string_lossy()]).unwrap();
     let listed = listed.join("\n");
     assert!(listed.contains("erp-user:***@") && !listed.contains("hunter2"), "{listed}");
-    drop(child);
+    drop(gw.child);
 }
 
 #[tokio::test]
 async fn the_event_page_masks_every_header_a_source_holds_in_its_config() {
     let dest = TestDestination::start().await;
-    let table = format!(
-        r#"
-[sources.test]
-provider = "generic"
-scope_field = "scope"
-required_headers = {{ "X-Hook-Key" = "registration-value-1234" }}
-
-[destinations.erp]
-url = "{erp}"
-
-[[routes]]
-match = "order"
-to = ["erp"]
-"#,
-        erp = dest.url("/erp"),
-    );
-    let gw = TestGateway::start_with_admin(&table).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let table = Toml::generic("test")
+        .raw(r#"required_headers = { "X-Hook-Key" = "registration-value-1234" }"#)
+        .destination("erp", &dest.url("/erp"), "")
+        .route("order", None, &["erp"]);
+    let gw = TestGateway::start_with_admin(&table).await.unwrap();
     let accepted = gw
         .post_with("test", r#"{"scope":"order"}"#, &[("X-Hook-Key", "registration-value-1234"), ("X-Plain", "visible")])
         .await;
@@ -679,45 +562,18 @@ to = ["erp"]
 
 #[tokio::test]
 async fn failed_attempts_during_an_outage_are_logged_at_most_about_once_a_second() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let (closed, ingest, admin) = (free_port(), free_port(), free_port());
-    let table = format!(
-        r#"
-[server]
-listen = "127.0.0.1:{ingest}"
-admin = "127.0.0.1:{admin}"
-
-{SOURCE}
-
-[destinations.down]
-url = "http://127.0.0.1:{closed}/"
-pause_after = 0
-retry = {{ max_attempts = 100000, first_ms = 1, max_ms = 2 }}
-
-[[routes]]
-match = "order"
-to = ["down"]
-"#
-    );
-    let config = dir.path().join("routes.toml");
-    std::fs::write(&config, &table).unwrap_or_else(|e| panic!("{e}"));
-    let log = dir.path().join("log");
-    let child = ServeChild::start_logging(&config, &format!("127.0.0.1:{admin}"), &log)
-        .await
-        .unwrap_or_else(|e| panic!("{e:#}"));
-    let client = reqwest::Client::new();
+    let down = format!("http://127.0.0.1:{}/", free_port());
+    let settings = "pause_after = 0\nretry = { max_attempts = 100000, first_ms = 1, max_ms = 2 }";
+    let gw =
+        Logged::start(Toml::generic("test").destination("down", &down, settings).route("order", None, &["down"])).await;
     for i in 0..20 {
-        let body = format!(r#"{{"scope":"order","n":{i}}}"#);
-        let answer = client.post(format!("http://127.0.0.1:{ingest}/hooks/test")).body(body).send().await;
-        assert_eq!(answer.map(|r| r.status().as_u16()).ok(), Some(200));
+        assert_eq!(gw.post(format!(r#"{{"scope":"order","n":{i}}}"#)).await, Some(200));
     }
     let started = Instant::now();
     let retries = "switchyard_delivery_attempts_total{destination=\"down\",outcome=\"retry\"}";
     let deadline = Instant::now() + PATIENCE;
     loop {
-        let text =
-            async { client.get(format!("http://127.0.0.1:{admin}/metrics")).send().await.ok()?.text().await.ok() };
-        let attempts = text.await.and_then(|t| {
+        let attempts = gw.admin("/metrics").await.and_then(|t| {
             let line = t.lines().find(|l| l.starts_with(retries))?.to_string();
             line.rsplit(' ').next()?.parse::<f64>().ok()
         });
@@ -728,10 +584,8 @@ to = ["down"]
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let failing_for = started.elapsed();
-    let lines =
-        std::fs::read_to_string(&log).unwrap_or_default().lines().filter(|l| l.contains("delivery failed")).count();
+    let lines = gw.log().lines().filter(|l| l.contains("delivery failed")).count();
     let seconds = failing_for.as_secs() + 2;
     assert!(lines as u64 <= seconds, "{lines} failure lines in about {failing_for:?}");
     assert!(lines >= 1, "the outage is logged");
-    drop(child);
 }

@@ -4,53 +4,24 @@
 //! to an unknown destination dead-letter the event at once with the reason, and 3 KB of stderr
 //! is logged, not a trap.
 
-use crate::support::{PATIENCE, TestDestination, TestGateway};
-use switchyard::queue::DeadLetter;
+use crate::support::toml::Toml;
+use crate::support::{PATIENCE, TestDestination, TestGateway, dead_letters};
 
-fn table(dest: &TestDestination) -> String {
-    format!(
-        r#"
-[sources.test]
-provider = "generic"
-scope_field = "scope"
-
-[plugins.hostile]
-path = "{{wasm:hostile}}"
-max_emits = 30
-
-[destinations.ok]
-url = "{ok}"
-signing_secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-
-[[routes]]
-match = "attack"
-plugin = "hostile"
-to = ["ok"]
-"#,
-        ok = dest.url("/ok"),
-    )
+fn table(dest: &TestDestination) -> Toml {
+    Toml::generic("test")
+        .plugin("hostile", "hostile", "max_emits = 30")
+        .destination("ok", &dest.url("/ok"), "signing_secret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"")
+        .route("attack", Some("hostile"), &["ok"])
 }
 
 fn attack(kind: &str) -> String {
     format!(r#"{{"scope": "attack", "attack": "{kind}"}}"#)
 }
 
-async fn dead_letters(gw: &TestGateway, n: usize) -> Vec<DeadLetter> {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        let dead = gw.gateway.store.dead_letters(10).await.unwrap_or_default();
-        if dead.len() >= n {
-            return dead;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "expected {n} dead letters, got {dead:?}");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test]
 async fn forged_host_id_and_signature_headers_are_replaced_by_the_gateways_own_once() {
     let dest = TestDestination::start().await;
-    let gw = TestGateway::start(&table(&dest)).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start(&table(&dest)).await.unwrap();
     assert_eq!(gw.post("test", &attack("forge")).await.status(), 200);
     let got = dest.wait_for(1).await.remove(0);
     let all = |name: &str| {
@@ -72,7 +43,7 @@ async fn forged_host_id_and_signature_headers_are_replaced_by_the_gateways_own_o
 #[tokio::test]
 async fn a_header_with_crlf_and_a_forward_to_an_unknown_destination_are_dead_lettered_at_once() {
     let dest = TestDestination::start().await;
-    let gw = TestGateway::start(&table(&dest)).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start(&table(&dest)).await.unwrap();
     assert_eq!(gw.post("test", &attack("crlf")).await.status(), 200);
     assert_eq!(gw.post("test", &attack("nowhere")).await.status(), 200);
     let dead = dead_letters(&gw, 2).await;
@@ -90,7 +61,7 @@ async fn a_header_with_crlf_and_a_forward_to_an_unknown_destination_are_dead_let
 #[tokio::test]
 async fn three_kilobytes_of_stderr_are_logged_and_the_event_is_delivered() {
     let dest = TestDestination::start().await;
-    let gw = TestGateway::start(&table(&dest)).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start(&table(&dest)).await.unwrap();
     assert_eq!(gw.post("test", &attack("stderr")).await.status(), 200);
     let got = dest.wait_for(1).await;
     assert_eq!(got[0].json()["attack"], "stderr");
@@ -101,7 +72,7 @@ async fn three_kilobytes_of_stderr_are_logged_and_the_event_is_delivered() {
 #[tokio::test]
 async fn a_fan_out_of_ten_emits_on_its_own_scope_stops_at_max_emits() {
     let dest = TestDestination::start().await;
-    let gw = TestGateway::start(&table(&dest)).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start(&table(&dest)).await.unwrap();
     assert_eq!(gw.post("test", &attack("fanout")).await.status(), 200);
     let store = gw.gateway.store.clone();
     let deadline = tokio::time::Instant::now() + PATIENCE;

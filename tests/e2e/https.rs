@@ -4,49 +4,24 @@
 //! configured client certificate.
 
 use crate::support::tls::{TestCa, server_config};
-use crate::support::{PATIENCE, TestDestination, TestGateway};
-use switchyard::queue::DeadLetter;
+use crate::support::toml::Toml;
+use crate::support::{TestDestination, TestGateway, dead_letters};
 
-fn table(url: &str, tls: &str) -> String {
-    format!(
-        r#"
-[sources.shop]
-provider = "generic"
-scope_field = "scope"
-
-[destinations.erp]
-url = "{url}"
-retry = {{ max_attempts = 2, first_ms = 20, max_ms = 50 }}
-{tls}
-
-[[routes]]
-match = "order/*"
-to = ["erp"]
-"#
-    )
+fn table(url: &str, tls: &str) -> Toml {
+    let settings = format!("retry = {{ max_attempts = 2, first_ms = 20, max_ms = 50 }}\n{tls}");
+    Toml::generic("shop").destination("erp", url, &settings).route("order/*", None, &["erp"])
 }
 
 const ORDER: &str = r#"{"scope": "order/created", "n": 1}"#;
-
-async fn dead_letter(gw: &TestGateway) -> DeadLetter {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        if let Some(d) = gw.gateway.store.dead_letters(1).await.unwrap_or_default().into_iter().next() {
-            return d;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "no dead letter within {PATIENCE:?}");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-}
 
 #[tokio::test]
 async fn a_receiver_with_a_private_ca_is_reached_through_ca_file() {
     let ca = TestCa::new();
     let dest = TestDestination::start_tls(server_config(&ca.issue(&["localhost"]), None), "localhost").await;
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let ca_file = ca.write(dir.path(), "ca.pem");
     let toml = table(&dest.url("/erp"), &format!("ca_file = {:?}", ca_file.display().to_string()));
-    let gw = TestGateway::start(&toml).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start(&toml).await.unwrap();
     assert_eq!(gw.post("shop", ORDER).await.status(), 200);
     let got = dest.wait_for(1).await;
     assert_eq!(got[0].json()["n"], 1);
@@ -58,9 +33,9 @@ async fn a_receiver_with_a_private_ca_is_reached_through_ca_file() {
 async fn an_untrusted_certificate_is_a_retried_error_that_names_the_tls_problem() {
     let ca = TestCa::new();
     let dest = TestDestination::start_tls(server_config(&ca.issue(&["localhost"]), None), "localhost").await;
-    let gw = TestGateway::start(&table(&dest.url("/erp"), "")).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start(&table(&dest.url("/erp"), "")).await.unwrap();
     assert_eq!(gw.post("shop", ORDER).await.status(), 200);
-    let dead = dead_letter(&gw).await;
+    let dead = dead_letters(&gw, 1).await.remove(0);
     assert_eq!(dead.attempts, 2, "retried: {dead:?}");
     assert!(dead.error.contains("invalid peer certificate") && dead.error.contains("UnknownIssuer"), "{}", dead.error);
     assert!(dest.received().is_empty());
@@ -71,12 +46,12 @@ async fn an_untrusted_certificate_is_a_retried_error_that_names_the_tls_problem(
 async fn a_certificate_for_another_host_name_is_refused() {
     let ca = TestCa::new();
     let dest = TestDestination::start_tls(server_config(&ca.issue(&["other.test"]), None), "localhost").await;
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let ca_file = ca.write(dir.path(), "ca.pem");
     let toml = table(&dest.url("/erp"), &format!("ca_file = {:?}", ca_file.display().to_string()));
-    let gw = TestGateway::start(&toml).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start(&toml).await.unwrap();
     assert_eq!(gw.post("shop", ORDER).await.status(), 200);
-    let dead = dead_letter(&gw).await;
+    let dead = dead_letters(&gw, 1).await.remove(0);
     assert!(dead.error.contains("not valid for name"), "{}", dead.error);
     assert!(dest.received().is_empty());
     gw.stop().await;
@@ -87,7 +62,7 @@ async fn a_receiver_that_requires_a_client_certificate_gets_the_configured_one()
     let (server_ca, client_ca) = (TestCa::new(), TestCa::new());
     let config = server_config(&server_ca.issue(&["localhost"]), Some(&client_ca));
     let dest = TestDestination::start_tls(config, "localhost").await;
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let ca_file = server_ca.write(dir.path(), "ca.pem");
     let (cert, key) = client_ca.issue(&["switchyard.test"]).write(dir.path(), "client");
     let tls = format!(
@@ -96,16 +71,16 @@ async fn a_receiver_that_requires_a_client_certificate_gets_the_configured_one()
         cert.display().to_string(),
         key.display().to_string()
     );
-    let gw = TestGateway::start(&table(&dest.url("/erp"), &tls)).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start(&table(&dest.url("/erp"), &tls)).await.unwrap();
     assert_eq!(gw.post("shop", ORDER).await.status(), 200);
     assert_eq!(dest.wait_for(1).await.len(), 1);
     gw.stop().await;
 
     // The same receiver refuses a gateway that presents nothing.
     let plain = format!("ca_file = {:?}", ca_file.display().to_string());
-    let gw = TestGateway::start(&table(&dest.url("/erp"), &plain)).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start(&table(&dest.url("/erp"), &plain)).await.unwrap();
     assert_eq!(gw.post("shop", ORDER).await.status(), 200);
-    let dead = dead_letter(&gw).await;
+    let dead = dead_letters(&gw, 1).await.remove(0);
     assert_eq!(dead.attempts, 2, "{dead:?}");
     assert_eq!(dest.received().len(), 1, "only the first gateway's delivery arrived");
     gw.stop().await;

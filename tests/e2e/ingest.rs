@@ -8,7 +8,7 @@ async fn gateway() -> (TestGateway, TestDestination) {
         "[server]\nmax_body = \"1KiB\"\n\n[sources.bigcommerce]\nprovider = \"bigcommerce\"\n\n[destinations.d]\nurl = \"{}\"\n\n[[routes]]\nmatch = \"**\"\nto = [\"d\"]\n",
         dest.url("/d")
     );
-    (TestGateway::start(&toml).await.unwrap_or_else(|e| panic!("{e:#}")), dest)
+    (TestGateway::start(&toml).await.unwrap(), dest)
 }
 
 async fn reason(response: reqwest::Response) -> String {

@@ -25,6 +25,8 @@
 //! - `cluster`: three gateways on one PostgreSQL: SIGKILL, SIGSTOP and a rolling SIGTERM restart
 //!   under load, the node list, and one trace per event across gateways (OTLP).
 
+#![allow(clippy::unwrap_used)] // a test that unwraps says what it expects (rust-clippy#13981)
+
 mod admin;
 mod brokers;
 mod capabilities;
@@ -55,14 +57,14 @@ pub use switchyard_e2e::support;
 #[ignore = "run by support::child in a child process"]
 async fn child_gateway() {
     let Some(dir) = std::env::var_os(support::child::DIR_VAR).map(std::path::PathBuf::from) else { return };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let options = switchyard::app::Options {
         config: dir.join("routes.toml"),
         cache_dir: Some(dir.join("cache")),
         watch: false,
         admin: None,
     };
-    let gateway = switchyard::app::Gateway::start(options, listener).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gateway = switchyard::app::Gateway::start(options, listener).await.unwrap();
     println!("{}{}", support::child::LISTENING, gateway.ingest_addr);
     std::future::pending::<()>().await;
 }
@@ -75,7 +77,7 @@ async fn child_gateway() {
 async fn child_serve() {
     let Ok(args) = std::env::var(support::child::ARGS_VAR) else { return };
     let args = std::iter::once("switchyard").chain(args.lines());
-    let cli = <switchyard::cli::Cli as clap::Parser>::try_parse_from(args).unwrap_or_else(|e| panic!("{e}"));
+    let cli = <switchyard::cli::Cli as clap::Parser>::try_parse_from(args).unwrap();
     let status = switchyard::cli::main(cli).await;
     std::process::exit(if status == std::process::ExitCode::SUCCESS { 0 } else { 1 });
 }

@@ -1,35 +1,19 @@
 //! A plugin that loops, hoards memory, panics or floods output fails its own event only.
 
+use crate::support::toml::Toml;
 use crate::support::{TestDestination, TestGateway, eventually};
 use switchyard::metrics::Metrics;
 
-fn table(dest: &TestDestination) -> String {
-    format!(
-        r#"
-[sources.test]
-provider = "generic"
-scope_field = "scope"
-
-[plugins.chaos]
-path = "{{wasm:chaos}}"
-timeout_ms = 100
-memory_mb = 16
-
-[destinations.ok]
-url = "{ok}"
-
-[[routes]]
-match = "chaos"
-plugin = "chaos"
-to = ["ok"]
-"#,
-        ok = dest.url("/ok"),
-    )
+fn table(dest: &TestDestination) -> Toml {
+    Toml::generic("test")
+        .plugin("chaos", "chaos", "timeout_ms = 100\nmemory_mb = 16")
+        .destination("ok", &dest.url("/ok"), "")
+        .route("chaos", Some("chaos"), &["ok"])
 }
 
 async fn misbehaviour_fails_alone(mode: &str, kind: &str) {
     let dest = TestDestination::start().await;
-    let gw = TestGateway::start(&table(&dest)).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start(&table(&dest)).await.unwrap();
     let bad = format!(r#"{{"scope": "chaos", "mode": "{mode}"}}"#);
     assert_eq!(gw.post("test", &bad).await.status(), 200);
     // While the bad event runs, good ones keep flowing.

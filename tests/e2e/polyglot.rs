@@ -7,7 +7,9 @@ use crate::support::{TestDestination, TestGateway, polyglot};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::sync::Arc;
-use switchyard::plugin::{Action, CallContext, CompiledPlugin, ComponentCache, Event, PluginEngine, PluginError};
+use switchyard::plugin::{
+    Action, CallContext, CompiledPlugin, ComponentCache, PluginEngine, PluginError, PluginEvent as Event,
+};
 
 /// One event as webhooks deliver it: a scope and a body.
 fn events() -> Vec<(&'static str, Vec<u8>)> {
@@ -78,23 +80,19 @@ async fn load(engine: &Arc<PluginEngine>, cache: &ComponentCache, name: &str, pa
         "[sources.s]\nprovider = \"generic\"\n\n[plugins.{name}]\npath = {:?}\ntimeout_ms = 10000\nconfig = {{ currency = \"EUR\" }}\n",
         path.display().to_string()
     );
-    let config =
-        switchyard::config::load_str(Path::new("routes.toml"), &toml, &|_| None).unwrap_or_else(|e| panic!("{e}"));
+    let config = switchyard::config::load_str(Path::new("routes.toml"), &toml, &|_| None).unwrap();
     let spec = config.plugins[name].clone();
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let (engine, cache) = (engine.clone(), cache.clone());
-    tokio::task::spawn_blocking(move || cache.load(&engine, &spec, &bytes).map(|(p, _)| p))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .unwrap_or_else(|e| panic!("{e}"))
+    tokio::task::spawn_blocking(move || cache.load(&engine, &spec, &bytes).map(|(p, _)| p)).await.unwrap().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_typescript_and_python_order_to_erp_match_the_rust_one_event_for_event() {
     let ts = tokio::task::spawn_blocking(|| polyglot::js("examples-js/order-to-erp/plugin.ts", "order-to-erp-ts"));
     let py = tokio::task::spawn_blocking(|| polyglot::python("examples-python/order-to-erp/app.py", "order-to-erp-py"));
-    let (ts, py) = (ts.await.unwrap_or_else(|e| panic!("{e}")), py.await.unwrap_or_else(|e| panic!("{e}")));
-    let engine = PluginEngine::new().unwrap_or_else(|e| panic!("{e:#}"));
+    let (ts, py) = (ts.await.unwrap(), py.await.unwrap());
+    let engine = PluginEngine::new().unwrap();
     let cache = ComponentCache::new(Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/plugin-tools/cache")));
     let rust = load(&engine, &cache, "rust", Path::new(crate::support::wasm::ORDER_TO_ERP)).await;
     let ts = load(&engine, &cache, "ts", &ts).await;
@@ -124,17 +122,15 @@ async fn the_typescript_and_python_order_to_erp_match_the_rust_one_event_for_eve
 async fn a_typescript_plugin_serves_a_route_and_a_reused_javascript_instance_keeps_its_state_until_it_traps() {
     let ts = tokio::task::spawn_blocking(|| polyglot::js("examples-js/order-to-erp/plugin.ts", "order-to-erp-ts"));
     let counter = tokio::task::spawn_blocking(|| polyglot::js("testing-js/counter.js", "counter-js"));
-    let (ts, counter) = (ts.await.unwrap_or_else(|e| panic!("{e}")), counter.await.unwrap_or_else(|e| panic!("{e}")));
+    let (ts, counter) = (ts.await.unwrap(), counter.await.unwrap());
     let dest = TestDestination::start().await;
+    let source = crate::support::generic_source("test");
     let table = format!(
         r#"
 [sources.bigcommerce]
 provider = "bigcommerce"
 
-[sources.test]
-provider = "generic"
-scope_field = "scope"
-dedup_window_secs = 0
+{source}dedup_window_secs = 0
 
 [plugins.order-to-erp-ts]
 path = {ts:?}
@@ -162,7 +158,7 @@ to = ["out"]
         counter = counter.display().to_string(),
         out = dest.url("/out"),
     );
-    let gw = TestGateway::start(&table).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start(&table).await.unwrap();
     let order = crate::support::bigcommerce("store/order/created", json!({"type": "order", "id": 250}));
     assert_eq!(gw.post("bigcommerce", &order).await.status(), 200);
     let got = dest.wait_for(1).await.remove(0).json();
@@ -185,10 +181,7 @@ to = ["out"]
 
 /// Runs a `switchyard` command line through the library, as the binary does.
 async fn switchyard(args: &[&str]) -> bool {
-    use clap::Parser;
-    let cli = switchyard::cli::Cli::try_parse_from(std::iter::once("switchyard").chain(args.iter().copied()))
-        .unwrap_or_else(|e| panic!("{e}"));
-    switchyard::cli::run(cli).await.unwrap_or_else(|e| panic!("switchyard {args:?}: {e:#}"))
+    crate::support::cli(args).await
 }
 
 fn build(what: &str, dir: &Path, program: &str, args: &[&str], env: &[(&str, String)]) {
@@ -200,10 +193,9 @@ fn build(what: &str, dir: &Path, program: &str, args: &[&str], env: &[(&str, Str
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_plugin_in_every_language_builds_with_one_command_and_passes_its_test() {
-    let (_, python) = tokio::task::spawn_blocking(|| (polyglot::node_modules(), polyglot::venv_python()))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (_, python) =
+        tokio::task::spawn_blocking(|| (polyglot::node_modules(), polyglot::venv_python())).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let shared_target = root.join("target/plugins").display().to_string();
     for lang in ["rust", "js", "ts", "python"] {
@@ -219,21 +211,21 @@ async fn a_new_plugin_in_every_language_builds_with_one_command_and_passes_its_t
                     build("cargo build", &task, "cargo", &["build", "--release", "--target", "wasm32-wasip2"], &env)
                 })
                 .await
-                .unwrap_or_else(|e| panic!("{e}"));
+                .unwrap();
                 root.join("target/plugins/wasm32-wasip2/release/hello_rust.wasm")
             }
             "python" => {
                 let (task, env) = (project.clone(), [("PYTHON", python.display().to_string())]);
                 tokio::task::spawn_blocking(move || build("make build", &task, "make", &["build"], &env))
                     .await
-                    .unwrap_or_else(|e| panic!("{e}"));
+                    .unwrap();
                 project.join("plugin.wasm")
             }
             _ => {
                 let task = project.clone();
                 tokio::task::spawn_blocking(move || build("npm run build", &task, "npm", &["run", "build"], &[]))
                     .await
-                    .unwrap_or_else(|e| panic!("{e}"));
+                    .unwrap();
                 project.join("plugin.wasm")
             }
         };

@@ -459,7 +459,7 @@ async fn a_source_with_a_zero_dedup_window_processes_every_repeat() {
         p.secrets[0],
         dest.url("/d"),
     );
-    let gw = TestGateway::start(&toml).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start(&toml).await.unwrap();
     for _ in 0..2 {
         let (status, answer) = send(&gw, p, p.genuine.headers, p.genuine.body).await;
         assert_eq!((status, answer["status"].as_str()), (200, Some("accepted")), "{answer}");
@@ -487,14 +487,14 @@ fn send_table(dest: &TestDestination) -> String {
 async fn what_switchyard_send_builds_is_accepted_for_every_provider() {
     use switchyard::cli::send::{self, Request};
     let dest = TestDestination::start().await;
-    let gw = TestGateway::start(&send_table(&dest)).await.unwrap_or_else(|e| panic!("{e:#}"));
-    let config = switchyard::config::load(&gw.config_path(), &|_| None).unwrap_or_else(|e| panic!("{e}"));
+    let gw = TestGateway::start(&send_table(&dest)).await.unwrap();
+    let config = switchyard::config::load(&gw.config_path(), &|_| None).unwrap();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
     let names: Vec<String> = config.sources.keys().cloned().collect();
     for (i, name) in names.iter().enumerate() {
         let url = Some(gw.url(&format!("/hooks/{name}")));
         let request = Request { source: name.clone(), url, ..Request::default() };
-        let sample = send::build(&config, &request, now, &format!("e2e-send-{i}")).unwrap_or_else(|e| panic!("{e}"));
+        let sample = send::build(&config, &request, now, &format!("e2e-send-{i}")).unwrap();
         let answer = send::post(&sample).await.unwrap_or_else(|e| panic!("{name}: {e:#}"));
         assert_eq!(answer.status, 200, "{name}: {}", answer.body);
         assert!(answer.body.contains(r#""status":"accepted""#), "{name}: {}", answer.body);
@@ -507,8 +507,8 @@ async fn what_switchyard_send_builds_is_accepted_for_every_provider() {
 async fn switchyard_send_puts_the_given_scope_and_data_where_the_platform_does() {
     use switchyard::cli::send::{self, Request};
     let dest = TestDestination::start().await;
-    let gw = TestGateway::start(&send_table(&dest)).await.unwrap_or_else(|e| panic!("{e:#}"));
-    let config = switchyard::config::load(&gw.config_path(), &|_| None).unwrap_or_else(|e| panic!("{e}"));
+    let gw = TestGateway::start(&send_table(&dest)).await.unwrap();
+    let config = switchyard::config::load(&gw.config_path(), &|_| None).unwrap();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
     let request = Request {
         source: "bigcommerce".into(),
@@ -517,8 +517,8 @@ async fn switchyard_send_puts_the_given_scope_and_data_where_the_platform_does()
         url: Some(gw.url("/hooks/bigcommerce")),
     };
     for id in ["first", "second"] {
-        let sample = send::build(&config, &request, now, id).unwrap_or_else(|e| panic!("{e}"));
-        let answer = send::post(&sample).await.unwrap_or_else(|e| panic!("{e:#}"));
+        let sample = send::build(&config, &request, now, id).unwrap();
+        let answer = send::post(&sample).await.unwrap();
         assert!(answer.body.contains(r#""status":"accepted""#), "each send is a new event: {}", answer.body);
         assert!(answer.body.contains("store/cart/couponApplied"), "{}", answer.body);
     }

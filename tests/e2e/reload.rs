@@ -18,11 +18,9 @@ use switchyard::reload::{ReloadStatus, Snapshot};
 /// The plugin's deadline is generous: on a starved CI machine a 50 ms deadline can fire, and
 /// a timed-out event is dead-lettered, which is not what these tests are about.
 fn table(dest: &TestDestination, to: &str) -> String {
+    let source = crate::support::generic_source("test");
     format!(
-        r#"[sources.test]
-provider = "generic"
-scope_field = "scope"
-
+        r#"{source}
 [sources.bigcommerce]
 provider = "bigcommerce"
 
@@ -54,34 +52,34 @@ to = ["a"]
 
 /// A temp directory with `p.wasm` (a copy of `plugin`) and routes.toml routing pings to `to`.
 fn directory(dest: &TestDestination, to: &str, plugin: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     copy(plugin, &dir.path().join("p.wasm"));
     write_in_place(&dir.path().join("routes.toml"), &table(dest, to));
     dir
 }
 
 async fn start(dest: &TestDestination, to: &str, plugin: &str) -> TestGateway {
-    TestGateway::start_in(directory(dest, to, plugin), true).await.unwrap_or_else(|e| panic!("{e:#}"))
+    TestGateway::start_in(directory(dest, to, plugin), true).await.unwrap()
 }
 
 fn copy(from: &str, to: &Path) {
-    std::fs::copy(from, to).unwrap_or_else(|e| panic!("copy {from} to {}: {e}", to.display()));
+    std::fs::copy(from, to).expect("copy a plugin");
 }
 
 /// `cp`-style: truncate the file and write the new bytes into it.
 fn write_in_place(file: &Path, text: &str) {
-    std::fs::write(file, text).unwrap_or_else(|e| panic!("write {}: {e}", file.display()));
+    std::fs::write(file, text).expect("write the file");
 }
 
 /// Editor-style: write a temporary file beside it, then rename it over the original.
 fn write_and_rename(file: &Path, bytes: &[u8]) {
     let tmp = file.with_extension("swp");
-    std::fs::write(&tmp, bytes).unwrap_or_else(|e| panic!("write {}: {e}", tmp.display()));
-    std::fs::rename(&tmp, file).unwrap_or_else(|e| panic!("rename {}: {e}", tmp.display()));
+    std::fs::write(&tmp, bytes).expect("write the temporary file");
+    std::fs::rename(&tmp, file).expect("rename the temporary file over the file");
 }
 
 fn read(file: &str) -> Vec<u8> {
-    std::fs::read(file).unwrap_or_else(|e| panic!("read {file}: {e}"))
+    std::fs::read(file).expect("read the file")
 }
 
 /// Waits until the published snapshot satisfies `check`.
@@ -194,30 +192,30 @@ async fn a_configmap_symlink_swap_moves_a_route() {
     // What the kubelet does: routes.toml -> ..data/routes.toml, ..data -> ..<timestamp>/, and an
     // update renames a fresh symlink over ..data, then deletes the old timestamped directory.
     let dest = TestDestination::start().await;
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let configmap = |stamp: &str, to: &str| -> PathBuf {
         let generation = dir.path().join(stamp);
-        std::fs::create_dir(&generation).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::create_dir(&generation).unwrap();
         write_in_place(&generation.join("routes.toml"), &table(&dest, to));
         generation
     };
     let symlink = |target: &str, link: &str| {
-        std::os::unix::fs::symlink(target, dir.path().join(link)).unwrap_or_else(|e| panic!("symlink {link}: {e}"));
+        std::os::unix::fs::symlink(target, dir.path().join(link)).expect("make the symlink");
     };
     let first = configmap("..2025_01_01_00_00_00.1", "a");
     symlink("..2025_01_01_00_00_00.1", "..data");
     symlink("..data/routes.toml", "routes.toml");
     copy(wasm::ORDER_TO_ERP, &dir.path().join("p.wasm"));
-    let gw = TestGateway::start_in(dir, true).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start_in(dir, true).await.unwrap();
     assert_eq!(ping(&gw, &dest).await, "/a");
 
     let dir = gw.dir.path();
     let second = dir.join("..2025_01_01_00_01_00.2");
-    std::fs::create_dir(&second).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir(&second).unwrap();
     write_in_place(&second.join("routes.toml"), &table(&dest, "b"));
-    std::os::unix::fs::symlink("..2025_01_01_00_01_00.2", dir.join("..data_tmp")).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::rename(dir.join("..data_tmp"), dir.join("..data")).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::remove_dir_all(&first).unwrap_or_else(|e| panic!("{e}"));
+    std::os::unix::fs::symlink("..2025_01_01_00_01_00.2", dir.join("..data_tmp")).unwrap();
+    std::fs::rename(dir.join("..data_tmp"), dir.join("..data")).unwrap();
+    std::fs::remove_dir_all(&first).unwrap();
 
     until_snapshot(&gw, "pings to b", pings_go_to("b")).await;
     assert_eq!(ping(&gw, &dest).await, "/b");
@@ -316,7 +314,7 @@ async fn a_restart_with_a_warm_cache_compiles_nothing() {
     let gw = start(&dest, "a", wasm::ORDER_TO_ERP).await;
     let cold = gw.gateway.live.status();
     assert_eq!((cold.compiled.as_slice(), cold.from_cache.len()), (["p".to_string()].as_slice(), 0));
-    let gw = gw.restart().await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = gw.restart().await.unwrap();
     let warm = gw.gateway.live.status();
     assert_eq!((warm.compiled.len(), warm.from_cache.as_slice()), (0, ["p".to_string()].as_slice()));
     assert_eq!(order(&gw, &dest).await["record_type"], "sales_order", "the cached plugin runs");
@@ -327,9 +325,7 @@ async fn a_restart_with_a_warm_cache_compiles_nothing() {
 async fn a_reload_request_applies_a_change_without_file_watching() {
     // What SIGHUP (and POST /api/reload) do: `serve --no-watch` must still reload on request.
     let dest = TestDestination::start().await;
-    let gw = TestGateway::start_in(directory(&dest, "a", wasm::ORDER_TO_ERP), false)
-        .await
-        .unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start_in(directory(&dest, "a", wasm::ORDER_TO_ERP), false).await.unwrap();
     write_in_place(&gw.config_path(), &table(&dest, "b"));
     gw.gateway.reload.notify_one();
     until_snapshot(&gw, "pings to b", pings_go_to("b")).await;
@@ -406,7 +402,7 @@ async fn reloads_under_load_answer_every_request_and_lose_no_event() {
         let written = Instant::now();
         match i % 2 {
             0 => write_and_rename(&plugin, bytes),
-            _ => std::fs::write(&plugin, bytes).unwrap_or_else(|e| panic!("{e}")),
+            _ => std::fs::write(&plugin, bytes).unwrap(),
         }
         until_snapshot(&gw, &format!("swap {i}: plugin with `{field}`"), plugin_is(bytes)).await;
         assert!(order(&gw, &dest).await.get(field).is_some(), "swap {i}: output has `{field}`");
@@ -416,7 +412,7 @@ async fn reloads_under_load_answer_every_request_and_lose_no_event() {
     let mut accepted = std::collections::HashSet::new();
     let mut failures = Vec::new();
     for task in loads {
-        let seen = task.await.unwrap_or_else(|e| panic!("load task: {e}"));
+        let seen = task.await.expect("load task");
         accepted.extend(seen.accepted);
         failures.extend(seen.failures);
     }

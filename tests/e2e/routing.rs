@@ -49,7 +49,7 @@ to = ["audit"]
 #[tokio::test]
 async fn an_order_created_comes_out_of_the_erp_plugin_reshaped() {
     let dest = TestDestination::start().await;
-    let gw = TestGateway::start(&table(&dest)).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start(&table(&dest)).await.unwrap();
     let body = bigcommerce("store/order/created", json!({ "type": "order", "id": 250 }));
     let response = gw.post("bigcommerce", &body).await;
     assert_eq!(response.status(), 200);
@@ -71,7 +71,7 @@ async fn an_order_created_comes_out_of_the_erp_plugin_reshaped() {
 #[tokio::test]
 async fn an_event_matching_two_routes_reaches_both() {
     let dest = TestDestination::start().await;
-    let gw = TestGateway::start(&table(&dest)).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start(&table(&dest)).await.unwrap();
     let body = bigcommerce("store/order/created", json!({ "type": "order", "id": 7 }));
     assert_eq!(gw.post("bigcommerce", &body).await.status(), 200);
 
@@ -86,7 +86,7 @@ async fn an_event_matching_two_routes_reaches_both() {
 #[tokio::test]
 async fn a_channel_id_in_the_scope_reaches_the_plugin_as_a_parameter() {
     let dest = TestDestination::start().await;
-    let gw = TestGateway::start(&table(&dest)).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start(&table(&dest)).await.unwrap();
     let body =
         bigcommerce("store/channel/1/cart/couponApplied", json!({ "type": "cart", "id": "09346904", "couponId": 1 }));
     assert_eq!(gw.post("bigcommerce", &body).await.status(), 200);
@@ -102,7 +102,7 @@ async fn a_channel_id_in_the_scope_reaches_the_plugin_as_a_parameter() {
 #[tokio::test]
 async fn an_event_matching_no_route_is_accepted_and_delivered_nowhere() {
     let dest = TestDestination::start().await;
-    let gw = TestGateway::start(&table(&dest)).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start(&table(&dest)).await.unwrap();
     let body = bigcommerce("store/product/updated", json!({ "type": "product", "id": 1 }));
     let response = gw.post("bigcommerce", &body).await;
     assert_eq!(response.status(), 200);
@@ -119,7 +119,7 @@ async fn a_route_without_a_plugin_forwards_the_body_as_received() {
         "[sources.shop]\nprovider = \"generic\"\nscope_header = \"x-topic\"\n\n[destinations.d]\nurl = \"{}\"\n\n[[routes]]\nmatch = \"orders/*\"\nto = [\"d\"]\n",
         dest.url("/raw")
     );
-    let gw = TestGateway::start(&toml).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start(&toml).await.unwrap();
     let response = gw.post_with("shop", r#"{"id": 1}"#, &[("x-topic", "orders/create")]).await;
     assert_eq!(response.status(), 200);
     let got = dest.wait_for(1).await;

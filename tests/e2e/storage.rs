@@ -6,14 +6,12 @@ use crate::support::{TestDestination, TestGateway, eventually};
 use switchyard::metrics::Metrics;
 
 fn table(dest_url: &str, storage: &str) -> String {
+    let source = crate::support::generic_source("shop");
     format!(
         r#"
 {storage}
 
-[sources.shop]
-provider = "generic"
-scope_field = "scope"
-id_field = "order_id"
+{source}id_field = "order_id"
 
 [destinations.erp]
 url = "{dest_url}"
@@ -39,12 +37,12 @@ async fn answer(response: reqwest::Response) -> (u16, serde_json::Value) {
 #[tokio::test]
 async fn a_repeat_sent_after_a_restart_is_still_a_duplicate_and_is_not_delivered_again() {
     let dest = TestDestination::start().await;
-    let gw = TestGateway::start(&table(&dest.url("/erp"), "")).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start(&table(&dest.url("/erp"), "")).await.unwrap();
     let (status, first) = answer(gw.post("shop", &order("1001")).await).await;
     assert_eq!((status, first["status"].as_str()), (200, Some("accepted")), "{first}");
     dest.wait_for(1).await;
 
-    let gw = gw.restart().await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = gw.restart().await.unwrap();
     let (status, again) = answer(gw.post("shop", &order("1001")).await).await;
     assert_eq!((status, again["status"].as_str()), (200, Some("duplicate")), "{again}");
     assert_eq!(again["id"], first["id"], "a duplicate names the event it repeats");
@@ -61,7 +59,7 @@ async fn a_repeat_sent_after_a_restart_is_still_a_duplicate_and_is_not_delivered
 async fn a_gateway_on_postgres_stores_and_delivers_an_event() {
     let Some(schema) = TestSchema::create() else { return };
     let dest = TestDestination::start().await;
-    let gw = TestGateway::start(&table(&dest.url("/erp"), &schema.storage())).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start(&table(&dest.url("/erp"), &schema.storage())).await.unwrap();
     let (status, first) = answer(gw.post("shop", &order("2001")).await).await;
     assert_eq!((status, first["status"].as_str()), (200, Some("accepted")), "{first}");
     let got = dest.wait_for(1).await;
@@ -76,8 +74,8 @@ async fn two_gateways_on_one_database_share_dedup_keys_and_deliver_each_event_on
     let Some(schema) = TestSchema::create() else { return };
     let dest = TestDestination::start().await;
     let toml = table(&dest.url("/erp"), &schema.storage());
-    let a = TestGateway::start(&toml).await.unwrap_or_else(|e| panic!("{e:#}"));
-    let b = TestGateway::start(&toml).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let a = TestGateway::start(&toml).await.unwrap();
+    let b = TestGateway::start(&toml).await.unwrap();
 
     let (_, first) = answer(a.post("shop", &order("3001")).await).await;
     let (status, again) = answer(b.post("shop", &order("3001")).await).await;

@@ -58,7 +58,7 @@ impl Drop for Tmpfs {
 fn fill(dir: &Path) -> PathBuf {
     use std::io::Write;
     let path = dir.join("filler");
-    let mut file = std::fs::File::create(&path).unwrap_or_else(|e| panic!("{e}"));
+    let mut file = std::fs::File::create(&path).unwrap();
     let chunk = vec![0u8; 1 << 20];
     while file.write_all(&chunk).is_ok() {}
     let _ = file.flush();
@@ -99,14 +99,14 @@ async fn load(gw: Arc<TestGateway>, state: Arc<Load>, offset: u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_disk_that_fills_under_load_is_reported_and_everything_acknowledged_is_delivered_after() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let Some(tmpfs) = Tmpfs::mount(&dir.path().join("store"), "48m") else {
         eprintln!("skipped: mounting a tmpfs needs root");
         return;
     };
     let dest = TestDestination::start().await;
-    std::fs::write(dir.path().join("routes.toml"), table(&dest)).unwrap_or_else(|e| panic!("{e}"));
-    let gw = Arc::new(TestGateway::start_in_with_admin(dir).await.unwrap_or_else(|e| panic!("{e:#}")));
+    std::fs::write(dir.path().join("routes.toml"), table(&dest)).unwrap();
+    let gw = Arc::new(TestGateway::start_in_with_admin(dir).await.unwrap());
     assert_eq!(ready(&gw).await, 200);
 
     let state = Arc::new(Load::default());
@@ -134,7 +134,7 @@ async fn a_disk_that_fills_under_load_is_reported_and_everything_acknowledged_is
     assert!(other.is_empty(), "every answer was a 200 or a 503 naming storage: {other:?}");
 
     // Space returns: everything acknowledged arrives within 10 s.
-    std::fs::remove_file(&filler).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::remove_file(&filler).unwrap();
     let freed = Instant::now();
     let want: BTreeSet<u64> = state.acknowledged.lock().map(|a| a.clone()).unwrap_or_default();
     loop {
@@ -156,15 +156,15 @@ async fn a_disk_that_fills_under_load_is_reported_and_everything_acknowledged_is
 
 #[tokio::test]
 async fn a_deleted_database_turns_ready_and_ingest_to_503_within_two_seconds() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let dest = TestDestination::start().await;
-    std::fs::write(dir.path().join("routes.toml"), table(&dest)).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.path().join("routes.toml"), table(&dest)).unwrap();
     let db = dir.path().join("store/sy.db");
-    let gw = TestGateway::start_in_with_admin(dir).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start_in_with_admin(dir).await.unwrap();
     assert_eq!(gw.post("shop", r#"{"scope": "order/created", "n": 1}"#).await.status(), 200);
     assert_eq!(ready(&gw).await, 200);
 
-    std::fs::remove_file(&db).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::remove_file(&db).unwrap();
     let deleted = Instant::now();
     let mut n = 1;
     loop {
@@ -198,7 +198,7 @@ async fn a_writer_stuck_behind_a_lock_on_postgres_turns_ready_to_503() {
     let Some(schema) = crate::support::pg::TestSchema::create() else { return };
     let dest = TestDestination::start().await;
     let toml = table(&dest).replace("[storage]\nurl = \"sqlite://store/sy.db\"", &schema.storage());
-    let gw = TestGateway::start_with_admin(&toml).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start_with_admin(&toml).await.unwrap();
     assert_eq!(ready(&gw).await, 200);
 
     // EXCLUSIVE blocks every write to `events` and no read of it.
@@ -219,13 +219,13 @@ async fn a_writer_stuck_behind_a_lock_on_postgres_turns_ready_to_503() {
         tokio::spawn(async move { client.post(url).body(r#"{"scope":"order/created","n":1}"#).send().await })
     };
     // Once the webhook's append waits on the lock, so does everything queued behind it.
-    let mut answer = reqwest::get(gw.admin_url("/ready")).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut answer = reqwest::get(gw.admin_url("/ready")).await.unwrap();
     for _ in 0..50 {
         if answer.status() == 503 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
-        answer = reqwest::get(gw.admin_url("/ready")).await.unwrap_or_else(|e| panic!("{e}"));
+        answer = reqwest::get(gw.admin_url("/ready")).await.unwrap();
     }
     assert_eq!(answer.status(), 503, "a stuck writer is not ready");
     let body = answer.text().await.unwrap_or_default();

@@ -55,7 +55,7 @@ impl Throwaway {
     fn start() -> Option<Self> {
         std::env::var("SWITCHYARD_TEST_POSTGRES_URL").ok()?;
         let bin = server_bin();
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().unwrap();
         let root = dir.path().to_path_buf();
         let data = root.join("data");
         chown_postgres(&root);
@@ -66,7 +66,7 @@ impl Throwaway {
         let server = ca.issue(&["localhost"]);
         let (cert, key) = server.write(&data, "server");
         let ca_file = ca.write(&root, "ca.crt");
-        std::fs::copy(&ca_file, data.join("ca.crt")).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::copy(&ca_file, data.join("ca.crt")).unwrap();
         let client = ca.issue_for_user("certuser");
         let (client_cert, client_key) = client.write(&root, "client");
         for file in [&cert, &key, &data.join("ca.crt"), &client_key, &client_cert] {
@@ -80,7 +80,7 @@ impl Throwaway {
              hostnossl all certuser 127.0.0.1/32 reject\n\
              host all all 127.0.0.1/32 trust\n",
         )
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
         let port = crate::support::free_port();
         let settings = format!(
             "\nlisten_addresses = '127.0.0.1'\nport = {port}\nunix_socket_directories = '{}'\nssl = on\n\
@@ -88,9 +88,9 @@ impl Throwaway {
             root.display()
         );
         let conf = data.join("postgresql.conf");
-        let mut text = std::fs::read_to_string(&conf).unwrap_or_else(|e| panic!("{e}"));
+        let mut text = std::fs::read_to_string(&conf).unwrap();
         text.push_str(&settings);
-        std::fs::write(&conf, text).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(&conf, text).unwrap();
         let log = root.join("server.log").to_string_lossy().to_string();
         run(&bin, "pg_ctl", &["-D", &data_arg, "-l", &log, "-w", "-t", "60", "start"]);
         let cluster = Throwaway { dir, bin, port, ca: ca_file, client_cert, client_key };
@@ -131,7 +131,7 @@ fn chown_postgres(path: &Path) {
 
 fn set_mode(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
 /// Opens the store at `url` and proves it writes; the error's text when it cannot.
@@ -149,10 +149,10 @@ async fn tls_to_a_server_with_its_own_ca_is_verified_as_libpq_would() {
     let Some(pg) = Throwaway::start() else { return };
     let ca = pg.ca.display().to_string();
     // require: encrypted, the certificate not checked.
-    opens(&pg.url("postgres", "127.0.0.1", "sslmode=require")).await.unwrap_or_else(|e| panic!("require: {e}"));
+    opens(&pg.url("postgres", "127.0.0.1", "sslmode=require")).await.expect("require");
     // verify-full with the right CA and the name the certificate has.
     let full = pg.url("postgres", "localhost", &format!("sslmode=verify-full&sslrootcert={ca}"));
-    opens(&full).await.unwrap_or_else(|e| panic!("verify-full: {e}"));
+    opens(&full).await.expect("verify-full");
     // A CA that did not sign the server's certificate: refused at open, saying why.
     let other = TestCa::named("Some other CA").write(pg.dir.path(), "other-ca.crt").display().to_string();
     let wrong_ca = pg.url("postgres", "localhost", &format!("sslmode=verify-full&sslrootcert={other}"));
@@ -163,14 +163,12 @@ async fn tls_to_a_server_with_its_own_ca_is_verified_as_libpq_would() {
     let error = opens(&wrong_host).await.err().unwrap_or_else(|| panic!("a wrong host name was accepted"));
     assert!(error.contains("NotValidForName") || error.contains("not valid for"), "{error}");
     // verify-ca checks the CA but not the name.
-    opens(&pg.url("postgres", "127.0.0.1", &format!("sslmode=verify-ca&sslrootcert={ca}")))
-        .await
-        .unwrap_or_else(|e| panic!("verify-ca: {e}"));
+    opens(&pg.url("postgres", "127.0.0.1", &format!("sslmode=verify-ca&sslrootcert={ca}"))).await.expect("verify-ca");
     // A user the server only lets in with a client certificate: in with one, out without.
     let (cert, key) = (pg.client_cert.display(), pg.client_key.display());
     let with_cert =
         pg.url("certuser", "localhost", &format!("sslmode=verify-full&sslrootcert={ca}&sslcert={cert}&sslkey={key}"));
-    opens(&with_cert).await.unwrap_or_else(|e| panic!("client certificate: {e}"));
+    opens(&with_cert).await.expect("client certificate");
     let without = pg.url("certuser", "localhost", &format!("sslmode=verify-full&sslrootcert={ca}"));
     let error = opens(&without).await.err().unwrap_or_else(|| panic!("cert authentication passed without one"));
     assert!(error.contains("certificate"), "{error}");
@@ -180,8 +178,8 @@ async fn tls_to_a_server_with_its_own_ca_is_verified_as_libpq_would() {
         "[storage]\nurl = \"{full}\"\n\n[sources.shop]\nprovider = \"generic\"\nscope_field = \"scope\"\n\n\
          [destinations.d]\nurl = \"http://127.0.0.1:9/\"\n\n[[routes]]\nmatch = \"*\"\nto = [\"d\"]\n"
     );
-    let gw = TestGateway::start_with_admin(&toml).await.unwrap_or_else(|e| panic!("{e:#}"));
-    let ready = gw.client.get(gw.admin_url("/ready")).send().await.unwrap_or_else(|e| panic!("{e}"));
+    let gw = TestGateway::start_with_admin(&toml).await.unwrap();
+    let ready = gw.client.get(gw.admin_url("/ready")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
     let text = ready.text().await.unwrap_or_default();
     assert!(text.contains("store"), "{text}");

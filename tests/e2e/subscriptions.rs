@@ -9,12 +9,12 @@
 
 use crate::support::bigcommerce_hooks::{FakeHooksApi, Misbehaving};
 use crate::support::child::run_cli;
-use crate::support::{TestGateway, eventually};
+use crate::support::{TestGateway, cli, eventually};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 use switchyard::metrics::Metrics;
-use switchyard::subscriptions::{self, plan::Change};
+use switchyard::providers::bigcommerce::hooks::{self, plan::Change};
 
 const PUBLIC: &str = "https://gw.example.com/hooks/bigcommerce";
 const STORE: &str = "abc123";
@@ -66,25 +66,17 @@ to = ["erp"]
 
 fn write(dir: &Path, text: &str) -> std::path::PathBuf {
     let path = dir.join("routes.toml");
-    std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&path, text).unwrap();
     path
 }
 
 fn load(path: &Path) -> switchyard::config::Config {
-    switchyard::config::load(path, &|_| None).unwrap_or_else(|e| panic!("{e}"))
-}
-
-async fn cli(args: &[&str]) -> bool {
-    let cli = <switchyard::cli::Cli as clap::Parser>::try_parse_from(
-        std::iter::once("switchyard").chain(args.iter().copied()),
-    )
-    .unwrap_or_else(|e| panic!("{args:?}: {e}"));
-    switchyard::cli::run(cli).await.unwrap_or_else(|e| panic!("switchyard {args:?}: {e:#}"))
+    switchyard::config::load(path, &|_| None).unwrap()
 }
 
 /// A deadline as one command has.
 fn deadline() -> tokio::time::Instant {
-    tokio::time::Instant::now() + subscriptions::api::PATIENCE
+    tokio::time::Instant::now() + hooks::api::PATIENCE
 }
 
 /// `switchyard ARGS…` in a child process, while this test's runtime goes on serving the fake
@@ -100,10 +92,9 @@ async fn cli_output(args: &[&str]) -> (bool, Vec<String>) {
 }
 
 async fn changes(path: &Path, prune: bool) -> Vec<Change> {
-    let (plans, _) =
-        subscriptions::plan_all(&load(path), None, prune, deadline()).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let (plans, _) = hooks::plan_all(&load(path), None, prune, deadline()).await.unwrap();
     assert_eq!(plans.len(), 1, "one store");
-    plans.into_iter().next().map(|p| p.changes.unwrap_or_else(|e| panic!("{e}"))).unwrap_or_default()
+    plans.into_iter().next().map(|p| p.changes.unwrap()).unwrap_or_default()
 }
 
 fn scopes(api: &FakeHooksApi) -> BTreeSet<String> {
@@ -120,7 +111,7 @@ fn wanted() -> BTreeSet<String> {
 #[tokio::test]
 async fn plan_then_apply_registers_exactly_what_the_routes_need_and_again_changes_nothing() {
     let api = FakeHooksApi::start(&[(STORE, TOKEN)]).await;
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), &table(&api, ROUTES, "10m"));
     let config = path.to_str().unwrap_or_default();
 
@@ -156,7 +147,7 @@ async fn plan_then_apply_registers_exactly_what_the_routes_need_and_again_change
 #[tokio::test]
 async fn a_route_added_to_routes_toml_is_in_the_next_plan() {
     let api = FakeHooksApi::start(&[(STORE, TOKEN)]).await;
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), &table(&api, ROUTES, "10m"));
     assert!(cli(&["subscriptions", "apply", "--config", path.to_str().unwrap_or_default()]).await);
 
@@ -169,18 +160,18 @@ async fn a_route_added_to_routes_toml_is_in_the_next_plan() {
 #[tokio::test]
 async fn a_hook_the_platform_deactivates_is_reactivated_by_a_serving_gateway() {
     let api = FakeHooksApi::start(&[(STORE, TOKEN)]).await;
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), &table(&api, ROUTES, "200ms"));
     assert!(cli(&["subscriptions", "apply", "--config", path.to_str().unwrap_or_default()]).await);
 
-    let gw = TestGateway::start_in(dir, false).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let gw = TestGateway::start_in(dir, false).await.unwrap();
     api.deactivate(STORE, "store/order/*");
     let metrics = gw.gateway.metrics.clone();
     eventually("the deactivated hook active again", || {
         api.hooks(STORE).iter().all(|h| h.is_active) && Metrics::get(&metrics.subscriptions_reactivated) == 1
     })
     .await;
-    let last = gw.gateway.subscriptions.last();
+    let last = gw.gateway.checks.last();
     let check = &last["bigcommerce"].stores[0];
     assert_eq!(check.store_hash, STORE);
     assert_eq!(check.hooks, wanted().len());
@@ -192,7 +183,7 @@ async fn a_hook_the_platform_deactivates_is_reactivated_by_a_serving_gateway() {
 async fn rate_limited_requests_wait_for_the_window_and_succeed() {
     let api = FakeHooksApi::start(&[(STORE, TOKEN)]).await;
     api.rate_limit(2, Duration::from_millis(300));
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), &table(&api, ROUTES, "10m"));
     assert!(cli(&["subscriptions", "apply", "--config", path.to_str().unwrap_or_default()]).await);
     assert_eq!(scopes(&api), wanted(), "every create went through");
@@ -204,16 +195,16 @@ async fn rate_limited_requests_wait_for_the_window_and_succeed() {
 #[tokio::test]
 async fn a_429_is_waited_out_by_its_reset_header() {
     let api = FakeHooksApi::start(&[(STORE, TOKEN)]).await;
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), &table(&api, ROUTES, "10m"));
     let config = load(&path);
     let subscribe = config.sources["bigcommerce"].subscribe.clone().unwrap_or_else(|| panic!("subscribe"));
-    let http = subscriptions::http_client().unwrap_or_else(|e| panic!("{e}"));
+    let http = hooks::http_client().unwrap();
     // Another client of the same store used up the window: this one's first request is a 429.
     api.rate_limit(1, Duration::from_millis(400));
-    let other = subscriptions::api(&http, &subscribe, &subscribe.stores[0], deadline());
-    other.list().await.unwrap_or_else(|e| panic!("{e}"));
-    let fresh = subscriptions::api(&http, &subscribe, &subscribe.stores[0], deadline());
+    let other = hooks::api(&http, &subscribe, &subscribe.stores[0], deadline());
+    other.list().await.unwrap();
+    let fresh = hooks::api(&http, &subscribe, &subscribe.stores[0], deadline());
     let listed = fresh.list().await;
     assert!(listed.is_ok(), "{listed:?}");
     assert_eq!(api.throttled(), 1, "one 429, waited out, then answered");
@@ -222,7 +213,7 @@ async fn a_429_is_waited_out_by_its_reset_header() {
 #[tokio::test]
 async fn prune_deletes_only_what_the_plan_lists() {
     let api = FakeHooksApi::start(&[(STORE, TOKEN)]).await;
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), &table(&api, ROUTES, "10m"));
     let config = path.to_str().unwrap_or_default();
     assert!(cli(&["subscriptions", "apply", "--config", config]).await);
@@ -250,10 +241,9 @@ async fn prune_deletes_only_what_the_plan_lists() {
 #[tokio::test]
 async fn a_refused_token_names_the_store_and_never_the_token() {
     let api = FakeHooksApi::start(&[(STORE, "the-right-token")]).await;
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), &table(&api, ROUTES, "10m"));
-    let (plans, _) =
-        subscriptions::plan_all(&load(&path), None, false, deadline()).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let (plans, _) = hooks::plan_all(&load(&path), None, false, deadline()).await.unwrap();
     let error = plans[0].changes.as_ref().err().map(ToString::to_string).unwrap_or_default();
     assert!(error.contains(STORE) && error.contains("401"), "{error}");
     assert!(!error.contains(TOKEN));
@@ -267,7 +257,7 @@ async fn a_refused_token_names_the_store_and_never_the_token() {
 #[tokio::test]
 async fn hooks_past_the_first_page_are_read() {
     let api = FakeHooksApi::start(&[(STORE, TOKEN)]).await;
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), &table(&api, ROUTES, "10m"));
     // 300 hooks of another app, more than one page of 250, and one of ours on the last page.
     for n in 0..300 {
@@ -283,7 +273,7 @@ async fn hooks_past_the_first_page_are_read() {
 async fn answers_as_loose_as_the_spec_allows_are_read_and_applied() {
     let api = FakeHooksApi::start(&[(STORE, TOKEN)]).await;
     api.misbehave(Misbehaving { loose: true, ..Default::default() });
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), &table(&api, ROUTES, "10m"));
     let config = path.to_str().unwrap_or_default();
     // More hooks than one page, listed without `is_active` and without `total_pages`.
@@ -304,7 +294,7 @@ async fn answers_as_loose_as_the_spec_allows_are_read_and_applied() {
 async fn a_scope_the_platform_refuses_fails_alone_and_apply_reports_it() {
     let api = FakeHooksApi::start(&[(STORE, TOKEN)]).await;
     api.misbehave(Misbehaving { refused_scopes: vec!["store/cart/created".into()], ..Default::default() });
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), &table(&api, ROUTES, "10m"));
     let (ok, lines) = cli_output(&["subscriptions", "apply", "--config", path.to_str().unwrap_or_default()]).await;
     assert!(!ok, "a failed change fails the command: {lines:#?}");
@@ -320,11 +310,10 @@ async fn a_scope_the_platform_refuses_fails_alone_and_apply_reports_it() {
 async fn a_rate_limit_asking_to_wait_for_ever_fails_the_command_at_once_with_the_reason() {
     let api = FakeHooksApi::start(&[(STORE, TOKEN)]).await;
     api.misbehave(Misbehaving { throttle_for_ms: Some(999_999_999_999), ..Default::default() });
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), &table(&api, ROUTES, "10m"));
     let started = std::time::Instant::now();
-    let (plans, _) =
-        subscriptions::plan_all(&load(&path), None, false, deadline()).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let (plans, _) = hooks::plan_all(&load(&path), None, false, deadline()).await.unwrap();
     let error = plans[0].changes.as_ref().err().map(ToString::to_string).unwrap_or_default();
     assert!(error.contains("rate limit") && error.contains(STORE), "{error}");
     assert!(started.elapsed() < Duration::from_secs(10), "gave up at once, not after {:?}", started.elapsed());
@@ -334,10 +323,9 @@ async fn a_rate_limit_asking_to_wait_for_ever_fails_the_command_at_once_with_the
 async fn a_store_listing_endless_pages_of_hooks_is_refused_without_reading_them_all() {
     let api = FakeHooksApi::start(&[(STORE, TOKEN)]).await;
     api.misbehave(Misbehaving { endless: Some((12_000, 1_000_000)), ..Default::default() });
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), &table(&api, ROUTES, "10m"));
-    let (plans, _) =
-        subscriptions::plan_all(&load(&path), None, false, deadline()).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let (plans, _) = hooks::plan_all(&load(&path), None, false, deadline()).await.unwrap();
     let error = plans[0].changes.as_ref().err().map(ToString::to_string).unwrap_or_default();
     assert!(error.contains("more than 10000 hooks"), "{error}");
 }
@@ -345,7 +333,7 @@ async fn a_store_listing_endless_pages_of_hooks_is_refused_without_reading_them_
 #[tokio::test]
 async fn plan_says_which_route_patterns_cannot_be_registered_as_written() {
     let api = FakeHooksApi::start(&[(STORE, TOKEN)]).await;
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let routes = format!(
         "{ROUTES}\n[[routes]]\nname = \"channel carts\"\nmatch = \"store/channel/{{channel_id}}/cart/*\"\nto = [\"erp\"]\n"
     );

@@ -22,14 +22,14 @@ const ORDER: &str = r#"{"scope": "order/created"}"#;
 
 /// A gateway serving TLS with `issued`, its files beside its routes.toml.
 async fn gateway(issued: &Issued, watch: bool) -> TestGateway {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(dir.path().join("routes.toml"), TABLE).unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("routes.toml"), TABLE).unwrap();
     issued.write(dir.path(), "ingest");
-    TestGateway::start_in(dir, watch).await.unwrap_or_else(|e| panic!("{e:#}"))
+    TestGateway::start_in(dir, watch).await.unwrap()
 }
 
 fn client(ca: &TestCa) -> reqwest::ClientBuilder {
-    let root = reqwest::Certificate::from_pem(ca.pem().as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    let root = reqwest::Certificate::from_pem(ca.pem().as_bytes()).unwrap();
     reqwest::Client::builder().tls_built_in_root_certs(false).add_root_certificate(root).timeout(PATIENCE)
 }
 
@@ -41,18 +41,18 @@ fn url(gw: &TestGateway) -> String {
 async fn presented(gw: &TestGateway, ca: &TestCa) -> Vec<u8> {
     use rustls_pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
-    let der = rustls_pki_types::CertificateDer::from_pem_slice(ca.pem().as_bytes()).unwrap_or_else(|e| panic!("{e}"));
-    roots.add(der).unwrap_or_else(|e| panic!("{e}"));
+    let der = rustls_pki_types::CertificateDer::from_pem_slice(ca.pem().as_bytes()).unwrap();
+    roots.add(der).unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .with_root_certificates(roots)
         .with_no_client_auth();
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let tcp = tokio::net::TcpStream::connect(gw.gateway.ingest_addr).await.unwrap_or_else(|e| panic!("{e}"));
-    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap_or_else(|e| panic!("{e}"));
-    let tls = connector.connect(name, tcp).await.unwrap_or_else(|e| panic!("handshake: {e}"));
+    let tcp = tokio::net::TcpStream::connect(gw.gateway.ingest_addr).await.unwrap();
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    let tls = connector.connect(name, tcp).await.expect("handshake");
     tls.get_ref().1.peer_certificates().and_then(|c| c.first()).map(|c| c.to_vec()).unwrap_or_default()
 }
 
@@ -60,11 +60,11 @@ async fn presented(gw: &TestGateway, ca: &TestCa) -> Vec<u8> {
 async fn webhooks_arrive_over_http2_and_http1_with_tls() {
     let ca = TestCa::new();
     let gw = gateway(&ca.issue(&["localhost"]), false).await;
-    let h2 = client(&ca).build().unwrap_or_else(|e| panic!("{e}"));
-    let answer = h2.post(url(&gw)).body(ORDER).send().await.unwrap_or_else(|e| panic!("{e}"));
+    let h2 = client(&ca).build().unwrap();
+    let answer = h2.post(url(&gw)).body(ORDER).send().await.unwrap();
     assert_eq!((answer.status().as_u16(), answer.version()), (200, reqwest::Version::HTTP_2));
-    let h1 = client(&ca).http1_only().build().unwrap_or_else(|e| panic!("{e}"));
-    let answer = h1.post(url(&gw)).body(ORDER).send().await.unwrap_or_else(|e| panic!("{e}"));
+    let h1 = client(&ca).http1_only().build().unwrap();
+    let answer = h1.post(url(&gw)).body(ORDER).send().await.unwrap();
     assert_eq!((answer.status().as_u16(), answer.version()), (200, reqwest::Version::HTTP_11));
     let plain = reqwest::Client::new().post(gw.url("/hooks/shop")).body(ORDER).send().await;
     assert!(plain.is_err(), "plain HTTP is not served on a TLS listener");
@@ -75,7 +75,7 @@ async fn webhooks_arrive_over_http2_and_http1_with_tls() {
 async fn curl_with_openssl_posts_over_http2() {
     let ca = TestCa::new();
     let gw = gateway(&ca.issue(&["localhost"]), false).await;
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let ca_file = ca.write(dir.path(), "ca.pem");
     let url = url(&gw);
     let out = tokio::task::spawn_blocking(move || {
@@ -86,7 +86,7 @@ async fn curl_with_openssl_posts_over_http2() {
             .output()
     })
     .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     let Ok(out) = out else {
         eprintln!("skipped: curl is not installed");
         return;
@@ -103,7 +103,7 @@ async fn a_renewed_certificate_serves_new_connections_with_no_failed_request_and
     assert_eq!(presented(&gw, &ca).await, first.der());
 
     // Load: every request on a new connection, so every one does a handshake.
-    let client = client(&ca).pool_max_idle_per_host(0).build().unwrap_or_else(|e| panic!("{e}"));
+    let client = client(&ca).pool_max_idle_per_host(0).build().unwrap();
     let (ok, failed, stop) =
         (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)), Arc::new(AtomicBool::new(false)));
     let load: Vec<_> = (0..4)
@@ -139,7 +139,7 @@ async fn a_renewed_certificate_serves_new_connections_with_no_failed_request_and
 
     // A broken certificate: rejected, the renewed one keeps serving, and the status says why.
     let seq = gw.gateway.live.status().seq;
-    std::fs::write(gw.dir.path().join("ingest.crt"), "not a certificate").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(gw.dir.path().join("ingest.crt"), "not a certificate").unwrap();
     let deadline = tokio::time::Instant::now() + PATIENCE;
     while gw.gateway.live.status().seq == seq {
         assert!(tokio::time::Instant::now() < deadline, "the broken certificate was not noticed");

@@ -4,8 +4,8 @@
 //! credentials): plugins list their config keys only. `POST /api/reload` notifies the same
 //! reload request SIGHUP does and waits, bounded, for the outcome.
 
-use super::Admin;
 use crate::reload::ReloadStatus;
+use crate::shared::Shared;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Json;
@@ -15,8 +15,8 @@ use std::time::Duration;
 /// How long `POST /api/reload` waits for the reload to finish before answering 202.
 const RELOAD_PATIENCE: Duration = Duration::from_secs(30);
 
-pub async fn routes(State(admin): State<Admin>) -> Json<Value> {
-    let snapshot = admin.live.snapshot();
+pub async fn routes(State(shared): State<Shared>) -> Json<Value> {
+    let snapshot = shared.live.snapshot();
     let routes: Vec<Value> = snapshot
         .config
         .routes
@@ -28,16 +28,16 @@ pub async fn routes(State(admin): State<Admin>) -> Json<Value> {
                 "source": r.source,
                 "plugin": r.plugin,
                 "to": r.to,
-                "events": admin.metrics.route_events.get(&r.name),
+                "events": shared.metrics.route_events.get(&r.name),
             })
         })
         .collect();
     Json(json!({ "routes": routes }))
 }
 
-pub async fn plugins(State(admin): State<Admin>) -> Json<Value> {
-    let snapshot = admin.live.snapshot();
-    let m = &admin.metrics;
+pub async fn plugins(State(shared): State<Shared>) -> Json<Value> {
+    let snapshot = shared.live.snapshot();
+    let m = &shared.metrics;
     let plugins: Vec<Value> = snapshot
         .config
         .plugins
@@ -74,16 +74,16 @@ pub async fn plugins(State(admin): State<Admin>) -> Json<Value> {
     Json(json!({ "plugins": plugins }))
 }
 
-pub async fn reload_status(State(admin): State<Admin>) -> Json<ReloadStatus> {
-    Json(ReloadStatus::clone(&admin.live.status()))
+pub async fn reload_status(State(shared): State<Shared>) -> Json<ReloadStatus> {
+    Json(ReloadStatus::clone(&shared.live.status()))
 }
 
 /// Asks for a reload and answers with its outcome: 200 when applied, 422 when rejected (the
 /// previous config still serves; the errors say where), 202 when it is still running.
-pub async fn reload_now(State(admin): State<Admin>) -> (StatusCode, Json<Value>) {
-    let mut changes = admin.live.subscribe();
+pub async fn reload_now(State(shared): State<Shared>) -> (StatusCode, Json<Value>) {
+    let mut changes = shared.live.subscribe();
     let before = changes.borrow_and_update().seq;
-    admin.reload.notify_one();
+    shared.reload.notify_one();
     tracing::info!("reload requested on the admin API");
     let finished = tokio::time::timeout(RELOAD_PATIENCE, changes.wait_for(|s| s.seq > before)).await;
     match finished {
@@ -91,6 +91,6 @@ pub async fn reload_now(State(admin): State<Admin>) -> (StatusCode, Json<Value>)
             let code = if status.applied { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
             (code, Json(json!(&**status)))
         }
-        _ => (StatusCode::ACCEPTED, Json(json!({ "pending": true, "last": &*admin.live.status() }))),
+        _ => (StatusCode::ACCEPTED, Json(json!({ "pending": true, "last": &*shared.live.status() }))),
     }
 }

@@ -6,25 +6,23 @@
 //! URLs are shown as scheme, host and port only (paths and queries may carry credentials).
 //! Limits are per gateway: with several gateways on one database, each applies them.
 
-use super::{Admin, error};
+use super::{error, store_unavailable};
 use crate::config::model::Destination;
 use crate::queue::PausedBy;
+use crate::shared::Shared;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
 use serde_json::{Value, json};
 
-pub async fn list(State(admin): State<Admin>) -> Response {
-    let snapshot = admin.live.snapshot();
-    let counts = match admin.store.destination_counts().await {
+pub async fn list(State(shared): State<Shared>) -> Response {
+    let snapshot = shared.live.snapshot();
+    let counts = match shared.store.destination_counts().await {
         Ok(counts) => counts,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot count deliveries by destination");
-            return error(StatusCode::SERVICE_UNAVAILABLE, "the store is not answering");
-        }
+        Err(e) => return store_unavailable(&e, "count deliveries by destination"),
     };
-    let pauses = admin.control.pauses();
-    let m = &admin.metrics;
+    let pauses = shared.control.pauses();
+    let m = &shared.metrics;
     let list: Vec<Value> = snapshot
         .config
         .destinations
@@ -46,7 +44,7 @@ pub async fn list(State(admin): State<Admin>) -> Response {
                     "pause_after": d.limits.pause_after,
                     "probe_every_ms": d.limits.probe_every.as_millis() as u64,
                 },
-                "gateway": admin.control.view(&d.name),
+                "gateway": shared.control.view(&d.name),
                 "attempts": attempts,
                 "deliveries": counts.get(&d.name).cloned().unwrap_or_default(),
             })
@@ -62,51 +60,50 @@ pub struct PauseRequest {
     reason: Option<String>,
 }
 
-pub async fn pause(State(admin): State<Admin>, Path(name): Path<String>, body: Option<Json<PauseRequest>>) -> Response {
-    if !admin.live.snapshot().config.destinations.contains_key(&name) {
+pub async fn pause(
+    State(shared): State<Shared>,
+    Path(name): Path<String>,
+    body: Option<Json<PauseRequest>>,
+) -> Response {
+    if !shared.live.snapshot().config.destinations.contains_key(&name) {
         return error(StatusCode::NOT_FOUND, "no destination has that name");
     }
     let reason = body.and_then(|Json(b)| b.reason).unwrap_or_else(|| "paused by an operator".into());
     let reason: String = reason.chars().take(500).collect();
-    match admin.store.pause_destination(&name, PausedBy::Operator, &reason, None).await {
+    match shared.store.pause_destination(&name, PausedBy::Operator, &reason, None).await {
         Ok(newly) => {
-            admin.metrics.destination_changed(&name, "paused");
+            shared.metrics.destination_changed(&name, "paused");
             tracing::info!(destination = %name, reason = %crate::telemetry::Escaped(&reason), "destination paused by an operator");
-            refresh(&admin).await;
+            refresh(&shared).await;
             Json(json!({ "destination": name, "state": "paused", "was_active": newly })).into_response()
         }
-        Err(e) => store_error(e),
+        Err(e) => store_unavailable(&e, "change the destination's state"),
     }
 }
 
-pub async fn resume(State(admin): State<Admin>, Path(name): Path<String>) -> Response {
-    if !admin.live.snapshot().config.destinations.contains_key(&name) {
+pub async fn resume(State(shared): State<Shared>, Path(name): Path<String>) -> Response {
+    if !shared.live.snapshot().config.destinations.contains_key(&name) {
         return error(StatusCode::NOT_FOUND, "no destination has that name");
     }
-    match admin.store.resume_destination(&name, false).await {
+    match shared.store.resume_destination(&name, false).await {
         Ok(was_paused) => {
             if was_paused {
-                admin.metrics.destination_changed(&name, "resumed");
-                admin.control.gate(&name).reset_failures();
+                shared.metrics.destination_changed(&name, "resumed");
+                shared.control.gate(&name).reset_failures();
                 tracing::info!(destination = %name, "destination resumed by an operator");
             }
-            refresh(&admin).await;
+            refresh(&shared).await;
             Json(json!({ "destination": name, "state": "active", "was_paused": was_paused })).into_response()
         }
-        Err(e) => store_error(e),
+        Err(e) => store_unavailable(&e, "change the destination's state"),
     }
 }
 
 /// Reads the pauses again, so this gateway acts on the change at once.
-async fn refresh(admin: &Admin) {
-    if let Ok(pauses) = admin.store.destination_pauses().await {
-        admin.control.set_pauses(pauses);
+async fn refresh(shared: &Shared) {
+    if let Ok(pauses) = shared.store.destination_pauses().await {
+        shared.control.set_pauses(pauses);
     }
-}
-
-fn store_error(e: crate::queue::StoreError) -> Response {
-    tracing::error!(error = %e, "cannot change the destination's state");
-    error(StatusCode::SERVICE_UNAVAILABLE, "the store is not answering")
 }
 
 /// `https://erp.example.com:8443`, `amqp://mq.internal:5672`: where a URL goes, without its

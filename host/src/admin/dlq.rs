@@ -5,8 +5,9 @@
 //! to the destination as the live config defines it, so fix the destination first. This file
 //! only reads and replays; it never deletes anything.
 
-use super::{Admin, error};
+use super::{ListQuery, error, listed, store_unavailable};
 use crate::queue::ReplaySelector;
+use crate::shared::Shared;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
@@ -15,21 +16,8 @@ use serde::Deserialize;
 /// Dead letters listed at most per request.
 const MAX_LIMIT: usize = 1000;
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    limit: Option<usize>,
-}
-
-pub async fn list(State(admin): State<Admin>, Query(q): Query<ListQuery>) -> Response {
-    let limit = q.limit.unwrap_or(100).min(MAX_LIMIT);
-    match admin.store.dead_letters(limit).await {
-        Ok(dead) => Json(serde_json::json!({ "dead_letters": dead, "count": dead.len() })).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot list dead letters");
-            error(StatusCode::SERVICE_UNAVAILABLE, "the store is not answering")
-        }
-    }
+pub async fn list(State(shared): State<Shared>, Query(q): Query<ListQuery>) -> Response {
+    listed("dead_letters", shared.store.dead_letters(q.within(100, MAX_LIMIT)).await)
 }
 
 /// `{"id": "dlv_…"}`, `{"all": true}` or `{"destination": "erp"}`.
@@ -42,7 +30,7 @@ pub struct ReplayRequest {
     destination: Option<String>,
 }
 
-pub async fn replay(State(admin): State<Admin>, body: Option<Json<ReplayRequest>>) -> Response {
+pub async fn replay(State(shared): State<Shared>, body: Option<Json<ReplayRequest>>) -> Response {
     let Some(Json(request)) = body else {
         return error(
             StatusCode::BAD_REQUEST,
@@ -55,7 +43,7 @@ pub async fn replay(State(admin): State<Admin>, body: Option<Json<ReplayRequest>
         (None, false, Some(d)) => ReplaySelector::Destination(d),
         _ => return error(StatusCode::BAD_REQUEST, "give exactly one of `id`, `all: true` or `destination`"),
     };
-    match admin.store.replay(selector.clone()).await {
+    match shared.store.replay(selector.clone()).await {
         Ok(0) if matches!(selector, ReplaySelector::Id(_)) => {
             error(StatusCode::NOT_FOUND, "no dead letter has that id")
         }
@@ -63,9 +51,6 @@ pub async fn replay(State(admin): State<Admin>, body: Option<Json<ReplayRequest>
             tracing::info!(replayed = n, "dead letters replayed through the admin API");
             Json(serde_json::json!({ "replayed": n })).into_response()
         }
-        Err(e) => {
-            tracing::error!(error = %e, "cannot replay dead letters");
-            error(StatusCode::SERVICE_UNAVAILABLE, "the store is not answering")
-        }
+        Err(e) => store_unavailable(&e, "replay dead letters"),
     }
 }

@@ -16,19 +16,20 @@
 //! probes (Kubernetes, load balancers) name the address they connect to. This file decides
 //! only whether a request is answered; the token is `mod.rs`'s.
 
-use super::{Admin, error};
+use super::error;
+use crate::shared::Shared;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
 /// Answers a request only if it passes the Host and cross-site checks.
-pub(super) async fn guard(State(admin): State<Admin>, request: Request, next: Next) -> Response {
+pub(super) async fn guard(State(shared): State<Shared>, request: Request, next: Next) -> Response {
     let path = request.uri().path();
     if path == "/health" || path == "/ready" {
         return next.run(request).await;
     }
-    let config = admin.live.snapshot().config.clone();
+    let config = shared.live.snapshot().config.clone();
     let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok()).or(request.uri().host());
     if config.server.admin_token.is_none()
         && let Some(host) = host

@@ -5,7 +5,7 @@
 //!
 //! Neither needs a token, so orchestrators can probe them; neither reveals config or data.
 
-use super::Admin;
+use crate::shared::Shared;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Json;
@@ -19,10 +19,10 @@ pub async fn health() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-pub async fn ready(State(admin): State<Admin>) -> (StatusCode, Json<Value>) {
+pub async fn ready(State(shared): State<Shared>) -> (StatusCode, Json<Value>) {
     // `Reloader` exists only once the first snapshot is built, and a failed reload keeps it.
     let config = true;
-    let store = store_writes(&admin).await;
+    let store = store_writes(&shared).await;
     let ready = config && store.is_ok();
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let mut body = json!({ "ready": ready, "checks": { "config": config, "store": store.is_ok() } });
@@ -35,18 +35,18 @@ pub async fn ready(State(admin): State<Admin>) -> (StatusCode, Json<Value>) {
 /// Whether the store answers (its writer runs batches, and reads are answered), and writes:
 /// while its last batch failed (a full disk, a deleted database), a probe write must commit
 /// before the gateway counts as ready again.
-async fn store_writes(admin: &Admin) -> Result<(), String> {
+async fn store_writes(shared: &Shared) -> Result<(), String> {
     let check = async {
-        match admin.store.health() {
+        match shared.store.health() {
             Ok(()) => {
-                admin.store.ping().await?;
-                admin.store.depth().await.map(drop)
+                shared.store.ping().await?;
+                shared.store.depth().await.map(drop)
             }
             Err(_) => {
                 // The probe's own commit may pass (a nearly full disk takes a small write) while
                 // the store's check still fails: the health after it is the answer.
-                admin.store.probe().await?;
-                admin.store.health()
+                shared.store.probe().await?;
+                shared.store.health()
             }
         }
     };

@@ -5,8 +5,9 @@
 //! Values are bytes: shown as text when they are UTF-8, else as base64. The plugin named must
 //! be configured (a typo answers 404 rather than an empty list).
 
-use super::{Admin, error};
+use super::{error, store_unavailable};
 use crate::queue::KvEntry;
+use crate::shared::Shared;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
@@ -53,48 +54,43 @@ fn impossible(key: &str) -> Option<Response> {
     key.contains('\0').then(|| error(StatusCode::BAD_REQUEST, "kv keys never hold NUL"))
 }
 
-fn unknown(admin: &Admin, plugin: &str) -> Option<Response> {
-    let known = admin.live.snapshot().config.plugins.contains_key(plugin);
+fn unknown(shared: &Shared, plugin: &str) -> Option<Response> {
+    let known = shared.live.snapshot().config.plugins.contains_key(plugin);
     (!known).then(|| error(StatusCode::NOT_FOUND, "no plugin of that name is configured"))
 }
 
-fn unavailable(e: crate::queue::StoreError) -> Response {
-    tracing::error!(error = %e, "cannot read plugin state");
-    error(StatusCode::SERVICE_UNAVAILABLE, "the store is not answering")
-}
-
-pub async fn list(State(admin): State<Admin>, Path(plugin): Path<String>, Query(q): Query<ListQuery>) -> Response {
-    if let Some(refused) = unknown(&admin, &plugin) {
+pub async fn list(State(shared): State<Shared>, Path(plugin): Path<String>, Query(q): Query<ListQuery>) -> Response {
+    if let Some(refused) = unknown(&shared, &plugin) {
         return refused;
     }
-    match admin.store.kv_list(&plugin, &q.prefix, q.limit.unwrap_or(100)).await {
+    match shared.store.kv_list(&plugin, &q.prefix, q.limit.unwrap_or(100)).await {
         Ok(entries) => {
             let keys: Vec<Value> = entries.iter().map(|e| entry_json(e, Some(PREVIEW_CHARS))).collect();
             Json(json!({ "plugin": plugin, "prefix": q.prefix, "count": keys.len(), "keys": keys })).into_response()
         }
-        Err(e) => unavailable(e),
+        Err(e) => store_unavailable(&e, "read plugin state"),
     }
 }
 
-pub async fn get(State(admin): State<Admin>, Path((plugin, key)): Path<(String, String)>) -> Response {
-    if let Some(refused) = unknown(&admin, &plugin).or_else(|| impossible(&key)) {
+pub async fn get(State(shared): State<Shared>, Path((plugin, key)): Path<(String, String)>) -> Response {
+    if let Some(refused) = unknown(&shared, &plugin).or_else(|| impossible(&key)) {
         return refused;
     }
-    match admin.store.kv_list(&plugin, &key, 1).await {
+    match shared.store.kv_list(&plugin, &key, 1).await {
         Ok(entries) => match entries.into_iter().find(|e| e.key == key) {
             Some(entry) => Json(entry_json(&entry, None)).into_response(),
             None => error(StatusCode::NOT_FOUND, "no such key"),
         },
-        Err(e) => unavailable(e),
+        Err(e) => store_unavailable(&e, "read plugin state"),
     }
 }
 
-pub async fn delete(State(admin): State<Admin>, Path((plugin, key)): Path<(String, String)>) -> Response {
-    if let Some(refused) = unknown(&admin, &plugin).or_else(|| impossible(&key)) {
+pub async fn delete(State(shared): State<Shared>, Path((plugin, key)): Path<(String, String)>) -> Response {
+    if let Some(refused) = unknown(&shared, &plugin).or_else(|| impossible(&key)) {
         return refused;
     }
-    match admin.store.kv_delete(&plugin, &key).await {
+    match shared.store.kv_delete(&plugin, &key).await {
         Ok(existed) => Json(json!({ "deleted": existed })).into_response(),
-        Err(e) => unavailable(e),
+        Err(e) => store_unavailable(&e, "read plugin state"),
     }
 }

@@ -5,8 +5,8 @@
 //! the age of the oldest due work from the store, asked once per scrape (left out when it does
 //! not answer in time). This file only formats: it never changes a counter.
 
-use super::Admin;
 use crate::metrics::{Bounds, Family, Histogram, Metrics};
+use crate::shared::Shared;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -19,14 +19,14 @@ const STORE_PATIENCE: Duration = Duration::from_millis(500);
 
 const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-pub async fn render(State(admin): State<Admin>) -> impl IntoResponse {
-    let depth = tokio::time::timeout(STORE_PATIENCE, admin.store.depth()).await.ok().and_then(Result::ok);
+pub async fn render(State(shared): State<Shared>) -> impl IntoResponse {
+    let depth = tokio::time::timeout(STORE_PATIENCE, shared.store.depth()).await.ok().and_then(Result::ok);
     let mut out = Text::default();
-    counters(&mut out, &admin.metrics);
-    destinations(&mut out, &admin);
-    reloads(&mut out, &admin);
+    counters(&mut out, &shared.metrics);
+    destinations(&mut out, &shared);
+    reloads(&mut out, &shared);
     let commit = "Time each store batch (many writes, one transaction) took to execute and commit, fsync included.";
-    out.histogram("switchyard_store_commit_seconds", commit, admin.store.commit_seconds());
+    out.histogram("switchyard_store_commit_seconds", commit, shared.store.commit_seconds());
     if let Some(d) = depth {
         out.gauge("switchyard_queue_events_pending", "Events stored and not yet fully dispatched.", d.events_pending);
         out.gauge("switchyard_queue_deliveries_pending", "Deliveries due or in flight.", d.deliveries_pending);
@@ -85,9 +85,9 @@ fn counters(out: &mut Text, m: &Metrics) {
 
 /// Per destination in the serving config: this gateway's limits, requests in flight, and
 /// whether the store holds it paused.
-fn destinations(out: &mut Text, admin: &Admin) {
-    let snapshot = admin.live.snapshot();
-    let pauses = admin.control.pauses();
+fn destinations(out: &mut Text, shared: &Shared) {
+    let snapshot = shared.live.snapshot();
+    let pauses = shared.control.pauses();
     let rows: Vec<_> = snapshot.config.destinations.values().collect();
     out.header(
         "switchyard_destination_paused",
@@ -106,7 +106,7 @@ fn destinations(out: &mut Text, admin: &Admin) {
         out.sample(
             "switchyard_destination_in_flight",
             &[("destination", &d.name)],
-            admin.control.view(&d.name).in_flight,
+            shared.control.view(&d.name).in_flight,
         );
     }
     let rate = "The destination's rate limit in deliveries per second, per gateway (absent: none).";
@@ -126,8 +126,8 @@ fn destinations(out: &mut Text, admin: &Admin) {
     }
 }
 
-fn reloads(out: &mut Text, admin: &Admin) {
-    let status = admin.live.status();
+fn reloads(out: &mut Text, shared: &Shared) {
+    let status = shared.live.status();
     let name = "switchyard_reloads_total";
     out.header(name, "counter", "Reloads of routes.toml and plugins since start, by outcome.");
     out.sample(name, &[("outcome", "applied")], status.applied_total);
@@ -136,7 +136,7 @@ fn reloads(out: &mut Text, admin: &Admin) {
     out.gauge("switchyard_config_last_reload_successful", ok, u64::from(status.applied));
     let at = status.at_ms as f64 / 1000.0;
     out.gauge("switchyard_config_last_reload_timestamp_seconds", "When the last load or reload finished.", at);
-    let snapshot = admin.live.snapshot();
+    let snapshot = shared.live.snapshot();
     out.gauge("switchyard_config_routes", "Routes in the serving config.", snapshot.config.routes.len());
     out.gauge("switchyard_config_plugins", "Plugins in the serving config.", snapshot.plugins.len());
 }

@@ -43,11 +43,9 @@ mod stream;
 pub use kv::value_json as kv_value_json;
 
 use crate::http_server::{HEADER_READ_TIMEOUT, Serving};
-use crate::metrics::Metrics;
-use crate::queue::Store;
-use crate::reload::Reloader;
+use crate::shared::Shared;
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::{FromRef, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Json, Response};
@@ -57,29 +55,20 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
 
-/// What the admin handlers read.
+/// What the admin listener's router holds: the gateway's shared handles (what the handlers
+/// read, through [`FromRef`]), and whether the listener is on a loopback address, where no
+/// token is needed.
 #[derive(Clone)]
 pub struct Admin {
-    pub live: Arc<Reloader>,
-    pub metrics: Arc<Metrics>,
-    pub store: Store,
-    /// Destinations' limits and breaker state in this gateway.
-    pub control: Arc<crate::delivery::Control>,
-    /// The gateway's reload request (what SIGHUP notifies).
-    pub reload: Arc<Notify>,
-    /// The last check of each source's registered hooks.
-    pub subscriptions: Arc<crate::subscriptions::heal::Checks>,
-    /// Whether the listener is on a loopback address, where no token is needed.
+    pub shared: Shared,
     pub loopback: bool,
-    /// What happens to events as it happens (`/api/stream`).
-    pub feed: crate::feed::Feed,
-    /// Accepted and delivered per interval, for the console's overview chart.
-    pub rates: Arc<crate::rates::Rates>,
-    /// Fires at shutdown: live streams end then (connections close after their request).
-    pub stopping: CancellationToken,
+}
+
+impl FromRef<Admin> for Shared {
+    fn from_ref(admin: &Admin) -> Shared {
+        admin.shared.clone()
+    }
 }
 
 /// The shortest admin token accepted on an address other machines can reach: long enough that
@@ -113,8 +102,8 @@ pub fn check_exposure(addr: SocketAddr, token: Option<&str>) -> Result<(), Expos
 }
 
 /// `GET /api/subscriptions`: the last check of each source's registered hooks.
-async fn subscriptions(axum::extract::State(admin): axum::extract::State<Admin>) -> axum::Json<serde_json::Value> {
-    axum::Json(serde_json::json!({ "sources": admin.subscriptions.last() }))
+async fn subscriptions(State(shared): State<Shared>) -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({ "sources": shared.checks.last() }))
 }
 
 /// The admin router.
@@ -144,7 +133,7 @@ pub fn router(admin: Admin) -> Router {
         .merge(console::pages())
         .merge(protected)
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such admin endpoint") })
-        .layer(middleware::from_fn_with_state(admin.clone(), guard::guard))
+        .layer(middleware::from_fn_with_state(admin.shared.clone(), guard::guard))
         .with_state(admin)
 }
 
@@ -152,14 +141,13 @@ pub fn router(admin: Admin) -> Router {
 /// until `shutdown`.
 pub fn start(
     listener: TcpListener,
-    mut admin: Admin,
+    shared: Shared,
     tls: Option<Arc<rustls::ServerConfig>>,
-    shutdown: CancellationToken,
 ) -> Result<(SocketAddr, impl Future<Output = ()> + Send + 'static), StartError> {
     let addr = listener.local_addr()?;
-    check_exposure(addr, admin.live.snapshot().config.server.admin_token.as_deref())?;
-    admin.loopback = addr.ip().is_loopback();
-    admin.stopping = shutdown.clone();
+    check_exposure(addr, shared.live.snapshot().config.server.admin_token.as_deref())?;
+    let shutdown = shared.shutdown.child_token();
+    let admin = Admin { shared, loopback: addr.ip().is_loopback() };
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(admin_addr = %addr, scheme, "admin listening: / (console) /health /ready /metrics /api/*");
     let serving = Serving { router: router(admin), tls, header_timeout: HEADER_READ_TIMEOUT };
@@ -178,7 +166,7 @@ pub enum StartError {
 /// Lets a request through when it carries the configured bearer token (or, on loopback, when
 /// none is configured); anything else gets 401.
 async fn require_token(State(admin): State<Admin>, request: Request, next: Next) -> Response {
-    let wanted = admin.live.snapshot().config.server.admin_token.clone();
+    let wanted = admin.shared.live.snapshot().config.server.admin_token.clone();
     let allowed = match (&wanted, bearer(request.headers())) {
         (None, _) => admin.loopback,
         (Some(wanted), Some(given)) => bool::from(wanted.as_bytes().ct_eq(given.as_bytes())),
@@ -203,13 +191,41 @@ fn error(status: StatusCode, reason: &str) -> Response {
     (status, Json(serde_json::json!({ "error": reason, "status": status.as_u16() }))).into_response()
 }
 
+/// The store failed what an admin request needed (`doing`, for the log): 503.
+fn store_unavailable(e: &crate::queue::StoreError, doing: &str) -> Response {
+    tracing::error!(error = %e, "cannot {doing}");
+    error(StatusCode::SERVICE_UNAVAILABLE, "the store is not answering")
+}
+
+/// A listing as `{"<key>": [...], "count": n}`, or 503 when the store failed to read it.
+fn listed<T: serde::Serialize>(key: &str, found: Result<Vec<T>, crate::queue::StoreError>) -> Response {
+    match found {
+        Ok(items) => Json(serde_json::json!({ key: items, "count": items.len() })).into_response(),
+        Err(e) => store_unavailable(&e, &format!("list {}", key.replace('_', " "))),
+    }
+}
+
+/// `?limit=N` on a listing.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    limit: Option<usize>,
+}
+
+impl ListQuery {
+    /// The limit asked for, `default` when none was, never above `max`.
+    fn within(&self, default: usize, max: usize) -> usize {
+        self.limit.unwrap_or(default).min(max)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn only_loopback_may_go_without_a_token() {
-        let addr = |s: &str| s.parse::<SocketAddr>().unwrap_or_else(|e| panic!("{e}"));
+        let addr = |s: &str| s.parse::<SocketAddr>().unwrap();
         assert!(check_exposure(addr("127.0.0.1:9090"), None).is_ok());
         assert!(check_exposure(addr("[::1]:9090"), None).is_ok());
         assert!(check_exposure(addr("0.0.0.0:9090"), Some("a-long-random-token-1234")).is_ok());
@@ -219,7 +235,7 @@ mod tests {
 
     #[test]
     fn a_blank_or_short_token_is_refused_off_loopback_and_a_sixteen_character_one_is_not() {
-        let exposed = "0.0.0.0:9090".parse::<SocketAddr>().unwrap_or_else(|e| panic!("{e}"));
+        let exposed = "0.0.0.0:9090".parse::<SocketAddr>().unwrap();
         for weak in ["t", "                    ", "fifteen-chars-x"] {
             let refused = check_exposure(exposed, Some(weak)).map_err(|e| e.to_string());
             assert!(refused.is_err_and(|e| e.contains("shorter than 16")), "{weak:?}");

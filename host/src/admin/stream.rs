@@ -19,9 +19,10 @@
 //! second per stream; past that budget it is left out, and the stream says how many with
 //! `event: unnamed`.
 
+use super::error;
 use super::filter::Filter;
-use super::{Admin, error};
 use crate::feed::{Happening, Kind, Listener};
+use crate::shared::Shared;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -59,7 +60,7 @@ pub struct StreamQuery {
     digest: Option<u64>,
 }
 
-pub async fn stream(State(admin): State<Admin>, Query(q): Query<StreamQuery>) -> Response {
+pub async fn stream(State(shared): State<Shared>, Query(q): Query<StreamQuery>) -> Response {
     let filter = match Filter::new(q.source.as_deref(), q.scope.as_deref(), q.failed) {
         Ok(filter) => filter,
         Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
@@ -69,24 +70,24 @@ pub async fn stream(State(admin): State<Admin>, Query(q): Query<StreamQuery>) ->
     if let Some(every) = digest
         && !filter.by_name()
     {
-        let Some(watcher) = admin.feed.watch() else { return too_many() };
+        let Some(watcher) = shared.feed.watch() else { return too_many() };
         let tally = Tally {
-            feed: admin.feed.clone(),
+            feed: shared.feed.clone(),
             _watcher: watcher,
             failed_only: q.failed,
             every,
-            last: admin.feed.counts(),
-            stopping: admin.stopping.clone(),
+            last: shared.feed.counts(),
+            stopping: shared.shutdown.clone(),
         };
         return sse(futures_util::stream::unfold(tally, |mut tally| async move {
             let event = tally.next().await?;
             Some((Ok::<_, Infallible>(event), tally))
         }));
     }
-    let Some(listener) = admin.feed.listen() else { return too_many() };
-    let lookups = Lookups { store: admin.store.clone(), window: tokio::time::Instant::now(), spent: 0, unnamed: 0 };
+    let Some(listener) = shared.feed.listen() else { return too_many() };
+    let lookups = Lookups { store: shared.store.clone(), window: tokio::time::Instant::now(), spent: 0, unnamed: 0 };
     let follow =
-        Follow { listener, filter, names: Names::default(), lookups, stopping: admin.stopping.clone(), digest };
+        Follow { listener, filter, names: Names::default(), lookups, stopping: shared.shutdown.clone(), digest };
     sse(futures_util::stream::unfold(follow, |mut follow| async move {
         let event = follow.next().await?;
         Some((Ok::<_, Infallible>(event), follow))

@@ -5,9 +5,9 @@
 //! and every gateway sharing it acts on it within a second. Requests in flight are in each
 //! gateway's memory, so they are on `GET /api/destinations`, not here.
 
+use super::ConfigArg;
 use crate::queue::PausedBy;
 use clap::Subcommand;
-use std::path::PathBuf;
 
 /// `switchyard destinations …`
 #[derive(Debug, Subcommand)]
@@ -17,8 +17,8 @@ pub enum DestinationsCommand {
         /// Print JSON lines instead of a table.
         #[arg(long)]
         json: bool,
-        #[arg(long, short, default_value = "routes.toml")]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
     },
     /// Stop sending to a destination: its deliveries wait, keeping their attempts.
     Pause {
@@ -26,14 +26,14 @@ pub enum DestinationsCommand {
         /// Why, for whoever looks next.
         #[arg(long, default_value = "paused by an operator")]
         reason: String,
-        #[arg(long, short, default_value = "routes.toml")]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
     },
     /// Send to a paused destination again: its waiting deliveries go out within its limits.
     Resume {
         name: String,
-        #[arg(long, short, default_value = "routes.toml")]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
     },
 }
 

@@ -6,11 +6,13 @@
 //! safe anywhere.
 
 use crate::config::Config;
-use crate::config::filter::key_at;
+use crate::config::model::Route;
+use crate::routing::{Table, Verdict};
 use crate::scope::Scope;
 use anyhow::Context;
 use std::fmt::Write;
 use std::path::Path;
+use std::sync::Arc;
 
 pub fn run(path: &Path, scope: &str, source: Option<&str>, body: Option<&Path>) -> anyhow::Result<bool> {
     let config = crate::config::load(path, &crate::config::process_env).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -22,15 +24,16 @@ pub fn run(path: &Path, scope: &str, source: Option<&str>, body: Option<&Path>) 
     Ok(true)
 }
 
-/// The report `explain` prints. With `body`, each route says whether its filter holds for it.
+/// The report `explain` prints. With `body`, each route says whether its filter holds for it
+/// and the order key it gives, as dispatch decides them ([`crate::routing`]).
 pub fn explain(config: &Config, scope: &str, source: Option<&str>, body: Option<&[u8]>) -> String {
-    let json = body.map(|b| serde_json::from_slice::<serde_json::Value>(b).ok());
+    let table = Table::new(Arc::new(config.clone()));
     let parsed = Scope::new(scope);
     let mut out = String::new();
     let segments = parsed.segments().iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(" ");
     let _ = writeln!(out, "scope `{scope}` (segments: {segments})");
     let mut shown = 0;
-    for m in crate::explain::explain(config, scope, source) {
+    for m in table.select(source, scope, body) {
         let (route, pattern) = (m.route, m.pattern);
         if let Some(only) = m.other_source {
             let _ = writeln!(
@@ -45,59 +48,45 @@ pub fn explain(config: &Config, scope: &str, source: Option<&str>, body: Option<
         if let Some(only) = &route.source {
             let _ = write!(out, ", source `{only}`");
         }
-        let _ = write!(
-            out,
-            " → plugin {}",
-            route.plugin.as_deref().map_or("(none: forwarded as received)".into(), |p| format!("`{p}`"))
-        );
-        let _ = writeln!(out, " → [{}]", route.to.join(", "));
+        let plugin = route.plugin.as_deref().map_or("(none: forwarded as received)".into(), |p| format!("`{p}`"));
+        let _ = writeln!(out, " → plugin {plugin} → [{}]", route.to.join(", "));
         if !m.params.is_empty() {
             let params = m.params.iter().map(|(k, v)| format!("{k} = {v:?}")).collect::<Vec<_>>().join(", ");
             let _ = writeln!(out, "     params: {params}");
         }
-        if !route.filter.is_empty() {
-            let conditions = route.filter.0.iter().map(ToString::to_string).collect::<Vec<_>>().join(", and ");
-            let _ = writeln!(out, "     filter: {conditions}");
-            match &json {
-                None => {}
-                Some(None) => {
-                    let _ =
-                        writeln!(out, "     → the body is not JSON: the filter does not hold, the route is skipped");
-                }
-                Some(Some(value)) => match route.filter.first_failing(Some(value)) {
-                    None => {
-                        let _ = writeln!(out, "     → holds for this body");
-                    }
-                    Some(failing) => {
-                        let found = value.pointer(&failing.pointer).map_or("nothing".to_string(), ToString::to_string);
-                        let _ = writeln!(
-                            out,
-                            "     → does not hold: {} found {found}; the route is skipped, its plugin not called",
-                            failing.pointer
-                        );
-                    }
-                },
-            }
-        }
-        if let Some(pointer) = &route.order_by {
-            let _ = write!(out, "     order_by: {pointer}");
-            match &json {
-                Some(value) => match key_at(value.as_ref(), pointer) {
-                    Some(key) => {
-                        let _ = writeln!(out, " → key {key:?}: delivered one at a time, in order, per destination");
-                    }
-                    None => {
-                        let _ = writeln!(out, " → no key in this body: its deliveries are not ordered");
-                    }
-                },
-                None => {
-                    let _ = writeln!(out);
-                }
-            }
-        }
+        write_filter(&mut out, route, &m.filter);
+        write_order(&mut out, route, body.is_some(), m.order_key.as_deref());
     }
     if shown == 0 {
         let _ = writeln!(out, "  no route matches: such an event is accepted and delivered nowhere");
     }
     out
+}
+
+/// The route's filter, and with a body, what it says of it.
+fn write_filter(out: &mut String, route: &Route, verdict: &Verdict) {
+    if route.filter.is_empty() {
+        return;
+    }
+    let conditions = route.filter.0.iter().map(ToString::to_string).collect::<Vec<_>>().join(", and ");
+    let _ = writeln!(out, "     filter: {conditions}");
+    let _ = match verdict {
+        Verdict::NoFilter | Verdict::Unknown => Ok(()),
+        Verdict::Holds => writeln!(out, "     → holds for this body"),
+        Verdict::Fails { pointer, found } => {
+            let found = found.as_deref().unwrap_or("nothing");
+            writeln!(out, "     → does not hold: {pointer} found {found}; the route is skipped, its plugin not called")
+        }
+    };
+}
+
+/// The route's `order_by`, and with a body, the key it gives.
+fn write_order(out: &mut String, route: &Route, with_body: bool, key: Option<&str>) {
+    let Some(pointer) = &route.order_by else { return };
+    let _ = write!(out, "     order_by: {pointer}");
+    let _ = match (with_body, key) {
+        (false, _) => writeln!(out),
+        (true, Some(key)) => writeln!(out, " → key {key:?}: delivered one at a time, in order, per destination"),
+        (true, None) => writeln!(out, " → no key in this body: its deliveries are not ordered"),
+    };
 }

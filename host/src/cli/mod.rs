@@ -3,7 +3,7 @@
 mod check;
 mod destinations;
 mod dlq;
-mod explain;
+pub(crate) mod explain;
 mod kv;
 mod nodes;
 mod plugin_new;
@@ -32,12 +32,29 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// `--config FILE`: the routing table a command reads, `routes.toml` in the working directory
+/// unless given here or in `SWITCHYARD_CONFIG` (what the container image sets).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConfigArg {
+    /// The routing table.
+    #[arg(long = "config", short = 'c', default_value = "routes.toml", env = "SWITCHYARD_CONFIG")]
+    pub path: PathBuf,
+}
+
+impl std::ops::Deref for ConfigArg {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.path
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve webhooks as routes.toml says, reloading it when it or a plugin changes.
     Serve {
-        #[arg(long, short, default_value = "routes.toml")]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
         /// Do not watch files for changes (SIGHUP still reloads).
         #[arg(long)]
         no_watch: bool,
@@ -47,8 +64,8 @@ pub enum Command {
     },
     /// Validate the config and compile every plugin; exit non-zero on any error.
     Check {
-        #[arg(long, short, default_value = "routes.toml")]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
     },
     /// Show which routes a scope matches, in order, with captured parameters and filters.
     Explain {
@@ -60,8 +77,8 @@ pub enum Command {
         /// A body (JSON file): say whether each route's filter holds for it, and its order key.
         #[arg(long)]
         body: Option<PathBuf>,
-        #[arg(long, short, default_value = "routes.toml")]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
     },
     /// Run stored events through the current routes and plugins again.
     Replay(replay::ReplayArgs),
@@ -82,8 +99,8 @@ pub enum Command {
         /// Print JSON lines instead of a table.
         #[arg(long)]
         json: bool,
-        #[arg(long, short, default_value = "routes.toml")]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
     },
     /// Inspect and replay the dead-letter queue.
     Dlq {
@@ -117,8 +134,8 @@ pub enum Command {
         /// Where to POST (default: http://{server.listen}/hooks/{source}).
         #[arg(long)]
         url: Option<String>,
-        #[arg(long, short, default_value = "routes.toml")]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
     },
 }
 
@@ -142,8 +159,8 @@ pub enum DlqCommand {
         /// Print JSON lines instead of a table.
         #[arg(long)]
         json: bool,
-        #[arg(long, short, default_value = "routes.toml")]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
     },
     /// Send dead letters again: one by id, all of them, or those of one destination.
     Replay {
@@ -154,8 +171,8 @@ pub enum DlqCommand {
         all: bool,
         #[arg(long)]
         destination: Option<String>,
-        #[arg(long, short, default_value = "routes.toml")]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
     },
 }
 
@@ -183,22 +200,22 @@ pub enum KvCommand {
         /// Print JSON lines instead of `key<TAB>value`.
         #[arg(long)]
         json: bool,
-        #[arg(long, short, default_value = "routes.toml")]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
     },
     /// Print the value of one key.
     Get {
         plugin: String,
         key: String,
-        #[arg(long, short, default_value = "routes.toml")]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
     },
     /// Delete one key.
     Delete {
         plugin: String,
         key: String,
-        #[arg(long, short, default_value = "routes.toml")]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
     },
 }
 
@@ -234,7 +251,7 @@ pub async fn main(cli: Cli) -> std::process::ExitCode {
 /// Runs the parsed command; `Ok(false)` means "ran, but found problems" (exit status 1).
 pub async fn run(cli: Cli) -> anyhow::Result<bool> {
     match cli.command {
-        Command::Serve { config, no_watch, grace } => serve::run(config, !no_watch, grace).await,
+        Command::Serve { config, no_watch, grace } => serve::run(config.path, !no_watch, grace).await,
         Command::Check { config } => check::run(&config).await,
         Command::Dlq { command } => dlq::run(command).await,
         Command::Kv { command } => kv::run(command).await,

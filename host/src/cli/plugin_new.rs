@@ -181,6 +181,6 @@ fn readme(lang: Lang) -> String {
         }
     };
     format!(
-        "# {{{{name}}}}\n\nA Switchyard plugin.\n\n```sh\n{build}                 # → {wasm}\nswitchyard plugin run {wasm} --sample bigcommerce:store/order/created            # try it\nswitchyard plugin run {wasm} --sample bigcommerce:store/order/created --expect expected.json   # the test\n```\n\n{sdk_note}\n\nThen add it to routes.toml:\n\n```toml\n[plugins.{{{{name}}}}]\npath = \"…/{wasm}\"\n\n[[routes]]\nmatch = \"store/order/*\"\nplugin = \"{{{{name}}}}\"\nto = [\"erp\"]\n```\n\n`wit/` is the plugin contract (`switchyard:plugin@0.2.0`), copied in.\n"
+        "# {{{{name}}}}\n\nA Switchyard plugin.\n\n```sh\n{build}                 # → {wasm}\nswitchyard plugin run {wasm} --sample bigcommerce:store/order/created            # try it\nswitchyard plugin run {wasm} --sample bigcommerce:store/order/created --expect expected.json   # the test\n```\n\n{sdk_note}\n\nThen add it to routes.toml:\n\n```toml\n[plugins.{{{{name}}}}]\npath = \"…/{wasm}\"\n\n[[routes]]\nmatch = \"store/order/*\"\nplugin = \"{{{{name}}}}\"\nto = [\"erp\"]\n```\n\n`wit/` is the plugin contract (`switchyard:plugin@0.3.0`), copied in.\n"
     )
 }

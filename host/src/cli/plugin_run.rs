@@ -9,7 +9,9 @@
 //! duration and the peak memory; the plugin's log lines go to stderr as the gateway's would.
 
 use crate::config::model::PluginSpec;
-use crate::plugin::{Action, CallContext, CompiledPlugin, ComponentCache, Event, MemoryKv, PluginEngine};
+use crate::plugin::{
+    Action, CallContext, CompiledPlugin, ComponentCache, MemoryKv, PluginEngine, PluginEvent as Event,
+};
 use crate::queue::{KvOp, KvWrite};
 use anyhow::Context;
 use serde_json::{Value, json};

@@ -4,8 +4,8 @@
 //! and the serving gateway runs them within a moment under the routes.toml it serves — so add
 //! or fix the route first, then replay. What is selected and how is [`crate::replay`].
 
+use super::ConfigArg;
 use crate::replay::{self, ReplayError, Request};
-use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 #[command(group = clap::ArgGroup::new("which").required(true).args(["event", "since"]))]
@@ -31,8 +31,8 @@ pub struct ReplayArgs {
     /// Say what would be replayed, and change nothing.
     #[arg(long)]
     dry_run: bool,
-    #[arg(long, short, default_value = "routes.toml")]
-    config: PathBuf,
+    #[command(flatten)]
+    config: ConfigArg,
 }
 
 pub async fn run(args: ReplayArgs) -> anyhow::Result<bool> {

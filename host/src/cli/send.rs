@@ -7,7 +7,7 @@
 //! config, POSTs, and prints. It never verifies anything and never prints a secret.
 
 use crate::config::Config;
-use crate::sources::provider::{self, SampleError};
+use crate::providers::{self as provider, SampleError};
 use anyhow::Context;
 use serde_json::Value;
 use std::path::{Path, PathBuf};

@@ -3,7 +3,7 @@
 //! the platform puts it.
 
 use super::*;
-use crate::sources::provider::Inbound;
+use crate::providers::contract::Inbound;
 use serde_json::json;
 
 const NOW: i64 = 1_700_000_000;

@@ -3,9 +3,10 @@
 //! finds nothing to do); `status` lists every hook with whether it is active. Tokens are never
 //! printed: stores are named by their hash.
 
-use crate::subscriptions;
+use super::ConfigArg;
+use crate::providers::bigcommerce::hooks as subscriptions;
 use clap::{Args, Subcommand};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// `switchyard subscriptions …`
 #[derive(Debug, Subcommand)]
@@ -19,8 +20,8 @@ pub enum SubscriptionsCommand {
         /// Only this source.
         #[arg(long)]
         source: Option<String>,
-        #[arg(long, short, default_value = "routes.toml")]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
     },
 }
 
@@ -33,8 +34,8 @@ pub struct PlanArgs {
     /// Also delete hooks this gateway did not make (the plan lists them).
     #[arg(long)]
     prune: bool,
-    #[arg(long, short, default_value = "routes.toml")]
-    config: PathBuf,
+    #[command(flatten)]
+    config: ConfigArg,
 }
 
 pub async fn run(command: SubscriptionsCommand) -> anyhow::Result<bool> {

@@ -6,11 +6,11 @@
 //! terminal (and `NO_COLOR` is unset); values from webhooks are printed escaped, so a scope
 //! cannot move the cursor. Ctrl-C ends it with status 0.
 
+use super::ConfigArg;
 use crate::feed::Happening;
 use crate::telemetry::Escaped;
 use anyhow::Context;
 use std::io::IsTerminal;
-use std::path::PathBuf;
 
 /// Most bytes of one stream block kept while waiting for its end; a longer one is dropped.
 const MAX_BLOCK: usize = 64 * 1024;
@@ -29,8 +29,8 @@ pub struct TailArgs {
     /// The admin listener's base URL (default: `http://{server.admin}` from the config).
     #[arg(long)]
     admin_url: Option<String>,
-    #[arg(long, short, default_value = "routes.toml")]
-    config: PathBuf,
+    #[command(flatten)]
+    config: ConfigArg,
 }
 
 pub async fn run(args: TailArgs) -> anyhow::Result<bool> {

@@ -157,7 +157,7 @@ mod tests {
     use super::*;
 
     fn entry(s: &str) -> AllowedHost {
-        s.parse().unwrap_or_else(|e| panic!("{e}"))
+        s.parse().unwrap()
     }
 
     #[test]

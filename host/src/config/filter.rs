@@ -131,10 +131,7 @@ mod tests {
         Filter(
             entries
                 .iter()
-                .map(|(p, v)| Condition {
-                    pointer: (*p).to_string(),
-                    accepted: accepted_values(v).unwrap_or_else(|e| panic!("{e}")),
-                })
+                .map(|(p, v)| Condition { pointer: (*p).to_string(), accepted: accepted_values(v).unwrap() })
                 .collect(),
         )
     }

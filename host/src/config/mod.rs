@@ -12,6 +12,7 @@
 
 pub mod allowed_host;
 mod compile;
+pub mod defaults;
 mod error;
 pub mod filter;
 pub mod headers;
@@ -134,7 +135,7 @@ mod tests {
             };
             let err_file = file.with_extension("err");
             if std::env::var_os("SWITCHYARD_BLESS").is_some() {
-                std::fs::write(&err_file, format!("{got}\n")).unwrap_or_else(|e| panic!("{e}"));
+                std::fs::write(&err_file, format!("{got}\n")).unwrap();
             }
             let want = std::fs::read_to_string(&err_file).unwrap_or_default();
             assert_eq!(got.trim(), want.trim(), "message for {}", file.display());

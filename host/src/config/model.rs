@@ -279,6 +279,17 @@ impl Default for RetryPolicy {
     }
 }
 
+impl RetryPolicy {
+    /// How long to wait before try `attempt` + 1 (`attempt` ≥ 1): `first` doubling with each
+    /// attempt up to `max`, spread ±20% by `jitter` (0 to 1) so that work failed together is
+    /// not retried together. Both dispatch (plugins asking to retry) and delivery use it.
+    pub fn backoff(&self, attempt: u32, jitter: f64) -> Duration {
+        let exponent = attempt.saturating_sub(1).min(30);
+        let base = self.first.saturating_mul(1u32 << exponent).min(self.max);
+        base.mul_f64(0.8 + 0.4 * jitter.clamp(0.0, 1.0)).min(self.max)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Route {
     pub name: String,
@@ -292,47 +303,4 @@ pub struct Route {
     pub order_by: Option<String>,
 }
 
-/// Defaults, in one place so the README and `check` agree with the code.
-pub mod defaults {
-    pub const LISTEN: &str = "0.0.0.0:8080";
-    pub const ADMIN: &str = "127.0.0.1:9090";
-    pub const MAX_BODY: usize = 1 << 20;
-    /// Events handled at once. Plugin calls are async and cheap to hold; what bounds throughput
-    /// is the store's commit latency, so many events in flight keep group commits full.
-    pub const WORKERS: u64 = 128;
-    pub const PLUGIN_TIMEOUT_MS: u64 = 50;
-    pub const PLUGIN_MEMORY_MB: u64 = 32;
-    /// The most memory one plugin instance may be given; the pooling allocator reserves for it.
-    pub const PLUGIN_MEMORY_MB_MAX: u64 = 1024;
-    pub const PLUGIN_MAX_OUTPUT: u64 = 1 << 20;
-    /// Enough for any fan-out a handler means (an order split into its line items), far below
-    /// what a plugin emitting its own scope would set off (10 per call is 10⁸ at depth 8).
-    pub const PLUGIN_MAX_EMITS: u32 = 100;
-    /// An API that has not answered within 10 s is better retried later.
-    pub const FETCH_TIMEOUT_MS: u64 = 10_000;
-    pub const MAX_FETCHES: u64 = 10;
-    pub const MAX_FETCH_BODY: u64 = 4 << 20;
-    pub const CALL_TIMEOUT_MS: u64 = 30_000;
-    pub const KV_MAX_VALUE: u64 = 64 << 10;
-    pub const KV_MAX_KEYS: u64 = 100_000;
-    /// One call's writes: enough for any plugin that keeps state per event, small enough that
-    /// one event's commit holds the store's writer for milliseconds, not seconds.
-    pub const KV_MAX_WRITES: u64 = 1_000;
-    pub const KV_MAX_PENDING: u64 = 1 << 20;
-    /// Events one reused instance serves before a fresh one replaces it.
-    pub const REUSE_MAX: u64 = 1_000;
-    pub const DESTINATION_TIMEOUT_MS: u64 = 5_000;
-    /// Enough failures in a row that a destination is down, not flaky.
-    pub const PAUSE_AFTER: u32 = 20;
-    pub const PROBE_EVERY_SECS: u64 = 30;
-    /// The replay window where a platform signs a timestamp: what the Standard Webhooks and
-    /// Stripe libraries use (5 minutes).
-    pub const TOLERANCE_SECS: i64 = 300;
-    /// A day: platforms retry a delivery whose answer was lost within minutes to hours.
-    pub const DEDUP_WINDOW_SECS: u64 = 86_400;
-    pub const BIGCOMMERCE_API: &str = "https://api.bigcommerce.com";
-    pub const SUBSCRIPTIONS_CHECK_EVERY_SECS: u64 = 600;
-    pub const STORAGE_URL: &str = "sqlite://switchyard.db";
-    pub const RETENTION_HOURS: u64 = 7 * 24;
-    pub const LEASE_SECS: u64 = 15;
-}
+pub use super::defaults;

@@ -7,8 +7,8 @@
 //! same check. This file knows no header a platform sends and verifies nothing; it must never
 //! put a secret or a required header's value into an error or a `Debug` output.
 
+use super::defaults;
 use super::headers;
-use super::model::defaults;
 use super::units::WhsecKey;
 use std::fmt;
 use std::str::FromStr;

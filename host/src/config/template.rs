@@ -284,7 +284,7 @@ mod tests {
 
     #[test]
     fn params_are_listed_and_a_missing_one_is_an_error() {
-        let t = NameTemplate::parse(Broker::Nats, "a.{shop}.{scope}").unwrap_or_else(|e| panic!("{e}"));
+        let t = NameTemplate::parse(Broker::Nats, "a.{shop}.{scope}").unwrap();
         assert_eq!(t.params().collect::<Vec<_>>(), ["shop"]);
         assert_eq!(t.render(&vars("x")), Err(TemplateError::MissingParam("shop".into())));
         assert!(NameTemplate::parse(Broker::Nats, "fixed.name").is_ok());

@@ -2,7 +2,7 @@
 //! the store (its deliveries wait there, keeping their attempts); while paused, one delivery is
 //! tried every `probe_every`, and the first that succeeds resumes it.
 //!
-//! Failures are counted per gateway ([`super::control::Gate`]); the pause itself is in the
+//! Failures are counted per gateway ([`crate::control::Gate`]); the pause itself is in the
 //! store, so every gateway sharing it stops sending, and one gateway at a time claims each
 //! probe. [`watch`] re-reads the store's pauses every second (an operator's pause from another
 //! gateway or the CLI is seen within that) and starts the probes that are due. Every change of
@@ -42,12 +42,12 @@ pub(super) async fn trip(deliverer: &Deliverer, destination: &Destination, failu
     let name = &destination.name;
     let every = destination.limits.probe_every;
     let reason = format!("{failures} failed attempts in a row; the last: {last_error}");
-    match deliverer.store.pause_destination(name, PausedBy::Breaker, &reason, Some(every)).await {
+    match deliverer.shared.store.pause_destination(name, PausedBy::Breaker, &reason, Some(every)).await {
         Ok(true) => {
-            deliverer.metrics.destination_changed(name, "paused");
+            deliverer.shared.metrics.destination_changed(name, "paused");
             let probe_every_ms = every.as_millis() as u64;
             tracing::warn!(destination = %name, failures, probe_every_ms, "destination paused: {}", Escaped(last_error));
-            deliverer.control.update_pause(name, Some(pause_record(name, reason, every)));
+            deliverer.shared.control.update_pause(name, Some(pause_record(name, reason, every)));
         }
         Ok(false) => {}
         Err(e) => {
@@ -67,23 +67,23 @@ pub(super) async fn probed(
     let name = &destination.name;
     match &outcome {
         DeliveryOutcome::Delivered => {
-            match deliverer.store.resume_destination(name, true).await {
+            match deliverer.shared.store.resume_destination(name, true).await {
                 Ok(true) => {
-                    deliverer.metrics.destination_changed(name, "resumed");
+                    deliverer.shared.metrics.destination_changed(name, "resumed");
                     tracing::info!(destination = %name, "probe succeeded: destination resumed");
                 }
                 Ok(false) => {}
                 Err(e) => tracing::error!(destination = %name, error = %e, "probe succeeded but cannot resume"),
             }
-            deliverer.control.update_pause(name, None);
-            deliverer.control.gate(name).reset_failures();
+            deliverer.shared.control.update_pause(name, None);
+            deliverer.shared.control.gate(name).reset_failures();
             deliverer.count(name, leased.attempts + 1, &outcome);
             deliverer.record(leased, outcome).await;
         }
         DeliveryOutcome::Retry { error, .. } | DeliveryOutcome::Dead { error } => {
             let next_ms = destination.limits.probe_every.as_millis() as u64;
             tracing::info!(destination = %name, next_probe_in_ms = next_ms, "probe failed; still paused: {}", Escaped(error));
-            deliverer.metrics.delivery_attempted(name, "probe_failed");
+            deliverer.shared.metrics.delivery_attempted(name, "probe_failed");
             let id = leased.delivery.id.clone();
             deliverer.hand_back(&id, None, Some(format!("probe failed: {error}"))).await;
         }
@@ -95,7 +95,7 @@ pub(super) async fn probed(
 pub(super) async fn watch(deliverer: Arc<Deliverer>, probes: TaskTracker, shutdown: CancellationToken) {
     loop {
         // A store that cannot answer keeps the pauses last read.
-        let Ok(pauses) = deliverer.store.destination_pauses().await else {
+        let Ok(pauses) = deliverer.shared.store.destination_pauses().await else {
             tokio::select! {
                 _ = tokio::time::sleep(WATCH_EVERY) => continue,
                 _ = shutdown.cancelled() => return,
@@ -103,13 +103,13 @@ pub(super) async fn watch(deliverer: Arc<Deliverer>, probes: TaskTracker, shutdo
         };
         let breaker: Vec<DestinationPause> =
             pauses.iter().filter(|p| p.paused_by == PausedBy::Breaker).cloned().collect();
-        deliverer.control.set_pauses(pauses);
-        let snapshot = deliverer.live.snapshot();
+        deliverer.shared.control.set_pauses(pauses);
+        let snapshot = deliverer.shared.live.snapshot();
         deliverer.brokers.retain(&snapshot.config.destinations);
         for pause in breaker {
             let Some(destination) = snapshot.config.destinations.get(&pause.destination) else { continue };
             let every = destination.limits.probe_every;
-            if let Ok(Some(leased)) = deliverer.store.claim_probe(&pause.destination, every, LEASE).await {
+            if let Ok(Some(leased)) = deliverer.shared.store.claim_probe(&pause.destination, every, LEASE).await {
                 let d = deliverer.clone();
                 probes.spawn(async move { d.run_one(leased, true).await });
             }

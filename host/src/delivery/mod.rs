@@ -17,28 +17,25 @@
 mod breaker;
 mod brokers;
 mod clients;
-pub mod control;
 pub mod retry;
 
 pub use clients::Clients;
-pub use control::Control;
 
 use crate::config::model::{Destination, NameVars, Target};
 use crate::config::{ShownUrl, headers};
+use crate::control::Admission;
 use crate::feed::{Happening, Kind};
 use crate::metrics::Metrics;
-use crate::queue::{AttemptLog, DeliveryOutcome, LeasedDelivery, NewDelivery, Store};
-use crate::reload::Reloader;
+use crate::queue::{AttemptLog, DeliveryOutcome, LeasedDelivery, NewDelivery};
+use crate::shared::Shared;
 use crate::standard_webhooks;
 use crate::telemetry::{Escaped, RateLimited, RateLimitedByKey};
 use crate::workers::Work;
 use brokers::{Brokers, Message, PublishError};
-use control::Admission;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use retry::Attempt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
@@ -56,51 +53,29 @@ const RECORD_MAX: Duration = Duration::from_secs(1);
 
 /// What every attempt needs; the worker loop runs leased deliveries through it.
 struct Deliverer {
-    live: Arc<Reloader>,
-    store: Store,
+    shared: Shared,
     clients: Clients,
     brokers: Brokers,
-    metrics: Arc<Metrics>,
-    control: Arc<Control>,
     /// Outcomes that cannot be recorded are logged at a bounded rate (a full disk fails them all).
-    unrecorded: RateLimited,
+    store_errors: RateLimited,
     /// Failed attempts are logged at most once a second per destination (an outage without the
     /// breaker fails every attempt); the metrics and the console count each one.
     failures: RateLimitedByKey,
-    /// Where attempts are announced (the console, `switchyard tail`).
-    feed: crate::feed::Feed,
-    shutdown: CancellationToken,
 }
 
-/// What the delivery loop runs with.
-pub struct Parts {
-    pub live: Arc<Reloader>,
-    pub store: Store,
-    pub clients: Clients,
-    pub metrics: Arc<Metrics>,
-    pub control: Arc<Control>,
-    pub feed: crate::feed::Feed,
-}
-
-/// Runs until `shutdown`, then waits for requests in flight.
-pub async fn run(parts: Parts, shutdown: CancellationToken) {
-    let Parts { live, store, clients, metrics, control, feed } = parts;
-    let handed = match store.hand_deliveries(IN_FLIGHT, LEASE).await {
+/// Runs until the gateway stops, then waits for requests in flight.
+pub async fn run(shared: Shared, clients: Clients) {
+    let handed = match shared.store.hand::<LeasedDelivery>(IN_FLIGHT, LEASE).await {
         Ok(handed) => handed,
         Err(e) => return tracing::error!(error = %e, "delivery cannot start: the store is closed"),
     };
-    let unrecorded = RateLimited::default();
+    let shutdown = shared.shutdown.clone();
     let deliverer = Arc::new(Deliverer {
-        live,
-        store,
+        shared,
         clients,
         brokers: Brokers::default(),
-        metrics,
-        control,
-        unrecorded,
+        store_errors: RateLimited::default(),
         failures: RateLimitedByKey::default(),
-        feed,
-        shutdown: shutdown.clone(),
     });
     let probes = TaskTracker::new();
     let watch = tokio::spawn(breaker::watch(deliverer.clone(), probes.clone(), shutdown.clone()));
@@ -114,11 +89,11 @@ impl Work for Deliverer {
     type Item = LeasedDelivery;
 
     async fn lease(&self, max: usize) -> Vec<LeasedDelivery> {
-        self.store.lease_deliveries(max, LEASE).await.unwrap_or_default()
+        self.shared.store.lease_deliveries(max, LEASE).await.unwrap_or_default()
     }
 
     async fn ready(&self) {
-        self.store.deliveries_ready().await
+        self.shared.store.deliveries_ready().await
     }
 
     async fn run(&self, leased: LeasedDelivery) {
@@ -132,12 +107,12 @@ impl Deliverer {
         let d = &leased.delivery;
         let span =
             tracing::info_span!("delivery", delivery_id = %d.id, event_id = %d.event_id, destination = %d.destination);
-        crate::trace_export::continue_trace(&span, d.trace.as_deref(), self.store.node());
+        crate::trace_export::continue_trace(&span, d.trace.as_deref(), self.shared.store.node());
         self.deliver(leased, probe).instrument(span).await
     }
 
     async fn deliver(&self, leased: LeasedDelivery, probe: bool) {
-        let snapshot = self.live.snapshot();
+        let snapshot = self.shared.live.snapshot();
         let d = &leased.delivery;
         let Some(destination) = snapshot.config.destinations.get(&d.destination) else {
             let outcome =
@@ -145,18 +120,18 @@ impl Deliverer {
             self.count(&d.destination, leased.attempts + 1, &outcome);
             return self.record(leased, outcome).await;
         };
-        if !probe && self.control.pause(&d.destination).is_some() {
-            self.metrics.delivery_waited(&d.destination, "paused");
+        if !probe && self.shared.control.pause(&d.destination).is_some() {
+            self.shared.metrics.delivery_waited(&d.destination, "paused");
             return self.hand_back(&d.id, None, None).await;
         }
-        let gate = self.control.gate(&d.destination);
+        let gate = self.shared.control.gate(&d.destination);
         let ticket = if probe {
             None
         } else {
             match gate.admit(&d.id, &destination.limits).await {
                 Admission::Go(ticket) => Some(ticket),
                 Admission::Wait(wait, reason) => {
-                    self.metrics.delivery_waited(&d.destination, reason.label());
+                    self.shared.metrics.delivery_waited(&d.destination, reason.label());
                     return self.hand_back(&d.id, Some(wait), None).await;
                 }
             }
@@ -168,7 +143,7 @@ impl Deliverer {
         };
         let took = started.elapsed();
         drop(ticket);
-        self.metrics.delivery_seconds.with(&d.destination, |h| h.observe(took));
+        self.shared.metrics.delivery_seconds.with(&d.destination, |h| h.observe(took));
         let shown = ShownUrl(&destination.url);
         let outcome = retry::decide(&destination.retry, leased.attempts + 1, &result, &shown);
         let failures = gate.attempted(breaker::health(&result), took);
@@ -179,7 +154,7 @@ impl Deliverer {
         let log = AttemptLog { duration_ms: Some(took.as_millis() as u64), status: result.status() };
         self.announce(d, leased.attempts + 1, &outcome, log);
         if destination.limits.pause_after.is_some_and(|limit| failures >= limit)
-            && self.control.pause(&d.destination).is_none()
+            && self.shared.control.pause(&d.destination).is_none()
         {
             let reason = match &outcome {
                 DeliveryOutcome::Retry { error, .. } | DeliveryOutcome::Dead { error } => error.clone(),
@@ -197,7 +172,7 @@ impl Deliverer {
             DeliveryOutcome::Retry { error, .. } => (Kind::Failed, Some(error)),
             DeliveryOutcome::Dead { error } => (Kind::Dead, Some(error)),
         };
-        self.feed.publish(kind, || {
+        self.shared.feed.publish(kind, || {
             let happening = Happening {
                 delivery_id: Some(d.id.clone()),
                 route: Some(d.route.clone()),
@@ -215,7 +190,7 @@ impl Deliverer {
     }
 
     fn count(&self, destination: &str, attempt: u32, outcome: &DeliveryOutcome) {
-        let metrics = &self.metrics;
+        let metrics = &self.shared.metrics;
         let label = match outcome {
             DeliveryOutcome::Delivered => "delivered",
             DeliveryOutcome::Retry { .. } => "retry",
@@ -260,16 +235,16 @@ impl Deliverer {
         let lane = d.order_key.map(|key| (d.route, key));
         let mut wait = RECORD_FIRST;
         loop {
-            let e = match self.store.finish_attempt(d.id.clone(), outcome.clone(), lane.clone(), log).await {
+            let e = match self.shared.store.finish_attempt(d.id.clone(), outcome.clone(), lane.clone(), log).await {
                 Ok(true) => return,
                 Ok(false) => {
-                    Metrics::inc(&self.metrics.leases_lost);
+                    Metrics::inc(&self.shared.metrics.leases_lost);
                     tracing::warn!(delivery_id = %d.id, "another gateway took this delivery over while it ran here; its outcome here is dropped");
                     return;
                 }
                 Err(e) => e,
             };
-            self.unrecorded.log(|suppressed| {
+            self.store_errors.log(|suppressed| {
                 tracing::error!(error = %e, suppressed, "cannot record a delivery's outcome; trying again until the store writes")
             });
             if !self.pause_before_retry(&mut wait).await {
@@ -283,11 +258,11 @@ impl Deliverer {
     /// If the store cannot take it now, its lease runs out and it comes back anyway.
     async fn hand_back(&self, id: &str, wait: Option<Duration>, error: Option<String>) {
         let handed = match wait {
-            Some(wait) => self.store.defer_delivery(id.to_owned(), wait).await,
-            None => self.store.park_delivery(id.to_owned(), error).await,
+            Some(wait) => self.shared.store.defer_delivery(id.to_owned(), wait).await,
+            None => self.shared.store.park_delivery(id.to_owned(), error).await,
         };
         if let Err(e) = handed {
-            self.unrecorded.log(|suppressed| {
+            self.store_errors.log(|suppressed| {
                 tracing::error!(error = %e, suppressed, "cannot hand a delivery back to the store; it returns when its lease ends")
             });
         }
@@ -297,7 +272,7 @@ impl Deliverer {
     async fn pause_before_retry(&self, wait: &mut Duration) -> bool {
         tokio::select! {
             _ = tokio::time::sleep(*wait) => {}
-            _ = self.shutdown.cancelled() => return false,
+            _ = self.shared.shutdown.cancelled() => return false,
         }
         *wait = (*wait * 2).min(RECORD_MAX);
         true
@@ -414,8 +389,8 @@ fn error_chain(e: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::{self as provider, Inbound};
     use crate::signature::Keys;
-    use crate::sources::provider::{self, Inbound};
     use std::path::Path;
 
     /// base64 of `sixteen-byte-key` is `c2l4dGVlbi1ieXRlLWtleQ==`; written here without its
@@ -430,14 +405,14 @@ mod tests {
              [destinations.erp]\nurl = \"http://127.0.0.1:9/erp\"\nsigning_secret = \"{UNPADDED}\"\n\n\
              [[routes]]\nmatch = \"**\"\nto = [\"erp\"]\n"
         );
-        crate::config::load_str(Path::new("routes.toml"), &text, &|_| None).unwrap_or_else(|e| panic!("{e}"))
+        crate::config::load_str(Path::new("routes.toml"), &text, &|_| None).unwrap()
     }
 
     fn map(pairs: &[(impl AsRef<str>, String)]) -> http::HeaderMap {
         let mut map = http::HeaderMap::new();
         for (name, value) in pairs {
-            let name = HeaderName::from_bytes(name.as_ref().as_bytes()).unwrap_or_else(|e| panic!("{e}"));
-            map.insert(name, HeaderValue::from_str(value).unwrap_or_else(|e| panic!("{e}")));
+            let name = HeaderName::from_bytes(name.as_ref().as_bytes()).unwrap();
+            map.insert(name, HeaderValue::from_str(value).unwrap());
         }
         map
     }

@@ -36,14 +36,6 @@ impl Attempt {
     }
 }
 
-/// The delay before retry number `attempt + 1`, given `attempt` (≥ 1) attempts made: first ·
-/// 2^(attempt−1), capped at max, with ±20% jitter so a recovering receiver is not stampeded.
-pub fn backoff(policy: &RetryPolicy, attempt: u32, jitter: f64) -> Duration {
-    let exponent = attempt.saturating_sub(1).min(30);
-    let base = policy.first.saturating_mul(1u32 << exponent).min(policy.max);
-    base.mul_f64(0.8 + 0.4 * jitter.clamp(0.0, 1.0)).min(policy.max)
-}
-
 /// Decides what happens after `attempts` attempts (this one included) ended in `result`.
 /// `url` names the destination in errors (without its password).
 pub fn decide(policy: &RetryPolicy, attempts: u32, result: &Attempt, url: &dyn std::fmt::Display) -> DeliveryOutcome {
@@ -62,7 +54,7 @@ pub fn decide(policy: &RetryPolicy, attempts: u32, result: &Attempt, url: &dyn s
     }
     let retry_in = match retry_after {
         Some(asked) => asked.min(policy.max),
-        None => backoff(policy, attempts, rand::random::<f64>()),
+        None => policy.backoff(attempts, rand::random::<f64>()),
     };
     DeliveryOutcome::Retry { retry_in, error }
 }
@@ -89,18 +81,18 @@ mod tests {
     #[test]
     fn backoff_doubles_up_to_the_ceiling() {
         let p = policy();
-        assert_eq!(backoff(&p, 1, 0.5), Duration::from_secs(5));
-        assert_eq!(backoff(&p, 2, 0.5), Duration::from_secs(10));
-        assert_eq!(backoff(&p, 4, 0.5), Duration::from_secs(40));
-        assert_eq!(backoff(&p, 9, 0.5), Duration::from_secs(60));
-        assert_eq!(backoff(&p, 1000, 1.0), Duration::from_secs(60), "never past the ceiling, even with jitter");
+        assert_eq!(p.backoff(1, 0.5), Duration::from_secs(5));
+        assert_eq!(p.backoff(2, 0.5), Duration::from_secs(10));
+        assert_eq!(p.backoff(4, 0.5), Duration::from_secs(40));
+        assert_eq!(p.backoff(9, 0.5), Duration::from_secs(60));
+        assert_eq!(p.backoff(1000, 1.0), Duration::from_secs(60), "never past the ceiling, even with jitter");
     }
 
     #[test]
     fn jitter_stays_within_twenty_percent() {
         let p = policy();
-        assert_eq!(backoff(&p, 1, 0.0), Duration::from_secs(4));
-        assert_eq!(backoff(&p, 1, 1.0), Duration::from_secs(6));
+        assert_eq!(p.backoff(1, 0.0), Duration::from_secs(4));
+        assert_eq!(p.backoff(1, 1.0), Duration::from_secs(6));
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! One route for one event: run its plugin (if any) and turn the actions into deliveries,
-//! derived events and recorded drops.
+//! One route for one event: run its plugin (if any, `call.rs`) and turn the actions into
+//! deliveries, derived events and recorded drops.
 //!
 //! A forward without a destination goes to every destination of the route; a named one must
 //! exist in the snapshot, or the event fails (dead letter) rather than losing the output. A
@@ -10,11 +10,12 @@
 //! come back with the rest. Nothing here speaks HTTP or writes to the store: the caller commits
 //! what this returns (the plugin's reads go to the store, through its `kv` capability).
 
+use super::call::{Called, Failed};
 use crate::config::headers;
 use crate::config::model::{Destination, NameVars, Route};
 use crate::event::Event;
 use crate::metrics::Metrics;
-use crate::plugin::{self, Action, PluginError};
+use crate::plugin::Action;
 use crate::queue::{KvWrite, NewDelivery, PluginLogLine, Store};
 use crate::reload::Snapshot;
 use crate::telemetry::Escaped;
@@ -40,8 +41,8 @@ pub enum RouteResult {
     Failed(String),
 }
 
-/// Runs one route for one event: its plugin, if it has one, then the actions it returned; with
-/// the lines the plugin logged, kept whatever the result.
+/// Runs one route for one event: its plugin, if it has one (`call.rs`), then the actions it
+/// returned; with the lines the plugin logged, kept whatever the result.
 pub async fn run_route(
     snapshot: &Arc<Snapshot>,
     store: &Store,
@@ -51,90 +52,25 @@ pub async fn run_route(
     ordering: Ordering,
     metrics: &Metrics,
 ) -> (RouteResult, Vec<PluginLogLine>) {
-    // What the plugin logged, kept with the event whatever the route's result.
     let mut log = Vec::new();
-    let result = async {
-        let mut kv = Vec::new();
-        let actions = match route.plugin.as_ref().map(|name| (name, snapshot.plugins.get(name))) {
-            None => {
-                vec![Action::Forward(plugin::Forward {
-                    destination: None,
-                    body: None,
-                    headers: Vec::new(),
-                    order_key: None,
-                })]
-            }
-            Some((name, None)) => return RouteResult::Failed(format!("plugin `{name}` is not loaded")),
-            Some((name, Some(compiled))) => {
-                let input = plugin::Event {
-                    id: event.id.clone(),
-                    source: event.source.clone(),
-                    scope: event.scope.clone(),
-                    route: route.name.clone(),
-                    params: params.clone(),
-                    headers: event.headers.clone(),
-                    body: event.body.to_vec(),
-                    received_at_ms: event.received_at_ms,
-                };
-                let started = std::time::Instant::now();
-                let state: Arc<dyn plugin::KvReader> =
-                    Arc::new(plugin::StoreKv { store: store.clone(), plugin: name.clone() });
-                let ctx = plugin::CallContext { kv: Some(state), ..Default::default() };
-                let (fetches, kept) = (ctx.fetches.clone(), ctx.log.clone());
-                let called = compiled.call(&input, ctx).await;
-                for fetch in fetches.records() {
-                    metrics.plugin_fetched(name, fetch.outcome.label(), fetch.took);
-                }
-                keep_log(&kept, &route.name, name, &mut log);
-                match called {
-                    Ok(outcome) => {
-                        metrics.plugin_ran(name, started.elapsed());
-                        let (micros, n) = (started.elapsed().as_micros() as u64, outcome.actions.len());
-                        tracing::debug!(plugin = %name, micros, actions = n, "plugin ran");
-                        kv = outcome.kv;
-                        outcome.actions
-                    }
-                    Err(e) => {
-                        metrics.plugin_failed_in(name, e.kind(), started.elapsed());
-                        tracing::warn!(plugin = %name, event_id = %event.id, cause = e.kind(), "plugin failed the event: {}", Escaped(&e.to_string()));
-                        let why = format!("plugin `{name}` {e}");
-                        return match e {
-                            PluginError::RetryLater(_) | PluginError::CallTimeout { .. } => {
-                                RouteResult::RetryLater(why)
-                            }
-                            _ => RouteResult::Failed(why),
-                        };
-                    }
-                }
-            }
-        };
-        let mut made = Made::default();
-        for (index, action) in actions.into_iter().enumerate() {
-            let run = Run { event, route, params: &params, ordering: &ordering };
-            if let Err(why) = apply(snapshot, &run, (index, action), metrics, &mut made) {
-                let by = route.plugin.as_deref().map_or_else(|| "the route".to_string(), |p| format!("plugin `{p}`"));
-                return RouteResult::Failed(format!("{by}: action {index}: {why}"));
-            }
-        }
-        RouteResult::Done { deliveries: made.deliveries, emitted: made.emitted, kv }
-    }
-    .await;
-    (result, log)
-}
-
-/// Adds what the call kept of its plugin's log to the event's, naming route and plugin.
-fn keep_log(kept: &plugin::KeptLog, route: &str, plugin: &str, log: &mut Vec<PluginLogLine>) {
-    let (lines, left_out) = kept.take();
-    let line = |level: &str, message: String| PluginLogLine {
-        route: route.to_owned(),
-        plugin: plugin.to_owned(),
-        level: level.to_owned(),
-        message,
+    let called = match &route.plugin {
+        None => Ok(Called::forward_as_received()),
+        Some(name) => super::call::call(snapshot, store, event, route, name, &params, metrics, &mut log).await,
     };
-    log.extend(lines.into_iter().map(|l| line(l.level, l.message)));
-    if left_out > 0 {
-        log.push(line("info", format!("({left_out} more lines in the gateway's log, under this event's id)")));
+    let Called { actions, kv } = match called {
+        Ok(called) => called,
+        Err(Failed::RetryLater(why)) => return (RouteResult::RetryLater(why), log),
+        Err(Failed::Permanently(why)) => return (RouteResult::Failed(why), log),
+    };
+    let mut made = Made::default();
+    for (index, action) in actions.into_iter().enumerate() {
+        let run = RouteRun { event, route, params: &params, ordering: &ordering };
+        if let Err(why) = apply(snapshot, &run, (index, action), metrics, &mut made) {
+            let by = route.plugin.as_deref().map_or_else(|| "the route".to_string(), |p| format!("plugin `{p}`"));
+            return (RouteResult::Failed(format!("{by}: action {index}: {why}")), log);
+        }
     }
+    (RouteResult::Done { deliveries: made.deliveries, emitted: made.emitted, kv }, log)
 }
 
 /// What a route's actions have made so far.
@@ -145,7 +81,7 @@ struct Made {
 }
 
 /// The event and route an action belongs to.
-struct Run<'a> {
+struct RouteRun<'a> {
     event: &'a Event,
     route: &'a Route,
     /// What the route's pattern captured from the scope.
@@ -153,7 +89,7 @@ struct Run<'a> {
     ordering: &'a Ordering,
 }
 
-impl Run<'_> {
+impl RouteRun<'_> {
     /// The names a broker destination's template is rendered from at each attempt, kept with
     /// its delivery; `None` for an HTTP destination.
     fn vars(&self, destination: &Destination) -> Option<NameVars> {
@@ -171,12 +107,12 @@ impl Run<'_> {
 /// be carried out (an unknown destination, a header that cannot be sent) fails the event.
 fn apply(
     snapshot: &Snapshot,
-    run: &Run<'_>,
+    run: &RouteRun<'_>,
     (index, action): (usize, Action),
     metrics: &Metrics,
     made: &mut Made,
 ) -> Result<(), String> {
-    let Run { event, route, ordering, .. } = *run;
+    let RouteRun { event, route, ordering, .. } = *run;
     match action {
         Action::Forward(f) => {
             let targets: Vec<&String> = match &f.destination {

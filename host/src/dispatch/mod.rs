@@ -8,20 +8,19 @@
 //! plugin, event and cause.
 
 mod action;
+mod call;
 
-use crate::config::filter;
 use crate::config::model::RetryPolicy;
 use crate::event::Event;
 use crate::metrics::Metrics;
 use crate::queue::{EventNext, EventOutcome, Finished, Hold, LeasedEvent, Store};
-use crate::reload::{Reloader, Snapshot};
-use crate::scope::Scope;
+use crate::reload::Snapshot;
+use crate::shared::Shared;
 use crate::telemetry::{Escaped, RateLimited};
 use crate::workers::Work;
 use action::RouteResult;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 /// Most `emit` generations one webhook may cause, so two plugins cannot emit at each other
@@ -36,69 +35,59 @@ const LEASE: Duration = Duration::from_secs(5 * 60);
 pub const PLUGIN_RETRY: RetryPolicy =
     RetryPolicy { max_attempts: 20, first: Duration::from_secs(1), max: Duration::from_secs(600) };
 
-/// What dispatch needs besides the snapshot.
-#[derive(Clone, Debug)]
-pub struct Ctx {
-    pub store: Store,
-    pub metrics: Arc<Metrics>,
-    /// Outcomes that cannot be recorded are logged at a bounded rate (a full disk fails them all).
-    pub unrecorded: Arc<RateLimited>,
-    /// Where routed events are announced (the console, `switchyard tail`).
-    pub feed: crate::feed::Feed,
-}
-
 /// How soon an event whose outcome could not be recorded is offered back to the store, at
 /// first and at most (doubling in between) while the store cannot write.
 const RELEASE_FIRST: Duration = Duration::from_millis(100);
 const RELEASE_MAX: Duration = Duration::from_secs(1);
 
-/// Runs until `shutdown`, then waits for events in flight.
-pub async fn run(live: Arc<Reloader>, ctx: Ctx, workers: usize, shutdown: CancellationToken) {
-    let handed = match ctx.store.hand_events(workers, LEASE).await {
+/// Runs until the gateway stops, then waits for events in flight; `workers` events at once.
+pub async fn run(shared: Shared, workers: usize) {
+    let handed = match shared.store.hand::<LeasedEvent>(workers, LEASE).await {
         Ok(handed) => handed,
         Err(e) => return tracing::error!(error = %e, "dispatch cannot start: the store is closed"),
     };
-    let dispatcher = Arc::new(Dispatcher { live, ctx, shutdown: shutdown.clone() });
+    let shutdown = shared.shutdown.clone();
+    let dispatcher = Arc::new(Dispatcher { shared, store_errors: RateLimited::default() });
     crate::workers::run(dispatcher, workers, handed, shutdown).await;
 }
 
 /// Leased events, as the worker loop runs them.
 struct Dispatcher {
-    live: Arc<Reloader>,
-    ctx: Ctx,
-    shutdown: CancellationToken,
+    shared: Shared,
+    /// Outcomes that cannot be recorded are logged at a bounded rate (a full disk fails them all).
+    store_errors: RateLimited,
 }
 
 impl Work for Dispatcher {
     type Item = LeasedEvent;
 
     async fn lease(&self, max: usize) -> Vec<LeasedEvent> {
-        self.ctx.store.lease_events(max, LEASE).await.unwrap_or_default()
+        self.shared.store.lease_events(max, LEASE).await.unwrap_or_default()
     }
 
     async fn ready(&self) {
-        self.ctx.store.events_ready().await
+        self.shared.store.events_ready().await
     }
 
     /// Handles the event on the snapshot current as it is taken, and records the outcome.
     async fn run(&self, leased: LeasedEvent) {
-        let snapshot = self.live.snapshot();
+        let snapshot = self.shared.live.snapshot();
         let e = &leased.event;
         let span =
             tracing::info_span!("event", event_id = %e.id, source = %Escaped(&e.source), scope = %Escaped(&e.scope));
-        crate::trace_export::continue_trace(&span, e.trace.as_deref(), self.ctx.store.node());
+        crate::trace_export::continue_trace(&span, e.trace.as_deref(), self.shared.store.node());
         async {
             let id = leased.event.id.clone();
-            let named = self.ctx.feed.listened().then(|| (leased.event.source.clone(), leased.event.scope.clone()));
-            let outcome = handle(&snapshot, &self.ctx.store, leased, &self.ctx.metrics).await;
+            let named = self.shared.feed.listened().then(|| (leased.event.source.clone(), leased.event.scope.clone()));
+            let outcome = handle(&snapshot, &self.shared.store, leased, &self.shared.metrics).await;
             // Announced as the outcome goes to the store, so it always precedes its deliveries'
             // attempts (which start after the commit); an outcome that cannot be recorded runs
             // again and is announced again.
-            self.ctx.feed.publish(announced_kind(&outcome.next), || {
+            self.shared.feed.publish(announced_kind(&outcome.next), || {
                 let (source, scope) = named.map_or((None, None), |(source, scope)| (Some(source), Some(scope)));
                 crate::feed::Happening { source, scope, ..announcement(&outcome, &id) }
             });
-            record(&self.ctx, id, outcome, &self.shutdown).await;
+            self.record(id, outcome).await;
         }
         .instrument(span)
         .await
@@ -133,43 +122,46 @@ fn announcement(outcome: &EventOutcome, id: &str) -> crate::feed::Happening {
     }
 }
 
-/// Commits an event's outcome. One the store refuses for passing the tree's `max_emits` is a
-/// dead letter, logged once per tree. One that cannot be committed (the disk is full, the
-/// database is unreachable) is handed back to the store as soon as it writes again, so the
-/// event runs again at once instead of when its lease runs out; its deliveries keep their ids,
-/// and KV writes made by its plugins were never committed.
-async fn record(ctx: &Ctx, id: String, outcome: EventOutcome, shutdown: &CancellationToken) {
-    let error = match ctx.store.finish_event(id.clone(), outcome).await {
-        Ok(Finished::Recorded) => return,
-        Ok(Finished::LeaseLost) => {
-            Metrics::inc(&ctx.metrics.leases_lost);
-            tracing::warn!("another gateway took this event over while it ran here; its outcome here is dropped");
-            return;
-        }
-        Ok(Finished::OverEmitLimit { error, first }) => {
-            Metrics::inc(&ctx.metrics.dead_letters);
-            if first {
-                tracing::error!("event dead-lettered: {error}");
-            } else {
-                tracing::debug!("event dead-lettered: {error}");
+impl Dispatcher {
+    /// Commits an event's outcome. One the store refuses for passing the tree's `max_emits` is a
+    /// dead letter, logged once per tree. One that cannot be committed (the disk is full, the
+    /// database is unreachable) is handed back to the store as soon as it writes again, so the
+    /// event runs again at once instead of when its lease runs out; its deliveries keep their ids,
+    /// and KV writes made by its plugins were never committed.
+    async fn record(&self, id: String, outcome: EventOutcome) {
+        let (store, metrics) = (&self.shared.store, &self.shared.metrics);
+        let error = match store.finish_event(id.clone(), outcome).await {
+            Ok(Finished::Recorded) => return,
+            Ok(Finished::LeaseLost) => {
+                Metrics::inc(&metrics.leases_lost);
+                tracing::warn!("another gateway took this event over while it ran here; its outcome here is dropped");
+                return;
             }
-            return;
+            Ok(Finished::OverEmitLimit { error, first }) => {
+                Metrics::inc(&metrics.dead_letters);
+                if first {
+                    tracing::error!("event dead-lettered: {error}");
+                } else {
+                    tracing::debug!("event dead-lettered: {error}");
+                }
+                return;
+            }
+            Err(e) => e,
+        };
+        self.store_errors.log(|suppressed| {
+            tracing::error!(error = %error, suppressed, "cannot record the event's outcome; handing it back once the store writes")
+        });
+        let mut wait = RELEASE_FIRST;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.shared.shutdown.cancelled() => return,
+            }
+            if store.release_event(id.clone()).await.is_ok() {
+                return;
+            }
+            wait = (wait * 2).min(RELEASE_MAX);
         }
-        Err(e) => e,
-    };
-    ctx.unrecorded.log(|suppressed| {
-        tracing::error!(error = %error, suppressed, "cannot record the event's outcome; handing it back once the store writes")
-    });
-    let mut wait = RELEASE_FIRST;
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = shutdown.cancelled() => return,
-        }
-        if ctx.store.release_event(id.clone()).await.is_ok() {
-            return;
-        }
-        wait = (wait * 2).min(RELEASE_MAX);
     }
 }
 
@@ -180,19 +172,16 @@ pub async fn handle(snapshot: &Arc<Snapshot>, store: &Store, leased: LeasedEvent
     let mut retry: Vec<String> = Vec::new();
     let mut failed: Vec<String> = Vec::new();
     let mut matched = 0;
-    // Parsed once, for the routes that read the body (filters, order keys).
-    let body = std::sync::OnceLock::new();
-    let json = || body.get_or_init(|| serde_json::from_slice::<serde_json::Value>(&event.body).ok()).as_ref();
-    for m in snapshot.matcher.matches(&Scope::new(&event.scope)) {
-        let Some(route) = snapshot.config.routes.get(m.route) else { continue };
-        if route.source.as_ref().is_some_and(|s| *s != event.source) {
+    for selected in snapshot.routes.select(Some(&event.source), &event.scope, Some(&event.body)) {
+        let route = selected.route;
+        if selected.other_source.is_some() {
             continue;
         }
         matched += 1;
         if routes_done.contains(&route.name) {
             continue;
         }
-        if !route.filter.is_empty() && !route.filter.holds(json()) {
+        if !selected.taken() {
             metrics.filtered(&route.name);
             tracing::debug!(route = %route.name, "the route's filter does not hold; the plugin is not called");
             routes_done.push(route.name.clone());
@@ -200,10 +189,9 @@ pub async fn handle(snapshot: &Arc<Snapshot>, store: &Store, leased: LeasedEvent
         }
         metrics.routed(&route.name);
         let span = tracing::info_span!("route", route = %route.name, plugin = route.plugin.as_deref().unwrap_or("-"));
-        let ordered =
-            action::Ordering { key: route.order_by.as_deref().and_then(|p| filter::key_at(json(), p)), replays };
+        let ordered = action::Ordering { key: selected.order_key, replays };
         let (result, log) =
-            action::run_route(snapshot, store, &event, route, m.params, ordered, metrics).instrument(span).await;
+            action::run_route(snapshot, store, &event, route, selected.params, ordered, metrics).instrument(span).await;
         outcome.plugin_log.extend(log);
         match result {
             RouteResult::Done { deliveries, emitted, kv } => {
@@ -237,16 +225,16 @@ pub async fn handle(snapshot: &Arc<Snapshot>, store: &Store, leased: LeasedEvent
     outcome
 }
 
-/// The places `event` takes in ordered lanes (see [`Snapshot::order_keys`]).
+/// The places `event` takes in ordered lanes (see [`crate::routing::Table::order_keys`]).
 pub fn order_holds(snapshot: &Snapshot, event: &Event) -> Vec<Hold> {
-    let keys = snapshot.order_keys(&event.source, &event.scope, &event.body);
+    let keys = snapshot.routes.order_keys(&event.source, &event.scope, &event.body);
     keys.into_iter().map(|(route, key)| Hold { route, key }).collect()
 }
 
 /// Retry while some route asked to and tries remain; dead-letter on a permanent failure.
 fn next_step(attempts: u32, retry: Vec<String>, failed: Vec<String>) -> EventNext {
     if !retry.is_empty() && attempts < PLUGIN_RETRY.max_attempts {
-        let retry_in = crate::delivery::retry::backoff(&PLUGIN_RETRY, attempts, rand::random::<f64>());
+        let retry_in = PLUGIN_RETRY.backoff(attempts, rand::random::<f64>());
         return EventNext::Retry { retry_in, error: retry.join("; ") };
     }
     let mut errors = failed;
@@ -267,4 +255,52 @@ pub(crate) fn derived(parent: &Event, scope: String, body: Vec<u8>) -> Result<Ev
     event.root = Some(parent.root.clone().unwrap_or_else(|| parent.id.clone()));
     event.trace = parent.trace.clone();
     Ok(event)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugin::{ComponentCache, PluginEngine};
+    use std::path::Path;
+
+    /// The routes dispatch runs for an event, in order: those it made deliveries for.
+    async fn dispatched(snapshot: &Arc<Snapshot>, store: &Store, event: Event) -> Vec<String> {
+        let leased = LeasedEvent { event, attempts: 0, routes_done: Vec::new(), held: false, replays: 0 };
+        let outcome = handle(snapshot, store, leased, &Metrics::default()).await;
+        let mut routes: Vec<String> = outcome.deliveries.into_iter().map(|d| d.route).collect();
+        routes.dedup();
+        routes
+    }
+
+    #[tokio::test]
+    async fn explain_and_dispatch_agree_on_the_routes_an_event_takes() {
+        let table = crate::routing::tests::TABLE;
+        let config = crate::config::load_str(Path::new("routes.toml"), table, &|_| None).unwrap();
+        let engine = PluginEngine::new().unwrap();
+        let (snapshot, _) = Snapshot::build(config.clone(), &engine, &ComponentCache::new(None), None).unwrap();
+        let snapshot = Arc::new(snapshot);
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::queue::open_sqlite(&dir.path().join("q.db")).unwrap();
+        let scope = "store/channel/7/cart/couponApplied";
+        let cart = |total: u32| format!(r#"{{"data": {{"type": "cart", "total": {total}, "id": 5}}}}"#);
+        for (source, body) in [("bc", cart(200)), ("bc", cart(1)), ("other", "{}".to_string())] {
+            let explained = crate::cli::explain::explain(&config, scope, Some(source), Some(body.as_bytes()));
+            let taken: Vec<String> = snapshot
+                .routes
+                .select(Some(source), scope, Some(body.as_bytes()))
+                .into_iter()
+                .filter(|s| s.taken())
+                .map(|s| s.route.name.clone())
+                .collect();
+            for name in &taken {
+                assert!(explained.contains(&format!(". {name:?}: pattern")), "explain lists {name}:\n{explained}");
+            }
+            let skipped = explained.matches("does not hold").count() + explained.matches("only takes source").count();
+            let matching = snapshot.routes.select(Some(source), scope, None).len();
+            assert_eq!(skipped, matching - taken.len(), "explain says why each other route is not taken:\n{explained}");
+            let event = Event::new(source, scope.to_string(), Vec::new(), body.as_bytes().to_vec().into());
+            assert_eq!(dispatched(&snapshot, &store, event).await, taken, "{source} {body}\n{explained}");
+        }
+        assert!(crate::cli::explain::explain(&config, scope, Some("bc"), None).contains("params: channel_id = \"7\""));
+    }
 }

@@ -32,7 +32,7 @@ pub struct PluginEngine {
     /// TLS for plugins' outbound requests (HTTP/1.1 only, the default roots).
     pub(super) fetch_tls: Arc<rustls::ClientConfig>,
     /// The gateway's own listeners, which plugins' requests never reach.
-    pub(super) own: Arc<super::http::OwnListeners>,
+    pub(super) own: Arc<super::fetch::OwnListeners>,
     pooling: bool,
 }
 

@@ -8,7 +8,7 @@
 //! anything that is not named in the WIT world.
 
 use super::bindings::{v1, v2, v3};
-use super::http::Fetcher;
+use super::fetch::Fetcher;
 use super::kv::KvSession;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -9,8 +9,8 @@
 
 use super::bindings::v3::switchyard::plugin::types;
 use super::engine::PluginEngine;
+use super::fetch::{FetchClient, FetchLog, FetchPolicy, Fetcher};
 use super::host::{CallState, HostState, PluginMeta};
-use super::http::{FetchClient, FetchLog, FetchPolicy, Fetcher};
 use super::kv::{KvLimits, KvReader, KvSession};
 use super::stderr::CapturedStderr;
 use super::versions::{Bound, Pre};
@@ -21,7 +21,7 @@ use crate::telemetry::{Escaped, one_line};
 use std::sync::Arc;
 use std::time::Instant;
 use wasmtime::component::Component;
-use wasmtime::{Store, Trap, UpdateDeadline};
+use wasmtime::{Store as WasmStore, Trap, UpdateDeadline};
 use wasmtime_wasi::WasiCtxBuilder;
 
 /// How much of a plugin's stderr (a panic message, usually) is kept for the log and the error
@@ -63,7 +63,7 @@ const MAX_IDLE: usize = 8;
 
 /// An instance with its store, between two events of a plugin that reuses instances.
 struct Warm {
-    store: Store<HostState>,
+    store: WasmStore<HostState>,
     bound: Bound,
     stderr: CapturedStderr,
     served: u32,
@@ -148,7 +148,7 @@ impl CompiledPlugin {
         self.digest
     }
 
-    /// The contract version the plugin was built against (`0.1.0`, `0.2.0`).
+    /// The contract version the plugin was built against (`0.1.0`, `0.2.0` or `0.3.0`).
     pub fn contract(&self) -> &'static str {
         self.pre.version()
     }
@@ -230,7 +230,7 @@ impl CompiledPlugin {
         let stderr = CapturedStderr::new(STDERR_CAPTURE);
         let wasi = WasiCtxBuilder::new().stderr(stderr.clone()).build();
         let mut store =
-            Store::new(&self.engine.engine, HostState::new(wasi, self.meta.clone(), self.spec.memory_bytes, call));
+            WasmStore::new(&self.engine.engine, HostState::new(wasi, self.meta.clone(), self.spec.memory_bytes, call));
         store.limiter(|s| &mut s.limiter);
         store.call_hook(|mut store, hook| {
             store.data_mut().call.hook(hook);
@@ -250,7 +250,7 @@ impl CompiledPlugin {
     /// stopped when its compute reaches `timeout_ms` or the whole call reaches
     /// `call_timeout_ms`; until then it yields to the runtime at every epoch tick, so a plugin
     /// computing for milliseconds never holds a runtime thread from ingest for that long.
-    fn arm(&self, store: &mut Store<HostState>, started: Instant) {
+    fn arm(&self, store: &mut WasmStore<HostState>, started: Instant) {
         let max_output = usize::try_from(self.spec.max_output).unwrap_or(usize::MAX);
         store.set_hostcall_fuel(max_output.saturating_mul(2).max(HOSTCALL_FUEL_MIN));
         store.set_epoch_deadline(1);
@@ -310,7 +310,7 @@ impl CompiledPlugin {
         tracing::warn!(target: "plugin", plugin, event_id, dropped_bytes = dropped, "stderr: {stderr}");
     }
 
-    fn classify(&self, error: wasmtime::Error, store: &Store<HostState>, stderr: &CapturedStderr) -> PluginError {
+    fn classify(&self, error: wasmtime::Error, store: &WasmStore<HostState>, stderr: &CapturedStderr) -> PluginError {
         if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
             if store.data().call.out_of_call_time {
                 return PluginError::CallTimeout { after: self.spec.call_timeout };

@@ -374,7 +374,7 @@ mod tests {
     const ROOMY: KvLimits = KvLimits { max_value: 16, max_keys: 3, max_writes: 100, max_pending: 1 << 20 };
 
     fn ops(kv: KvSession) -> Vec<(String, KvOp)> {
-        kv.finish().unwrap_or_else(|e| panic!("{e}")).into_iter().map(|w| (w.key, w.op)).collect()
+        kv.finish().unwrap().into_iter().map(|w| (w.key, w.op)).collect()
     }
 
     #[tokio::test]

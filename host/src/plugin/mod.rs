@@ -2,10 +2,11 @@
 //!
 //! - `engine.rs`: the one `Engine` (pooling allocator, epoch interruption), its ticker, the `Linker`.
 //! - `host.rs`: the imports a plugin gets (log, config) and the per-store state and memory cap.
-//! - `http.rs`: outbound HTTP (`wasi:http`), decided request by request by the plugin's policy.
+//! - `fetch/`: outbound HTTP (`wasi:http`), decided request by request by the plugin's policy
+//!   (`policy.rs`), on connections checked as they are made (`connect.rs`).
 //! - `kv.rs`: the plugin's key–value state during a call; its writes go back with the outcome.
 //! - `kept_log.rs`: the first lines a call logged, kept with its event for the console.
-//! - `versions.rs`: the contract versions run side by side (0.1.0, 0.2.0).
+//! - `versions.rs`: the contract versions run side by side (0.1.0, 0.2.0, 0.3.0).
 //! - `instance.rs`: compile + link once; per event, a fresh instance with deadline and caps.
 //! - `cache.rs`: compiled components on disk, keyed by content hash and engine compatibility.
 //! - `stderr.rs`: a plugin's stderr, kept up to a cap and never a reason to trap.
@@ -17,18 +18,20 @@
 mod bindings;
 mod cache;
 mod engine;
+pub mod fetch;
 mod host;
-pub mod http;
 mod instance;
 mod kept_log;
 pub mod kv;
 mod stderr;
 mod versions;
 
-pub use bindings::v3::switchyard::plugin::types::{Action, Emit, Event, Forward};
+/// What a plugin is called with is the contract's `event`: named `PluginEvent` here, apart
+/// from the gateway's own [`crate::event::Event`] it is made from.
+pub use bindings::v3::switchyard::plugin::types::{Action, Emit, Event as PluginEvent, Forward};
 pub use cache::{CacheOutcome, ComponentCache};
 pub use engine::PluginEngine;
-pub use http::{FetchLog, FetchOutcome, FetchRecord};
+pub use fetch::{FetchLog, FetchOutcome, FetchRecord};
 pub use instance::{CallContext, CallOutcome, CompiledPlugin};
 pub use kept_log::{KeptLine, KeptLog};
 pub use kv::{KvReader, MemoryKv, StoreKv};

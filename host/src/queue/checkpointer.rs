@@ -60,9 +60,9 @@ mod tests {
 
     #[test]
     fn copies_the_wal_into_the_database_file_without_the_writer() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.db");
-        let writer = Connection::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        let writer = Connection::open(&path).unwrap();
         writer
             .execute_batch(
                 "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0;
@@ -70,7 +70,7 @@ mod tests {
                  WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 500)
                  INSERT INTO t SELECT randomblob(2000) FROM n;",
             )
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
         let size = || std::fs::metadata(&path).map(|m| m.len()).unwrap_or_default();
         assert!(size() < 100_000, "the rows are in the WAL only");
         let guard = start(&path);

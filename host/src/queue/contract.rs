@@ -93,7 +93,7 @@ fn done(deliveries: Vec<NewDelivery>) -> EventOutcome {
 }
 
 async fn stored(store: &Store, event: &Event, dedup: Option<Dedup>) -> Appended {
-    store.append(event.clone(), dedup).await.unwrap_or_else(|e| panic!("append: {e}"))
+    store.append(event.clone(), dedup).await.expect("append")
 }
 
 /// Leases every due event, as the dispatch loop does before it runs one: only the gateway
@@ -122,7 +122,7 @@ pub(crate) async fn appended_events_are_leased_once_until_finished(store: Store)
     assert_eq!(leased[0].event.headers, e.headers);
     assert!(store.lease_events(10, LEASE).await.unwrap_or_default().is_empty(), "leased work is hidden");
     let d = delivery(&e, "erp");
-    store.finish_event(e.id.clone(), done(vec![d.clone()])).await.unwrap_or_else(|e| panic!("{e}"));
+    store.finish_event(e.id.clone(), done(vec![d.clone()])).await.unwrap();
     let leased = store.lease_deliveries(10, LEASE).await.unwrap_or_default();
     assert_eq!(leased.len(), 1);
     assert_eq!(leased[0].delivery.id, d.id);
@@ -140,7 +140,7 @@ pub(crate) async fn a_broker_delivery_keeps_the_names_its_template_is_rendered_f
     };
     let d = NewDelivery { vars: Some(vars.clone()), ..delivery(&e, "bus") };
     let http = delivery(&e, "erp");
-    store.finish_event(e.id.clone(), done(vec![d.clone(), http.clone()])).await.unwrap_or_else(|e| panic!("{e}"));
+    store.finish_event(e.id.clone(), done(vec![d.clone(), http.clone()])).await.unwrap();
     let mut leased = store.lease_deliveries(10, LEASE).await.unwrap_or_default();
     leased.sort_by_key(|l| l.delivery.destination.clone());
     let kept: Vec<_> = leased.iter().map(|l| (l.delivery.destination.as_str(), l.delivery.vars.clone())).collect();
@@ -148,7 +148,7 @@ pub(crate) async fn a_broker_delivery_keeps_the_names_its_template_is_rendered_f
 }
 
 pub(crate) async fn fresh_work_is_handed_off_leased_and_never_leased_twice(store: Store) {
-    let mut events = store.hand_events(4, LEASE).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut events = store.hand::<super::LeasedEvent>(4, LEASE).await.unwrap();
     let old = event(1);
     stored(&store, &old, None).await;
     assert!(events.try_recv().is_none(), "a new handoff first lets the loop lease what may be due");
@@ -162,24 +162,24 @@ pub(crate) async fn fresh_work_is_handed_off_leased_and_never_leased_twice(store
     assert_eq!(handed.event.body, e.body);
     assert!(store.lease_events(10, LEASE).await.unwrap_or_default().is_empty(), "a handed-off event is leased");
 
-    let mut deliveries = store.hand_deliveries(4, LEASE).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut deliveries = store.hand::<super::LeasedDelivery>(4, LEASE).await.unwrap();
     deliveries.drained();
     let (a, b) = (delivery(&e, "a"), delivery(&e, "b"));
-    store.finish_event(e.id.clone(), done(vec![a.clone(), b.clone()])).await.unwrap_or_else(|e| panic!("{e}"));
+    store.finish_event(e.id.clone(), done(vec![a.clone(), b.clone()])).await.unwrap();
     let ids: Vec<String> = std::iter::from_fn(|| deliveries.try_recv()).map(|d| d.delivery.id).collect();
     assert_eq!(ids, vec![a.id.clone(), b.id.clone()]);
     assert!(store.lease_deliveries(10, LEASE).await.unwrap_or_default().is_empty(), "handed-off deliveries are leased");
 
     // The same event finished again (its first try's outcome was lost in a crash): its
     // deliveries exist already and must not be handed off a second time.
-    store.finish_event(e.id.clone(), done(vec![a.clone()])).await.unwrap_or_else(|e| panic!("{e}"));
+    store.finish_event(e.id.clone(), done(vec![a.clone()])).await.unwrap();
     assert!(deliveries.try_recv().is_none(), "a delivery already stored is not handed off again");
     let _ = store.finish_delivery(a.id.clone(), DeliveryOutcome::Delivered, None).await;
     assert_eq!(store.depth().await.map(|d| d.deliveries_pending).ok(), Some(1));
 }
 
 pub(crate) async fn a_full_handoff_stores_work_due_and_resumes_once_drained(store: Store) {
-    let mut events = store.hand_events(1, LEASE).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut events = store.hand::<super::LeasedEvent>(1, LEASE).await.unwrap();
     events.drained();
     let (a, b, c) = (event(1), event(2), event(3));
     stored(&store, &a, None).await;
@@ -235,7 +235,7 @@ pub(crate) async fn pruning_removes_only_finished_work(store: Store) {
     stored(&store, &pending_one, None).await;
     lease_due(&store).await;
     let _ = store.finish_event(finished.id.clone(), done(vec![])).await;
-    let removed = store.prune(now_ms() + 1).await.unwrap_or_else(|e| panic!("prune: {e}"));
+    let removed = store.prune(now_ms() + 1).await.expect("prune");
     assert_eq!(removed, 1);
     assert_eq!(pending(&store).await, Some(1));
 }
@@ -472,13 +472,13 @@ fn ordered(event: &Event, destination: &str, key: &str) -> NewDelivery {
 
 async fn append_held(store: &Store, event: &Event, key: &str) {
     let holds = vec![Hold { route: "r".into(), key: key.into() }];
-    store.append_held(event.clone(), None, holds).await.unwrap_or_else(|e| panic!("append: {e}"));
+    store.append_held(event.clone(), None, holds).await.expect("append");
 }
 
 /// Finishes a leased event whose lease is `held` with `deliveries`.
 async fn finish_held(store: &Store, event: &Event, deliveries: Vec<NewDelivery>) {
     let outcome = EventOutcome { deliveries, held: true, ..Default::default() };
-    store.finish_event(event.id.clone(), outcome).await.unwrap_or_else(|e| panic!("{e}"));
+    store.finish_event(event.id.clone(), outcome).await.unwrap();
 }
 
 async fn leased_ids(store: &Store) -> Vec<String> {
@@ -490,7 +490,7 @@ async fn leased_ids(store: &Store) -> Vec<String> {
 
 async fn finish(store: &Store, d: &NewDelivery, outcome: DeliveryOutcome) {
     let lane = d.order_key.clone().map(|k| (d.route.clone(), k));
-    store.finish_delivery(d.id.clone(), outcome, lane).await.unwrap_or_else(|e| panic!("{e}"));
+    store.finish_delivery(d.id.clone(), outcome, lane).await.unwrap();
 }
 
 pub(crate) async fn ordered_deliveries_go_one_at_a_time_in_acceptance_order_per_lane(store: Store) {
@@ -517,8 +517,8 @@ pub(crate) async fn a_retrying_head_holds_its_lane_and_a_dead_one_lets_the_next_
     taken(&store, &e1).await;
     taken(&store, &e2).await;
     // Without holds (a plugin's key): the lane is ordered by when the deliveries were made.
-    store.finish_event(e1.id.clone(), done(vec![d1.clone()])).await.unwrap_or_else(|e| panic!("{e}"));
-    store.finish_event(e2.id.clone(), done(vec![d2.clone()])).await.unwrap_or_else(|e| panic!("{e}"));
+    store.finish_event(e1.id.clone(), done(vec![d1.clone()])).await.unwrap();
+    store.finish_event(e2.id.clone(), done(vec![d2.clone()])).await.unwrap();
     assert_eq!(leased_ids(&store).await, vec![d1.id.clone()]);
     assert_eq!(store.depth().await.map(|d| d.deliveries_held).ok(), Some(1));
     let retry = DeliveryOutcome::Retry { retry_in: Duration::ZERO, error: "503".into() };
@@ -534,14 +534,11 @@ pub(crate) async fn a_paused_destination_parks_its_deliveries_until_resumed_and_
     let paused = store.pause_destination("erp", PausedBy::Breaker, "500s", Some(Duration::ZERO)).await;
     assert_eq!(paused.ok(), Some(true));
     taken(&store, &e).await;
-    store
-        .finish_event(e.id.clone(), done(vec![a.clone(), b.clone(), other.clone()]))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    store.finish_event(e.id.clone(), done(vec![a.clone(), b.clone(), other.clone()])).await.unwrap();
     let leased = store.lease_deliveries(10, LEASE).await.unwrap_or_default();
     assert_eq!(leased.len(), 3, "new deliveries are stored as usual; delivery parks them");
     for d in leased.iter().filter(|d| d.delivery.destination == "erp") {
-        store.park_delivery(d.delivery.id.clone(), None).await.unwrap_or_else(|e| panic!("{e}"));
+        store.park_delivery(d.delivery.id.clone(), None).await.unwrap();
     }
     assert_eq!(store.depth().await.map(|d| d.deliveries_held).ok(), Some(2));
     let pauses = store.destination_pauses().await.unwrap_or_default();
@@ -550,7 +547,7 @@ pub(crate) async fn a_paused_destination_parks_its_deliveries_until_resumed_and_
         vec![("erp", PausedBy::Breaker)]
     );
     // One probe at a time: the first claim leases one parked delivery and moves the next probe on.
-    let probe = store.claim_probe("erp", Duration::from_secs(3600), LEASE).await.unwrap_or_else(|e| panic!("{e}"));
+    let probe = store.claim_probe("erp", Duration::from_secs(3600), LEASE).await.unwrap();
     assert!(probe.is_some_and(|p| p.delivery.destination == "erp" && p.attempts == 0));
     assert!(store.claim_probe("erp", Duration::from_secs(3600), LEASE).await.ok().flatten().is_none());
     // An operator's pause is not replaced by the breaker, and is not probed.
@@ -570,17 +567,17 @@ pub(crate) async fn a_deferred_delivery_waits_unattempted(store: Store) {
     let e = event(1);
     let d = delivery(&e, "erp");
     taken(&store, &e).await;
-    store.finish_event(e.id.clone(), done(vec![d.clone()])).await.unwrap_or_else(|e| panic!("{e}"));
+    store.finish_event(e.id.clone(), done(vec![d.clone()])).await.unwrap();
     assert_eq!(leased_ids(&store).await, vec![d.id.clone()]);
-    store.defer_delivery(d.id.clone(), Duration::from_millis(300)).await.unwrap_or_else(|e| panic!("{e}"));
+    store.defer_delivery(d.id.clone(), Duration::from_millis(300)).await.unwrap();
     assert!(leased_ids(&store).await.is_empty(), "it waits");
     tokio::time::sleep(Duration::from_millis(350)).await;
     let again = store.lease_deliveries(10, LEASE).await.unwrap_or_default();
     assert_eq!(again.iter().map(|l| (l.delivery.id.clone(), l.attempts)).collect::<Vec<_>>(), vec![(d.id.clone(), 0)]);
     // Only the gateway holding a delivery hands it back: once it is handed back, another
     // deferral (a stale one) changes nothing.
-    store.defer_delivery(d.id.clone(), Duration::from_secs(3600)).await.unwrap_or_else(|e| panic!("{e}"));
-    store.defer_delivery(d.id.clone(), Duration::ZERO).await.unwrap_or_else(|e| panic!("{e}"));
+    store.defer_delivery(d.id.clone(), Duration::from_secs(3600)).await.unwrap();
+    store.defer_delivery(d.id.clone(), Duration::ZERO).await.unwrap();
     assert!(leased_ids(&store).await.is_empty(), "still deferred for an hour by its holder");
 }
 
@@ -589,11 +586,11 @@ pub(crate) async fn finished_events_are_replayed_as_new_work_and_unknown_or_pend
     stored(&store, &e1, None).await;
     stored(&store, &e2, None).await;
     store.lease_events(10, LEASE).await.unwrap_or_default();
-    store.finish_event(e1.id.clone(), done(vec![])).await.unwrap_or_else(|e| panic!("{e}"));
+    store.finish_event(e1.id.clone(), done(vec![])).await.unwrap();
     let one = |id: &str| EventReplay { event: Some(id.into()), limit: 10, ..EventReplay::default() };
-    let pending = store.replay_events(one(&e2.id)).await.unwrap_or_else(|e| panic!("{e}"));
+    let pending = store.replay_events(one(&e2.id)).await.unwrap();
     assert!(pending.refused.is_some_and(|r| r.contains("still pending")) && !pending.not_stored);
-    let unknown = store.replay_events(one("evt_0000")).await.unwrap_or_else(|e| panic!("{e}"));
+    let unknown = store.replay_events(one("evt_0000")).await.unwrap();
     assert!(unknown.not_stored && unknown.refused.is_some_and(|r| r.contains("retention")));
 
     // By time: a dry run changes nothing; then only the finished event is replayed.

@@ -38,7 +38,7 @@ pub(crate) async fn every_attempt_is_kept_and_an_event_is_read_in_full(store: St
         async move {
             assert_eq!(store.lease_deliveries(10, LEASE).await.unwrap_or_default().len(), 1, "the delivery is due");
             let log = AttemptLog { duration_ms: Some(12), status: Some(status) };
-            let held = store.finish_attempt(id, outcome, None, log).await.unwrap_or_else(|e| panic!("{e}"));
+            let held = store.finish_attempt(id, outcome, None, log).await.unwrap();
             assert!(held, "the attempt is recorded by the lease's holder");
         }
     };

@@ -1,5 +1,7 @@
-//! What the console reads of an event's history: events found by source, state and time, and
-//! one event in full — its headers and body, its deliveries, and every attempt of each.
+//! What operators read of the store: recent events and their deliveries, dead letters, depth,
+//! counts per destination, plugins' kv entries; and an event's history for the console:
+//! events found by source, state and time, and one event in full — its headers and body, its
+//! deliveries, and every attempt of each.
 //!
 //! Attempts are written by [`Store::finish_attempt`], in the transaction that records the
 //! attempt's outcome, so the history never disagrees with a delivery's state. This file holds
@@ -7,7 +9,78 @@
 //! ingest path, and nothing here interprets a body or a header: the console decides what to
 //! show and what to mask.
 
-use super::{DeliveryOutcome, DeliverySummary, EventSummary, Store, StoreError, ops};
+use super::{DeliveryOutcome, Store, StoreError, ops};
+
+/// Per destination, what the store holds for it.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct DestinationCounts {
+    pub pending: u64,
+    pub paused: u64,
+    pub waiting: u64,
+    pub dead: u64,
+}
+
+/// A key and its value, as operators list them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KvEntry {
+    pub key: String,
+    pub value: Vec<u8>,
+    pub expires_at_ms: Option<u64>,
+    pub updated_at_ms: u64,
+}
+
+/// One dead letter, as `dlq list` and the admin API show it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DeadLetter {
+    /// `dlv_…` for a delivery, `evt_…` for an event that no plugin could handle.
+    pub id: String,
+    pub event_id: String,
+    pub kind: &'static str,
+    pub route: Option<String>,
+    pub destination: Option<String>,
+    pub scope: Option<String>,
+    pub attempts: u32,
+    pub error: String,
+    pub updated_at_ms: u64,
+}
+
+/// One recent event and what became of it, for the admin API.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EventSummary {
+    pub id: String,
+    pub source: String,
+    pub scope: String,
+    /// pending | done | dead
+    pub state: String,
+    pub attempts: u32,
+    pub received_at_ms: u64,
+    pub last_error: Option<String>,
+    pub deliveries: Vec<DeliverySummary>,
+}
+
+/// One delivery of a recent event.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DeliverySummary {
+    pub id: String,
+    pub route: String,
+    pub destination: String,
+    /// pending | delivered | dead
+    pub state: String,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+}
+
+/// Counts for readiness, metrics and tests.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Depth {
+    pub events_pending: u64,
+    pub deliveries_pending: u64,
+    /// Deliveries of paused destinations, and those waiting behind their lane's head.
+    pub deliveries_held: u64,
+    pub dead: u64,
+    /// Age in ms of the oldest due, unleased work (0 when none).
+    pub oldest_due_ms: u64,
+}
 
 /// What the delivery loop measured of one attempt, stored with its outcome.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -222,11 +222,11 @@ mod tests {
     fn the_tls_keys_leave_the_url_and_sslmode_is_what_the_client_knows() {
         let base = Path::new("/etc/switchyard");
         let url = "postgres://sy@db:5432/sy?sslmode=verify-full&sslrootcert=ca.pem&options=-csearch_path%3Dx";
-        let (rest, tls) = split(url, base).unwrap_or_else(|e| panic!("{e}"));
+        let (rest, tls) = split(url, base).unwrap();
         assert_eq!(rest, "postgres://sy@db:5432/sy?options=-csearch_path%3Dx&sslmode=require");
         assert_eq!(tls.mode, SslMode::VerifyFull);
         assert_eq!(tls.root_cert.as_deref(), Some(Path::new("/etc/switchyard/ca.pem")));
-        let (rest, tls) = split("postgres://sy@db/sy", base).unwrap_or_else(|e| panic!("{e}"));
+        let (rest, tls) = split("postgres://sy@db/sy", base).unwrap();
         assert_eq!((rest.as_str(), tls.mode), ("postgres://sy@db/sy?sslmode=disable", SslMode::Disable));
         assert!(split("postgres://db/sy?sslmode=maybe", base).is_err());
         assert!(split("postgres://db/sy?sslcert=c.pem", base).is_err(), "a certificate needs its key");

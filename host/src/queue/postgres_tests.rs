@@ -67,7 +67,7 @@ impl Drop for TestSchema {
 
 fn open() -> Option<(Store, TestSchema)> {
     let schema = TestSchema::create()?;
-    let store = open_postgres(&schema.url(), SHORT).unwrap_or_else(|e| panic!("{e}"));
+    let store = open_postgres(&schema.url(), SHORT).unwrap();
     Some((store, schema))
 }
 
@@ -76,15 +76,15 @@ contract_tests!(open);
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_stores_on_one_database_never_lease_the_same_event() {
     let Some((a, schema)) = open() else { return };
-    let b = open_postgres(&schema.url(), SHORT).unwrap_or_else(|e| panic!("{e}"));
+    let b = open_postgres(&schema.url(), SHORT).unwrap();
     for n in 0..300 {
-        a.append(event(n), None).await.unwrap_or_else(|e| panic!("{e}"));
+        a.append(event(n), None).await.unwrap();
     }
     let take = |store: Store| {
         tokio::spawn(async move {
             let mut ids = Vec::new();
             for _ in 0..100 {
-                let leased = store.lease_events(7, LEASE).await.unwrap_or_else(|e| panic!("{e}"));
+                let leased = store.lease_events(7, LEASE).await.unwrap();
                 ids.extend(leased.into_iter().map(|l| l.event.id));
             }
             ids
@@ -103,14 +103,14 @@ async fn two_stores_on_one_database_never_lease_the_same_event() {
 #[tokio::test]
 async fn a_new_node_leaves_live_leases_alone_and_takes_over_expired_ones() {
     let Some((a, schema)) = open() else { return };
-    a.append(event(1), None).await.unwrap_or_else(|e| panic!("{e}"));
-    a.append(event(2), None).await.unwrap_or_else(|e| panic!("{e}"));
+    a.append(event(1), None).await.unwrap();
+    a.append(event(2), None).await.unwrap();
     let held = a.lease_events(1, LEASE).await.unwrap_or_default();
     let lapsing = a.lease_events(1, Duration::from_millis(1)).await.unwrap_or_default();
     assert_eq!((held.len(), lapsing.len()), (1, 1));
     drop(a);
     tokio::time::sleep(Duration::from_millis(20)).await;
-    let b = open_postgres(&schema.url(), SHORT).unwrap_or_else(|e| panic!("{e}"));
+    let b = open_postgres(&schema.url(), SHORT).unwrap();
     let taken = b.lease_events(10, LEASE).await.unwrap_or_default();
     let ids: Vec<&str> = taken.iter().map(|l| l.event.id.as_str()).collect();
     assert_eq!(ids, [lapsing[0].event.id.as_str()], "only the expired lease is taken over");
@@ -119,7 +119,7 @@ async fn a_new_node_leaves_live_leases_alone_and_takes_over_expired_ones() {
 #[tokio::test]
 async fn leases_are_bounded_whatever_the_caller_asks() {
     let Some((store, schema)) = open() else { return };
-    store.append(event(1), None).await.unwrap_or_else(|e| panic!("{e}"));
+    store.append(event(1), None).await.unwrap();
     let _ = store.lease_events(1, Duration::from_secs(3600)).await;
     let url = schema.url();
     let longest = std::thread::spawn(move || {
@@ -137,7 +137,7 @@ async fn leases_are_bounded_whatever_the_caller_asks() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_repeat_sent_to_another_node_is_a_duplicate_of_the_first() {
     let Some((a, schema)) = open() else { return };
-    let b = open_postgres(&schema.url(), SHORT).unwrap_or_else(|e| panic!("{e}"));
+    let b = open_postgres(&schema.url(), SHORT).unwrap();
     let day = Duration::from_secs(86_400);
     let first = event(1);
     assert_eq!(a.append(first.clone(), key(1, day)).await.ok(), Some(Appended::Stored));
@@ -168,7 +168,7 @@ async fn nul_bytes_in_a_scope_or_an_error_are_stored_not_refused_forever() {
 async fn a_connection_dropped_while_idle_is_reopened_without_failing_a_call() {
     let Some(schema) = TestSchema::create() else { return };
     let url = format!("{}&application_name={}", schema.url(), schema.name);
-    let store = open_postgres(&url, SHORT).unwrap_or_else(|e| panic!("{e}"));
+    let store = open_postgres(&url, SHORT).unwrap();
     assert!(store.append(event(1), None).await.is_ok());
     let ours = format!("FROM pg_stat_activity WHERE application_name = '{}'", schema.name);
     schema.run(&format!("SELECT pg_terminate_backend(pid) {ours}"));
@@ -198,9 +198,9 @@ fn an_unreachable_database_fails_the_open_with_the_url_but_not_its_password() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn increments_from_two_gateways_on_one_database_add_up() {
     let Some((a, schema)) = open() else { return };
-    let b = open_postgres(&schema.url(), SHORT).unwrap_or_else(|e| panic!("{e}"));
+    let b = open_postgres(&schema.url(), SHORT).unwrap();
     for n in 0..60 {
-        a.append(event(n), None).await.unwrap_or_else(|e| panic!("{e}"));
+        a.append(event(n), None).await.unwrap();
     }
     // Each gateway finishes the events it leased, half each, at once.
     let at_a = a.lease_events(30, LEASE).await.unwrap_or_default();
@@ -278,10 +278,10 @@ fn sslmode_is_read_as_libpq_reads_it() {
     // the snakeoil certificate, so they are not the test of an unknown CA).
     let other_ca = rcgen::KeyPair::generate()
         .and_then(|key| rcgen::CertificateParams::new(vec!["other-ca".to_string()])?.self_signed(&key))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
     let other = dir.path().join("other-ca.pem");
-    std::fs::write(&other, other_ca.pem()).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&other, other_ca.pem()).unwrap();
     let unknown_ca = ssl_with(&base, "localhost", &format!("sslmode=verify-full&sslrootcert={}", other.display()));
     let why = unknown_ca.err().unwrap_or_default();
     assert!(why.contains("UnknownIssuer") || why.contains("unknown issuer"), "{why}");
@@ -296,9 +296,9 @@ fn me() -> NodeInfo {
 async fn a_node_that_lost_its_lease_commits_nothing_and_the_new_holder_does() {
     let Some(schema) = TestSchema::create() else { return };
     let lease = Duration::from_millis(300);
-    let a = open_postgres(&schema.url(), lease).unwrap_or_else(|e| panic!("{e}"));
-    let b = open_postgres(&schema.url(), lease).unwrap_or_else(|e| panic!("{e}"));
-    a.append(event(1), None).await.unwrap_or_else(|e| panic!("{e}"));
+    let a = open_postgres(&schema.url(), lease).unwrap();
+    let b = open_postgres(&schema.url(), lease).unwrap();
+    a.append(event(1), None).await.unwrap();
     let at_a = a.lease_events(1, LEASE).await.unwrap_or_default();
     assert_eq!(at_a.len(), 1);
     // A freezes past its lease; B takes the event over.
@@ -311,10 +311,10 @@ async fn a_node_that_lost_its_lease_commits_nothing_and_the_new_holder_does() {
         ..EventOutcome::default()
     };
     // A wakes up: its outcome is refused, nothing of it written.
-    let from_a = a.finish_event(id.clone(), with_delivery("from-a")).await.unwrap_or_else(|e| panic!("{e}"));
+    let from_a = a.finish_event(id.clone(), with_delivery("from-a")).await.unwrap();
     assert_eq!(from_a, Finished::LeaseLost);
     assert_eq!(schema.count("SELECT COUNT(*) FROM deliveries WHERE destination = 'from-a'"), 0);
-    let from_b = b.finish_event(id, with_delivery("from-b")).await.unwrap_or_else(|e| panic!("{e}"));
+    let from_b = b.finish_event(id, with_delivery("from-b")).await.unwrap();
     assert_eq!(from_b, Finished::Recorded);
     assert_eq!(schema.count("SELECT COUNT(*) FROM deliveries WHERE destination = 'from-b'"), 1);
 
@@ -324,10 +324,10 @@ async fn a_node_that_lost_its_lease_commits_nothing_and_the_new_holder_does() {
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(b.lease_deliveries(1, LEASE).await.unwrap_or_default().len(), 1);
     let id = d[0].delivery.id.clone();
-    let lost = a.finish_delivery(id.clone(), DeliveryOutcome::Delivered, None).await.unwrap_or_else(|e| panic!("{e}"));
+    let lost = a.finish_delivery(id.clone(), DeliveryOutcome::Delivered, None).await.unwrap();
     assert!(!lost, "a delivery held by another node is not written");
     assert_eq!(schema.count("SELECT COUNT(*) FROM deliveries WHERE state = 'delivered'"), 0);
-    let kept = b.finish_delivery(id, DeliveryOutcome::Delivered, None).await.unwrap_or_else(|e| panic!("{e}"));
+    let kept = b.finish_delivery(id, DeliveryOutcome::Delivered, None).await.unwrap();
     assert!(kept);
     assert_eq!(schema.count("SELECT COUNT(*) FROM deliveries WHERE state = 'delivered'"), 1);
 }
@@ -336,46 +336,46 @@ async fn a_node_that_lost_its_lease_commits_nothing_and_the_new_holder_does() {
 async fn renewal_keeps_every_lease_in_one_statement_per_table_until_it_stops() {
     let Some(schema) = TestSchema::create() else { return };
     let lease = Duration::from_millis(600);
-    let a = open_postgres(&schema.url(), lease).unwrap_or_else(|e| panic!("{e}"));
-    let b = open_postgres(&schema.url(), lease).unwrap_or_else(|e| panic!("{e}"));
+    let a = open_postgres(&schema.url(), lease).unwrap();
+    let b = open_postgres(&schema.url(), lease).unwrap();
     for n in 0..50 {
-        a.append(event(n), None).await.unwrap_or_else(|e| panic!("{e}"));
+        a.append(event(n), None).await.unwrap();
     }
     assert_eq!(a.lease_events(50, LEASE).await.unwrap_or_default().len(), 50);
     // A renews for three leases' time: B finds nothing to take.
     for _ in 0..9 {
-        let renewed = a.renew(me(), lease).await.unwrap_or_else(|e| panic!("{e}"));
+        let renewed = a.renew(me(), lease).await.unwrap();
         assert_eq!(renewed.events, 50);
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert!(b.lease_events(50, LEASE).await.unwrap_or_default().is_empty(), "a renewed lease was taken");
     }
-    let nodes = b.nodes(lease).await.unwrap_or_else(|e| panic!("{e}"));
+    let nodes = b.nodes(lease).await.unwrap();
     let node_a = nodes.iter().find(|n| n.id == a.node()).unwrap_or_else(|| panic!("A in {nodes:?}"));
     assert_eq!((node_a.state, node_a.events_leased, node_a.host.as_str()), ("live", 50, "test-host"));
     // A stops renewing (it died): within one lease B has all of it.
     tokio::time::sleep(lease + Duration::from_millis(100)).await;
     assert_eq!(b.lease_events(50, LEASE).await.unwrap_or_default().len(), 50);
-    let nodes = b.nodes(lease).await.unwrap_or_else(|e| panic!("{e}"));
+    let nodes = b.nodes(lease).await.unwrap();
     let node_a = nodes.iter().find(|n| n.id == a.node()).unwrap_or_else(|| panic!("A in {nodes:?}"));
     assert_eq!((node_a.state, node_a.events_leased), ("gone", 0));
     // A's renewal, when it comes back, does not take back what B holds.
-    assert_eq!(a.renew(me(), lease).await.unwrap_or_else(|e| panic!("{e}")).events, 0);
+    assert_eq!(a.renew(me(), lease).await.unwrap().events, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_stopping_node_hands_its_leases_back_at_once() {
     let Some(schema) = TestSchema::create() else { return };
-    let a = open_postgres(&schema.url(), SHORT).unwrap_or_else(|e| panic!("{e}"));
-    let b = open_postgres(&schema.url(), SHORT).unwrap_or_else(|e| panic!("{e}"));
+    let a = open_postgres(&schema.url(), SHORT).unwrap();
+    let b = open_postgres(&schema.url(), SHORT).unwrap();
     for n in 0..5 {
-        a.append(event(n), None).await.unwrap_or_else(|e| panic!("{e}"));
+        a.append(event(n), None).await.unwrap();
     }
-    a.renew(me(), SHORT).await.unwrap_or_else(|e| panic!("{e}"));
+    a.renew(me(), SHORT).await.unwrap();
     assert_eq!(a.lease_events(5, LEASE).await.unwrap_or_default().len(), 5);
     assert!(b.lease_events(5, LEASE).await.unwrap_or_default().is_empty());
-    assert_eq!(a.hand_back().await.unwrap_or_else(|e| panic!("{e}")), 5);
+    assert_eq!(a.hand_back().await.unwrap(), 5);
     assert_eq!(b.lease_events(5, LEASE).await.unwrap_or_default().len(), 5, "taken without waiting for the lease");
-    let nodes = b.nodes(SHORT).await.unwrap_or_else(|e| panic!("{e}"));
+    let nodes = b.nodes(SHORT).await.unwrap();
     assert_eq!(nodes.iter().find(|n| n.id == a.node()).map(|n| n.state), Some("stopped"));
 }
 
@@ -394,7 +394,7 @@ impl writer::Op for WritesButSaysItReads {
 #[tokio::test]
 async fn reads_run_on_a_read_only_connection_that_sees_every_commit() {
     let Some((store, _schema)) = open() else { return };
-    store.append(event(1), None).await.unwrap_or_else(|e| panic!("{e}"));
+    store.append(event(1), None).await.unwrap();
     let leased = store.lease_events(1, LEASE).await.unwrap_or_default();
     assert_eq!(leased.len(), 1);
     let set = crate::queue::contract::kv_write("p", "k", crate::queue::KvOp::Add(7));

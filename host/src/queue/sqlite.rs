@@ -254,8 +254,8 @@ mod tests {
 
     /// A fresh database in its own temporary directory (removed with the guard).
     fn open() -> Option<(Store, tempfile::TempDir)> {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let store = open_sqlite(&dir.path().join("s.db")).unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().unwrap();
+        let store = open_sqlite(&dir.path().join("s.db")).unwrap();
         Some((store, dir))
     }
 
@@ -263,26 +263,26 @@ mod tests {
 
     #[tokio::test]
     async fn a_reopened_store_releases_the_leases_of_a_dead_process() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.db");
-        let store = open_sqlite(&path).unwrap_or_else(|e| panic!("{e}"));
-        store.append(event(1), None).await.unwrap_or_else(|e| panic!("{e}"));
+        let store = open_sqlite(&path).unwrap();
+        store.append(event(1), None).await.unwrap();
         assert_eq!(store.lease_events(10, LEASE).await.unwrap_or_default().len(), 1);
         drop(store);
-        let again = open_sqlite(&path).unwrap_or_else(|e| panic!("{e}"));
+        let again = open_sqlite(&path).unwrap();
         assert_eq!(again.lease_events(10, LEASE).await.unwrap_or_default().len(), 1, "the event is done again");
     }
 
     #[tokio::test]
     async fn a_dedup_key_survives_a_reopen() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.db");
         let first = event(1);
-        let store = open_sqlite(&path).unwrap_or_else(|e| panic!("{e}"));
+        let store = open_sqlite(&path).unwrap();
         let day = Duration::from_secs(86_400);
         assert_eq!(store.append(first.clone(), key(1, day)).await.ok(), Some(Appended::Stored));
         drop(store);
-        let again = open_sqlite(&path).unwrap_or_else(|e| panic!("{e}"));
+        let again = open_sqlite(&path).unwrap();
         let repeat = again.append(event(1), key(1, day)).await.ok();
         assert_eq!(repeat, Some(Appended::Duplicate { original_id: first.id }));
     }

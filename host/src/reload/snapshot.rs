@@ -1,5 +1,5 @@
 //! `Snapshot`: one complete, immutable generation of the gateway's configuration — the
-//! config, its routing trie, its providers, its compiled plugins and its listeners'
+//! config, its routing table, its providers, its compiled plugins and its listeners'
 //! certificates.
 //!
 //! A snapshot is built whole, off the request path, and only then published; requests and
@@ -10,8 +10,8 @@
 
 use crate::config::{Config, ConfigError, ConfigErrors, Location};
 use crate::plugin::{CacheOutcome, CompiledPlugin, ComponentCache, PluginEngine};
-use crate::scope::Matcher;
-use crate::sources::provider::{self, Provider};
+use crate::providers::{self as provider, Provider};
+use crate::routing::Table;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,7 +20,8 @@ use std::time::SystemTime;
 /// One generation of configuration, compiled and ready to serve.
 pub struct Snapshot {
     pub config: Arc<Config>,
-    pub matcher: Matcher,
+    /// Which routes an event takes.
+    pub routes: Table,
     pub providers: HashMap<String, Arc<dyn Provider>>,
     pub plugins: HashMap<String, Arc<CompiledPlugin>>,
     pub built_at: SystemTime,
@@ -29,8 +30,6 @@ pub struct Snapshot {
     pub inputs: BTreeMap<PathBuf, [u8; 32]>,
     /// What the TLS listeners present, when the config gives them certificates.
     pub certs: Certs,
-    /// Whether any route has `order_by` (else ingest computes no order holds).
-    pub ordered: bool,
 }
 
 /// The certificates the listeners present, read at this snapshot's build.
@@ -58,28 +57,6 @@ pub struct BuildReport {
 }
 
 impl Snapshot {
-    /// The ordered lanes an event from `source` with `scope` and `body` takes a place in: one
-    /// `(route, key)` per route with `order_by` that it matches (filter included) and whose
-    /// pointer finds a key in the body. Nothing is parsed when no route is ordered.
-    pub fn order_keys(&self, source: &str, scope: &str, body: &[u8]) -> Vec<(String, String)> {
-        if !self.ordered {
-            return Vec::new();
-        }
-        let json = serde_json::from_slice::<serde_json::Value>(body).ok();
-        let mut keys = Vec::new();
-        for m in self.matcher.matches(&crate::scope::Scope::new(scope)) {
-            let Some(route) = self.config.routes.get(m.route) else { continue };
-            let Some(pointer) = &route.order_by else { continue };
-            if route.source.as_ref().is_some_and(|s| s != source) || !route.filter.holds(json.as_ref()) {
-                continue;
-            }
-            if let Some(key) = crate::config::filter::key_at(json.as_ref(), pointer) {
-                keys.push((route.name.clone(), key));
-            }
-        }
-        keys
-    }
-
     /// Compiles `config` into a snapshot, reusing what `previous` already compiled.
     pub fn build(
         config: Config,
@@ -145,15 +122,15 @@ impl Snapshot {
         if !errors.is_empty() {
             return Err(ConfigErrors(errors));
         }
-        let matcher = Matcher::new(config.routes.iter().map(|r| r.patterns.clone()).collect());
         let providers = config
             .sources
             .iter()
             .map(|(name, s)| (name.clone(), Arc::from(provider::build(s.provider, s.settings.clone()))))
             .collect();
         let built_at = SystemTime::now();
-        let ordered = config.routes.iter().any(|r| r.order_by.is_some());
-        Ok((Self { config: Arc::new(config), matcher, providers, plugins, built_at, inputs, certs, ordered }, report))
+        let config = Arc::new(config);
+        let routes = Table::new(config.clone());
+        Ok((Self { config, routes, providers, plugins, built_at, inputs, certs }, report))
     }
 }
 
@@ -194,10 +171,10 @@ mod tests {
 
     #[test]
     fn a_plugin_error_points_at_its_path_value() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("routes.toml");
         let text = "[plugins.other]\npath = \"o.wasm\"\n\n[plugins.p]\ntimeout_ms = 5\npath  = \"p.wasm\"\n";
-        std::fs::write(&file, text).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(&file, text).unwrap();
         assert_eq!(locate_plugin_path(&file, "p"), Some((6, 9)));
         assert_eq!(locate_plugin_path(&file, "missing"), None);
     }

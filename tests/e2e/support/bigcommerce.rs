@@ -50,8 +50,8 @@ impl FakeBigCommerce {
             .route("/stores/{hash}/v2/orders/{id}", get(order))
             .route("/stores/{hash}/v2/orders/{id}/products", get(products))
             .with_state(inner.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
-        let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await });
         Self { addr, inner }
     }

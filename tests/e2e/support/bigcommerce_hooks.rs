@@ -90,8 +90,8 @@ impl FakeHooksApi {
             .route("/stores/{store}/v3/hooks", get(list).post(create))
             .route("/stores/{store}/v3/hooks/{id}", get(one).put(update).delete(delete))
             .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
-        let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await });
         Self { addr, state }
     }

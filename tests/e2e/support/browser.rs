@@ -63,7 +63,7 @@ impl Browser {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start chromedriver: {e}"));
+            .expect("cannot start chromedriver");
         let base = format!("http://127.0.0.1:{port}");
         let http = reqwest::Client::new();
         let mut browser = Self { driver, base, session: String::new(), http, shots: screenshot_dir() };

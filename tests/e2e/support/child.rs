@@ -1,10 +1,13 @@
 //! A gateway in a child process, for tests that kill it with SIGKILL. The test binary runs
 //! itself with only the ignored `child_gateway` test (in `main.rs`), which serves the
-//! routes.toml in `SWITCHYARD_CHILD_DIR` and prints its address, until it is killed.
+//! routes.toml in `SWITCHYARD_CHILD_DIR` and prints its address, until it is killed; or with
+//! `child_serve`, which runs a whole `switchyard` command line as the binary does. The
+//! processes themselves are `switchyard_test_harness`'s, as the host's binary tests' are.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+use switchyard_test_harness::Process;
 
 /// The variable naming the child's directory (its routes.toml, store and plugin cache).
 pub const DIR_VAR: &str = "SWITCHYARD_CHILD_DIR";
@@ -19,23 +22,21 @@ fn this_test_binary(name: &str) -> std::io::Result<Command> {
 }
 
 pub struct ChildGateway {
-    child: Child,
+    child: Process,
     pub addr: String,
 }
 
 impl ChildGateway {
     /// Starts a gateway on `dir/routes.toml` and waits until it listens.
     pub fn start(dir: &Path) -> anyhow::Result<Self> {
-        let mut child = this_test_binary("child_gateway")?
-            .env(DIR_VAR, dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()?;
-        let stdout = child.stdout.take().ok_or_else(|| anyhow::anyhow!("the child has no stdout"))?;
+        let mut child = Process::spawn(
+            this_test_binary("child_gateway")?.env(DIR_VAR, dir).stdout(Stdio::piped()).stderr(Stdio::null()),
+        )?;
+        let stdout = child.0.stdout.take().ok_or_else(|| anyhow::anyhow!("the child has no stdout"))?;
         let mut lines = BufReader::new(stdout).lines();
         loop {
             let Some(line) = lines.next() else {
-                let status = child.wait()?;
+                let status = child.0.wait()?;
                 anyhow::bail!("the child gateway ended before it listened ({status})");
             };
             if let Some(addr) = line?.strip_prefix(LISTENING) {
@@ -51,16 +52,8 @@ impl ChildGateway {
     }
 
     /// SIGKILL: the gateway gets no chance to finish anything.
-    pub fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for ChildGateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    pub fn kill(self) {
+        self.child.signal("KILL");
     }
 }
 
@@ -70,7 +63,7 @@ pub const ARGS_VAR: &str = "SWITCHYARD_CHILD_ARGS";
 /// A whole `switchyard serve` in a child process, as the binary runs it (`cli::main`: signal
 /// handling, graceful stop, OTLP export), for tests that stop, freeze or kill it with signals.
 pub struct ServeChild {
-    child: Child,
+    child: Process,
     /// Its admin listener, `127.0.0.1:PORT`.
     pub admin: String,
 }
@@ -89,16 +82,17 @@ impl ServeChild {
 
     async fn launch(config: &Path, admin: &str, stderr: Stdio) -> anyhow::Result<Self> {
         let args = format!("serve\n--config\n{}\n--no-watch", config.display());
-        let child = this_test_binary("child_serve")?
-            .env(ARGS_VAR, args)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()?;
+        let child = Process::spawn(
+            this_test_binary("child_serve")?
+                .env(ARGS_VAR, args)
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::null())
+                .stderr(stderr),
+        )?;
         let mut serving = Self { child, admin: admin.to_string() };
         let client = reqwest::Client::new();
         for _ in 0..300 {
-            if let Some(status) = serving.child.try_wait()? {
+            if let Some(status) = serving.child.ended() {
                 anyhow::bail!("the gateway ended before it served ({status})");
             }
             let health = client.get(format!("http://{admin}/health")).send().await;
@@ -116,30 +110,19 @@ impl ServeChild {
 
     /// Sends `signal` (`KILL`, `TERM`, `STOP`, `CONT`) with kill(1).
     pub fn signal(&self, signal: &str) {
-        let sent = Command::new("kill").arg(format!("-{signal}")).arg(self.pid().to_string()).status();
-        assert!(sent.is_ok_and(|s| s.success()), "kill -{signal} {}", self.pid());
+        self.child.signal(signal);
     }
 
     /// Waits (bounded by `within`) for the process to end; its exit status, if it did.
     pub async fn wait(&mut self, within: std::time::Duration) -> Option<std::process::ExitStatus> {
         let deadline = std::time::Instant::now() + within;
         while std::time::Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
+            if let Some(status) = self.child.ended() {
                 return Some(status);
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         None
-    }
-}
-
-impl Drop for ServeChild {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = Command::new("kill").arg("-CONT").arg(self.child.id().to_string()).status();
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

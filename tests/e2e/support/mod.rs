@@ -12,6 +12,7 @@ pub mod child;
 pub mod pg;
 pub mod polyglot;
 pub mod tls;
+pub mod toml;
 
 use axum::Router;
 use axum::extract::State;
@@ -141,6 +142,35 @@ impl TestGateway {
     }
 }
 
+/// `[sources.NAME]`: a generic source whose body's `scope` field names the event, unsigned —
+/// the source most tests post to. Further keys of the table may follow it.
+pub fn generic_source(name: &str) -> String {
+    format!("[sources.{name}]\nprovider = \"generic\"\nscope_field = \"scope\"\n")
+}
+
+/// Waits (at most [`PATIENCE`]) until the gateway holds at least `n` dead letters; returns
+/// them, newest first.
+pub async fn dead_letters(gw: &TestGateway, n: usize) -> Vec<switchyard::queue::DeadLetter> {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let dead = gw.gateway.store.dead_letters(n.max(100)).await.unwrap_or_default();
+        if dead.len() >= n {
+            return dead;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "expected {n} dead letters within {PATIENCE:?}, got {dead:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Runs `switchyard ARGS…` in this process through the library, as the binary does; says
+/// whether it succeeded (the command's own verdict), and panics when it cannot run at all.
+pub async fn cli(args: &[&str]) -> bool {
+    use clap::Parser;
+    let cli = switchyard::cli::Cli::try_parse_from(std::iter::once("switchyard").chain(args.iter().copied()))
+        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    switchyard::cli::run(cli).await.unwrap_or_else(|e| panic!("switchyard {args:?}: {e:#}"))
+}
+
 /// Replaces `{wasm:NAME}` with the path of the built plugin NAME.
 pub fn expand(toml: &str) -> String {
     toml.replace("{wasm:order-to-erp}", wasm::ORDER_TO_ERP)
@@ -206,7 +236,7 @@ impl TestDestination {
             Ok(l) => l,
             Err(e) => panic!("cannot bind a test destination: {e}"),
         };
-        let addr = listener.local_addr().unwrap_or_else(|e| panic!("no local addr: {e}"));
+        let addr = listener.local_addr().expect("no local addr");
         match tls {
             None => drop(tokio::spawn(async move { axum::serve(listener, app).await })),
             Some(acceptor) => drop(tokio::spawn(serve_tls(listener, acceptor, app))),
@@ -336,21 +366,14 @@ async fn record(
     StatusCode::from_u16(inner.status.load(Ordering::SeqCst)).unwrap_or(StatusCode::OK)
 }
 
-/// Waits until `check` holds, polling an in-process value every few milliseconds, up to [`PATIENCE`].
-/// A loopback port free at the moment of asking (for a config written before its server starts).
-pub fn free_port() -> u16 {
-    match std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()) {
-        Ok(addr) => addr.port(),
-        Err(e) => panic!("no free loopback port: {e}"),
-    }
-}
+pub use switchyard_test_harness::free_port;
 
 /// A server that takes TCP connections and never says a word (a hung broker or collector, or
 /// a firewall that lets SYNs through): its port, how many connections it took, and its task.
 /// Connections are held open, at most 1000.
 pub async fn silent_listener() -> (u16, Arc<AtomicUsize>, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
-    let port = listener.local_addr().map(|a| a.port()).unwrap_or_else(|e| panic!("{e}"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().map(|a| a.port()).unwrap();
     let accepted = Arc::new(AtomicUsize::new(0));
     let counter = accepted.clone();
     let task = tokio::spawn(async move {

@@ -32,12 +32,12 @@ impl TestCa {
 
     /// A CA whose certificate has the common name `name`.
     pub fn named(name: &str) -> Self {
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap_or_else(|e| panic!("{e}"));
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         params.distinguished_name.push(rcgen::DnType::CommonName, name);
-        let key = KeyPair::generate().unwrap_or_else(|e| panic!("{e}"));
-        Self { issuer: CertifiedIssuer::self_signed(params, key).unwrap_or_else(|e| panic!("{e}")) }
+        let key = KeyPair::generate().unwrap();
+        Self { issuer: CertifiedIssuer::self_signed(params, key).unwrap() }
     }
 
     /// The CA certificate, PEM.
@@ -48,19 +48,19 @@ impl TestCa {
     /// A leaf certificate for `names` (DNS names or IP addresses), signed by this CA.
     pub fn issue(&self, names: &[&str]) -> Issued {
         let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-        let params = CertificateParams::new(names).unwrap_or_else(|e| panic!("{e}"));
-        let key = KeyPair::generate().unwrap_or_else(|e| panic!("{e}"));
-        let cert = params.signed_by(&key, &self.issuer).unwrap_or_else(|e| panic!("{e}"));
+        let params = CertificateParams::new(names).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
         Issued { cert: cert.pem(), key: key.serialize_pem() }
     }
 
     /// A client certificate whose subject's common name is `user` (as PostgreSQL's `cert`
     /// authentication reads it), signed by this CA.
     pub fn issue_for_user(&self, user: &str) -> Issued {
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap_or_else(|e| panic!("{e}"));
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params.distinguished_name.push(rcgen::DnType::CommonName, user);
-        let key = KeyPair::generate().unwrap_or_else(|e| panic!("{e}"));
-        let cert = params.signed_by(&key, &self.issuer).unwrap_or_else(|e| panic!("{e}"));
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
         Issued { cert: cert.pem(), key: key.serialize_pem() }
     }
 
@@ -80,17 +80,15 @@ impl Issued {
     /// The certificate's DER bytes, to compare with what a server presented.
     pub fn der(&self) -> Vec<u8> {
         use rustls_pki_types::pem::PemObject;
-        rustls_pki_types::CertificateDer::from_pem_slice(self.cert.as_bytes())
-            .map(|c| c.to_vec())
-            .unwrap_or_else(|e| panic!("{e}"))
+        rustls_pki_types::CertificateDer::from_pem_slice(self.cert.as_bytes()).map(|c| c.to_vec()).unwrap()
     }
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
     let tmp = dir.join(format!(".{name}.tmp"));
-    std::fs::write(&tmp, text).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::rename(&tmp, &path).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, &path).unwrap();
     path
 }
 
@@ -98,28 +96,24 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 /// certificate signed by that CA (mutual TLS).
 pub fn server_config(issued: &Issued, client_ca: Option<&TestCa>) -> Arc<rustls::ServerConfig> {
     use rustls_pki_types::pem::PemObject;
-    let certs: Vec<_> = rustls_pki_types::CertificateDer::pem_slice_iter(issued.cert.as_bytes())
-        .collect::<Result<_, _>>()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let key = rustls_pki_types::PrivateKeyDer::from_pem_slice(issued.key.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    let certs: Vec<_> =
+        rustls_pki_types::CertificateDer::pem_slice_iter(issued.cert.as_bytes()).collect::<Result<_, _>>().unwrap();
+    let key = rustls_pki_types::PrivateKeyDer::from_pem_slice(issued.key.as_bytes()).unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let builder =
+        rustls::ServerConfig::builder_with_provider(provider.clone()).with_safe_default_protocol_versions().unwrap();
     let builder = match client_ca {
         None => builder.with_no_client_auth(),
         Some(ca) => {
             let mut roots = rustls::RootCertStore::empty();
-            let der =
-                rustls_pki_types::CertificateDer::from_pem_slice(ca.pem().as_bytes()).unwrap_or_else(|e| panic!("{e}"));
-            roots.add(der).unwrap_or_else(|e| panic!("{e}"));
-            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-                .build()
-                .unwrap_or_else(|e| panic!("{e}"));
+            let der = rustls_pki_types::CertificateDer::from_pem_slice(ca.pem().as_bytes()).unwrap();
+            roots.add(der).unwrap();
+            let verifier =
+                rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider).build().unwrap();
             builder.with_client_cert_verifier(verifier)
         }
     };
-    let mut config = builder.with_single_cert(certs, key).unwrap_or_else(|e| panic!("{e}"));
+    let mut config = builder.with_single_cert(certs, key).unwrap();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Arc::new(config)
 }

@@ -6,9 +6,9 @@
 //! Not refreshed by the stream (that would clear a selection); the page is read again after
 //! every replay, with a notice of what was replayed and where to follow it.
 
-use super::super::Admin;
 use super::view::{self, CELL_CHARS, cap, encode, time};
 use crate::queue::{DeadLetter, ReplaySelector};
+use crate::shared::Shared;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
@@ -28,13 +28,13 @@ pub struct ListQuery {
     destination: String,
 }
 
-pub async fn fragment(State(admin): State<Admin>, Query(q): Query<ListQuery>) -> Response {
-    page(&admin, &q.destination, None).await
+pub async fn fragment(State(shared): State<Shared>, Query(q): Query<ListQuery>) -> Response {
+    page(&shared, &q.destination, None).await
 }
 
 /// The form's fields: `one` (a row's button), `selected` (checked rows), `all_for` (every
 /// dead letter of a destination), and `filter` (the destination the page shows).
-pub async fn replay(State(admin): State<Admin>, body: Bytes) -> Response {
+pub async fn replay(State(shared): State<Shared>, body: Bytes) -> Response {
     let (mut one, mut selected, mut all_for, mut filter) = (None, Vec::new(), None, String::new());
     for (key, value) in url::form_urlencoded::parse(&body) {
         match key.as_ref() {
@@ -51,17 +51,17 @@ pub async fn replay(State(admin): State<Admin>, body: Bytes) -> Response {
         (None, None) => selected.into_iter().map(ReplaySelector::Id).collect(),
     };
     if selectors.is_empty() {
-        return page(&admin, &filter, Some(Notice::Nothing)).await;
+        return page(&shared, &filter, Some(Notice::Nothing)).await;
     }
     let mut replayed = 0;
     for selector in selectors {
-        match admin.store.replay(selector).await {
+        match shared.store.replay(selector).await {
             Ok(n) => replayed += n,
             Err(e) => return view::store_down(&e),
         }
     }
     tracing::info!(replayed, "dead letters replayed from the console");
-    page(&admin, &filter, Some(Notice::Replayed(replayed))).await
+    page(&shared, &filter, Some(Notice::Replayed(replayed))).await
 }
 
 /// What the page says above the list after an action.
@@ -70,14 +70,14 @@ enum Notice {
     Nothing,
 }
 
-async fn page(admin: &Admin, destination: &str, notice: Option<Notice>) -> Response {
-    let dead = match admin.store.dead_letters(LIMIT).await {
+async fn page(shared: &Shared, destination: &str, notice: Option<Notice>) -> Response {
+    let dead = match shared.store.dead_letters(LIMIT).await {
         Ok(dead) => dead,
         Err(e) => return view::store_down(&e),
     };
     let shown: Vec<&DeadLetter> =
         dead.iter().filter(|d| destination.is_empty() || d.destination.as_deref() == Some(destination)).collect();
-    let snapshot = admin.live.snapshot();
+    let snapshot = shared.live.snapshot();
     let destinations: Vec<&String> = snapshot.config.destinations.keys().collect();
     html! {
         h2 { "Dead letters" }

@@ -3,48 +3,49 @@
 //! start, what the store holds for it, and pause/resume buttons — the same actions as
 //! `POST /api/destinations/{name}/pause|resume` (which they call), a pause after a confirmation.
 
-use super::super::{Admin, destinations as api};
+use super::super::destinations as api;
 use super::view::{self, cap, quantile, state, time};
 use crate::metrics::Metrics;
+use crate::shared::Shared;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 
-pub async fn fragment(State(admin): State<Admin>) -> Response {
-    page(&admin, None).await
+pub async fn fragment(State(shared): State<Shared>) -> Response {
+    page(&shared, None).await
 }
 
-pub async fn pause(State(admin): State<Admin>, Path(name): Path<String>) -> Response {
+pub async fn pause(State(shared): State<Shared>, Path(name): Path<String>) -> Response {
     let reason: Option<api::PauseRequest> =
         serde_json::from_value(serde_json::json!({ "reason": "paused from the console" })).ok();
-    let answer = api::pause(State(admin.clone()), Path(name.clone()), reason.map(axum::Json)).await;
-    act(&admin, answer.status(), &name, "paused").await
+    let answer = api::pause(State(shared.clone()), Path(name.clone()), reason.map(axum::Json)).await;
+    act(&shared, answer.status(), &name, "paused").await
 }
 
-pub async fn resume(State(admin): State<Admin>, Path(name): Path<String>) -> Response {
-    let answer = api::resume(State(admin.clone()), Path(name.clone())).await;
-    act(&admin, answer.status(), &name, "resumed").await
+pub async fn resume(State(shared): State<Shared>, Path(name): Path<String>) -> Response {
+    let answer = api::resume(State(shared.clone()), Path(name.clone())).await;
+    act(&shared, answer.status(), &name, "resumed").await
 }
 
 /// The page again after an action, saying what it did.
-async fn act(admin: &Admin, status: StatusCode, name: &str, done: &str) -> Response {
+async fn act(shared: &Shared, status: StatusCode, name: &str, done: &str) -> Response {
     let name = cap(name, 100);
     let text = match status {
         StatusCode::OK => format!("{name} {done}."),
         StatusCode::NOT_FOUND => format!("No destination is named {name}."),
         _ => "The store is not answering; nothing changed.".to_owned(),
     };
-    page(admin, Some(text)).await
+    page(shared, Some(text)).await
 }
 
-async fn page(admin: &Admin, notice: Option<String>) -> Response {
-    let counts = match admin.store.destination_counts().await {
+async fn page(shared: &Shared, notice: Option<String>) -> Response {
+    let counts = match shared.store.destination_counts().await {
         Ok(counts) => counts,
         Err(e) => return view::store_down(&e),
     };
-    let snapshot = admin.live.snapshot();
-    let pauses = admin.control.pauses();
+    let snapshot = shared.live.snapshot();
+    let pauses = shared.control.pauses();
     html! {
         h2 { "Destinations" }
         @if let Some(text) = notice { p.notice role="status" { (text) } }
@@ -72,10 +73,10 @@ async fn page(admin: &Admin, notice: Option<String>) -> Response {
                                 (state("active"))
                             }
                         }
-                        td.num { (admin.control.view(&d.name).in_flight) }
-                        td.num { (success(&admin.metrics, &d.name)) }
-                        td.num { (quantile(admin.metrics.delivery_seconds.with(&d.name, |h| h.quantile(0.5)))) }
-                        td.num { (quantile(admin.metrics.delivery_seconds.with(&d.name, |h| h.quantile(0.99)))) }
+                        td.num { (shared.control.view(&d.name).in_flight) }
+                        td.num { (success(&shared.metrics, &d.name)) }
+                        td.num { (quantile(shared.metrics.delivery_seconds.with(&d.name, |h| h.quantile(0.5)))) }
+                        td.num { (quantile(shared.metrics.delivery_seconds.with(&d.name, |h| h.quantile(0.99)))) }
                         td.num { (c.pending) } td.num { (c.paused) } td.num { (c.waiting) }
                         td.num { @if c.dead > 0 { a href=(format!("/dead-letters?destination={}", view::encode(&d.name))) { (c.dead) } } @else { "0" } }
                         td { (switch(&d.name, pause.is_some())) }

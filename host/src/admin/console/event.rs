@@ -6,9 +6,9 @@
 //! Plugins' log lines are not stored per event: they are in the gateway's log, under the
 //! event's id (`event_id`), and the page says so.
 
-use super::super::Admin;
 use super::view::{self, CELL_CHARS, cap, encode, header_value, state, time};
 use crate::queue::{DeliveryRecord, EventRecord};
+use crate::shared::Shared;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -17,8 +17,8 @@ use maud::{Markup, html};
 /// Headers shown at most.
 const MAX_HEADERS: usize = 100;
 
-pub async fn fragment(State(admin): State<Admin>, Path(id): Path<String>) -> Response {
-    let record = match admin.store.event_record(&id).await {
+pub async fn fragment(State(shared): State<Shared>, Path(id): Path<String>) -> Response {
+    let record = match shared.store.event_record(&id).await {
         Ok(Some(record)) => record,
         Ok(None) => {
             let id = cap(&id, 80);
@@ -29,12 +29,12 @@ pub async fn fragment(State(admin): State<Admin>, Path(id): Path<String>) -> Res
         }
         Err(e) => return view::store_down(&e),
     };
-    let snapshot = admin.live.snapshot();
+    let snapshot = shared.live.snapshot();
     let source = snapshot.config.sources.get(&record.summary.source);
     html! {
         h2 { "Event " span.mono { (record.summary.id) } }
         (facts(&record))
-        (routes(&snapshot.config, &record))
+        (routes(&snapshot.routes, &record))
         (plugin_log(&record))
         h3 #deliveries { "Deliveries" }
         @if record.deliveries.is_empty() {
@@ -79,9 +79,9 @@ fn facts(r: &EventRecord) -> Markup {
 }
 
 /// The routes the scope matches now, each with its parameters and its plugin's outcome.
-fn routes(config: &crate::config::Config, r: &EventRecord) -> Markup {
+fn routes(table: &crate::routing::Table, r: &EventRecord) -> Markup {
     let e = &r.summary;
-    let matched = crate::explain::explain(config, &e.scope, Some(&e.source));
+    let matched = table.select(Some(&e.source), &e.scope, None);
     html! {
         h3 { "Matched routes" }
         p.muted { "By the routes served now." }

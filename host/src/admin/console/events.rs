@@ -6,10 +6,10 @@
 //! for at most [`SCAN`] rows, to which the pattern is applied: such a page may show fewer than
 //! [`PAGE`] and link to older ones.
 
-use super::super::Admin;
 use super::super::filter::ScopeFilter;
 use super::view::{self, CELL_CHARS, cap, encode, state, time};
 use crate::queue::{EventQuery, EventSummary};
+use crate::shared::Shared;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
@@ -58,14 +58,14 @@ impl EventsQuery {
 }
 
 /// The page: filters, and the results that follow the stream.
-pub async fn fragment(State(admin): State<Admin>, Query(q): Query<EventsQuery>) -> Response {
-    let snapshot = admin.live.snapshot();
+pub async fn fragment(State(shared): State<Shared>, Query(q): Query<EventsQuery>) -> Response {
+    let snapshot = shared.live.snapshot();
     let sources: Vec<&String> = snapshot.config.sources.keys().collect();
     let mut results_url = format!("/console/events/results?{}", q.filter_string());
     if !q.before.is_empty() {
         results_url.push_str(&format!("&before={}", encode(&q.before)));
     }
-    let results = results_markup(&admin, &q).await;
+    let results = results_markup(&shared, &q).await;
     html! {
         h2 { "Events" }
         form.filters method="get" action="/events" role="search" aria-label="Filter events" {
@@ -104,11 +104,11 @@ pub async fn fragment(State(admin): State<Admin>, Query(q): Query<EventsQuery>) 
 }
 
 /// The results alone (what the live refresh fetches).
-pub async fn results(State(admin): State<Admin>, Query(q): Query<EventsQuery>) -> Response {
-    results_markup(&admin, &q).await.into_response()
+pub async fn results(State(shared): State<Shared>, Query(q): Query<EventsQuery>) -> Response {
+    results_markup(&shared, &q).await.into_response()
 }
 
-async fn results_markup(admin: &Admin, q: &EventsQuery) -> Markup {
+async fn results_markup(shared: &Shared, q: &EventsQuery) -> Markup {
     let scope = match ScopeFilter::parse(&q.scope) {
         Ok(scope) => scope,
         Err(e) => return html! { p.error role="alert" { (e.to_string()) } },
@@ -130,7 +130,7 @@ async fn results_markup(admin: &Admin, q: &EventsQuery) -> Markup {
         before_id: q.before.clone(),
         scan,
     };
-    let scanned = match admin.store.find_events(query).await {
+    let scanned = match shared.store.find_events(query).await {
         Ok(events) => events,
         Err(e) => return view::store_down_markup(&e),
     };

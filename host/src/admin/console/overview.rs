@@ -3,22 +3,22 @@
 //! as file:line:column, and per source the webhooks answered by status with the reasons of
 //! refusals. It is read again on the live stream and every few seconds.
 
-use super::super::Admin;
 use super::chart;
 use super::view::{self, cap, state, time};
 use crate::metrics::OTHER;
 use crate::rates::INTERVAL;
+use crate::shared::Shared;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 use std::sync::atomic::Ordering;
 
-pub async fn fragment(State(admin): State<Admin>) -> Response {
-    let depth = match admin.store.depth().await {
+pub async fn fragment(State(shared): State<Shared>) -> Response {
+    let depth = match shared.store.depth().await {
         Ok(depth) => depth,
         Err(e) => return view::store_down(&e),
     };
-    let points = admin.rates.points();
+    let points = shared.rates.points();
     let last = points.last().copied().unwrap_or_default();
     let per_second = |n: u64| format!("{:.1}", n as f64 / INTERVAL.as_secs_f64());
     html! {
@@ -33,14 +33,14 @@ pub async fn fragment(State(admin): State<Admin>) -> Response {
             li { span.value { a href="/dead-letters" { (depth.dead) } } span.label { "dead letters" } }
         }
         (chart::rates(&points))
-        (reload(&admin))
-        (sources(&admin))
+        (reload(&shared))
+        (sources(&shared))
     }
     .into_response()
 }
 
-fn reload(admin: &Admin) -> Markup {
-    let status = admin.live.status();
+fn reload(shared: &Shared) -> Markup {
+    let status = shared.live.status();
     let outcome = if status.applied { "applied" } else { "rejected" };
     html! {
         h3 { "Configuration" }
@@ -58,9 +58,9 @@ fn reload(admin: &Admin) -> Markup {
 }
 
 /// Per source: answers by status, and refusals by reason.
-fn sources(admin: &Admin) -> Markup {
-    let m = &admin.metrics;
-    let snapshot = admin.live.snapshot();
+fn sources(shared: &Shared) -> Markup {
+    let m = &shared.metrics;
+    let snapshot = shared.live.snapshot();
     let mut names: Vec<String> = snapshot.config.sources.keys().cloned().collect();
     names.push(OTHER.to_owned());
     let by_status = m.requests.snapshot();

@@ -2,16 +2,16 @@
 //! limits, and this gateway's calls, failures by kind and p99 call duration since start.
 //! Config values are never shown (they may hold credentials), only their keys.
 
-use super::super::Admin;
 use super::view::quantile;
 use crate::metrics::PLUGIN_FAILURE_KINDS;
+use crate::shared::Shared;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use maud::html;
 
-pub async fn fragment(State(admin): State<Admin>) -> Response {
-    let snapshot = admin.live.snapshot();
-    let m = &admin.metrics;
+pub async fn fragment(State(shared): State<Shared>) -> Response {
+    let snapshot = shared.live.snapshot();
+    let m = &shared.metrics;
     html! {
         h2 { "Plugins" }
         @if snapshot.config.plugins.is_empty() {

@@ -1,10 +1,10 @@
 //! The routes page: the table as served, in order — patterns, source, filter, plugin,
 //! destinations, order key, and how many events each route received and filtered out — and
 //! the explain box: type a scope (and a source) and see which routes match it and with what
-//! parameters, answered by [`crate::explain`], as `switchyard explain` answers.
+//! parameters, answered by [`crate::routing`], as `switchyard explain` and dispatch answer.
 
-use super::super::Admin;
 use super::view::cap;
+use crate::shared::Shared;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
@@ -12,10 +12,10 @@ use maud::{Markup, html};
 /// Longest scope the explain box takes.
 const MAX_SCOPE_CHARS: usize = 512;
 
-pub async fn fragment(State(admin): State<Admin>) -> Response {
-    let snapshot = admin.live.snapshot();
+pub async fn fragment(State(shared): State<Shared>) -> Response {
+    let snapshot = shared.live.snapshot();
     let config = &snapshot.config;
-    let m = &admin.metrics;
+    let m = &shared.metrics;
     html! {
         h2 { "Routes" }
         section aria-labelledby="explain-title" {
@@ -73,8 +73,8 @@ pub struct ExplainQuery {
     source: String,
 }
 
-pub async fn explain(State(admin): State<Admin>, Query(q): Query<ExplainQuery>) -> Response {
-    let snapshot = admin.live.snapshot();
+pub async fn explain(State(shared): State<Shared>, Query(q): Query<ExplainQuery>) -> Response {
+    let snapshot = shared.live.snapshot();
     let scope = q.scope.trim();
     if scope.is_empty() {
         return html! { p.muted { "Type a scope, such as store/order/created." } }.into_response();
@@ -84,11 +84,11 @@ pub async fn explain(State(admin): State<Admin>, Query(q): Query<ExplainQuery>) 
             .into_response();
     }
     let source = Some(q.source.as_str()).filter(|s| !s.is_empty());
-    answer(&snapshot.config, scope, source).into_response()
+    answer(&snapshot.routes, scope, source).into_response()
 }
 
-fn answer(config: &crate::config::Config, scope: &str, source: Option<&str>) -> Markup {
-    let matched = crate::explain::explain(config, scope, source);
+fn answer(routes: &crate::routing::Table, scope: &str, source: Option<&str>) -> Markup {
+    let matched = routes.select(source, scope, None);
     let taken = matched.iter().filter(|m| m.other_source.is_none()).count();
     html! {
         p { "Scope " span.mono { (cap(scope, 200)) } ": " (taken) " route(s) match." }
@@ -124,12 +124,12 @@ mod tests {
     fn the_explain_box_shows_the_params_a_pattern_captures() {
         let text = "[sources.bc]\nprovider = \"bigcommerce\"\n[destinations.erp]\nurl = \"http://127.0.0.1:9/erp\"\n\
                     [[routes]]\nname = \"coupons\"\nmatch = \"store/channel/{channel_id}/cart/couponApplied\"\nto = [\"erp\"]\n";
-        let config = crate::config::load_str(std::path::Path::new("routes.toml"), text, &|_| None)
-            .unwrap_or_else(|e| panic!("{e}"));
-        let html = answer(&config, "store/channel/1/cart/couponApplied", None).into_string();
+        let config = crate::config::load_str(std::path::Path::new("routes.toml"), text, &|_| None).unwrap();
+        let table = crate::routing::Table::new(std::sync::Arc::new(config));
+        let html = answer(&table, "store/channel/1/cart/couponApplied", None).into_string();
         assert!(html.contains("1 route(s) match"), "{html}");
         assert!(html.contains(r#"<dt class="mono">channel_id</dt><dd class="mono">1</dd>"#), "{html}");
-        let none = answer(&config, "<b>x</b>", None).into_string();
+        let none = answer(&table, "<b>x</b>", None).into_string();
         assert!(none.contains("&lt;b&gt;x&lt;/b&gt;") && none.contains("delivered nowhere"), "{none}");
     }
 }

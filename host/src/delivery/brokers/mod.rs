@@ -226,7 +226,7 @@ mod tests {
         let message = Message { name: "n", id: "dlv_1", headers: &headers, body: b"{}" };
         assert_eq!(message.unique_headers(), [("content-type", "application/json"), ("webhook-id", "dlv_1")]);
         assert_eq!(message.content_type(), Some("application/json"));
-        let url = url::Url::parse("amqp://guest:secret@127.0.0.1:5672/%2f").unwrap_or_else(|e| panic!("{e}"));
+        let url = url::Url::parse("amqp://guest:secret@127.0.0.1:5672/%2f").unwrap();
         assert_eq!(crate::config::ShownUrl(&url).to_string(), "amqp://guest:***@127.0.0.1:5672/%2f");
     }
 }

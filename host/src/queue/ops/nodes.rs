@@ -31,6 +31,12 @@ pub(crate) struct Renew {
     pub(crate) lease: Duration,
 }
 
+/// Extends this node's (`?1`) pending leases to `?2`, for rows leased after `?3`.
+const RENEW_EVENTS: &str = "UPDATE events SET lease_until_ms = ?2, due_at_ms = ?2
+    WHERE lease_owner = ?1 AND lease_until_ms > 0 AND state = 'pending' AND leased_at_ms > ?3";
+const RENEW_DELIVERIES: &str = "UPDATE deliveries SET lease_until_ms = ?2, due_at_ms = ?2
+    WHERE lease_owner = ?1 AND lease_until_ms > 0 AND state = 'pending' AND leased_at_ms > ?3";
+
 /// What a renewal round extended.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Renewed {
@@ -45,18 +51,12 @@ impl Op for Renew {
         let (now, node) = (ctx.now, &*ctx.node);
         let mut renewed = Renewed::default();
         if ctx.shared {
-            let until = ctx.until(self.lease, ctx.max_event_lease);
-            renewed.events = tx.execute(
-                "UPDATE events SET lease_until_ms = ?2, due_at_ms = ?2
-                 WHERE lease_owner = ?1 AND lease_until_ms > 0 AND state = 'pending' AND leased_at_ms > ?3",
-                &[node.into(), until.into(), now.saturating_sub(millis(EVENT_LEASE)).into()],
-            )?;
+            let mut renew = |sql: &'static str, until: i64, longest: Duration| {
+                tx.execute(sql, &[node.into(), until.into(), now.saturating_sub(millis(longest)).into()])
+            };
+            renewed.events = renew(RENEW_EVENTS, ctx.until(self.lease, ctx.max_event_lease), EVENT_LEASE)?;
             let until = ctx.until(self.lease, ctx.max_delivery_lease);
-            renewed.deliveries = tx.execute(
-                "UPDATE deliveries SET lease_until_ms = ?2, due_at_ms = ?2
-                 WHERE lease_owner = ?1 AND lease_until_ms > 0 AND state = 'pending' AND leased_at_ms > ?3",
-                &[node.into(), until.into(), now.saturating_sub(millis(DELIVERY_LEASE)).into()],
-            )?;
+            renewed.deliveries = renew(RENEW_DELIVERIES, until, DELIVERY_LEASE)?;
         }
         tx.execute(
             "INSERT INTO nodes (id, host, version, started_at_ms, heartbeat_ms) VALUES (?1, ?2, ?3, ?4, ?5)

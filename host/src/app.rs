@@ -49,6 +49,8 @@ pub struct Gateway {
     /// Stops the ingest listener first, so nothing new is accepted while the rest drains.
     ingest_stop: CancellationToken,
     tasks: TaskTracker,
+    /// Dispatch and delivery, which end only when the gateway stops (or by a bug).
+    loops: Vec<tokio::task::AbortHandle>,
     /// Stops lease renewal, which then hands the leases back.
     leases: CancellationToken,
     renewal: tokio::task::JoinHandle<()>,
@@ -78,8 +80,8 @@ impl Gateway {
         let renewal =
             tokio::spawn(crate::renewal::run(shared.store.clone(), lease, shared.metrics.clone(), leases.clone()));
         let tasks = TaskTracker::new();
-        spawn_delivery(&shared, &tasks)?;
-        tasks.spawn(dispatch::run(shared.clone(), snapshot.config.server.workers));
+        let delivery = spawn_delivery(&shared, &tasks)?;
+        let dispatch = tasks.spawn(dispatch::run(shared.clone(), snapshot.config.server.workers)).abort_handle();
         tasks.spawn(prune(shared.clone()));
         tasks.spawn(shared.rates.clone().run(shared.metrics.clone(), shared.shutdown.child_token()));
         tasks.spawn(crate::hook_check::run(shared.clone()));
@@ -95,7 +97,13 @@ impl Gateway {
             Some(listener) => Some(spawn_admin(&shared, &tasks, listener)?),
             None => None,
         };
-        Ok(Self { shared, ingest_addr, admin_addr, ingest_stop, tasks, leases, renewal })
+        let loops = vec![delivery, dispatch];
+        Ok(Self { shared, ingest_addr, admin_addr, ingest_stop, tasks, loops, leases, renewal })
+    }
+
+    /// Whether dispatch and delivery still run: what a service manager's watchdog hears.
+    pub fn loops_alive(&self) -> bool {
+        self.loops.iter().all(|handle| !handle.is_finished())
     }
 
     /// Stops accepting webhooks, then lets dispatch and delivery finish what they hold, and
@@ -135,10 +143,9 @@ async fn load(options: &Options, listeners: &[SocketAddr]) -> anyhow::Result<Arc
 }
 
 /// The delivery loop, with its HTTP clients.
-fn spawn_delivery(shared: &Shared, tasks: &TaskTracker) -> anyhow::Result<()> {
+fn spawn_delivery(shared: &Shared, tasks: &TaskTracker) -> anyhow::Result<tokio::task::AbortHandle> {
     let clients = delivery::Clients::new().context("cannot build the HTTP client")?;
-    tasks.spawn(delivery::run(shared.clone(), clients));
-    Ok(())
+    Ok(tasks.spawn(delivery::run(shared.clone(), clients)).abort_handle())
 }
 
 /// The ingest listener (plain or TLS); returns what stops it.

@@ -13,7 +13,8 @@
 //!
 //! - Leaves anyone may use: [`event`] (an accepted webhook), [`metrics`] (lock-free counters),
 //!   [`feed`] (what happens to events, as it happens: a bounded broadcast), [`tls`] (rustls for
-//!   deliveries and listeners), [`http_error`], [`http_server`] (the listeners' connection loop).
+//!   deliveries and listeners), [`http_error`], [`http_server`] (the listeners' connection loop),
+//!   [`build_info`] (what `--version` and `/api/version` say).
 //! - [`config`]: routes.toml → a validated, immutable [`config::Config`] (no I/O beyond reading
 //!   it; `config::defaults` says what an unwritten key is); [`scope`]: scopes, patterns and the
 //!   routing trie.
@@ -57,6 +58,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod build_info;
 pub mod cli;
 pub mod config;
 pub mod control;
@@ -76,8 +78,10 @@ pub mod rates;
 pub mod reload;
 pub mod renewal;
 pub mod replay;
+pub mod route_tests;
 pub mod routing;
 pub mod scope;
+pub mod service_manager;
 pub mod shared;
 pub mod signature;
 pub mod standard_webhooks;

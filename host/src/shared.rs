@@ -5,7 +5,8 @@
 //! `app` builds one and hands a clone to each part; a part adds only what is its own (ingest
 //! its error log, delivery its HTTP clients, the admin listener whether it is on loopback).
 //! Every field is a cheap handle, so a clone is a few reference counts. This file holds no
-//! logic: it is the one place a part finds a handle another part also holds.
+//! logic beyond asking for a reload and waiting for its outcome: it is the one place a part
+//! finds a handle another part also holds.
 
 use crate::control::Control;
 use crate::feed::Feed;
@@ -13,8 +14,10 @@ use crate::metrics::Metrics;
 use crate::providers::bigcommerce::hooks::checks::Checks;
 use crate::queue::Store;
 use crate::rates::Rates;
+use crate::reload::ReloadStatus;
 use crate::reload::Reloader;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -52,5 +55,17 @@ impl Shared {
             rates: Arc::default(),
             shutdown: CancellationToken::new(),
         }
+    }
+}
+
+impl Shared {
+    /// Asks the reload loop for a reload now and waits up to `patience` for its outcome
+    /// (applied or rejected); `None` when it is still running.
+    pub async fn reload_now(&self, patience: Duration) -> Option<Arc<ReloadStatus>> {
+        let mut changes = self.live.subscribe();
+        let before = changes.borrow_and_update().seq;
+        self.reload.notify_one();
+        let finished = tokio::time::timeout(patience, changes.wait_for(|s| s.seq > before)).await;
+        finished.ok()?.ok().map(|status| status.clone())
     }
 }

@@ -24,13 +24,14 @@ pub enum LogFormat {
 
 /// Installs the global subscriber, sending spans to `export` too when given (OTLP,
 /// `trace_export.rs`); a second call (tests) is a no-op. `RUST_LOG` filters the log lines
-/// only: the exporter gets Switchyard's spans at info and above whatever the log level.
-pub fn init(format: LogFormat, export: Option<&crate::trace_export::Exporter>) {
+/// only: the exporter gets Switchyard's spans at info and above whatever the log level. `quiet`
+/// logs warnings only by default, for a command whose output is its report.
+pub fn init(format: LogFormat, export: Option<&crate::trace_export::Exporter>, quiet: bool) {
     use tracing_subscriber::Layer;
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,switchyard=info,plugin=info"));
+    let default = if quiet { "warn" } else { "warn,switchyard=info,plugin=info" };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     // Colours only for a terminal: a log file or a collector gets plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let spans = tracing_subscriber::filter::Targets::new().with_target("switchyard", tracing::Level::INFO);

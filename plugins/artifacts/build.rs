@@ -50,28 +50,37 @@ fn main() {
 
     let out_dir = target_dir.join(TARGET).join("release");
     let mut consts = String::new();
-    for crate_name in crates(&plugins) {
+    let mut examples = String::new();
+    for (group, crate_name) in crates(&plugins) {
         let file = out_dir.join(format!("{}.wasm", crate_name.replace('-', "_")));
         assert!(file.exists(), "the build did not produce {}", file.display());
+        let file_name = file.file_name().and_then(|f| f.to_str()).unwrap_or_default().to_owned();
         let ident = crate_name.replace('-', "_").to_uppercase();
         consts.push_str(&format!(
-            "/// `{}`: the `{crate_name}` plugin component.\npub const {ident}: &str = {:?};\n",
-            file.file_name().and_then(|f| f.to_str()).unwrap_or_default(),
+            "/// `{file_name}`: the `{crate_name}` plugin component.\npub const {ident}: &str = {:?};\n",
             file.display().to_string()
         ));
+        if group == "examples" {
+            examples.push_str(&format!("    ({file_name:?}, include_bytes!({:?})),\n", file.display().to_string()));
+        }
     }
+    consts.push_str(&format!(
+        "/// The example plugins' components by file name, carried by the binary for `switchyard init`.\n\
+         pub const EXAMPLES: &[(&str, &[u8])] = &[\n{examples}];\n"
+    ));
     let dest = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("artifacts.rs");
     std::fs::write(&dest, consts).expect("write artifacts.rs");
 }
 
-/// The plugin crates: every directory with a Cargo.toml under examples/ and testing/.
-fn crates(plugins: &Path) -> Vec<String> {
+/// The plugin crates, each with its group: every directory with a Cargo.toml under examples/
+/// and testing/.
+fn crates(plugins: &Path) -> Vec<(&'static str, String)> {
     let mut names = Vec::new();
     for group in ["examples", "testing"] {
         let Ok(entries) = std::fs::read_dir(plugins.join(group)) else { continue };
         for entry in entries.flatten() {
             if entry.path().join("Cargo.toml").exists() {
-                names.push(entry.file_name().to_string_lossy().into_owned());
+                names.push((group, entry.file_name().to_string_lossy().into_owned()));
             }
         }
     }

@@ -36,6 +36,7 @@ mod delivery;
 mod delivery_control;
 mod hardening;
 mod hostile;
+mod http_fixtures;
 mod https;
 mod ingest;
 mod plugins;

@@ -81,16 +81,12 @@ pub async fn reload_status(State(shared): State<Shared>) -> Json<ReloadStatus> {
 /// Asks for a reload and answers with its outcome: 200 when applied, 422 when rejected (the
 /// previous config still serves; the errors say where), 202 when it is still running.
 pub async fn reload_now(State(shared): State<Shared>) -> (StatusCode, Json<Value>) {
-    let mut changes = shared.live.subscribe();
-    let before = changes.borrow_and_update().seq;
-    shared.reload.notify_one();
     tracing::info!("reload requested on the admin API");
-    let finished = tokio::time::timeout(RELOAD_PATIENCE, changes.wait_for(|s| s.seq > before)).await;
-    match finished {
-        Ok(Ok(status)) => {
+    match shared.reload_now(RELOAD_PATIENCE).await {
+        Some(status) => {
             let code = if status.applied { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
-            (code, Json(json!(&**status)))
+            (code, Json(json!(&*status)))
         }
-        _ => (StatusCode::ACCEPTED, Json(json!({ "pending": true, "last": &*shared.live.status() }))),
+        None => (StatusCode::ACCEPTED, Json(json!({ "pending": true, "last": &*shared.live.status() }))),
     }
 }

@@ -106,10 +106,16 @@ async fn subscriptions(State(shared): State<Shared>) -> axum::Json<serde_json::V
     axum::Json(serde_json::json!({ "sources": shared.checks.last() }))
 }
 
+/// `GET /api/version`: what this binary was built from (`switchyard --version`'s facts).
+async fn version() -> axum::Json<crate::build_info::BuildInfo> {
+    axum::Json(crate::build_info::build_info())
+}
+
 /// The admin router.
 pub fn router(admin: Admin) -> Router {
     let protected = Router::new()
         .route("/metrics", get(metrics::render))
+        .route("/api/version", get(version))
         .route("/api/routes", get(api::routes))
         .route("/api/plugins", get(api::plugins))
         .route("/api/reload", get(api::reload_status).post(api::reload_now))

@@ -1,18 +1,24 @@
 //! The `switchyard` command line: one file per subcommand, dispatched from here.
 
+mod admin_http;
 mod check;
 mod destinations;
 mod dlq;
 pub(crate) mod explain;
+mod health;
+pub mod init;
 mod kv;
 mod nodes;
-mod plugin_new;
+pub mod plugin_new;
 mod plugin_run;
+pub mod plugin_sdk;
 mod replay;
+pub(crate) mod schema;
 pub mod send;
 mod serve;
 mod subscriptions;
 mod tail;
+mod test;
 
 use crate::config::Config;
 use crate::queue::Store;
@@ -23,7 +29,12 @@ use std::path::{Path, PathBuf};
 use tokio::runtime::Handle;
 
 #[derive(Debug, Parser)]
-#[command(name = "switchyard", version, about = "An edge gateway for webhooks")]
+#[command(
+    name = "switchyard",
+    version = crate::build_info::SHORT_VERSION,
+    long_version = crate::build_info::long_version(),
+    about = "An edge gateway for webhooks"
+)]
 pub struct Cli {
     /// Log lines as text (default) or JSON.
     #[arg(long, global = true, value_enum, default_value = "text")]
@@ -51,6 +62,8 @@ impl std::ops::Deref for ConfigArg {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write a starter routes.toml and the example plugins into a directory, ready to serve.
+    Init(init::InitArgs),
     /// Serve webhooks as routes.toml says, reloading it when it or a plugin changes.
     Serve {
         #[command(flatten)]
@@ -67,6 +80,10 @@ pub enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// Run route tests (routes.test.toml) against the config and its plugins; exit 1 on a failure.
+    Test(test::TestArgs),
+    /// Print the JSON Schema of routes.toml (for editors and `taplo check`).
+    Schema(schema::SchemaArgs),
     /// Show which routes a scope matches, in order, with captured parameters and filters.
     Explain {
         /// An event type, e.g. store/order/created.
@@ -94,6 +111,8 @@ pub enum Command {
     },
     /// Follow events as they are accepted, routed, delivered or failed (from the admin listener).
     Tail(tail::TailArgs),
+    /// Exit 0 when a serving gateway is ready (`GET /ready` on its admin listener), else 1.
+    Health(health::HealthArgs),
     /// The gateways sharing this store: id, host, version, heartbeat, leases held.
     Nodes {
         /// Print JSON lines instead of a table.
@@ -140,6 +159,12 @@ pub enum Command {
 }
 
 impl Command {
+    /// Whether the command's output is its report (`test`, `schema`, `health`, `init`), so the
+    /// log shows only warnings unless `RUST_LOG` asks for more.
+    pub fn reports_alone(&self) -> bool {
+        matches!(self, Command::Test(_) | Command::Schema(_) | Command::Health(_) | Command::Init(_))
+    }
+
     /// The OTLP endpoint `serve`'s config names, read before logging starts (the exporter is
     /// part of the log setup); a config that does not load names none, and `serve` reports it.
     pub fn otlp_endpoint(&self) -> Option<String> {
@@ -184,6 +209,8 @@ pub enum PluginCommand {
     New(plugin_new::NewArgs),
     /// Call a plugin once, with the real runtime and limits, and print what it did.
     Run(plugin_run::RunArgs),
+    /// Write the SDK this binary carries for a language (a crate, an npm package, a wheel).
+    Sdk(plugin_sdk::SdkArgs),
 }
 
 /// `switchyard kv …`
@@ -232,7 +259,7 @@ pub async fn main(cli: Cli) -> std::process::ExitCode {
         }
         None => None,
     };
-    crate::telemetry::init(cli.log_format, export.as_ref());
+    crate::telemetry::init(cli.log_format, export.as_ref(), cli.command.reports_alone());
     let status = match run(cli).await {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
@@ -251,12 +278,17 @@ pub async fn main(cli: Cli) -> std::process::ExitCode {
 /// Runs the parsed command; `Ok(false)` means "ran, but found problems" (exit status 1).
 pub async fn run(cli: Cli) -> anyhow::Result<bool> {
     match cli.command {
+        Command::Init(args) => init::run(args),
+        Command::Test(args) => test::run(args).await,
+        Command::Schema(args) => schema::run(args),
+        Command::Health(args) => health::run(args).await,
         Command::Serve { config, no_watch, grace } => serve::run(config.path, !no_watch, grace).await,
         Command::Check { config } => check::run(&config).await,
         Command::Dlq { command } => dlq::run(command).await,
         Command::Kv { command } => kv::run(command).await,
         Command::Plugin { command: PluginCommand::New(args) } => plugin_new::run(args),
         Command::Plugin { command: PluginCommand::Run(args) } => plugin_run::run(args).await,
+        Command::Plugin { command: PluginCommand::Sdk(args) } => plugin_sdk::run(args),
         Command::Explain { scope, source, body, config } => {
             explain::run(&config, &scope, source.as_deref(), body.as_deref())
         }

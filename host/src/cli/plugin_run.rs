@@ -7,10 +7,15 @@
 //! makes), dated 2023-11-14T22:13:20Z with id `evt_sample` so a golden file stays valid. It
 //! prints the actions (JSON bodies pretty-printed), the kv writes, the requests made, the
 //! duration and the peak memory; the plugin's log lines go to stderr as the gateway's would.
+//!
+//! `--http FIXTURE` answers the plugin's requests from a file (`plugin::HttpFixture`) instead
+//! of the network, after the same `allowed_hosts` checks; a request it has no answer for fails
+//! the run. The requests made are part of the report, and so of what `--expect` compares.
 
 use crate::config::model::PluginSpec;
 use crate::plugin::{
-    Action, CallContext, CompiledPlugin, ComponentCache, MemoryKv, PluginEngine, PluginEvent as Event,
+    Action, CallContext, CompiledPlugin, ComponentCache, FetchOutcome, FetchRecord, HttpFixture, MemoryKv,
+    PluginEngine, PluginEvent as Event,
 };
 use crate::queue::{KvOp, KvWrite};
 use anyhow::Context;
@@ -41,7 +46,13 @@ pub struct RunArgs {
     /// The plugin's kv state before the call: a JSON object of key to string value.
     #[arg(long)]
     pub kv: Option<PathBuf>,
-    /// Compare the actions with this golden JSON and exit 1 on a difference.
+    /// Answer the plugin's HTTP requests from this file instead of the network (TOML:
+    /// `[[answer]]` with method, url, headers to match; status, response_headers, body, json
+    /// or body_file). A request it has no answer for fails the run.
+    #[arg(long, value_name = "FIXTURE")]
+    pub http: Option<PathBuf>,
+    /// Compare the actions (and the requests made, if any) with this golden JSON and exit 1 on
+    /// a difference.
     #[arg(long)]
     pub expect: Option<PathBuf>,
     #[arg(long, default_value_t = 1000)]
@@ -70,42 +81,61 @@ pub async fn run(args: RunArgs) -> anyhow::Result<bool> {
     };
     eprintln!("loaded {} ({outcome:?}) in {:.0} ms", args.plugin.display(), loading.elapsed().as_secs_f64() * 1e3);
     let kv = initial_kv(args.kv.as_deref())?;
-    call_and_report(&plugin, &event, kv, args.expect.as_deref()).await
+    let fixture = match &args.http {
+        Some(file) => Some(Arc::new(HttpFixture::load(file)?)),
+        None => None,
+    };
+    let ctx = CallContext { kv: Some(Arc::new(kv)), http_fixture: fixture, ..CallContext::default() };
+    call_and_report(&plugin, &event, ctx, args.expect.as_deref()).await
 }
 
 async fn call_and_report(
     plugin: &CompiledPlugin,
     event: &Event,
-    kv: MemoryKv,
+    ctx: CallContext,
     expect: Option<&Path>,
 ) -> anyhow::Result<bool> {
-    let ctx = CallContext { kv: Some(Arc::new(kv)), ..CallContext::default() };
     let (fetches, memory) = (ctx.fetches.clone(), ctx.peak_memory.clone());
     let started = std::time::Instant::now();
     let result = plugin.call(event, ctx).await;
     let took = started.elapsed();
-    for f in fetches.records() {
-        println!("fetch: {} {} → {:?} in {} ms", f.method, f.target, f.outcome, f.took.as_millis());
+    let requests = fetches.records();
+    for f in &requests {
+        println!("fetch: {} {} → {:?} in {} ms", f.method, f.url, f.outcome, f.took.as_millis());
+    }
+    let unanswered: Vec<&FetchRecord> = requests.iter().filter(|f| f.outcome == FetchOutcome::NotInFixture).collect();
+    for f in &unanswered {
+        println!("error: no answer in the fixture matches {} {}", f.method, f.url);
     }
     let peak = memory.load(Ordering::Relaxed);
-    let outcome = match result {
-        Ok(outcome) => outcome,
+    // A failed call reports its kind (`retry-later`, `failed`, …): a golden file may expect it.
+    let mut report = match result {
+        Ok(outcome) => json!({ "actions": outcome.actions.iter().map(action_json).collect::<Vec<_>>(),
+                               "kv": outcome.kv.iter().map(kv_json).collect::<Vec<_>>() }),
         Err(e) => {
             println!("error ({}): {e}", e.kind());
-            println!("took {:.2} ms, peak memory {:.1} MiB", took.as_secs_f64() * 1e3, peak as f64 / 1048576.0);
-            return Ok(false);
+            json!({ "error": e.kind() })
         }
     };
-    let report = json!({ "actions": outcome.actions.iter().map(action_json).collect::<Vec<_>>(),
-                         "kv": outcome.kv.iter().map(kv_json).collect::<Vec<_>>() });
+    if !requests.is_empty() {
+        report["requests"] = requests.iter().map(request_json).collect();
+    }
     println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
     println!("took {:.2} ms, peak memory {:.1} MiB", took.as_secs_f64() * 1e3, peak as f64 / 1048576.0);
-    let Some(expect) = expect else { return Ok(true) };
+    if !unanswered.is_empty() {
+        return Ok(false);
+    }
+    let Some(expect) = expect else { return Ok(report.get("error").is_none()) };
     let want: Value = serde_json::from_str(
         &std::fs::read_to_string(expect).with_context(|| format!("cannot read {}", expect.display()))?,
     )
     .with_context(|| format!("{} is not JSON", expect.display()))?;
-    let got = if want.get("kv").is_some() { report } else { json!({ "actions": report["actions"] }) };
+    let mut got = report;
+    if want.get("kv").is_none()
+        && let Some(fields) = got.as_object_mut()
+    {
+        fields.remove("kv");
+    }
     if got == want {
         println!("matches {}", expect.display());
         return Ok(true);
@@ -125,6 +155,15 @@ fn action_json(action: &Action) -> Value {
         Action::Emit(e) => json!({ "emit": { "scope": e.scope, "body": body(&e.body) } }),
         Action::Drop(reason) => json!({ "drop": reason }),
     }
+}
+
+/// A request as the report shows it: what was asked, and the status it got.
+fn request_json(f: &FetchRecord) -> Value {
+    let status = match &f.outcome {
+        FetchOutcome::Answered(status) => json!(status),
+        other => json!(other.label()),
+    };
+    json!({ "method": f.method, "url": f.url, "status": status })
 }
 
 fn kv_json(w: &KvWrite) -> Value {

@@ -2,14 +2,20 @@
 //! a signal.
 //!
 //! SIGHUP reloads; SIGTERM or SIGINT stop accepting and let work in flight finish within the
-//! grace period; a second signal exits at once.
+//! grace period; a second signal exits at once. Under a service manager (systemd's
+//! `Type=notify`) each of these is reported, and the watchdog is fed while the loops run.
 
 use crate::app::{Gateway, Options};
 use crate::plugin::ComponentCache;
+use crate::service_manager::ServiceManager;
 use anyhow::Context;
 use std::path::PathBuf;
 use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};
+
+/// How long a reload SIGHUP asked for may take before the service manager hears `READY=1`
+/// anyway (the reload goes on; its outcome is logged).
+const RELOAD_PATIENCE: Duration = Duration::from_secs(90);
 
 /// How long an exit cut short waits for the store to take this gateway's leases back.
 const HAND_BACK_WAIT: Duration = Duration::from_secs(2);
@@ -27,20 +33,48 @@ pub async fn run(config: PathBuf, watch: bool, grace: u64) -> anyhow::Result<boo
     };
     let cache_dir = ComponentCache::default_dir(&crate::config::process_env);
     let options = Options { config, cache_dir, watch, admin };
-    let gateway = Gateway::start(options, listener).await?;
-
     let mut hup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
     let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let manager = std::sync::Arc::new(ServiceManager::from_env());
+    let gateway = Gateway::start(options, listener).await?;
+    manager.ready();
+
+    // Ticks only under a manager that keeps a watchdog; otherwise never.
+    let mut watchdog = manager.watchdog_every().map(|every| {
+        let mut interval = tokio::time::interval(every);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        interval
+    });
+    let fed = async |watchdog: &mut Option<tokio::time::Interval>| match watchdog {
+        Some(interval) => interval.tick().await,
+        None => std::future::pending().await,
+    };
     loop {
         tokio::select! {
             _ = hup.recv() => {
                 tracing::info!("SIGHUP: reloading");
-                gateway.reload.notify_one();
+                // Waited for beside this loop, so signals and the watchdog go on meanwhile.
+                let (manager, shared) = (manager.clone(), gateway.shared.clone());
+                manager.reloading();
+                tokio::spawn(async move {
+                    if shared.reload_now(RELOAD_PATIENCE).await.is_none() {
+                        tracing::warn!(patience = ?RELOAD_PATIENCE, "the reload is still running; reporting ready");
+                    }
+                    manager.ready();
+                });
+            }
+            _ = fed(&mut watchdog) => {
+                if gateway.loops_alive() {
+                    manager.watchdog();
+                } else {
+                    tracing::error!("a delivery or dispatch loop has ended; the watchdog is no longer fed");
+                }
             }
             _ = term.recv() => break,
             _ = tokio::signal::ctrl_c() => break,
         }
     }
+    manager.stopping();
     tracing::info!(grace_secs = grace, "shutting down: no new webhooks; finishing work in flight");
     let store = gateway.store.clone();
     let stopping = gateway.stop();

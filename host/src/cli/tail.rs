@@ -7,6 +7,7 @@
 //! cannot move the cursor. Ctrl-C ends it with status 0.
 
 use super::ConfigArg;
+use super::admin_http::AdminHttp;
 use crate::feed::Happening;
 use crate::telemetry::Escaped;
 use anyhow::Context;
@@ -35,11 +36,8 @@ pub struct TailArgs {
 
 pub async fn run(args: TailArgs) -> anyhow::Result<bool> {
     let config = crate::config::load(&args.config, &crate::config::process_env).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let base = match &args.admin_url {
-        Some(url) => url.trim_end_matches('/').to_owned(),
-        None => admin_base(&config)?,
-    };
-    let mut url = reqwest::Url::parse(&format!("{base}/api/stream")).context("not an admin URL")?;
+    let admin = AdminHttp::new(Some(&config), args.admin_url.as_deref(), "tail")?;
+    let mut url = admin.url("/api/stream")?;
     {
         let mut query = url.query_pairs_mut();
         if let Some(source) = &args.source {
@@ -52,28 +50,12 @@ pub async fn run(args: TailArgs) -> anyhow::Result<bool> {
             query.append_pair("failed", "true");
         }
     }
-    let tls = crate::tls::fetch_client_config().context("cannot set up TLS")?;
-    let client =
-        reqwest::Client::builder().use_preconfigured_tls(tls).build().context("cannot build an HTTP client")?;
-    let mut request = client.get(url.clone());
-    if let Some(token) = &config.server.admin_token {
-        request = request.bearer_auth(token);
-    }
+    let request = admin.get(url);
     let colors = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     tokio::select! {
-        followed = follow(request, colors) => followed.with_context(|| format!("while following {base}/api/stream")),
+        followed = follow(request, colors) => followed.with_context(|| format!("while following {}/api/stream", admin.base)),
         _ = tokio::signal::ctrl_c() => Ok(true),
     }
-}
-
-/// `http://{server.admin}`, with an unspecified address read as loopback.
-fn admin_base(config: &crate::config::Config) -> anyhow::Result<String> {
-    let Some(addr) = config.server.admin.as_deref().filter(|a| !a.is_empty()) else {
-        anyhow::bail!("this config has no admin listener (`server.admin`), which `tail` reads from");
-    };
-    let host = addr.replacen("0.0.0.0", "127.0.0.1", 1).replacen("[::]", "[::1]", 1);
-    let scheme = if config.server.admin_tls.is_some() { "https" } else { "http" };
-    Ok(format!("{scheme}://{host}"))
 }
 
 /// Prints every happening until the stream ends (the gateway stopped: an error).

@@ -20,6 +20,7 @@ mod interpolate;
 pub mod model;
 pub mod provider;
 mod raw;
+pub mod schema;
 pub mod template;
 pub mod units;
 

@@ -43,7 +43,7 @@ macro_rules! named_enum {
             /// Every variant, in the order messages list them.
             pub const ALL: [$ty; [$(stringify!($variant)),+].len()] = [$(Self::$variant),+];
             /// The config spellings, in the order of [`Self::ALL`].
-            const NAMES: &'static [&'static str] = &[$($name),+];
+            pub const NAMES: &'static [&'static str] = &[$($name),+];
 
             /// The config spelling.
             pub fn as_str(self) -> &'static str {

@@ -10,13 +10,13 @@
 //! come back with the rest. Nothing here speaks HTTP or writes to the store: the caller commits
 //! what this returns (the plugin's reads go to the store, through its `kv` capability).
 
-use super::call::{Called, Failed};
+use super::call::{Called, Failed, PluginWorld};
 use crate::config::headers;
 use crate::config::model::{Destination, NameVars, Route};
 use crate::event::Event;
 use crate::metrics::Metrics;
 use crate::plugin::Action;
-use crate::queue::{KvWrite, NewDelivery, PluginLogLine, Store};
+use crate::queue::{KvWrite, NewDelivery, PluginLogLine};
 use crate::reload::Snapshot;
 use crate::telemetry::Escaped;
 use bytes::Bytes;
@@ -36,7 +36,13 @@ pub struct Ordering {
 
 /// What one route made of one event.
 pub enum RouteResult {
-    Done { deliveries: Vec<NewDelivery>, emitted: Vec<Event>, kv: Vec<KvWrite> },
+    /// The deliveries, derived events and kv writes to commit, and the reasons of the drops.
+    Done {
+        deliveries: Vec<NewDelivery>,
+        emitted: Vec<Event>,
+        kv: Vec<KvWrite>,
+        dropped: Vec<String>,
+    },
     RetryLater(String),
     Failed(String),
 }
@@ -45,7 +51,7 @@ pub enum RouteResult {
 /// returned; with the lines the plugin logged, kept whatever the result.
 pub async fn run_route(
     snapshot: &Arc<Snapshot>,
-    store: &Store,
+    world: &dyn PluginWorld,
     event: &Event,
     route: &Route,
     params: Vec<(String, String)>,
@@ -55,7 +61,7 @@ pub async fn run_route(
     let mut log = Vec::new();
     let called = match &route.plugin {
         None => Ok(Called::forward_as_received()),
-        Some(name) => super::call::call(snapshot, store, event, route, name, &params, metrics, &mut log).await,
+        Some(name) => super::call::call(snapshot, world, event, route, name, &params, metrics, &mut log).await,
     };
     let Called { actions, kv } = match called {
         Ok(called) => called,
@@ -70,7 +76,7 @@ pub async fn run_route(
             return (RouteResult::Failed(format!("{by}: action {index}: {why}")), log);
         }
     }
-    (RouteResult::Done { deliveries: made.deliveries, emitted: made.emitted, kv }, log)
+    (RouteResult::Done { deliveries: made.deliveries, emitted: made.emitted, kv, dropped: made.dropped }, log)
 }
 
 /// What a route's actions have made so far.
@@ -78,6 +84,7 @@ pub async fn run_route(
 struct Made {
     deliveries: Vec<NewDelivery>,
     emitted: Vec<Event>,
+    dropped: Vec<String>,
 }
 
 /// The event and route an action belongs to.
@@ -173,6 +180,7 @@ fn apply(
         Action::Drop(reason) => {
             Metrics::inc(&metrics.dropped);
             tracing::info!(route = %route.name, reason = %Escaped(&reason), "plugin dropped the event");
+            made.dropped.push(reason);
         }
     }
     Ok(())

@@ -1,6 +1,7 @@
-//! Calling a route's plugin for one event: its input, its kv view on the store, the metrics of
-//! the call and of its requests, the lines it logged, and what a failure means for the event
-//! (retry later, or fail). Nothing here interprets the actions it returned (`action.rs` does).
+//! Calling a route's plugin for one event: its input, its kv view (on the store when serving,
+//! see [`PluginWorld`]), the metrics of the call and of its requests, the lines it logged, and
+//! what a failure means for the event (retry later, or fail). Nothing here interprets the
+//! actions it returned (`action.rs` does).
 
 use crate::config::model::Route;
 use crate::event::Event;
@@ -10,6 +11,23 @@ use crate::queue::{KvWrite, PluginLogLine, Store};
 use crate::reload::Snapshot;
 use crate::telemetry::Escaped;
 use std::sync::Arc;
+
+/// Where a route's plugin reads its key–value state and sends its requests: the store and the
+/// network when serving; a test's own state and recorded answers in `switchyard test`.
+pub trait PluginWorld: Sync {
+    /// The state `plugin` reads.
+    fn kv(&self, plugin: &str) -> Arc<dyn plugin::KvReader>;
+    /// Answers for the plugin's requests instead of the network.
+    fn http_fixture(&self) -> Option<Arc<plugin::HttpFixture>> {
+        None
+    }
+}
+
+impl PluginWorld for Store {
+    fn kv(&self, plugin: &str) -> Arc<dyn plugin::KvReader> {
+        Arc::new(plugin::StoreKv { store: self.clone(), plugin: plugin.to_owned() })
+    }
+}
 
 /// Why a call produced nothing: the plugin asked to be called again later (or its call ran
 /// past `call_timeout_ms`), or the event cannot be handled.
@@ -37,7 +55,7 @@ impl Called {
 #[allow(clippy::too_many_arguments)] // one call's whole context; a struct would only rename them
 pub async fn call(
     snapshot: &Snapshot,
-    store: &Store,
+    world: &dyn PluginWorld,
     event: &Event,
     route: &Route,
     name: &str,
@@ -59,8 +77,8 @@ pub async fn call(
         received_at_ms: event.received_at_ms,
     };
     let started = std::time::Instant::now();
-    let state: Arc<dyn plugin::KvReader> = Arc::new(plugin::StoreKv { store: store.clone(), plugin: name.to_string() });
-    let ctx = plugin::CallContext { kv: Some(state), ..Default::default() };
+    let ctx =
+        plugin::CallContext { kv: Some(world.kv(name)), http_fixture: world.http_fixture(), ..Default::default() };
     let (fetches, kept) = (ctx.fetches.clone(), ctx.log.clone());
     let called = compiled.call(&input, ctx).await;
     for fetch in fetches.records() {

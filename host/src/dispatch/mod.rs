@@ -10,6 +10,9 @@
 mod action;
 mod call;
 
+pub use action::{Ordering, RouteResult, run_route};
+pub use call::PluginWorld;
+
 use crate::config::model::RetryPolicy;
 use crate::event::Event;
 use crate::metrics::Metrics;
@@ -18,7 +21,6 @@ use crate::reload::Snapshot;
 use crate::shared::Shared;
 use crate::telemetry::{Escaped, RateLimited};
 use crate::workers::Work;
-use action::RouteResult;
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::Instrument;
@@ -194,7 +196,7 @@ pub async fn handle(snapshot: &Arc<Snapshot>, store: &Store, leased: LeasedEvent
             action::run_route(snapshot, store, &event, route, selected.params, ordered, metrics).instrument(span).await;
         outcome.plugin_log.extend(log);
         match result {
-            RouteResult::Done { deliveries, emitted, kv } => {
+            RouteResult::Done { deliveries, emitted, kv, .. } => {
                 outcome.kv.extend(kv);
                 if !emitted.is_empty() {
                     let plugin = route.plugin.as_ref().and_then(|p| snapshot.config.plugins.get(p));

@@ -47,6 +47,8 @@ pub struct CallContext {
     pub peak_memory: Arc<std::sync::atomic::AtomicU64>,
     /// The first lines the plugin logged (and printed to stderr), for the event's history.
     pub log: Arc<super::KeptLog>,
+    /// Answers for the plugin's requests instead of the network (tests only).
+    pub http_fixture: Option<Arc<super::fetch::HttpFixture>>,
 }
 
 /// What a call that succeeded produced.
@@ -162,7 +164,8 @@ impl CompiledPlugin {
     /// bounds the whole call on the wall clock; a call stopped by it is tried again later.
     pub async fn call(&self, event: &types::Event, ctx: CallContext) -> Result<CallOutcome, PluginError> {
         let event_id: Arc<str> = event.id.as_str().into();
-        let fetcher = Fetcher::new(self.fetch.clone(), ctx.fetches, self.meta.name.clone(), event_id.clone());
+        let fetcher = Fetcher::new(self.fetch.clone(), ctx.fetches, self.meta.name.clone(), event_id.clone())
+            .answering_from(ctx.http_fixture);
         let limits = KvLimits {
             max_value: self.spec.kv_max_value,
             max_keys: self.spec.kv_max_keys,

@@ -31,7 +31,7 @@ mod versions;
 pub use bindings::v3::switchyard::plugin::types::{Action, Emit, Event as PluginEvent, Forward};
 pub use cache::{CacheOutcome, ComponentCache};
 pub use engine::PluginEngine;
-pub use fetch::{FetchLog, FetchOutcome, FetchRecord};
+pub use fetch::{FetchLog, FetchOutcome, FetchRecord, FixtureError, HttpFixture};
 pub use instance::{CallContext, CallOutcome, CompiledPlugin};
 pub use kept_log::{KeptLine, KeptLog};
 pub use kv::{KvReader, MemoryKv, StoreKv};

@@ -97,6 +97,14 @@ pub enum StoreError {
     Lost(String),
     #[error("cannot open the store at {path}: {message}")]
     Open { path: PathBuf, message: String },
+    /// The database was migrated by a newer Switchyard; this one would misread it.
+    #[error(
+        "cannot open the store at {path}: its schema is version {found}, written by a newer Switchyard; \
+         this binary ({}) knows versions up to {known}. Run the newer binary, or restore the backup \
+         taken before the upgrade: a store is never migrated down",
+        env!("CARGO_PKG_VERSION")
+    )]
+    NewerSchema { path: PathBuf, found: u64, known: u64 },
     #[error("unsupported storage url `{0}`: use sqlite://PATH or postgres://USER@HOST/DATABASE")]
     Url(String),
 }

@@ -98,6 +98,11 @@ fn connect(url: &str, lease: Duration) -> Result<Client, StoreError> {
         .query_one("SELECT COALESCE(MAX(version), 0)::bigint FROM switchyard_schema", &[])
         .and_then(|r| r.try_get(0))
         .map_err(error)?;
+    let known = MIGRATIONS.len() as u64;
+    if u64::try_from(applied).unwrap_or(0) > known {
+        let path = crate::config::without_password(url).into();
+        return Err(StoreError::NewerSchema { path, found: applied as u64, known });
+    }
     for (step, migration) in MIGRATIONS.iter().enumerate().skip(usize::try_from(applied).unwrap_or(0)) {
         tx.batch_execute(migration).map_err(error)?;
         let version = i32::try_from(step + 1).unwrap_or(i32::MAX);

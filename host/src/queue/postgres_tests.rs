@@ -409,3 +409,19 @@ async fn reads_run_on_a_read_only_connection_that_sees_every_commit() {
     assert!(refused.as_ref().is_err_and(|e| e.contains("read-only transaction")), "{refused:?}");
     assert_eq!(store.kv_count("p").await.ok(), Some(1), "nothing was deleted");
 }
+
+#[test]
+fn a_database_migrated_by_a_newer_gateway_is_refused_and_left_as_it_is() {
+    let Some(schema) = TestSchema::create() else { return };
+    drop(open_postgres(&schema.url(), SHORT).unwrap());
+    let newer = MIGRATIONS.len() as i64 + 1;
+    schema.run(&format!("INSERT INTO {}.switchyard_schema (version) VALUES ({newer})", schema.name));
+    match open_postgres(&schema.url(), SHORT) {
+        Err(StoreError::NewerSchema { found, known, .. }) => {
+            assert_eq!((found, known), (newer as u64, newer as u64 - 1))
+        }
+        other => panic!("expected a refusal, got {:?}", other.map(|_| ())),
+    }
+    let versions = schema.count("SELECT MAX(version)::bigint FROM switchyard_schema");
+    assert_eq!(versions, newer, "nothing was migrated down");
+}

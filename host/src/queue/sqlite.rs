@@ -54,7 +54,12 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = OFF;",
     )
     .map_err(|e| open_error(path, &e))?;
-    migrate(&conn).map_err(|e| open_error(path, &e))?;
+    let applied: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| open_error(path, &e))?;
+    if applied > MIGRATIONS.len() {
+        let (found, known) = (applied as u64, MIGRATIONS.len() as u64);
+        return Err(StoreError::NewerSchema { path: path.to_path_buf(), found, known });
+    }
+    migrate(&conn, applied).map_err(|e| open_error(path, &e))?;
     Ok(conn)
 }
 
@@ -70,8 +75,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/sqlite/0008_plugin_log.sql"),
 ];
 
-fn migrate(conn: &Connection) -> rusqlite::Result<()> {
-    let applied: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+/// Runs the steps after the first `applied`.
+fn migrate(conn: &Connection, applied: usize) -> rusqlite::Result<()> {
     for (step, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
         let tx = conn.unchecked_transaction()?;
         tx.execute_batch(sql)?;
@@ -260,6 +265,19 @@ mod tests {
     }
 
     contract_tests!(open);
+
+    #[test]
+    fn a_file_migrated_by_a_newer_gateway_is_refused_with_both_versions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        drop(open_sqlite(&path).unwrap());
+        let newer = MIGRATIONS.len() + 1;
+        Connection::open(&path).unwrap().pragma_update(None, "user_version", newer).unwrap();
+        let refused = open_sqlite(&path).map(|_| ()).unwrap_err();
+        let text = refused.to_string();
+        assert!(matches!(refused, StoreError::NewerSchema { found, .. } if found == newer as u64), "{text}");
+        assert!(text.contains(&format!("version {newer}")) && text.contains("newer Switchyard"), "{text}");
+    }
 
     #[tokio::test]
     async fn a_reopened_store_releases_the_leases_of_a_dead_process() {

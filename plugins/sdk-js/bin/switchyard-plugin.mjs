@@ -6,8 +6,11 @@
 //
 // `build` type-checks a .ts entry with tsc (unless --no-check), bundles it with the SDK into
 // one ES module (rolldown; the contract's `switchyard:` and `wasi:` imports stay imports), and
-// componentizes that with componentize-js against the WIT in DIR (default: this repository's
-// wit/). Global `fetch` goes through wasi:http, so the gateway's allow-list decides it.
+// componentizes that with componentize-js against the WIT in DIR (default: the contract this
+// SDK carries in wit/, or in the repository, the repository's wit/). Global `fetch` goes
+// through wasi:http, so the gateway's allow-list decides it. The tools (componentize-js, jco,
+// rolldown, typescript) are found as Node finds packages: beside the SDK when it is installed
+// into a project, in its own node_modules in the repository.
 // `types` writes the contract's TypeScript types into wit-types/ (build does it when they are
 // missing or older than the contract).
 
@@ -20,7 +23,16 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const sdk = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const defaultWit = resolve(sdk, '../../wit');
+const defaultWit = existsSync(join(sdk, 'wit/handler.wit')) ? join(sdk, 'wit') : resolve(sdk, '../../wit');
+
+/** Where package `name` is installed, looking up from the SDK as Node's resolution does. */
+function packageDir(name) {
+  for (let dir = sdk; ; dir = dirname(dir)) {
+    const candidate = join(dir, 'node_modules', name);
+    if (existsSync(join(candidate, 'package.json'))) return candidate;
+    if (dirname(dir) === dir) throw new Error(`${name} is not installed: run npm install in the project`);
+  }
+}
 
 function usage(message) {
   if (message) console.error(`error: ${message}`);
@@ -43,7 +55,7 @@ function parse(argv) {
 
 /** Writes the contract's TypeScript types (jco guest-types) into wit-types/. */
 function types(wit) {
-  const jco = join(sdk, 'node_modules/@bytecodealliance/jco/dist/jco.js');
+  const jco = join(packageDir('@bytecodealliance/jco'), 'dist/jco.js');
   const out = join(sdk, 'wit-types');
   execFileSync(process.execPath, [jco, 'guest-types', wit, '-n', 'handler', '-o', out, '-q'], { stdio: 'inherit' });
   return out;
@@ -66,7 +78,7 @@ function check(entry, wit) {
   };
   writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify(tsconfig));
   try {
-    execFileSync(process.execPath, [join(sdk, 'node_modules/typescript/bin/tsc'), '-p', join(dir, 'tsconfig.json')], { stdio: 'inherit' });
+    execFileSync(process.execPath, [join(packageDir('typescript'), 'bin/tsc'), '-p', join(dir, 'tsconfig.json')], { stdio: 'inherit' });
   } catch {
     console.error('error: the plugin does not type-check (see above)');
     process.exit(1);

@@ -18,7 +18,7 @@ of trapping the instance)::
                 return [drop("not an order")]
             return [forward_json({"order": body["data"]["id"]})]
 
-Build it with ``python -m switchyard_plugin.build app.py -o plugin.wasm``. Every import must be
+Build it with ``python -m switchyard_plugin_build app.py -o plugin.wasm``. Every import must be
 at the top of a module: the interpreter is snapshotted when the component is built.
 """
 

@@ -18,6 +18,7 @@ use crate::bindings::wasi::io::streams::StreamError;
 
 /// Why a request got no response.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum FetchError {
     /// The gateway did not send it: the host is not in `allowed_hosts`, it resolves to an
     /// internal address, or the call made `max_fetches` requests already.
@@ -180,6 +181,7 @@ fn split(url: &str) -> Option<(Scheme, &str, &str)> {
 
 /// A response, read whole.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Response {
     pub url: String,
     pub status: u16,

@@ -17,14 +17,20 @@
 //!
 //! Build it with `cargo build --release --target wasm32-wasip2`; the `.wasm` is a component the
 //! host loads directly. Besides `log` and `config`, a plugin has [`kv`] (its own state, committed
-//! with the event) and [`http`] (requests to its `allowed_hosts`). This crate owns the bindings and small conveniences over them; it must
-//! never grow host-side assumptions (file paths, environment): plugins get only what the WIT
-//! world imports.
+//! with the event) and [`http`] (requests to its `allowed_hosts`).
+//!
+//! What a plugin receives and returns are this crate's own types ([`Event`], [`Action`],
+//! [`Forward`], [`Emit`], [`Error`]), built with constructors and `with_…` methods: they are
+//! `#[non_exhaustive]`, so a field a later contract adds never breaks a plugin's source (see
+//! `types.rs`). The crate carries the contract it targets in `wit/`.
+//!
+//! This crate owns the bindings and small conveniences over them; it must never grow host-side
+//! assumptions (file paths, environment): plugins get only what the WIT world imports.
 
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit",
+        path: "wit",
         world: "handler",
         pub_export_macro: true,
         export_macro_name: "__export_handler",
@@ -38,10 +44,26 @@ pub mod bindings {
 
 pub mod http;
 pub mod kv;
+mod types;
 
-pub use bindings::Guest as Plugin;
-pub use bindings::switchyard::plugin::types::{Action, Emit, Error, Event, Forward};
 pub use serde_json;
+pub use types::{Action, Emit, Error, Event, Forward};
+
+/// A plugin: what it does with one event. Export it with [`export_plugin!`].
+pub trait Plugin {
+    fn handle(event: Event) -> Result<Vec<Action>, Error>;
+}
+
+/// The contract's `handle`, answered by `P` (what [`export_plugin!`] expands to).
+#[doc(hidden)]
+pub fn __handle<P: Plugin>(
+    event: bindings::switchyard::plugin::types::Event,
+) -> Result<Vec<bindings::switchyard::plugin::types::Action>, bindings::switchyard::plugin::types::Error> {
+    match P::handle(event.into()) {
+        Ok(actions) => Ok(actions.into_iter().map(Into::into).collect()),
+        Err(error) => Err(error.into()),
+    }
+}
 
 /// Everything a plugin usually needs, in one `use`.
 pub mod prelude {
@@ -55,6 +77,16 @@ pub mod prelude {
 #[macro_export]
 macro_rules! export_plugin {
     ($ty:ident) => {
+        impl $crate::bindings::Guest for $ty {
+            fn handle(
+                event: $crate::bindings::switchyard::plugin::types::Event,
+            ) -> ::core::result::Result<
+                ::std::vec::Vec<$crate::bindings::switchyard::plugin::types::Action>,
+                $crate::bindings::switchyard::plugin::types::Error,
+            > {
+                $crate::__handle::<$ty>(event)
+            }
+        }
         $crate::bindings::__export_handler!($ty);
     };
 }
@@ -85,22 +117,13 @@ impl EventExt for Event {
 
 /// Forward `value` as a JSON body to every destination of the route.
 pub fn forward_json(value: &serde_json::Value) -> Action {
-    Action::Forward(Forward {
-        destination: None,
-        body: Some(serde_json::to_vec(value).unwrap_or_default()),
-        headers: vec![("content-type".into(), "application/json".into())],
-        order_key: None,
-    })
+    let body = serde_json::to_vec(value).unwrap_or_default();
+    Forward::new().with_body(body).with_header("content-type", "application/json").into()
 }
 
-/// `action` (a forward) with an order key: the route's deliveries to one destination that share
-/// `key` go out one at a time, in the order their events were accepted. Other actions are
-/// returned as they are.
+/// `action` (a forward) with an order key: see [`Action::with_order_key`].
 pub fn ordered_by(action: Action, key: impl Into<String>) -> Action {
-    match action {
-        Action::Forward(f) => Action::Forward(Forward { order_key: Some(key.into()), ..f }),
-        other => other,
-    }
+    action.with_order_key(key)
 }
 
 /// Drop the event, saying why (the host logs the reason).

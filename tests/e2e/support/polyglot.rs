@@ -119,7 +119,7 @@ pub fn python(app: &str, name: &str) -> PathBuf {
     if stale(&out, &inputs) {
         std::fs::create_dir_all(out_dir()).unwrap();
         let mut build = Command::new(&python);
-        build.arg(sdk.join("switchyard_plugin/build.py")).arg(&app).arg("-o").arg(&out);
+        build.arg(sdk.join("switchyard_plugin_build.py")).arg(&app).arg("-o").arg(&out);
         if let Some(dir) = app.parent() {
             build.current_dir(dir);
         }

@@ -23,9 +23,9 @@ pub fn free_port() -> u16 {
 pub struct Process(pub Child);
 
 impl Process {
-    /// Starts `command`.
+    /// Starts `command` (see [`busy_retry`]).
     pub fn spawn(command: &mut Command) -> std::io::Result<Self> {
-        command.spawn().map(Self)
+        busy_retry(|| command.spawn()).map(Self)
     }
 
     pub fn id(&self) -> u32 {
@@ -71,4 +71,19 @@ impl Drop for Process {
 pub fn signal(pid: u32, name: &str) {
     let sent = Command::new("kill").arg(format!("-{name}")).arg(pid.to_string()).status();
     assert!(sent.is_ok_and(|s| s.success()), "kill -{name} {pid}");
+}
+
+/// Runs `start` again while it fails with "text file busy". A binary a test has just copied
+/// can be held open for writing by a child another test thread forked at that moment (until
+/// that child execs); starting the copy fails meanwhile. Bounded: a few hundred milliseconds.
+pub fn busy_retry<T>(mut start: impl FnMut() -> std::io::Result<T>) -> std::io::Result<T> {
+    for _ in 0..50 {
+        match start() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
+    start()
 }

@@ -18,6 +18,9 @@
 //! Waiting here does not block a runtime thread: the request runs as a task of its own, and
 //! the guest is suspended on its fiber until it is ready. This file must never send a request
 //! it has not checked, and never follow a redirect to a host the policy refuses.
+//!
+//! A test's call (`plugin run --http`, `switchyard test`) answers from a fixture file instead
+//! (`fixture.rs`), after the same checks, and sends nothing.
 
 use crate::telemetry::Escaped;
 use bytes::Bytes;
@@ -30,10 +33,12 @@ use std::time::{Duration, Instant};
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
 mod connect;
+mod fixture;
 mod outcome;
 mod policy;
 
 pub use connect::OwnListeners;
+pub use fixture::{Canned, FixtureError, HttpFixture};
 pub use outcome::{FetchLog, FetchOutcome, FetchRecord};
 pub use policy::{FetchPolicy, is_internal};
 
@@ -87,11 +92,19 @@ pub struct Fetcher {
     started: u32,
     plugin: Arc<str>,
     event_id: Arc<str>,
+    /// Answers instead of the network, when the call is a test's.
+    fixture: Option<Arc<HttpFixture>>,
 }
 
 impl Fetcher {
     pub fn new(fetch: Arc<FetchClient>, log: Arc<FetchLog>, plugin: Arc<str>, event_id: Arc<str>) -> Self {
-        Self { fetch, log, started: 0, plugin, event_id }
+        Self { fetch, log, started: 0, plugin, event_id, fixture: None }
+    }
+
+    /// Answers every request the policy allows from `fixture`, sending nothing.
+    pub fn answering_from(mut self, fixture: Option<Arc<HttpFixture>>) -> Self {
+        self.fixture = fixture;
+        self
     }
 
     pub fn log(&self) -> &Arc<FetchLog> {
@@ -100,7 +113,7 @@ impl Fetcher {
 
     /// Refuses a request before anything is sent: recorded, logged, and `HttpRequestDenied`
     /// for the guest.
-    fn refuse(&self, method: &str, target: &str, why: String) -> SendFuture {
+    fn refuse(&self, method: &str, target: &str, url: &str, why: String) -> SendFuture {
         tracing::warn!(
             target: "plugin",
             plugin = %self.plugin,
@@ -109,8 +122,35 @@ impl Fetcher {
             "fetch refused: {why}"
         );
         let outcome = FetchOutcome::Refused(why);
-        self.log.record(FetchRecord { method: method.into(), target: target.into(), outcome, took: Duration::ZERO });
+        let (method, target, url) = (method.into(), target.into(), url.into());
+        self.log.record(FetchRecord { method, target, url, outcome, took: Duration::ZERO });
         Box::new(async { Err(HttpError::HttpRequestDenied) })
+    }
+
+    /// The fixture's answer to an allowed request; none is a refusal the log names.
+    fn answer(&self, fixture: &HttpFixture, request: &http::Request<WasiBody>, target: &Target) -> SendFuture {
+        let (method, url) = (request.method().to_string(), request.uri().to_string());
+        let Some(canned) = fixture.answer(&method, &url, request.headers()) else {
+            tracing::warn!(target: "plugin", plugin = %self.plugin, url = %Escaped(&url), "no answer in the fixture matches {method}");
+            let (target, outcome) = (target.to_string(), FetchOutcome::NotInFixture);
+            self.log.record(FetchRecord { method, target, url, outcome, took: Duration::ZERO });
+            return Box::new(async { Err(HttpError::HttpRequestDenied) });
+        };
+        let outcome = FetchOutcome::Answered(canned.status);
+        self.log.record(FetchRecord { method, target: target.to_string(), url, outcome, took: Duration::ZERO });
+        let mut response = http::Response::new(
+            http_body_util::Full::new(Bytes::from(canned.body)).map_err(|never| match never {}).boxed_unsync(),
+        );
+        *response.status_mut() = http::StatusCode::from_u16(canned.status).unwrap_or(http::StatusCode::OK);
+        for (name, value) in canned.headers {
+            if let (Ok(name), Ok(value)) =
+                (http::HeaderName::from_bytes(name.as_bytes()), http::HeaderValue::from_str(&value))
+            {
+                response.headers_mut().append(name, value);
+            }
+        }
+        let io: IoFuture = Box::new(async { Ok(()) });
+        Box::new(async move { Ok((response, io)) })
     }
 }
 
@@ -124,20 +164,23 @@ impl WasiHttpHooks for Fetcher {
         _options: Option<RequestOptions>,
         _fut: IoFuture,
     ) -> SendFuture {
-        let method = request.method().to_string();
+        let (method, url) = (request.method().to_string(), request.uri().to_string());
         let target = match Target::of(request.uri()) {
             Ok(target) => target,
-            Err(why) => return self.refuse(&method, &request.uri().to_string(), why),
+            Err(why) => return self.refuse(&method, &url, &url, why),
         };
         let policy = self.fetch.policy();
         if self.started >= policy.max_fetches {
             let why = format!("the call already made max_fetches = {} requests", policy.max_fetches);
-            return self.refuse(&method, &target.to_string(), why);
+            return self.refuse(&method, &target.to_string(), &url, why);
         }
         if let Err(why) = policy.allows(&target) {
-            return self.refuse(&method, &target.to_string(), why);
+            return self.refuse(&method, &target.to_string(), &url, why);
         }
         self.started += 1;
+        if let Some(fixture) = self.fixture.clone() {
+            return self.answer(&fixture, &request, &target);
+        }
         let (fetch, log) = (self.fetch.clone(), self.log.clone());
         let (plugin, event_id) = (self.plugin.clone(), self.event_id.clone());
         Box::new(async move {
@@ -153,7 +196,7 @@ impl WasiHttpHooks for Fetcher {
             };
             let took = started.elapsed();
             log_outcome(&plugin, &event_id, &method, &target.to_string(), &outcome, took);
-            log.record(FetchRecord { method, target: target.to_string(), outcome, took });
+            log.record(FetchRecord { method, target: target.to_string(), url, outcome, took });
             result
         })
     }
@@ -174,6 +217,7 @@ fn log_outcome(plugin: &str, event_id: &str, method: &str, target: &str, outcome
         FetchOutcome::TimedOut => {
             tracing::warn!(target: "plugin", plugin, event_id, method, %host, millis, "fetch timed out");
         }
+        FetchOutcome::NotInFixture => {}
     }
 }
 

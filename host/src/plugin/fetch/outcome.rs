@@ -16,6 +16,8 @@ pub enum FetchOutcome {
     Failed(String),
     /// No answer within `fetch_timeout_ms`.
     TimedOut,
+    /// Answered from a fixture file (`plugin run --http`, `switchyard test`): none matched it.
+    NotInFixture,
 }
 
 impl FetchOutcome {
@@ -24,7 +26,7 @@ impl FetchOutcome {
         match self {
             FetchOutcome::Answered(s) if *s < 400 => "ok",
             FetchOutcome::Answered(_) => "http_error",
-            FetchOutcome::Refused(_) => "refused",
+            FetchOutcome::Refused(_) | FetchOutcome::NotInFixture => "refused",
             FetchOutcome::Failed(_) => "failed",
             FetchOutcome::TimedOut => "timeout",
         }
@@ -37,6 +39,8 @@ pub struct FetchRecord {
     pub method: String,
     /// `scheme://host:port` of the first hop.
     pub target: String,
+    /// The whole URL asked for (query included).
+    pub url: String,
     pub outcome: FetchOutcome,
     /// Until the response's head (or the failure).
     pub took: Duration,

@@ -25,7 +25,7 @@ impl Plugin for Filter {
             return Ok(vec![drop_event(format!("{field} is missing"))]);
         };
         if keep.iter().any(|k| text(k) == text(value)) {
-            Ok(vec![Action::Forward(Forward { destination: None, body: None, headers: vec![], order_key: None })])
+            Ok(vec![Forward::new().into()])
         } else {
             Ok(vec![drop_event(format!("{field} = {value} is not kept"))])
         }

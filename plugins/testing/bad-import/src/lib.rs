@@ -18,7 +18,7 @@ wit_bindgen::generate!({
             import secrets;
         }
     "#,
-    path: "../../../wit",
+    path: "../../sdk/wit",
     world: "switchyard:bad-import/bad-import",
     generate_all,
     features: ["clocks-timezone"],

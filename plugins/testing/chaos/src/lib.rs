@@ -32,14 +32,14 @@ impl Plugin for Chaos {
                 Ok(vec![forward()])
             }
             "huge" => Ok(vec![Action::Drop("x".repeat(4 << 20))]),
-            "emit" => Ok(vec![Action::Emit(Emit { scope: "chaos/emitted".into(), body: event.body })]),
+            "emit" => Ok(vec![Emit::new("chaos/emitted", event.body).into()]),
             _ => Ok(vec![forward()]),
         }
     }
 }
 
 fn forward() -> Action {
-    Action::Forward(Forward { destination: None, body: None, headers: vec![], order_key: None })
+    Forward::new().into()
 }
 
 fn spin() -> ! {

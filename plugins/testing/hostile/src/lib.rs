@@ -19,16 +19,18 @@ impl Plugin for Hostile {
         let attack = event.json().ok().and_then(|b| b["attack"].as_str().map(String::from)).unwrap_or_default();
         let header = |k: &str, v: &str| (k.to_string(), v.to_string());
         let forward = |destination: Option<&str>, headers: Vec<(String, String)>| {
-            Action::Forward(Forward {
-                destination: destination.map(String::from),
-                body: None,
-                headers,
-                order_key: None,
+            let mut forward = Forward::new();
+            for (name, value) in headers {
+                forward = forward.with_header(name, value);
+            }
+            Action::from(match destination {
+                Some(destination) => forward.with_destination(destination),
+                None => forward,
             })
         };
         Ok(match attack.as_str() {
             "fanout" => {
-                (0..10).map(|_| Action::Emit(Emit { scope: event.scope.clone(), body: event.body.clone() })).collect()
+                (0..10).map(|_| Emit::new(event.scope.clone(), event.body.clone()).into()).collect()
             }
             "forge" => vec![forward(
                 None,

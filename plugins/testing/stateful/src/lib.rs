@@ -25,7 +25,7 @@ impl Plugin for Stateful {
         let field = |name: &str| body[name].as_str().unwrap_or_default().to_string();
         let (key, url) = (field("key"), field("url"));
         if field("mode") == "ordered" {
-            let forward = Action::Forward(Forward { destination: None, body: None, headers: vec![], order_key: None });
+            let forward = Forward::new().into();
             return Ok(vec![ordered_by(forward, key)]);
         }
         let out = match field("mode").as_str() {

@@ -1,11 +1,15 @@
 """Builds a Switchyard plugin written in Python into a WebAssembly component.
 
-    python -m switchyard_plugin.build app.py -o plugin.wasm [--wit DIR]
+    python -m switchyard_plugin_build app.py -o plugin.wasm [--wit DIR]
 
-Runs componentize-py (pinned in requirements.txt) against the contract in DIR (default: this
+Runs componentize-py (pinned in requirements.txt) against the contract in DIR (default: the
+contract the SDK carries in switchyard_plugin/wit when installed from its wheel, else this
 repository's wit/), with the SDK and the app's directory on the module path. The contract's
 `types` interface is renamed `plugin_types` so it does not clash with `wasi:http/types`; the
 contract's version is read from its handler.wit.
+
+A module of its own beside the `switchyard_plugin` package: that package imports the
+contract's bindings, which exist only inside a component, so the build cannot live in it.
 """
 
 import argparse
@@ -15,12 +19,13 @@ import subprocess
 import sys
 import time
 
-SDK = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_WIT = os.path.normpath(os.path.join(SDK, "..", "..", "wit"))
+SDK = os.path.dirname(os.path.abspath(__file__))
+CARRIED_WIT = os.path.join(SDK, "switchyard_plugin", "wit")
+DEFAULT_WIT = CARRIED_WIT if os.path.isdir(CARRIED_WIT) else os.path.normpath(os.path.join(SDK, "..", "..", "wit"))
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="switchyard_plugin.build", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="switchyard_plugin_build", description=__doc__.splitlines()[0])
     parser.add_argument("app", help="the plugin's module, e.g. app.py (it defines class WitWorld)")
     parser.add_argument("-o", "--out", required=True, help="where to write the component")
     parser.add_argument("--wit", default=DEFAULT_WIT, help="the contract's WIT directory")
@@ -35,6 +40,8 @@ def main() -> int:
         parser.error(f"{args.wit}/handler.wit does not declare package switchyard:plugin@VERSION")
     version = found.group(1)
     tool = os.path.join(os.path.dirname(sys.executable), "componentize-py")
+    if not os.path.exists(tool):
+        parser.error(f"componentize-py is not installed beside {sys.executable}: pip install componentize-py==0.25.1")
     command = [
         tool,
         "-d", args.wit, "-w", "handler",

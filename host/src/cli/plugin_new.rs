@@ -8,19 +8,10 @@
 //! fetches the order a thin BigCommerce webhook names, with recorded API answers in `fixtures/`
 //! (`plugin run --http`), so its test needs no network.
 
-use super::plugin_sdk;
+use super::plugin_sdk::{self, Lang};
 use anyhow::{Context, bail};
 use serde_json::json;
 use std::path::{Path, PathBuf};
-
-/// Languages a project can be made for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Lang {
-    Rust,
-    Js,
-    Ts,
-    Python,
-}
 
 /// What the handler does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]

@@ -14,7 +14,14 @@ use anyhow::Context;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::plugin_new::Lang;
+/// The languages an SDK exists for (and a project can be made for).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Lang {
+    Rust,
+    Js,
+    Ts,
+    Python,
+}
 
 /// The SDKs' version: the contract they target.
 pub const VERSION: &str = "0.3.0";

@@ -21,6 +21,7 @@ pub mod model;
 pub mod provider;
 mod raw;
 pub mod schema;
+mod schema_keywords;
 pub mod template;
 pub mod units;
 

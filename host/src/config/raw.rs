@@ -5,11 +5,12 @@
 //! take `${VAR}`) are `Spanned`, so those checks can point at the right line and column. No
 //! logic lives here and no `#[serde(flatten)]` (it disables `deny_unknown_fields`).
 //!
-//! The same types make the JSON Schema `switchyard schema` prints (`config::schema`): each
-//! doc comment is a key's description there, so every key has one, and `#[schemars(…)]` says
-//! what a `Spanned` value is and what a string must look like (a keyword, a size, a rate…).
+//! The same types make the JSON Schema `switchyard schema` prints (`config::schema`): each doc
+//! comment is a key's description there, so every key has one, and `#[schemars(…)]` says what
+//! a `Spanned` value is and what a string must look like (`schema_keywords.rs`: a keyword, a
+//! size, a rate…).
 
-use super::schema as js;
+use super::schema_keywords as js;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -303,9 +304,13 @@ pub struct RawDestination {
     /// At most this many deliveries started per second, minute or hour: `"50/s"`, `"600/min"`.
     #[schemars(with = "Option<String>", pattern(js::RATE))]
     pub rate: Option<Spanned<String>>,
-    /// At most this many requests in flight at once.
-    #[schemars(with = "Option<u32>")]
-    pub concurrency: Option<Spanned<u32>>,
+    /// Requests in flight at once: `"adaptive"` (the default: as many as the receiver answers
+    /// promptly, learned from its round trips and back-pressure) or a fixed number.
+    #[schemars(with = "Option<RawConcurrency>")]
+    pub concurrency: Option<Spanned<RawConcurrency>>,
+    /// The most an adaptive concurrency may reach. Default 256.
+    #[schemars(with = "Option<u32>", range(min = 1, max = 10000))]
+    pub concurrency_max: Option<Spanned<u32>>,
     /// Consecutive failed attempts that pause the destination; 0 never pauses. Default 20.
     #[schemars(with = "Option<u32>")]
     pub pause_after: Option<Spanned<u32>>,
@@ -377,6 +382,30 @@ pub struct RawRoute {
     /// A JSON pointer into the body: deliveries sharing its value go out one at a time, in order.
     #[schemars(with = "Option<String>", pattern(js::POINTER))]
     pub order_by: Option<Spanned<String>>,
+}
+
+/// `concurrency = "adaptive"` or `concurrency = 8`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged, expecting = "\"adaptive\" or a number of requests")]
+pub enum RawConcurrency {
+    Fixed(u32),
+    Mode(String),
+}
+
+impl JsonSchema for RawConcurrency {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Concurrency".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "`\"adaptive\"` or a fixed number of requests in flight (1–10000).",
+            "anyOf": [
+                { "type": "integer", "minimum": 1, "maximum": 10000 },
+                { "type": "string", "enum": ["adaptive"] },
+            ],
+        })
+    }
 }
 
 /// `match = "a/*"` or `match = ["a/*", "b/**"]`. (Untagged enums cannot hold `Spanned`

@@ -27,6 +27,7 @@
 
 #![allow(clippy::unwrap_used)] // a test that unwraps says what it expects (rust-clippy#13981)
 
+mod adaptive;
 mod admin;
 mod brokers;
 mod capabilities;

@@ -41,6 +41,7 @@ pub async fn list(State(shared): State<Shared>) -> Response {
                 "limits": {
                     "rate": d.limits.rate.map(|r| r.to_string()),
                     "concurrency": d.limits.concurrency,
+                    "concurrency_shown": d.limits.concurrency.shown(),
                     "pause_after": d.limits.pause_after,
                     "probe_every_ms": d.limits.probe_every.as_millis() as u64,
                 },

@@ -117,11 +117,19 @@ fn destinations(out: &mut Text, shared: &Shared) {
             out.sample("switchyard_destination_rate_limit", &[("destination", &d.name)], per_second);
         }
     }
-    let concurrency = "The destination's concurrency limit, per gateway (absent: none).";
+    let concurrency = "The destination's concurrency limit now, per gateway: fixed, or as the adaptive limit stands (absent before its first delivery).";
     out.header("switchyard_destination_concurrency_limit", "gauge", concurrency);
-    for d in &rows {
-        if let Some(c) = d.limits.concurrency {
-            out.sample("switchyard_destination_concurrency_limit", &[("destination", &d.name)], c);
+    let views: Vec<_> = rows.iter().map(|d| (d.name.as_str(), shared.control.view(&d.name))).collect();
+    for (name, view) in &views {
+        if let Some(limit) = view.concurrency_limit {
+            out.sample("switchyard_destination_concurrency_limit", &[("destination", name)], limit);
+        }
+    }
+    let baseline = "The round trip of the destination when it is not strained, as the adaptive limit learned it.";
+    out.header("switchyard_destination_rtt_baseline_seconds", "gauge", baseline);
+    for (name, view) in &views {
+        if let Some(ms) = view.rtt_baseline_ms {
+            out.sample("switchyard_destination_rtt_baseline_seconds", &[("destination", name)], ms / 1e3);
         }
     }
 }

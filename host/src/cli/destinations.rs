@@ -2,12 +2,15 @@
 //! operator's switch.
 //!
 //! Opens the store beside a gateway that may be serving it: a pause or resume is in the store,
-//! and every gateway sharing it acts on it within a second. Requests in flight are in each
-//! gateway's memory, so they are on `GET /api/destinations`, not here.
+//! and every gateway sharing it acts on it within a second. The concurrency limit as it stands,
+//! requests in flight and the round-trip baseline are in a serving gateway's memory: `list`
+//! asks its admin listener for them (`GET /api/destinations`) and shows `-` when none answers.
 
 use super::ConfigArg;
+use crate::config::model::Concurrency;
 use crate::queue::PausedBy;
 use clap::Subcommand;
+use std::collections::HashMap;
 
 /// `switchyard destinations …`
 #[derive(Debug, Subcommand)]
@@ -61,6 +64,24 @@ pub async fn run(command: DestinationsCommand) -> anyhow::Result<bool> {
     }
 }
 
+/// Each destination's live view (`gateway` of `GET /api/destinations`) from a gateway serving
+/// this config, if its admin listener answers within a second; empty otherwise.
+async fn live_views(config: &crate::config::Config) -> HashMap<String, serde_json::Value> {
+    let ask = async {
+        let admin = super::admin_http::AdminHttp::new(Some(config), None, "destinations list").ok()?;
+        let answer = admin.get(admin.url("/api/destinations").ok()?).send().await.ok()?;
+        let bytes = answer.error_for_status().ok()?.bytes().await.ok()?;
+        let body: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        let list = body.get("destinations")?.as_array()?.clone();
+        Some(
+            list.into_iter()
+                .filter_map(|d| Some((d.get("name")?.as_str()?.to_owned(), d.get("gateway")?.clone())))
+                .collect(),
+        )
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(1), ask).await.ok().flatten().unwrap_or_default()
+}
+
 fn known(config: &crate::config::Config, name: &str) -> anyhow::Result<()> {
     if !config.destinations.contains_key(name) {
         let names: Vec<&str> = config.destinations.keys().map(String::as_str).collect();
@@ -73,10 +94,11 @@ async fn list(config: &std::path::Path, json: bool) -> anyhow::Result<bool> {
     let (loaded, store) = super::open_store(config)?;
     let pauses = store.destination_pauses().await?;
     let counts = store.destination_counts().await?;
+    let live = live_views(&loaded).await;
     if !json {
         println!(
-            "{:<16}  {:<28}  {:>8}  {:>5}  {:>8}  {:>7}  {:>7}  {:>6}",
-            "destination", "state", "rate", "conc", "pending", "paused", "waiting", "dead"
+            "{:<16}  {:<28}  {:>8}  {:>14}  {:>6}  {:>9}  {:>8}  {:>7}  {:>7}  {:>6}",
+            "destination", "state", "rate", "concurrency", "flying", "baseline", "pending", "paused", "waiting", "dead"
         );
     }
     for d in loaded.destinations.values() {
@@ -89,6 +111,7 @@ async fn list(config: &std::path::Path, json: bool) -> anyhow::Result<bool> {
                 "pause": pause,
                 "rate": d.limits.rate.map(|r| r.to_string()),
                 "concurrency": d.limits.concurrency,
+                "gateway": live.get(&d.name),
                 "deliveries": c,
             });
             println!("{line}");
@@ -96,10 +119,19 @@ async fn list(config: &std::path::Path, json: bool) -> anyhow::Result<bool> {
         }
         let state = pause.map_or_else(|| "active".to_string(), |p| format!("paused by {}", p.paused_by.as_str()));
         let rate = d.limits.rate.map_or_else(|| "-".into(), |r| r.to_string());
-        let conc = d.limits.concurrency.map_or_else(|| "-".into(), |c| c.to_string());
+        let view = live.get(&d.name);
+        let field = |key: &str| view.and_then(|v| v.get(key)).filter(|v| !v.is_null());
+        let conc = match (&d.limits.concurrency, field("concurrency_limit")) {
+            (Concurrency::Fixed(n), _) => n.to_string(),
+            (Concurrency::Adaptive { .. }, Some(now)) => format!("{now} adaptive"),
+            (Concurrency::Adaptive { .. }, None) => "adaptive".into(),
+        };
+        let flying = field("in_flight").map_or_else(|| "-".into(), |v| v.to_string());
+        let baseline =
+            field("rtt_baseline_ms").and_then(|v| v.as_f64()).map_or_else(|| "-".into(), |ms| format!("{ms:.1}ms"));
         println!(
-            "{:<16}  {:<28}  {:>8}  {:>5}  {:>8}  {:>7}  {:>7}  {:>6}",
-            d.name, state, rate, conc, c.pending, c.paused, c.waiting, c.dead
+            "{:<16}  {:<28}  {:>8}  {:>14}  {:>6}  {:>9}  {:>8}  {:>7}  {:>7}  {:>6}",
+            d.name, state, rate, conc, flying, baseline, c.pending, c.paused, c.waiting, c.dead
         );
         if let Some(p) = pause {
             println!("{:<16}  reason: {}", "", crate::telemetry::Escaped(&p.reason));

@@ -42,6 +42,9 @@ pub const KV_MAX_PENDING: u64 = 1 << 20;
 pub const REUSE_MAX: u64 = 1_000;
 /// A receiver that has not answered within 5 s is better tried again later.
 pub const DESTINATION_TIMEOUT_MS: u64 = 5_000;
+/// The highest an adaptive concurrency limit goes: the delivery loop's own bound on requests in
+/// flight across destinations.
+pub const CONCURRENCY_MAX: u32 = 256;
 /// Enough failures in a row that a destination is down, not flaky.
 pub const PAUSE_AFTER: u32 = 20;
 /// How often a paused destination is tried with one delivery.

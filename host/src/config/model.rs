@@ -244,8 +244,8 @@ impl Target {
 pub struct Limits {
     /// Deliveries started per second or minute at most.
     pub rate: Option<Rate>,
-    /// Requests in flight at most.
-    pub concurrency: Option<u32>,
+    /// Requests in flight at most: fixed, or adaptive (the default).
+    pub concurrency: Concurrency,
     /// Consecutive failed attempts that pause the destination; `None` never pauses.
     pub pause_after: Option<u32>,
     /// While paused by failures, one delivery is tried this often.
@@ -256,9 +256,30 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             rate: None,
-            concurrency: None,
+            concurrency: Concurrency::Adaptive { max: defaults::CONCURRENCY_MAX },
             pause_after: Some(defaults::PAUSE_AFTER),
             probe_every: Duration::from_secs(defaults::PROBE_EVERY_SECS),
+        }
+    }
+}
+
+/// How many requests a destination may have in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "mode")]
+pub enum Concurrency {
+    /// Exactly this many at most (`concurrency = N`).
+    Fixed(u32),
+    /// As many as the receiver answers promptly, learned from its answers, at most `max`
+    /// (`concurrency = "adaptive"`, the default; `concurrency_max`).
+    Adaptive { max: u32 },
+}
+
+impl Concurrency {
+    /// `"adaptive"` or the fixed number, as routes.toml writes it.
+    pub fn shown(&self) -> String {
+        match self {
+            Concurrency::Fixed(n) => n.to_string(),
+            Concurrency::Adaptive { max } => format!("adaptive (≤{max})"),
         }
     }
 }

@@ -1,6 +1,12 @@
 //! The circuit breaker: a destination that fails `pause_after` attempts in a row is paused in
 //! the store (its deliveries wait there, keeping their attempts); while paused, one delivery is
-//! tried every `probe_every`, and the first that succeeds resumes it.
+//! tried every `probe_every`, and the first that succeeds resumes it, at a concurrency limit of
+//! 1 that ramps up as the receiver allows (`control`), so the backlog drains at the pace it
+//! sustains instead of all at once.
+//!
+//! What counts as a failure is `control`'s to say: a failing receiver (refused connections,
+//! 5xx) always; back-pressure (timeouts, 429, 503) only once an adaptive limit is at 1. The
+//! pause's reason says which of the two it was.
 //!
 //! Failures are counted per gateway ([`crate::control::Gate`]); the pause itself is in the
 //! store, so every gateway sharing it stops sending, and one gateway at a time claims each
@@ -11,6 +17,7 @@
 use super::retry::Attempt;
 use super::{Deliverer, LEASE};
 use crate::config::model::Destination;
+use crate::control::{FailureKind, Failures, Health};
 use crate::queue::{DeliveryOutcome, DestinationPause, LeasedDelivery, PausedBy};
 use crate::telemetry::Escaped;
 use std::sync::Arc;
@@ -21,32 +28,43 @@ use tokio_util::task::TaskTracker;
 /// How often the store's pauses are read again and due probes started.
 const WATCH_EVERY: Duration = Duration::from_secs(1);
 
-/// What an attempt says about the destination's health: `Some(false)` for what a down or
-/// overloaded receiver does (no answer, 5xx, 408, 429), `Some(true)` for success, `None` for a
-/// refusal of this one delivery (other 4xx, 410), which a healthy receiver also gives.
-pub(super) fn health(attempt: &Attempt) -> Option<bool> {
+/// What an attempt says about the destination: back-pressure (a timeout, 408, 429, 503), a
+/// failing receiver (no connection, another 5xx), success, or a refusal of this one delivery
+/// (other 4xx, 410), which a healthy receiver also gives.
+pub(super) fn health(attempt: &Attempt) -> Health {
     match attempt {
-        Attempt::NoAnswer(_) => Some(false),
-        Attempt::Published => Some(true),
-        Attempt::Unsendable(_) | Attempt::Refused(_) => None,
+        Attempt::TimedOut(_) => Health::Overloaded,
+        Attempt::NoAnswer(_) => Health::Failing,
+        Attempt::Published => Health::Healthy,
+        Attempt::Unsendable(_) | Attempt::Refused(_) => Health::Neutral,
         Attempt::Answered { status, .. } => match status {
-            200..=299 => Some(true),
-            408 | 429 | 500..=599 => Some(false),
-            _ => None,
+            200..=299 => Health::Healthy,
+            408 | 429 | 503 => Health::Overloaded,
+            500..=599 => Health::Failing,
+            _ => Health::Neutral,
         },
     }
 }
 
 /// Pauses `destination` after `failures` failed attempts in a row.
-pub(super) async fn trip(deliverer: &Deliverer, destination: &Destination, failures: u32, last_error: &str) {
+pub(super) async fn trip(deliverer: &Deliverer, destination: &Destination, failures: Failures, last_error: &str) {
     let name = &destination.name;
     let every = destination.limits.probe_every;
-    let reason = format!("{failures} failed attempts in a row; the last: {last_error}");
+    let n = failures.in_a_row;
+    let reason = match failures.kind {
+        FailureKind::Failing => format!("failing: {n} failed attempts in a row; the last: {last_error}"),
+        FailureKind::Overloaded => {
+            format!(
+                "overloaded at the lowest concurrency: {n} attempts in a row timed out or were refused as too many; the last: {last_error}"
+            )
+        }
+    };
+    let failures = n;
     match deliverer.shared.store.pause_destination(name, PausedBy::Breaker, &reason, Some(every)).await {
         Ok(true) => {
             deliverer.shared.metrics.destination_changed(name, "paused");
             let probe_every_ms = every.as_millis() as u64;
-            tracing::warn!(destination = %name, failures, probe_every_ms, "destination paused: {}", Escaped(last_error));
+            tracing::warn!(destination = %name, failures, probe_every_ms, "destination paused, {}", Escaped(&reason));
             deliverer.shared.control.update_pause(name, Some(pause_record(name, reason, every)));
         }
         Ok(false) => {}
@@ -138,15 +156,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_what_a_failing_receiver_does_counts_against_it() {
+    fn back_pressure_failure_and_refusal_are_told_apart() {
         let answered = |status| Attempt::Answered { status, retry_after: None };
-        assert_eq!(health(&answered(204)), Some(true));
-        for failing in [500, 503, 429, 408] {
-            assert_eq!(health(&answered(failing)), Some(false), "{failing}");
+        assert_eq!(health(&answered(204)), Health::Healthy);
+        for busy in [503, 429, 408] {
+            assert_eq!(health(&answered(busy)), Health::Overloaded, "{busy}");
         }
-        assert_eq!(health(&Attempt::NoAnswer("refused".into())), Some(false));
+        assert_eq!(health(&Attempt::TimedOut("slow".into())), Health::Overloaded);
+        assert_eq!(health(&answered(500)), Health::Failing);
+        assert_eq!(health(&Attempt::NoAnswer("refused".into())), Health::Failing);
         for refusal in [400, 404, 410, 422] {
-            assert_eq!(health(&answered(refusal)), None, "{refusal}");
+            assert_eq!(health(&answered(refusal)), Health::Neutral, "{refusal}");
         }
     }
 }

@@ -142,6 +142,11 @@ impl Deliverer {
             _ => publish(&self.brokers, destination, d).await,
         };
         let took = started.elapsed();
+        if let Attempt::Answered { retry_after: Some(wait), .. } = &result {
+            // Asked of the destination, not of this delivery: nothing goes to it meanwhile,
+            // starting before this request's slot is handed on.
+            gate.hold((*wait).min(destination.retry.max));
+        }
         drop(ticket);
         self.shared.metrics.delivery_seconds.with(&d.destination, |h| h.observe(took));
         let shown = ShownUrl(&destination.url);
@@ -153,7 +158,7 @@ impl Deliverer {
         self.count(&d.destination, leased.attempts + 1, &outcome);
         let log = AttemptLog { duration_ms: Some(took.as_millis() as u64), status: result.status() };
         self.announce(d, leased.attempts + 1, &outcome, log);
-        if destination.limits.pause_after.is_some_and(|limit| failures >= limit)
+        if destination.limits.pause_after.is_some_and(|limit| failures.in_a_row >= limit)
             && self.shared.control.pause(&d.destination).is_none()
         {
             let reason = match &outcome {
@@ -320,7 +325,7 @@ pub async fn attempt(clients: &Clients, destination: &Destination, delivery: &Ne
             Attempt::Answered { status, retry_after }
         }
         Err(e) if e.is_timeout() => {
-            Attempt::NoAnswer(format!("{} did not answer within {:?}", ShownUrl(&d.url), d.timeout))
+            Attempt::TimedOut(format!("{} did not answer within {:?}", ShownUrl(&d.url), d.timeout))
         }
         Err(e) => Attempt::NoAnswer(format!("{}: {}", ShownUrl(&d.url), error_chain(&e))),
     }

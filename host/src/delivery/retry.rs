@@ -17,8 +17,10 @@ pub enum Attempt {
     Answered { status: u16, retry_after: Option<Duration> },
     /// A broker acknowledged the message.
     Published,
-    /// No answer: timeout, refused connection, TLS failure, a broken broker connection…
+    /// No answer: refused connection, TLS failure, a broken broker connection…
     NoAnswer(String),
+    /// No answer within the destination's `timeout_ms`.
+    TimedOut(String),
     /// A broker answered and refused this message (no stream for the subject, unroutable, a
     /// nack): retried, but it says nothing about whether the destination is up.
     Refused(String),
@@ -47,7 +49,7 @@ pub fn decide(policy: &RetryPolicy, attempts: u32, result: &Attempt, url: &dyn s
             return DeliveryOutcome::Dead { error: format!("{url} answered 410 Gone: not retried") };
         }
         Attempt::Answered { status, retry_after } => (format!("{url} answered {status}"), *retry_after),
-        Attempt::NoAnswer(why) | Attempt::Refused(why) => (why.clone(), None),
+        Attempt::NoAnswer(why) | Attempt::TimedOut(why) | Attempt::Refused(why) => (why.clone(), None),
     };
     if attempts >= policy.max_attempts {
         return DeliveryOutcome::Dead { error: format!("{error} (gave up after {attempts} attempts)") };

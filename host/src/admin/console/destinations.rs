@@ -49,12 +49,12 @@ async fn page(shared: &Shared, notice: Option<String>) -> Response {
     html! {
         h2 { "Destinations" }
         @if let Some(text) = notice { p.notice role="status" { (text) } }
-        p.muted { "Success rate and latency are this gateway's attempts since it started." }
+        p.muted { "Limit, in flight, success rate and latency are this gateway's. An adaptive limit is what the destination's answers allow now; the baseline is its round trip when not strained." }
         table {
             caption.sr-only { "Destinations" }
             thead { tr {
                 th scope="col" { "Name" } th scope="col" { "Sends to" } th scope="col" { "State" }
-                th.num scope="col" { "In flight" } th.num scope="col" { "Success" } th.num scope="col" { "p50" } th.num scope="col" { "p99" }
+                th.num scope="col" { "Limit" } th.num scope="col" { "In flight" } th.num scope="col" { "Baseline" } th.num scope="col" { "Success" } th.num scope="col" { "p50" } th.num scope="col" { "p99" }
                 th.num scope="col" { "Pending" } th.num scope="col" { "Paused" } th.num scope="col" { "Waiting" } th.num scope="col" { "Dead" }
                 th scope="col" { span.sr-only { "Action" } }
             } }
@@ -73,7 +73,10 @@ async fn page(shared: &Shared, notice: Option<String>) -> Response {
                                 (state("active"))
                             }
                         }
-                        td.num { (shared.control.view(&d.name).in_flight) }
+                        @let live = shared.control.view(&d.name);
+                        td.num title=(d.limits.concurrency.shown()) { (limit(&d.limits.concurrency, live.concurrency_limit)) }
+                        td.num { (live.in_flight) }
+                        td.num { (live.rtt_baseline_ms.map_or("-".into(), |ms| format!("{ms:.1} ms"))) }
                         td.num { (success(&shared.metrics, &d.name)) }
                         td.num { (quantile(shared.metrics.delivery_seconds.with(&d.name, |h| h.quantile(0.5)))) }
                         td.num { (quantile(shared.metrics.delivery_seconds.with(&d.name, |h| h.quantile(0.99)))) }
@@ -86,6 +89,16 @@ async fn page(shared: &Shared, notice: Option<String>) -> Response {
         }
     }
     .into_response()
+}
+
+/// The limit now, and `adaptive` beside an adaptive one.
+fn limit(concurrency: &crate::config::model::Concurrency, now: Option<u32>) -> String {
+    use crate::config::model::Concurrency;
+    match (concurrency, now) {
+        (Concurrency::Fixed(n), _) => n.to_string(),
+        (Concurrency::Adaptive { .. }, Some(now)) => format!("{now} adaptive"),
+        (Concurrency::Adaptive { .. }, None) => "adaptive".into(),
+    }
 }
 
 /// Delivered attempts out of all attempts, as a percentage, or `-` before any.

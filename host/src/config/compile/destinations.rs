@@ -5,8 +5,8 @@
 use super::pem::Pem;
 use super::{Compiler, unusable_url};
 use crate::config::headers::{self, HeaderError};
-use crate::config::model::{Destination, Limits, PemFile, RetryPolicy, Target, TlsFiles, defaults};
-use crate::config::raw::{RawDestination, RawTlsFiles};
+use crate::config::model::{Concurrency, Destination, Limits, PemFile, RetryPolicy, Target, TlsFiles, defaults};
+use crate::config::raw::{RawConcurrency, RawDestination, RawTlsFiles};
 use crate::config::units::{Rate, WhsecKey, parse_duration};
 use std::time::Duration;
 
@@ -132,6 +132,32 @@ impl Compiler<'_> {
         (ca, identity)
     }
 
+    /// `concurrency` (`"adaptive"`, the default, or a number) and `concurrency_max`.
+    fn concurrency(&mut self, key: &str, raw: &RawDestination) -> Concurrency {
+        let max_key = format!("{key}.concurrency_max");
+        let max = self.positive(raw.concurrency_max.as_ref(), &max_key, u64::from(defaults::CONCURRENCY_MAX), 10_000);
+        let adaptive = Concurrency::Adaptive { max: max as u32 };
+        let Some(value) = &raw.concurrency else { return adaptive };
+        match value.get_ref() {
+            RawConcurrency::Fixed(n) if (1..=10_000).contains(n) => {
+                if let Some(max) = &raw.concurrency_max {
+                    self.error(max, &max_key, "bounds an adaptive concurrency; a fixed `concurrency` is its own bound");
+                }
+                Concurrency::Fixed(*n)
+            }
+            RawConcurrency::Fixed(n) => {
+                self.error(value, &format!("{key}.concurrency"), format!("must be between 1 and 10000, not {n}"));
+                adaptive
+            }
+            RawConcurrency::Mode(mode) if mode == "adaptive" => adaptive,
+            RawConcurrency::Mode(other) => {
+                let why = format!("`{other}` is not a concurrency: write \"adaptive\" or a number of requests");
+                self.error(value, &format!("{key}.concurrency"), why);
+                adaptive
+            }
+        }
+    }
+
     /// `rate`, `concurrency`, `pause_after` and `probe_every` of a destination.
     fn limits(&mut self, key: &str, raw: &RawDestination) -> Limits {
         let mut limits = Limits::default();
@@ -141,10 +167,7 @@ impl Compiler<'_> {
                 Err(e) => self.error(rate, &format!("{key}.rate"), e.to_string()),
             }
         }
-        limits.concurrency = raw
-            .concurrency
-            .as_ref()
-            .map(|_| self.positive(raw.concurrency.as_ref(), &format!("{key}.concurrency"), 1, 10_000) as u32);
+        limits.concurrency = self.concurrency(key, raw);
         if let Some(n) = &raw.pause_after {
             limits.pause_after = (*n.get_ref() > 0).then_some(*n.get_ref());
         }

@@ -30,6 +30,8 @@ Variants:
                that answers after 2 s (the plain route's rate is what is measured)
   nats, amqp, redis, mqtt   plain, publishing to the local broker instead of POSTing; the sink
                is examples/broker_sink, which counts what a consumer of the broker receives
+  fixed        plain with a fixed `concurrency = 256` on the destination (the default is
+               adaptive): the baseline adaptive concurrency is measured against (issue 32)
   admin        plain with the admin listener on (127.0.0.1:18090, no token), nobody looking
   console      admin, with a headless Chromium holding the console's events page open: it
                follows /api/stream and refreshes the results as events flow (issue 17)
@@ -167,7 +169,7 @@ class Bench:
         return self.tls
 
     def config(self, name, plugin_path, plugin_extra="", storage=None, tls=False, extra="", signed=True, broker=None,
-               admin=""):
+               admin="", destination_extra=""):
         name = name.replace(":", "-")
         storage = storage or f"sqlite://{self.work}/{name}.db"
         server_tls = ""
@@ -196,6 +198,7 @@ config = {{ currency = "USD" }}
 [destinations.erp]
 {BROKERS[broker] if broker else f'url = "{dest}"'}
 {dest_tls}
+{destination_extra}
 [[routes]]
 match = "store/order/*"
 plugin = "p"
@@ -238,6 +241,8 @@ to = ["erp"]
             return self.config(name, own if os.path.exists(own) else rust), self.lua(name), False
         if name == "tls":
             return self.config(name, rust, tls=True), self.lua(name), True
+        if name == "fixed":
+            return self.config(name, rust, destination_extra="concurrency = 256"), self.lua(name), False
         if name in ("admin", "console"):
             return self.config(name, rust, admin=f"127.0.0.1:{ADMIN}"), self.lua(name), False
         if name in BROKERS:

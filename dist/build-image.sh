@@ -18,7 +18,7 @@ binary=${SWITCHYARD_BINARY:-}
 if [ -z "$binary" ]; then
   CC_x86_64_unknown_linux_musl=${CC_x86_64_unknown_linux_musl:-x86_64-linux-musl-gcc} \
     cargo build --locked --profile dist --target "$target" -p switchyard
-  binary=target/$target/dist/switchyard
+  binary=${CARGO_TARGET_DIR:-target}/$target/dist/switchyard
 fi
 
 stage=target/image

@@ -26,7 +26,7 @@ async fn log_of_hostile_requests(format: &str) -> String {
         .args(["--log-format", format, "serve", "--no-watch", "--config"])
         .arg(&config)
         .env("SWITCHYARD_CACHE_DIR", dir.path().join("cache"))
-        .env("RUST_LOG", "info")
+        .env("RUST_LOG", "info,switchyard::dispatch=debug")
         .stdout(Stdio::null())
         .stderr(file)
         .spawn()

@@ -216,8 +216,10 @@ pub async fn handle(snapshot: &Arc<Snapshot>, store: &Store, leased: LeasedEvent
         }
     }
     if matched == 0 {
+        // Counted (switchyard_events_unrouted_total) and shown in the console; a line per
+        // event at info would flood the log of a store that subscribes more than it routes.
         Metrics::inc(&metrics.unrouted);
-        tracing::info!("no route matches; event accepted and delivered nowhere");
+        tracing::debug!("no route matches; event accepted and delivered nowhere");
     }
     outcome.routes_done = routes_done;
     outcome.next = next_step(attempts + 1, retry, failed);

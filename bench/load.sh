@@ -13,6 +13,9 @@
 #            delivery sink pinned to CPU 0: "what one core of server does";
 #   machine  nothing pinned: server, load generator and sink share both cores, as on a
 #            small edge box.
+# Every row also gives the server's CPU time per request (utime + stime from /proc/PID/stat over
+# the run, divided by the requests wrk counted; end to end: per delivered event, the drain
+# included), which the host's loopback cost moves far less than throughput.
 # Results are printed as Markdown tables ready for BENCHMARKS.md. Needs wrk (installed from
 # Debian if missing), python3 (stdlib only), and wasmtime 48 for the yardstick: taken from PATH
 # if it is 48.x, otherwise built once into target/bench-tools (`cargo install wasmtime-cli`,
@@ -92,6 +95,9 @@ TOML
 
 wait_port() { for _ in $(seq 1 500); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.02; done; echo "port $1 never opened" >&2; return 1; }
 rss_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }  # utime + stime, in clock ticks
+HZ=$(getconf CLK_TCK)
+cpu_us_per() { python3 -c "print(round($1 / $HZ * 1e6 / max($2, 1), 1))"; }  # ticks, count
 sink_count() { curl -s "127.0.0.1:$SINK_PORT/count"; }
 sqlite_pending() {  # $1 = database
   python3 -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute(\"select (select count(*) from events where state='pending')+(select count(*) from deliveries where state='pending')\").fetchone()[0])" "$1"
@@ -111,7 +117,7 @@ secrets = [\"$SECRET\"]" "$E2E_ROUTES"
 
 WASMTIME_SERVE=("$WASMTIME" serve -O pooling-allocator=y --addr "127.0.0.1:$SERVER_PORT" "$HELLO")
 
-declare -A RESULT RSS PACED_RESULT DELIVERED E2E_SECS E2E_RATE HALF_RATE PACED_DELIVERED DRAIN
+declare -A RESULT CPU RSS PACED_RESULT DELIVERED E2E_SECS E2E_RATE HALF_RATE PACED_DELIVERED DRAIN
 for budget in $BUDGETS; do
   case $budget in
     core) SERVER_CPUS=(taskset -c 1); LOAD_CPUS=(taskset -c 0) ;;
@@ -132,7 +138,9 @@ for budget in $BUDGETS; do
     local label=$1 luaf=$2; shift 2
     "${SERVER_CPUS[@]}" "$@" 2>"$WORK/$label.log" & local pid=$!
     wait_port $SERVER_PORT
+    local ticks; ticks=$(cpu_ticks $pid)
     RESULT[$budget.$label]=$(run_wrk "$luaf")
+    CPU[$budget.$label]=$(cpu_us_per $(( $(cpu_ticks $pid) - ticks )) "$(awk '/requests in/ {print $1}' "$WORK/wrk.out")")
     RSS[$budget.$label]=$(rss_kib $pid)
     kill -TERM $pid; wait $pid 2>/dev/null || true
   }
@@ -171,12 +179,15 @@ for budget in $BUDGETS; do
   start=$(date +%s.%N)
   "${SERVER_CPUS[@]}" "$BIN" serve --no-watch --config "$WORK/e2e.toml" 2>"$WORK/e2e.log" & E2E=$!
   wait_port $SERVER_PORT
+  e2e_ticks=$(cpu_ticks $E2E)
   RESULT[$budget.e2e_ingest]=$(run_wrk "$WORK/signed.lua")
   for _ in $(seq 1 600); do [ "$(sqlite_pending "$WORK/e2e.db")" = 0 ] && break; sleep 0.25; done
   end=$(date +%s.%N)
+  e2e_ticks=$(( $(cpu_ticks $E2E) - e2e_ticks ))
   RSS[$budget.e2e]=$(rss_kib $E2E)
   kill -TERM $E2E; wait $E2E 2>/dev/null || true
   DELIVERED[$budget]=$(( $(sink_count) - before ))
+  CPU[$budget.e2e_ingest]=$(cpu_us_per "$e2e_ticks" "${DELIVERED[$budget]}")  # per delivered event
   E2E_SECS[$budget]=$(python3 -c "print(round($end - $start, 1))")
   E2E_RATE[$budget]=$(python3 -c "print(round(${DELIVERED[$budget]} / ($end - $start)))")
 
@@ -206,17 +217,18 @@ for budget in $BUDGETS; do
   ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
   echo "### Budget \`$budget\`: $what"
   echo
-  echo "| run ($CONNS connections, ${SECS}s) | req/s | ratio to bare axum | ratio to wasmtime serve | p50 | p99 | non-2xx | peak RSS |"
-  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  echo "| run ($CONNS connections, ${SECS}s) | req/s | ratio to bare axum | ratio to wasmtime serve | server CPU µs per request | CPU ratio to bare axum | p50 | p99 | non-2xx | peak RSS |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
   row() {
     read -r rps p50 p99 bad <<<"${RESULT[$budget.$2]}"
-    echo "| $1 | $(fmt "$rps") | $(ratio "$rps" "$bare_rps") | $(ratio "$rps" "$wt_rps") | $p50 | $p99 | $bad | $((${RSS[$budget.$3]} / 1024)) MiB |"
+    local cpu=${CPU[$budget.$2]}
+    echo "| $1 | $(fmt "$rps") | $(ratio "$rps" "$bare_rps") | $(ratio "$rps" "$wt_rps") | $cpu | $(ratio "$cpu" "${CPU[$budget.bare]}") | $p50 | $p99 | $bad | $((${RSS[$budget.$3]} / 1024)) MiB |"
   }
   row "bare axum POST handler (baseline)" bare bare
   row "\`wasmtime serve\`, trivial wasi:http handler (yardstick)" wasmtime wasmtime
   row "Switchyard durable ingest (SQLite, fsync per group commit), unverified" ingest ingest
   row "Switchyard durable ingest, BigCommerce signature verified" verified verified
-  row "Switchyard end-to-end (verified), ingest during the load" e2e_ingest e2e
+  row "Switchyard end-to-end (verified), ingest during the load (CPU: per delivered event, drain included)" e2e_ingest e2e
   rate=${E2E_RATE[$budget]}
   echo
   echo "**End-to-end: ${DELIVERED[$budget]} events verified → stored → order-to-erp plugin → delivered to the sink in ${E2E_SECS[$budget]} s = $(fmt "$rate") events/s: $(ratio "$rate" "$wt_rps") of \`wasmtime serve\`, $(ratio "$rate" "$bare_rps") of bare axum.**"

@@ -11,15 +11,14 @@
 
 #![allow(clippy::unwrap_used)] // a test that unwraps says what it expects (rust-clippy#13981)
 
-use axum::Router;
-use axum::extract::State;
-use axum::routing::post;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use switchyard_test_harness::{Process, free_port};
+
+mod support;
+use support::sink;
 
 const PATIENCE: Duration = Duration::from_secs(30);
 const USER: &str = "65532";
@@ -63,23 +62,6 @@ fn inside(root: &Path, env: &[(String, String)], vars: &[(&str, String)], args: 
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .envs(vars.iter().map(|(k, v)| (*k, v.as_str())));
     command
-}
-
-async fn sink() -> (u16, Arc<Mutex<Vec<serde_json::Value>>>) {
-    let got: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
-    let app = Router::new()
-        .route(
-            "/{*path}",
-            post(|State(got): State<Arc<Mutex<Vec<serde_json::Value>>>>, body: axum::body::Bytes| async move {
-                got.lock().unwrap().push(serde_json::from_slice(&body).unwrap_or_default());
-                "ok"
-            }),
-        )
-        .with_state(got.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (port, got)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

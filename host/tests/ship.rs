@@ -7,15 +7,14 @@
 
 #![allow(clippy::unwrap_used)] // a test that unwraps says what it expects (rust-clippy#13981)
 
-use axum::Router;
-use axum::extract::State;
-use axum::routing::post;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use switchyard_test_harness::{Process, free_port};
+
+mod support;
+use support::sink;
 
 const PATIENCE: Duration = Duration::from_secs(30);
 
@@ -66,24 +65,6 @@ impl Alone {
 
 fn text(output: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
-}
-
-/// A receiver on loopback that keeps every body POSTed to it.
-async fn sink() -> (u16, Arc<Mutex<Vec<serde_json::Value>>>) {
-    let got: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
-    let app = Router::new()
-        .route(
-            "/{*path}",
-            post(|State(got): State<Arc<Mutex<Vec<serde_json::Value>>>>, body: axum::body::Bytes| async move {
-                got.lock().unwrap().push(serde_json::from_slice(&body).unwrap_or_default());
-                "ok"
-            }),
-        )
-        .with_state(got.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (port, got)
 }
 
 /// The environment the starter routes.toml reads: its listeners, the secret, the receivers.

@@ -351,6 +351,9 @@ impl Control {
     /// The gate of destination `name` (made on first use).
     pub fn gate(&self, name: &str) -> Arc<Gate> {
         let mut gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(gate) = gates.get(name) {
+            return gate.clone(); // every delivery asks: no key is allocated once the gate exists
+        }
         gates.entry(name.to_owned()).or_default().clone()
     }
 

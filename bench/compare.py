@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """End-to-end throughput of several gateway setups, measured in one run, alternating rounds.
 
-    python3 bench/compare.py [--seconds 15] [--connections 64] [--rounds 2] VARIANT...
+    python3 bench/compare.py [--seconds 15] [--connections 64] [--rounds 2] [--pin] [--paced RATE] VARIANT...
 
 Each variant is a gateway setup (below). For each round, in turn, each variant gets a fresh
 store, then wrk posts signed BigCommerce order webhooks for SECONDS, and the run ends when
@@ -9,6 +9,13 @@ every accepted event has been delivered to the sink: its rate is delivered / (lo
 Rounds alternate so a noisy neighbour hurts every variant alike; the table gives each
 variant's rounds, their mean, and the ratio to the first variant, and the gateway's own CPU
 time per delivered event (start-up included, from /proc), which a busy neighbour moves less.
+
+--pin      the core budget of bench/load.sh: the gateway on CPU 1, the load and the sink on CPU 0
+--paced R  open loop instead of wrk: host/examples/paced_load posts R requests/s for SECONDS,
+           whatever the answers do, and the table gives the acknowledgement's latency (p50,
+           p99, p99.9 from each request's scheduled slot) and how long after the load ended the
+           last delivery arrived (the backlog's drain); it posts the signed order webhook, so
+           not for the kv variants
 
 Variants:
   plain        the shipped path: verified → SQLite → order-to-erp (Rust) → HTTP sink
@@ -30,6 +37,8 @@ Variants:
                that answers after 2 s (the plain route's rate is what is measured)
   nats, amqp, redis, mqtt   plain, publishing to the local broker instead of POSTing; the sink
                is examples/broker_sink, which counts what a consumer of the broker receives
+  same-priority  plain with `ingest_first = false`: plugin calls and deliveries scheduled at
+               ingest's priority (the default runs them below it)
   fixed        plain with a fixed `concurrency = 256` on the destination (the default is
                adaptive): the baseline adaptive concurrency is measured against (issue 32)
   admin        plain with the admin listener on (127.0.0.1:18090, no token), nobody looking
@@ -169,7 +178,7 @@ class Bench:
         return self.tls
 
     def config(self, name, plugin_path, plugin_extra="", storage=None, tls=False, extra="", signed=True, broker=None,
-               admin="", destination_extra=""):
+               admin="", destination_extra="", server_extra=""):
         name = name.replace(":", "-")
         storage = storage or f"sqlite://{self.work}/{name}.db"
         server_tls = ""
@@ -185,6 +194,7 @@ class Bench:
 listen = "127.0.0.1:{PORT}"
 admin = "{admin}"
 {server_tls}
+{server_extra}
 [storage]
 url = "{storage}"
 [sources.bigcommerce]
@@ -241,6 +251,8 @@ to = ["erp"]
             return self.config(name, own if os.path.exists(own) else rust), self.lua(name), False
         if name == "tls":
             return self.config(name, rust, tls=True), self.lua(name), True
+        if name == "same-priority":
+            return self.config(name, rust, server_extra="ingest_first = false"), self.lua(name), False
         if name == "fixed":
             return self.config(name, rust, destination_extra="concurrency = 256"), self.lua(name), False
         if name in ("admin", "console"):
@@ -289,6 +301,32 @@ dedup_window_secs = 0
         sep = "&" if "?" in base else "?"
         return f"{base}{sep}options=-csearch_path%3D{schema}"
 
+    def pinned(self, cpu, cmd):
+        return ["taskset", "-c", str(cpu)] + cmd if self.args.pin else cmd
+
+    def load(self, lua, scheme):
+        """The load of one round: (accepted, non-2xx, latency columns or None)."""
+        url = f"{scheme}://127.0.0.1:{PORT}/hooks/bigcommerce"
+        if self.args.paced:
+            payload = body()
+            path = os.path.join(self.work, "body.json")
+            with open(path, "w") as f:
+                f.write(payload)
+            headers = [a for k, v in signed(payload).items() for a in ("--header", f"{k}: {v}")]
+            out = subprocess.run(self.pinned(0, [os.path.join(REL, "examples/paced_load"), url, str(self.args.paced),
+                                                 str(self.args.seconds), "--body", path, "--header",
+                                                 "content-type: application/json"] + headers),
+                                 capture_output=True, text=True).stdout
+            fields = {l.split()[0]: l.split()[1:] for l in out.splitlines() if l.strip()}
+            completed, non2xx = int(fields["completed"][0]), int(fields["non_2xx"][0])
+            latency = {k: fields[k][0] for k in ("achieved_rate", "p50", "p99", "p99.9")}
+            return completed, non2xx, latency
+        out = subprocess.run(self.pinned(0, ["wrk", "-t1", f"-c{self.args.connections}", f"-d{self.args.seconds}s",
+                                             "-s", lua, url]), capture_output=True, text=True).stdout
+        accepted = int(float(next(l.split()[0] for l in out.splitlines() if "requests in" in l)))
+        non2xx = next((int(l.split()[-1]) for l in out.splitlines() if "Non-2xx" in l), 0)
+        return accepted, non2xx, None
+
     def one(self, name):
         config, lua, https = self.variant(name)
         binary = self.bin
@@ -301,7 +339,7 @@ dedup_window_secs = 0
         if name == "tls":
             _, crt, key = self.certs()
             sink_cmd += ["--tls", crt, key]
-        sink = start(sink_cmd, os.path.join(self.work, "sink.log"))
+        sink = start(self.pinned(0, sink_cmd), os.path.join(self.work, "sink.log"))
         upstream = paced = side = browser = None
         try:
             wait_port(SINK)
@@ -311,7 +349,8 @@ dedup_window_secs = 0
                 upstream = start([os.path.join(REL, "examples/bare_axum"), f"127.0.0.1:{UPSTREAM}", "--delay-ms", "2000"],
                                  os.path.join(self.work, "upstream.log"))
                 wait_port(UPSTREAM)
-            gw = start([binary, "serve", "--no-watch", "--config", config], os.path.join(self.work, f"{name}.log"), env)
+            gw = start(self.pinned(1, [binary, "serve", "--no-watch", "--config", config]),
+                       os.path.join(self.work, f"{name}.log"), env)
             try:
                 wait_port(PORT, 120)
                 scheme = "https" if https else "http"
@@ -326,18 +365,18 @@ dedup_window_secs = 0
                     browser = console(self.work)
                 before = count(SINK, https)
                 started = time.time()
-                out = subprocess.run(["wrk", "-t1", f"-c{self.args.connections}", f"-d{self.args.seconds}s", "-s", lua,
-                                      f"{scheme}://127.0.0.1:{PORT}/hooks/bigcommerce"], capture_output=True, text=True).stdout
-                accepted = int(float(next(l.split()[0] for l in out.splitlines() if "requests in" in l)))
-                non2xx = next((int(l.split()[-1]) for l in out.splitlines() if "Non-2xx" in l), 0)
-                want = accepted - non2xx
+                accepted, non2xx, latency = self.load(lua, scheme)
+                load_end = time.time()
+                want = accepted - non2xx if latency is None else accepted
                 deadline = time.time() + 600
                 while count(SINK, https) - before < want and time.time() < deadline:
                     time.sleep(0.1)
                 elapsed = time.time() - started
                 delivered = count(SINK, https) - before
                 cpu_us = cpu_seconds(gw.pid) * 1e6 / max(delivered, 1)
-                return round(delivered / elapsed), want, non2xx, cpu_us
+                if latency is not None:
+                    latency["drain"] = f"{time.time() - load_end:.1f} s"
+                return round(delivered / elapsed), want, non2xx, cpu_us, latency
             finally:
                 stop(browser)
                 stop(paced)
@@ -350,14 +389,24 @@ dedup_window_secs = 0
     def run(self):
         results = {v: [] for v in self.args.variants}
         cpu = {v: [] for v in self.args.variants}
+        latencies = []
         for r in range(self.args.rounds):
             order = self.args.variants if r % 2 == 0 else list(reversed(self.args.variants))
             for v in order:
-                rate, accepted, non2xx, cpu_us = self.one(v)
+                rate, accepted, non2xx, cpu_us, latency = self.one(v)
                 print(f"round {r + 1}: {v}: {rate} events/s ({accepted} accepted, {non2xx} non-2xx), "
                       f"gateway CPU {cpu_us:.0f} µs/event", file=sys.stderr)
                 results[v].append(rate)
                 cpu[v].append(cpu_us)
+                if latency is not None:
+                    latencies.append((r + 1, v, non2xx, latency))
+        if latencies:
+            budget = "gateway on CPU 1, load and sink on CPU 0" if self.args.pin else "nothing pinned"
+            print(f"\n| open loop at {self.args.paced:,} req/s for {self.args.seconds} s ({budget}) | round "
+                  "| achieved req/s | p50 | p99 | p99.9 | non-2xx | last delivery after the load |")
+            print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+            for r, v, non2xx, l in sorted(latencies, key=lambda x: (self.args.variants.index(x[1]), x[0])):
+                print(f"| {v} | {r} | {l['achieved_rate']} | {l['p50']} | {l['p99']} | {l['p99.9']} | {non2xx} | {l['drain']} |")
         first = statistics.mean(results[self.args.variants[0]])
         first_cpu = statistics.mean(cpu[self.args.variants[0]])
         print(f"\n| variant ({self.args.connections} connections, {self.args.seconds} s, {self.args.rounds} rounds) "
@@ -380,6 +429,8 @@ def main():
     p.add_argument("--seconds", type=int, default=15)
     p.add_argument("--connections", type=int, default=64)
     p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--pin", action="store_true", help="gateway on CPU 1, load and sink on CPU 0")
+    p.add_argument("--paced", type=int, metavar="RATE", help="open loop at RATE requests/s instead of wrk")
     p.add_argument("variants", nargs="+")
     Bench(p.parse_args()).run()
 

@@ -1,12 +1,16 @@
 //! Assembles a running gateway: the live config and plugin engine, the store, one [`Shared`]
 //! state, and the tasks that serve: delivery, dispatch, pruning, rates, the hook check, the
 //! reload loop, and the ingest and admin listeners (plain or TLS), all stopped by one token.
+//! With `[server] ingest_first` (the default) dispatch and delivery run on threads of their
+//! own, below ingest's priority ([`crate::background`]); everything else, and everything when
+//! it is off, runs on the caller's runtime.
 //!
 //! `Gateway::start` takes an already bound listener, so tests bind `127.0.0.1:0` and read the
 //! port back. This is the only place besides `cli` that wires modules together; each step is
 //! a named `spawn_*`.
 
 use crate::admin;
+use crate::background::{Background, Stage};
 use crate::delivery;
 use crate::dispatch;
 use crate::http_server::{self, HEADER_READ_TIMEOUT, Serving};
@@ -21,6 +25,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -54,6 +59,9 @@ pub struct Gateway {
     /// Stops lease renewal, which then hands the leases back.
     leases: CancellationToken,
     renewal: tokio::task::JoinHandle<()>,
+    /// Where delivery and dispatch run, when not on the caller's runtime; stopped when the
+    /// gateway is dropped.
+    _stages: Vec<Background>,
 }
 
 impl std::ops::Deref for Gateway {
@@ -80,8 +88,15 @@ impl Gateway {
         let renewal =
             tokio::spawn(crate::renewal::run(shared.store.clone(), lease, shared.metrics.clone(), leases.clone()));
         let tasks = TaskTracker::new();
-        let delivery = spawn_delivery(&shared, &tasks)?;
-        let dispatch = tasks.spawn(dispatch::run(shared.clone(), snapshot.config.server.workers)).abort_handle();
+        let (sending, calling) = match snapshot.config.server.ingest_first {
+            true => (Some(start_stage(Stage::Delivery)?), Some(start_stage(Stage::Dispatch)?)),
+            false => (None, None),
+        };
+        let on = |stage: &Option<Background>| stage.as_ref().map_or_else(Handle::current, |s| s.handle().clone());
+        let delivery = spawn_delivery(&shared, &tasks, &on(&sending))?;
+        let dispatch = dispatch::run(shared.clone(), snapshot.config.server.workers);
+        let dispatch = tasks.spawn_on(dispatch, &on(&calling)).abort_handle();
+        let stages = sending.into_iter().chain(calling).collect();
         tasks.spawn(prune(shared.clone()));
         tasks.spawn(shared.rates.clone().run(shared.metrics.clone(), shared.shutdown.child_token()));
         tasks.spawn(crate::hook_check::run(shared.clone()));
@@ -98,7 +113,7 @@ impl Gateway {
             None => None,
         };
         let loops = vec![delivery, dispatch];
-        Ok(Self { shared, ingest_addr, admin_addr, ingest_stop, tasks, loops, leases, renewal })
+        Ok(Self { shared, ingest_addr, admin_addr, ingest_stop, tasks, loops, leases, renewal, _stages: stages })
     }
 
     /// Whether dispatch and delivery still run: what a service manager's watchdog hears.
@@ -142,10 +157,15 @@ async fn load(options: &Options, listeners: &[SocketAddr]) -> anyhow::Result<Arc
     Ok(Arc::new(live))
 }
 
-/// The delivery loop, with its HTTP clients.
-fn spawn_delivery(shared: &Shared, tasks: &TaskTracker) -> anyhow::Result<tokio::task::AbortHandle> {
+/// `stage`'s own runtime, below ingest's priority.
+fn start_stage(stage: Stage) -> anyhow::Result<Background> {
+    Background::start(stage).with_context(|| format!("cannot start the {} threads", stage.thread_name()))
+}
+
+/// The delivery loop, with its HTTP clients, on `runtime`.
+fn spawn_delivery(shared: &Shared, tasks: &TaskTracker, runtime: &Handle) -> anyhow::Result<tokio::task::AbortHandle> {
     let clients = delivery::Clients::new().context("cannot build the HTTP client")?;
-    Ok(tasks.spawn(delivery::run(shared.clone(), clients)).abort_handle())
+    Ok(tasks.spawn_on(delivery::run(shared.clone(), clients), runtime).abort_handle())
 }
 
 /// The ingest listener (plain or TLS); returns what stops it.

@@ -122,6 +122,7 @@ async fn the_binary_alone_inits_serves_and_delivers_a_signed_webhook_through_the
     assert_eq!(record["record_type"], "sales_order", "{record}");
     assert_eq!(record["change"], "created", "{record}");
     assert_eq!(record["currency"], "USD", "{record}");
+    plugin_and_delivery_threads_run_below_the_rest(serving.id());
 
     let before = std::fs::read(alone.work().join("routes.toml")).unwrap();
     let again = alone.run(&["init"], &[]);
@@ -132,6 +133,33 @@ async fn the_binary_alone_inits_serves_and_delivers_a_signed_webhook_through_the
     serving.signal("TERM");
     assert!(serving.wait_for(PATIENCE).is_some_and(|s| s.success()), "serve stops cleanly on SIGTERM");
 }
+
+/// `[server] ingest_first` (on by default): deliveries run niced 5 and plugin calls 10 below
+/// the threads that answer webhooks, which keep the process's own priority.
+#[cfg(target_os = "linux")]
+fn plugin_and_delivery_threads_run_below_the_rest(pid: u32) {
+    let mut threads = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let stat = std::fs::read_to_string(task.unwrap().path().join("stat")).unwrap();
+        let (head, tail) = stat.rsplit_once(')').unwrap();
+        let name = head.split_once('(').unwrap().1.to_owned();
+        // After the name: state is field 3 of proc(5)'s stat, nice is field 19.
+        let nice: i32 = tail.split_whitespace().nth(16).unwrap().parse().unwrap();
+        threads.push((name, nice));
+    }
+    let main = threads.iter().find(|(name, _)| name == "switchyard").map(|(_, nice)| *nice).unwrap();
+    for (stage, below) in [("delivery", 5), ("dispatch", 10)] {
+        let niced: Vec<i32> = threads.iter().filter(|(name, _)| name == stage).map(|(_, nice)| *nice).collect();
+        assert!(!niced.is_empty(), "{stage} has threads of its own: {threads:?}");
+        assert!(niced.iter().all(|nice| *nice == (main + below).min(19)), "{stage}: {threads:?}");
+    }
+    let ingest: Vec<i32> =
+        threads.iter().filter(|(name, _)| name.starts_with("tokio-runtime")).map(|(_, nice)| *nice).collect();
+    assert!(!ingest.is_empty() && ingest.iter().all(|nice| *nice == main), "{threads:?}");
+}
+
+#[cfg(not(target_os = "linux"))]
+fn plugin_and_delivery_threads_run_below_the_rest(_pid: u32) {}
 
 #[test]
 fn the_version_names_the_commit_the_toolchain_and_the_contracts() {

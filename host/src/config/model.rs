@@ -41,6 +41,8 @@ pub struct Server {
     pub admin_hosts: Vec<String>,
     pub max_body: usize,
     pub workers: usize,
+    /// Plugin calls and deliveries run below ingest's scheduling priority (`crate::background`).
+    pub ingest_first: bool,
     /// The ingest listener's certificate; `None` serves plain HTTP.
     pub tls: Option<TlsFiles>,
     /// The admin listener's certificate; `None` serves plain HTTP.

@@ -74,6 +74,10 @@ pub struct RawServer {
     /// Events handled at once (plugin calls in flight, waiting included), 1–4096. Default 128.
     #[schemars(with = "Option<u64>", range(min = 1, max = 4096))]
     pub workers: Option<Spanned<u64>>,
+    /// Acknowledge first: plugin calls and deliveries run on threads of lower scheduling
+    /// priority, so on a busy core the kernel answers webhooks before it works through the
+    /// backlog. Read at start. Default true.
+    pub ingest_first: Option<bool>,
     /// Serve the ingest listener over TLS with this certificate.
     pub tls: Option<RawTlsFiles>,
     /// Serve the admin listener over TLS with this certificate.

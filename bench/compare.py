@@ -37,8 +37,8 @@ Variants:
                that answers after 2 s (the plain route's rate is what is measured)
   nats, amqp, redis, mqtt   plain, publishing to the local broker instead of POSTing; the sink
                is examples/broker_sink, which counts what a consumer of the broker receives
-  same-priority  plain with `ingest_first = false`: plugin calls and deliveries scheduled at
-               ingest's priority (the default runs them below it)
+  ingest-first plain with `ingest_first = true`: plugin calls and deliveries on threads
+               niced below ingest's (the default runs every stage at one priority)
   fixed        plain with a fixed `concurrency = 256` on the destination (the default is
                adaptive): the baseline adaptive concurrency is measured against (issue 32)
   admin        plain with the admin listener on (127.0.0.1:18090, no token), nobody looking
@@ -251,8 +251,8 @@ to = ["erp"]
             return self.config(name, own if os.path.exists(own) else rust), self.lua(name), False
         if name == "tls":
             return self.config(name, rust, tls=True), self.lua(name), True
-        if name == "same-priority":
-            return self.config(name, rust, server_extra="ingest_first = false"), self.lua(name), False
+        if name == "ingest-first":
+            return self.config(name, rust, server_extra="ingest_first = true"), self.lua(name), False
         if name == "fixed":
             return self.config(name, rust, destination_extra="concurrency = 256"), self.lua(name), False
         if name in ("admin", "console"):

@@ -1,7 +1,7 @@
 //! Assembles a running gateway: the live config and plugin engine, the store, one [`Shared`]
 //! state, and the tasks that serve: delivery, dispatch, pruning, rates, the hook check, the
 //! reload loop, and the ingest and admin listeners (plain or TLS), all stopped by one token.
-//! With `[server] ingest_first` (the default) dispatch and delivery run on threads of their
+//! With `[server] ingest_first = true` dispatch and delivery run on threads of their
 //! own, below ingest's priority ([`crate::background`]); everything else, and everything when
 //! it is off, runs on the caller's runtime.
 //!

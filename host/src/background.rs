@@ -4,13 +4,16 @@
 //! Tokio has no task priorities: on one runtime, an ingest request woken by its commit waits in
 //! the same run queue as every plugin call and delivery ready before it, and under load that
 //! queue, not the disk, sets the acknowledgement's tail latency. So with `[server]
-//! ingest_first` (the default) the stages run on threads of their own, each niced (Linux
+//! ingest_first = true` the stages run on threads of their own, each niced (Linux
 //! `setpriority` on each thread), in the order a pipeline drains best: acknowledgements first
 //! (the caller's runtime, untouched), then deliveries ([`Stage::Delivery`], +5), then plugin
 //! calls ([`Stage::Dispatch`], +10), so work already started is finished before more is begun
 //! and a burst waits on disk, not in memory. Nothing is starved: EEVDF weights give a niced
 //! thread a share of a saturated core (a nice-10 one about a tenth against a nice-0 one) and
-//! all of an idle one. BENCHMARKS.md has what it changed.
+//! all of an idle one. A nice value ranks a thread against every thread in its scheduling group,
+//! though, other processes' included: beside a busy neighbour in the same group the niced
+//! stages get that small share too, which is why it is off by default and meant for a gateway
+//! in a cgroup of its own. BENCHMARKS.md has what it changed.
 //!
 //! This file owns the runtimes and their threads' priority; it never decides what runs on them.
 

@@ -102,6 +102,12 @@ async fn the_binary_alone_inits_serves_and_delivers_a_signed_webhook_through_the
     let tested = alone.run(&["test"], &[]);
     assert!(tested.status.success(), "the starter's route tests pass: {}", text(&tested));
 
+    // Acknowledgements first, as an operator turns it on in the starter's [server] table.
+    let routes = std::fs::read_to_string(alone.work().join("routes.toml")).unwrap();
+    assert!(routes.contains("\n[server]\n"), "the starter has a [server] table");
+    let routes = routes.replacen("\n[server]\n", "\n[server]\ningest_first = true\n", 1);
+    std::fs::write(alone.work().join("routes.toml"), routes).unwrap();
+
     let (sink_port, received) = sink().await;
     let vars = starter_env(free_port(), free_port(), sink_port);
     let log = std::fs::File::create(alone.dir.path().join("serve.log")).unwrap();
@@ -134,8 +140,8 @@ async fn the_binary_alone_inits_serves_and_delivers_a_signed_webhook_through_the
     assert!(serving.wait_for(PATIENCE).is_some_and(|s| s.success()), "serve stops cleanly on SIGTERM");
 }
 
-/// `[server] ingest_first` (on by default): deliveries run niced 5 and plugin calls 10 below
-/// the threads that answer webhooks, which keep the process's own priority.
+/// `[server] ingest_first = true`: deliveries run niced 5 and plugin calls 10 below the
+/// threads that answer webhooks, which keep the process's own priority.
 #[cfg(target_os = "linux")]
 fn plugin_and_delivery_threads_run_below_the_rest(pid: u32) {
     let mut threads = Vec::new();

@@ -76,7 +76,8 @@ pub struct RawServer {
     pub workers: Option<Spanned<u64>>,
     /// Acknowledge first: plugin calls and deliveries run on threads of lower scheduling
     /// priority, so on a busy core the kernel answers webhooks before it works through the
-    /// backlog. Read at start. Default true.
+    /// backlog. For a gateway with a CPU share of its own (a service or container cgroup):
+    /// other busy processes beside it also run first. Read at start. Default false.
     pub ingest_first: Option<bool>,
     /// Serve the ingest listener over TLS with this certificate.
     pub tls: Option<RawTlsFiles>,

@@ -35,7 +35,7 @@ impl Compiler<'_> {
             admin_hosts,
             max_body: usize::try_from(max_body).unwrap_or(usize::MAX),
             workers: usize::try_from(workers).unwrap_or(usize::MAX),
-            ingest_first: s.ingest_first.unwrap_or(true),
+            ingest_first: s.ingest_first.unwrap_or(false),
         }
     }
 

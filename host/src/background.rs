@@ -91,7 +91,7 @@ fn lower_this_thread(nice: i32) {
     let this = Some(rustix::thread::gettid());
     let lowered = getpriority_process(this).and_then(|now| setpriority_process(this, now.saturating_add(nice).min(19)));
     if let Err(e) = lowered {
-        tracing::debug!(error = %e, "cannot lower a stage thread' priority");
+        tracing::debug!(error = %e, "cannot lower a stage thread's priority");
     }
 }
 

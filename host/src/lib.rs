@@ -14,8 +14,8 @@
 //! - Leaves anyone may use: [`event`] (an accepted webhook), [`metrics`] (lock-free counters),
 //!   [`feed`] (what happens to events, as it happens: a bounded broadcast), [`tls`] (rustls for
 //!   deliveries and listeners), [`http_error`], [`http_server`] (the listeners' connection loop),
-//!   [`build_info`] (what `--version` and `/api/version` say), [`background`] (the runtime
-//!   dispatch and delivery run on, below ingest's scheduling priority).
+//!   [`build_info`] (what `--version` and `/api/version` say), [`background`] (with
+//!   `[server] ingest_first`, the runtimes dispatch and delivery run on, niced below ingest).
 //! - [`config`]: routes.toml → a validated, immutable [`config::Config`] (no I/O beyond reading
 //!   it; `config::defaults` says what an unwritten key is); [`scope`]: scopes, patterns and the
 //!   routing trie.
